@@ -1,0 +1,33 @@
+//! Domain nouns of `him` and the engine traits the worker drives.
+//!
+//! The pipeline reads `intake → queue → decode → ocr | asr → extract → match → file → review`. This crate holds
+//! what every stage agrees on, with no IO and no native dependency, so the worker loop can be unit-tested
+//! without compiling tesseract or whisper.cpp:
+//!
+//! - [`DocumentId`] and [`Sha256`]: a document is named by the SHA-256 of its original bytes.
+//! - [`MediaType`] sniffed from magic bytes (never from a file name), and the [`Kind`] it implies.
+//! - [`RejectReason`]: the stable reason codes for bad input.
+//! - [`PageImage`] and the [`OcrEngine`] trait with its result types ([`OcrPage`], [`OcrWord`]).
+//! - [`DocumentManifest`]: the `document.json` filed beside every document.
+//!
+//! ```
+//! use him_core::{DocumentId, MediaType};
+//! let bytes = b"%PDF-1.7\n...";
+//! assert_eq!(MediaType::sniff(bytes), Some(MediaType::Pdf));
+//! let id = DocumentId::for_bytes(bytes);
+//! assert_eq!(id.as_str().len(), 32);
+//! ```
+
+mod error;
+mod id;
+mod manifest;
+mod media;
+mod ocr;
+mod reason;
+
+pub use error::{EngineError, Result};
+pub use id::{DocumentId, Sha256};
+pub use manifest::{DocumentManifest, EngineVersions, PageInfo, PageSource, Status};
+pub use media::{Kind, MediaType};
+pub use ocr::{OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageSegMode};
+pub use reason::RejectReason;

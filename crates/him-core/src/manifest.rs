@@ -1,0 +1,109 @@
+//! The manifest (`document.json`) filed beside every document.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DocumentId, Kind, Orientation, PageSegMode, RejectReason, Sha256};
+
+/// Where a document ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Filed into a patient's folder.
+    Filed,
+    /// Filed into the unmatched (indexing) area for a human to assign.
+    Unmatched,
+    /// The same bytes were filed before; nothing new was written.
+    Duplicate,
+    /// Bad input; the original is kept under `rejected/`.
+    Rejected,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Filed => "filed",
+            Status::Unmatched => "unmatched",
+            Status::Duplicate => "duplicate",
+            Status::Rejected => "rejected",
+        })
+    }
+}
+
+/// How a page's text was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageSource {
+    /// OCR over an image decoded natively.
+    Ocr,
+    /// OCR over a raster rendered by poppler's `pdftoppm` (JBIG2, JPX, inline images).
+    OcrRendered,
+    /// The PDF page's own text layer (born-digital).
+    TextLayer,
+    /// No raster could be produced for this page; it is listed, not dropped.
+    Unrendered,
+}
+
+/// What was done to one page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageInfo {
+    /// Page number, counting from 1.
+    pub number: u32,
+    pub source: PageSource,
+    /// Size of the normalised raster (after rotation), in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Clockwise rotation applied to make the page upright (PDF `/Rotate` and detected orientation).
+    pub rotation: Orientation,
+    /// Confidence of the orientation detection, when it ran.
+    pub orientation_confidence: Option<f32>,
+    /// Small-angle correction applied, in degrees (positive = clockwise).
+    pub skew_degrees: f32,
+    /// Mean word confidence (0–100) of the OCR pass kept.
+    pub ocr_confidence: Option<f32>,
+    /// Segmentation mode of the OCR pass kept.
+    pub ocr_mode: Option<PageSegMode>,
+    /// Words read.
+    pub words: usize,
+    /// Object key of the normalised page image, relative to the document folder.
+    pub image: Option<String>,
+    /// Why the page has no text, when it has none.
+    pub note: Option<String>,
+}
+
+/// Versions of everything that shaped the result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineVersions {
+    pub him: String,
+    pub ocr: Option<String>,
+    pub asr: Option<String>,
+}
+
+/// `document.json`: everything known about a filed document except its content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentManifest {
+    /// Version of this schema.
+    pub schema: u32,
+    pub document_id: DocumentId,
+    pub sha256: Sha256,
+    pub kind: Kind,
+    pub media_type: String,
+    pub bytes: u64,
+    /// RFC 3339 time the pipeline received the bytes.
+    pub received_at: String,
+    pub status: Status,
+    pub reason: Option<RejectReason>,
+    pub page_count: u32,
+    pub pages: Vec<PageInfo>,
+    pub engines: EngineVersions,
+    /// Extracted fields (filled by the identity stage).
+    pub fields: serde_json::Value,
+    /// The matched patient, when one matched.
+    pub patient: Option<serde_json::Value>,
+    /// The matching decision with its candidates and the rule that fired.
+    pub matching: Option<serde_json::Value>,
+}
+
+impl DocumentManifest {
+    /// Current schema version.
+    pub const SCHEMA: u32 = 1;
+}

@@ -1,0 +1,76 @@
+//! Stable reason codes for rejected input.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a document was rejected. The snake_case code is part of the public interface (JSON lines,
+/// `rejection.json`, dead-letter headers): codes are added, never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// Zero bytes.
+    Empty,
+    /// Larger than `limits.max_file_bytes`.
+    TooLarge,
+    /// The content matches no accepted media type.
+    UnsupportedType,
+    /// The PDF could not be parsed.
+    PdfCorrupt,
+    /// The PDF is encrypted; HIM cannot read it without the password.
+    PdfEncrypted,
+    /// The PDF has no pages.
+    PdfNoPages,
+    /// An image (TIFF, PNG, JPEG, or an image inside a PDF) could not be decoded.
+    ImageCorrupt,
+    /// An image declares more pixels than `limits.max_page_pixels` (a decompression bomb).
+    ImageBomb,
+    /// More pages than `limits.max_pages`.
+    TooManyPages,
+    /// The document decoded, but no page could be rendered for OCR.
+    NoRenderablePage,
+    /// Audio that could not be decoded.
+    AudioCorrupt,
+    /// The engine failed on this input every time it was tried.
+    EngineFailed,
+}
+
+impl RejectReason {
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectReason::Empty => "empty",
+            RejectReason::TooLarge => "too_large",
+            RejectReason::UnsupportedType => "unsupported_type",
+            RejectReason::PdfCorrupt => "pdf_corrupt",
+            RejectReason::PdfEncrypted => "pdf_encrypted",
+            RejectReason::PdfNoPages => "pdf_no_pages",
+            RejectReason::ImageCorrupt => "image_corrupt",
+            RejectReason::ImageBomb => "image_bomb",
+            RejectReason::TooManyPages => "too_many_pages",
+            RejectReason::NoRenderablePage => "no_renderable_page",
+            RejectReason::AudioCorrupt => "audio_corrupt",
+            RejectReason::EngineFailed => "engine_failed",
+        }
+    }
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_code_matches_code() {
+        for reason in [RejectReason::PdfEncrypted, RejectReason::ImageBomb, RejectReason::Empty] {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.code()));
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Errors of the record store.
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong talking to the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No object under this key.
+    #[error("object {key} not found")]
+    NotFound { key: String },
+    /// The key is not a valid object path (empty segment, `..`, control characters).
+    #[error("invalid object key {key:?}")]
+    InvalidKey { key: String },
+    /// The store URL or its settings cannot be used.
+    #[error("invalid store configuration: {detail}")]
+    Config { detail: String },
+    /// The store could not be reached or failed this request; retrying later may succeed.
+    #[error("store unavailable for {key}")]
+    Unavailable {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// The store refused the request (permissions, precondition) in a way retrying will not fix.
+    #[error("store refused request for {key}")]
+    Refused {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+impl Error {
+    /// Whether retrying the same request later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Unavailable { .. })
+    }
+
+    pub(crate) fn from_object_store(key: &str, source: object_store::Error) -> Self {
+        use object_store::Error as E;
+        let key = key.to_string();
+        match source {
+            E::NotFound { .. } => Error::NotFound { key },
+            E::InvalidPath { .. } => Error::InvalidKey { key },
+            E::PermissionDenied { .. }
+            | E::Unauthenticated { .. }
+            | E::NotSupported { .. }
+            | E::NotImplemented => Error::Refused { key, source },
+            _ => Error::Unavailable { key, source },
+        }
+    }
+}

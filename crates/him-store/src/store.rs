@@ -1,0 +1,254 @@
+//! The create-only store.
+
+use std::collections::HashMap;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ClientOptions, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig};
+
+use crate::config::StoreConfig;
+use crate::error::{Error, Result};
+
+/// Outcome of a create-only write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// The object did not exist and now holds the bytes given.
+    Created,
+    /// An object already existed under the key; it was left untouched.
+    AlreadyExisted,
+}
+
+/// A handle on the record store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    /// Where the store is, safe to log (no credentials).
+    location: String,
+}
+
+impl Store {
+    /// An empty store in memory: the twin for fast tests.
+    pub fn in_memory() -> Self {
+        Store {
+            inner: Arc::new(InMemory::new()),
+            location: "memory://".to_string(),
+        }
+    }
+
+    /// A store in a local folder, created when missing.
+    pub fn local(folder: &FsPath) -> Result<Self> {
+        std::fs::create_dir_all(folder).map_err(|error| Error::Config {
+            detail: format!("cannot create store folder {}: {error}", folder.display()),
+        })?;
+        let inner = LocalFileSystem::new_with_prefix(folder).map_err(|error| Error::Config {
+            detail: format!("cannot open store folder {}: {error}", folder.display()),
+        })?;
+        let absolute = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+        Ok(Store {
+            inner: Arc::new(inner),
+            location: format!("file://{}", absolute.display()),
+        })
+    }
+
+    /// Opens the store a configuration names. S3 credentials come from `env`
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), never from the file.
+    pub fn from_config(config: &StoreConfig, env: &HashMap<String, String>) -> Result<Self> {
+        let url = config.url.trim();
+        if url == "memory://" {
+            return Ok(Self::in_memory());
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            return Self::s3(rest, config, env);
+        }
+        if let Some(path) = url.strip_prefix("file://") {
+            return Self::local(FsPath::new(path));
+        }
+        if url.contains("://") {
+            return Err(Error::Config {
+                detail: format!("unsupported store URL scheme in {url:?} (use file://, s3:// or a folder path)"),
+            });
+        }
+        Self::local(FsPath::new(url))
+    }
+
+    fn s3(rest: &str, config: &StoreConfig, env: &HashMap<String, String>) -> Result<Self> {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Config {
+                detail: "s3 store URL has no bucket".to_string(),
+            });
+        }
+        let mut builder = AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region(&config.region)
+            .with_virtual_hosted_style_request(!config.path_style)
+            .with_allow_http(config.allow_http)
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout(Duration::from_secs(config.request_timeout_secs.max(1)))
+                    .with_connect_timeout(Duration::from_secs(5)),
+            )
+            .with_retry(RetryConfig {
+                max_retries: config.max_retries,
+                retry_timeout: Duration::from_secs(config.request_timeout_secs.max(1) * 4),
+                ..RetryConfig::default()
+            });
+        if !config.endpoint.is_empty() {
+            builder = builder.with_endpoint(&config.endpoint);
+        }
+        if let Some(key) = env.get("AWS_ACCESS_KEY_ID") {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = env.get("AWS_SECRET_ACCESS_KEY") {
+            builder = builder.with_secret_access_key(secret);
+        }
+        if let Some(token) = env.get("AWS_SESSION_TOKEN") {
+            builder = builder.with_token(token);
+        }
+        match config.server_side_encryption.as_str() {
+            "" | "AES256" => {}
+            "aws:kms" => builder = builder.with_sse_kms_encryption(&config.kms_key_id),
+            other => {
+                return Err(Error::Config {
+                    detail: format!("unknown server_side_encryption {other:?} (use \"\", AES256 or aws:kms)"),
+                })
+            }
+        }
+        let inner = builder.build().map_err(|error| Error::Config {
+            detail: format!("cannot configure s3 store: {error}"),
+        })?;
+        let inner: Arc<dyn ObjectStore> = Arc::new(inner);
+        let inner = if prefix.trim_matches('/').is_empty() {
+            inner
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(inner, prefix.trim_matches('/')))
+        };
+        Ok(Store {
+            inner,
+            location: format!("s3://{bucket}/{prefix}"),
+        })
+    }
+
+    /// Where the store is, safe to log.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn path(key: &str) -> Result<Path> {
+        let valid = !key.is_empty()
+            && !key.starts_with('/')
+            && !key.ends_with('/')
+            && key.split('/').all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+            && !key.chars().any(|c| c.is_control() || c == '\\');
+        if !valid {
+            return Err(Error::InvalidKey { key: key.to_string() });
+        }
+        Path::parse(key).map_err(|_| Error::InvalidKey { key: key.to_string() })
+    }
+
+    /// Writes `bytes` under `key` unless an object already exists there, which is then left untouched.
+    pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<Written> {
+        let path = Self::path(key)?;
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self.inner.put_opts(&path, PutPayload::from(bytes), options).await {
+            Ok(_) => Ok(Written::Created),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyExisted),
+            Err(error) => Err(Error::from_object_store(key, error)),
+        }
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, key: &str) -> Result<Bytes> {
+        let path = Self::path(key)?;
+        let result = self
+            .inner
+            .get(&path)
+            .await
+            .map_err(|error| Error::from_object_store(key, error))?;
+        result
+            .bytes()
+            .await
+            .map_err(|error| Error::from_object_store(key, error))
+    }
+
+    /// Reads an object, or `None` when there is none.
+    pub async fn get_opt(&self, key: &str) -> Result<Option<Bytes>> {
+        match self.get(key).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether an object exists under `key`.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        let path = Self::path(key)?;
+        match self.inner.head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(Error::from_object_store(key, error)),
+        }
+    }
+
+    /// Size in bytes of the object under `key`.
+    pub async fn size(&self, key: &str) -> Result<u64> {
+        let path = Self::path(key)?;
+        let meta = self
+            .inner
+            .head(&path)
+            .await
+            .map_err(|error| Error::from_object_store(key, error))?;
+        Ok(meta.size)
+    }
+
+    /// Every key under a folder-like prefix (`unmatched/`, `patients/0001/`), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let trimmed = prefix.trim_end_matches('/');
+        let path = if trimmed.is_empty() {
+            None
+        } else {
+            Some(Self::path(trimmed)?)
+        };
+        let mut keys: Vec<String> = self
+            .inner
+            .list(path.as_ref())
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(|error| Error::from_object_store(prefix, error))?;
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_could_escape_are_refused() {
+        for key in ["", "/abs", "a/../b", "a//b", "a/./b", "dir/", "a\\b", "a\nb"] {
+            assert!(matches!(Store::path(key), Err(Error::InvalidKey { .. })), "{key:?}");
+        }
+        assert!(Store::path("patients/0001/abc/original.pdf").is_ok());
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        let config = StoreConfig {
+            url: "ftp://host/x".to_string(),
+            ..StoreConfig::default()
+        };
+        assert!(matches!(Store::from_config(&config, &HashMap::new()), Err(Error::Config { .. })));
+    }
+}
