@@ -1,1 +1,18 @@
-fn main() {}
+//! `him`: Health Information Management intake. See `him --help` and README.md.
+
+mod chart;
+mod cleanup;
+mod cli;
+mod config;
+mod decode;
+mod filing;
+mod launcher;
+mod models;
+mod pipeline;
+mod pool;
+mod process;
+
+fn main() -> std::process::ExitCode {
+    launcher::ensure_engine_environment();
+    cli::run()
+}

@@ -9,13 +9,22 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 pub enum EngineError {
     /// The engine could not be initialised (missing language data, model file).
     #[error("failed to initialise engine {engine}: {detail}")]
-    Init { engine: &'static str, detail: String },
+    Init {
+        engine: &'static str,
+        detail: String,
+    },
     /// The engine rejected this input (too small, unsupported pixel layout).
     #[error("engine {engine} rejected the input: {detail}")]
-    Input { engine: &'static str, detail: String },
+    Input {
+        engine: &'static str,
+        detail: String,
+    },
     /// The engine failed while recognising.
     #[error("engine {engine} failed: {detail}")]
-    Failed { engine: &'static str, detail: String },
+    Failed {
+        engine: &'static str,
+        detail: String,
+    },
 }
 
 impl EngineError {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DocumentId, Kind, Orientation, PageSegMode, RejectReason, Sha256};
+use crate::{DocumentId, Kind, PageSegMode, RejectReason, Sha256};
 
 /// Where a document ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,8 +52,9 @@ pub struct PageInfo {
     /// Size of the normalised raster (after rotation), in pixels.
     pub width: u32,
     pub height: u32,
-    /// Clockwise rotation applied to make the page upright (PDF `/Rotate` and detected orientation).
-    pub rotation: Orientation,
+    /// Clockwise rotation in degrees (0, 90, 180, 270) applied to make the page upright (PDF `/Rotate` and
+    /// detected orientation).
+    pub rotation_degrees: u16,
     /// Confidence of the orientation detection, when it ran.
     pub orientation_confidence: Option<f32>,
     /// Small-angle correction applied, in degrees (positive = clockwise).

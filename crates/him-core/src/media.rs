@@ -154,7 +154,10 @@ mod tests {
 
     #[test]
     fn pdf_header_after_junk_is_recognised() {
-        assert_eq!(MediaType::sniff(b"garbage\n%PDF-1.3\n"), Some(MediaType::Pdf));
+        assert_eq!(
+            MediaType::sniff(b"garbage\n%PDF-1.3\n"),
+            Some(MediaType::Pdf)
+        );
     }
 
     #[test]

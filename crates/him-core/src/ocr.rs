@@ -57,7 +57,10 @@ impl PageImage {
             Orientation::Down => {
                 let mut pixels = src.clone();
                 pixels.reverse();
-                PageImage { pixels, ..self.clone() }
+                PageImage {
+                    pixels,
+                    ..self.clone()
+                }
             }
             Orientation::Right | Orientation::Left => {
                 let mut pixels = vec![0u8; w * h];
@@ -200,7 +203,12 @@ mod tests {
 
     #[test]
     fn rotating_down_twice_is_identity() {
-        assert_eq!(sample().rotated(Orientation::Down).rotated(Orientation::Down), sample());
+        assert_eq!(
+            sample()
+                .rotated(Orientation::Down)
+                .rotated(Orientation::Down),
+            sample()
+        );
         assert_eq!(Orientation::Right.inverse(), Orientation::Left);
     }
 

@@ -68,7 +68,11 @@ mod tests {
 
     #[test]
     fn serde_code_matches_code() {
-        for reason in [RejectReason::PdfEncrypted, RejectReason::ImageBomb, RejectReason::Empty] {
+        for reason in [
+            RejectReason::PdfEncrypted,
+            RejectReason::ImageBomb,
+            RejectReason::Empty,
+        ] {
             let json = serde_json::to_string(&reason).unwrap();
             assert_eq!(json, format!("\"{}\"", reason.code()));
         }

@@ -2,7 +2,10 @@
 //!
 //! The C API is used directly (not a wrapper crate) because orientation detection
 //! (`TessBaseAPIDetectOrientationScript`) and TSV output with per-word boxes are not exposed by the wrappers.
-#![expect(unsafe_code, reason = "FFI to libtesseract's C API; every call is wrapped here")]
+#![expect(
+    unsafe_code,
+    reason = "FFI to libtesseract's C API; every call is wrapped here"
+)]
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::ptr;
@@ -87,7 +90,9 @@ impl Handle {
             return None;
         }
         // SAFETY: non-null, NUL-terminated, allocated by tesseract and released with TessDeleteText once copied.
-        let owned = unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned();
+        let owned = unsafe { CStr::from_ptr(text) }
+            .to_string_lossy()
+            .into_owned();
         unsafe { sys::TessDeleteText(text) };
         Some(owned)
     }
@@ -185,7 +190,10 @@ impl OcrEngine for TesseractEngine {
         })
     }
 
-    fn detect_orientation(&mut self, image: &PageImage) -> him_core::Result<Option<(Orientation, f32)>> {
+    fn detect_orientation(
+        &mut self,
+        image: &PageImage,
+    ) -> him_core::Result<Option<(Orientation, f32)>> {
         let Some(osd) = &self.osd else {
             return Ok(None);
         };
@@ -209,8 +217,8 @@ impl OcrEngine for TesseractEngine {
         if found == 0 {
             return Ok(None);
         }
-        // Tesseract reports the counter-clockwise angle the page content is turned by; undoing it is a
-        // clockwise rotation by the same angle.
-        Ok(Orientation::from_degrees(i64::from(degrees)).map(|o| (o, confidence)))
+        // Tesseract reports the angle the page content is turned by, counter-clockwise (a page turned to the
+        // left reads 270); making it upright takes a clockwise rotation of 360 minus that angle.
+        Ok(Orientation::from_degrees(360 - i64::from(degrees)).map(|o| (o, confidence)))
     }
 }

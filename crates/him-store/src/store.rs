@@ -72,7 +72,9 @@ impl Store {
         }
         if url.contains("://") {
             return Err(Error::Config {
-                detail: format!("unsupported store URL scheme in {url:?} (use file://, s3:// or a folder path)"),
+                detail: format!(
+                    "unsupported store URL scheme in {url:?} (use file://, s3:// or a folder path)"
+                ),
             });
         }
         Self::local(FsPath::new(url))
@@ -117,7 +119,9 @@ impl Store {
             "aws:kms" => builder = builder.with_sse_kms_encryption(&config.kms_key_id),
             other => {
                 return Err(Error::Config {
-                    detail: format!("unknown server_side_encryption {other:?} (use \"\", AES256 or aws:kms)"),
+                    detail: format!(
+                        "unknown server_side_encryption {other:?} (use \"\", AES256 or aws:kms)"
+                    ),
                 })
             }
         }
@@ -128,7 +132,10 @@ impl Store {
         let inner = if prefix.trim_matches('/').is_empty() {
             inner
         } else {
-            Arc::new(object_store::prefix::PrefixStore::new(inner, prefix.trim_matches('/')))
+            Arc::new(object_store::prefix::PrefixStore::new(
+                inner,
+                prefix.trim_matches('/'),
+            ))
         };
         Ok(Store {
             inner,
@@ -145,12 +152,18 @@ impl Store {
         let valid = !key.is_empty()
             && !key.starts_with('/')
             && !key.ends_with('/')
-            && key.split('/').all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+            && key
+                .split('/')
+                .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
             && !key.chars().any(|c| c.is_control() || c == '\\');
         if !valid {
-            return Err(Error::InvalidKey { key: key.to_string() });
+            return Err(Error::InvalidKey {
+                key: key.to_string(),
+            });
         }
-        Path::parse(key).map_err(|_| Error::InvalidKey { key: key.to_string() })
+        Path::parse(key).map_err(|_| Error::InvalidKey {
+            key: key.to_string(),
+        })
     }
 
     /// Writes `bytes` under `key` unless an object already exists there, which is then left untouched.
@@ -160,7 +173,11 @@ impl Store {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
-        match self.inner.put_opts(&path, PutPayload::from(bytes), options).await {
+        match self
+            .inner
+            .put_opts(&path, PutPayload::from(bytes), options)
+            .await
+        {
             Ok(_) => Ok(Written::Created),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyExisted),
             Err(error) => Err(Error::from_object_store(key, error)),
@@ -237,8 +254,13 @@ mod tests {
 
     #[test]
     fn keys_that_could_escape_are_refused() {
-        for key in ["", "/abs", "a/../b", "a//b", "a/./b", "dir/", "a\\b", "a\nb"] {
-            assert!(matches!(Store::path(key), Err(Error::InvalidKey { .. })), "{key:?}");
+        for key in [
+            "", "/abs", "a/../b", "a//b", "a/./b", "dir/", "a\\b", "a\nb",
+        ] {
+            assert!(
+                matches!(Store::path(key), Err(Error::InvalidKey { .. })),
+                "{key:?}"
+            );
         }
         assert!(Store::path("patients/0001/abc/original.pdf").is_ok());
     }
@@ -249,6 +271,9 @@ mod tests {
             url: "ftp://host/x".to_string(),
             ..StoreConfig::default()
         };
-        assert!(matches!(Store::from_config(&config, &HashMap::new()), Err(Error::Config { .. })));
+        assert!(matches!(
+            Store::from_config(&config, &HashMap::new()),
+            Err(Error::Config { .. })
+        ));
     }
 }

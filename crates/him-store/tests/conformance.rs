@@ -8,23 +8,54 @@ use him_store::{Store, Written};
 /// Runs every check against `store`, under a fresh `prefix`.
 async fn conformance(store: &Store, prefix: &str) {
     let key = format!("{prefix}/doc/original.pdf");
-    assert!(!store.exists(&key).await.unwrap(), "a new key must not exist");
-    assert_eq!(store.put_new(&key, "first".into()).await.unwrap(), Written::Created);
-    assert_eq!(store.put_new(&key, "second".into()).await.unwrap(), Written::AlreadyExisted);
-    assert_eq!(&store.get(&key).await.unwrap()[..], b"first", "create-only write must not overwrite");
+    assert!(
+        !store.exists(&key).await.unwrap(),
+        "a new key must not exist"
+    );
+    assert_eq!(
+        store.put_new(&key, "first".into()).await.unwrap(),
+        Written::Created
+    );
+    assert_eq!(
+        store.put_new(&key, "second".into()).await.unwrap(),
+        Written::AlreadyExisted
+    );
+    assert_eq!(
+        &store.get(&key).await.unwrap()[..],
+        b"first",
+        "create-only write must not overwrite"
+    );
     assert_eq!(store.size(&key).await.unwrap(), 5);
-    assert!(store.get_opt(&format!("{prefix}/missing")).await.unwrap().is_none());
+    assert!(store
+        .get_opt(&format!("{prefix}/missing"))
+        .await
+        .unwrap()
+        .is_none());
 
-    store.put_new(&format!("{prefix}/doc/text.txt"), "t".into()).await.unwrap();
+    store
+        .put_new(&format!("{prefix}/doc/text.txt"), "t".into())
+        .await
+        .unwrap();
     let listed = store.list(&format!("{prefix}/doc")).await.unwrap();
-    assert_eq!(listed, vec![format!("{prefix}/doc/original.pdf"), format!("{prefix}/doc/text.txt")]);
+    assert_eq!(
+        listed,
+        vec![
+            format!("{prefix}/doc/original.pdf"),
+            format!("{prefix}/doc/text.txt")
+        ]
+    );
 
     // A create race has exactly one winner.
     let race_key = format!("{prefix}/race/document.json");
     let attempts = (0..8).map(|i| {
         let store = store.clone();
         let key = race_key.clone();
-        tokio::spawn(async move { store.put_new(&key, format!("writer {i}").into()).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .put_new(&key, format!("writer {i}").into())
+                .await
+                .unwrap()
+        })
     });
     let mut created = 0;
     for attempt in attempts {

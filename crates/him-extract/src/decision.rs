@@ -1,0 +1,137 @@
+//! The match configuration and the serialisable decision it produces.
+
+use serde::{Deserialize, Serialize};
+
+/// Thresholds and switches of [`match_patient`]. Deserialises from the `[match]` section of
+/// `pipeline.toml`; a missing key takes its default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchConfig {
+    /// Jaro-Winkler similarity (0 to 1) of normalised family names needed to call them equal. Default 0.90.
+    pub family_threshold: f32,
+    /// Jaro-Winkler similarity of the given name needed to call it equal. Default 0.85.
+    pub given_threshold: f32,
+    /// A family or given name this dissimilar to the MRN owner's is a conflict (the MRN belongs to
+    /// someone else). Default 0.75.
+    pub name_conflict_below: f32,
+    /// Accept an OCR-corrected MRN (O→0, l→1…) when exactly one correction is in the index
+    /// and passes the check digit. Default true.
+    pub accept_ocr_corrected_mrn: bool,
+    /// Match on family + given name + date of birth when the page has no readable MRN
+    /// (none, or one that fails the check digit), if exactly one patient fits. Default true.
+    pub name_dob_without_mrn: bool,
+    /// Also match on name + date of birth when the page's MRN is well-formed but not in the
+    /// index. Off by default: the page then names a number that belongs to nobody we know.
+    pub name_dob_when_mrn_unknown: bool,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        MatchConfig {
+            family_threshold: 0.90,
+            given_threshold: 0.85,
+            name_conflict_below: 0.75,
+            accept_ocr_corrected_mrn: true,
+            name_dob_without_mrn: true,
+            name_dob_when_mrn_unknown: false,
+        }
+    }
+}
+
+/// Which identifiers agreed when a document was matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MatchRule {
+    /// MRN, date of birth and name all agree.
+    #[serde(rename = "mrn+dob+name")]
+    MrnDobName,
+    /// MRN and date of birth agree; the name is absent.
+    #[serde(rename = "mrn+dob")]
+    MrnDob,
+    /// MRN and name agree; the date of birth is absent.
+    #[serde(rename = "mrn+name")]
+    MrnName,
+    /// Like the MRN rules, with the MRN read only after an OCR correction, corroborated by
+    /// the date of birth and/or the name.
+    #[serde(rename = "corrected_mrn+dob_or_name")]
+    CorrectedMrn,
+    /// No usable MRN; name and date of birth fit exactly one patient.
+    #[serde(rename = "name+dob")]
+    NameDob,
+}
+
+/// Why a document was not matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmatchedReason {
+    /// No patient in the index fits.
+    NoCandidate,
+    /// The MRN belongs to a patient with a different name, or the name and date of birth
+    /// belong to a patient with a different MRN.
+    MrnConflict,
+    /// The MRN belongs to a patient with a different date of birth.
+    DobConflict,
+    /// Several patients fit equally (or the index holds the MRN twice).
+    Ambiguous,
+    /// Only an MRN was read: nothing corroborates it.
+    MrnOnly,
+    /// Too few fields were read to decide (e.g. a family name alone).
+    InsufficientFields,
+    /// The document itself carries two different values of an identity field.
+    ConflictingFields,
+}
+
+/// The outcome of [`match_patient`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum MatchOutcome {
+    /// File the document under this patient.
+    Matched {
+        /// The MRN as the index holds it.
+        mrn: String,
+        /// Mean of the identifier scores, 0 to 1.
+        score: f32,
+        /// The rule that fired.
+        rule: MatchRule,
+    },
+    /// Send the document to review.
+    Unmatched {
+        /// Why.
+        reason: UnmatchedReason,
+    },
+}
+
+/// Per-identifier agreement of a candidate with the page, 0 to 1; `None` when the page lacks it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct IdentifierScores {
+    /// 1 when the MRN read equals the candidate's, 0.9 when only a correction does, 0 otherwise.
+    pub mrn: Option<f32>,
+    /// 1 when the dates of birth are equal, 0 otherwise.
+    pub date_of_birth: Option<f32>,
+    /// Jaro-Winkler similarity of the family names.
+    pub family: Option<f32>,
+    /// Jaro-Winkler similarity of the given name (best over the candidate's given names).
+    pub given: Option<f32>,
+}
+
+/// A patient the matcher considered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    /// The candidate's MRN.
+    pub mrn: String,
+    /// How each identifier compares.
+    pub scores: IdentifierScores,
+    /// Mean of the present scores.
+    pub score: f32,
+}
+
+/// The explainable match decision, stored in `document.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MatchDecision {
+    /// Matched or not, and why.
+    pub outcome: MatchOutcome,
+    /// Every patient considered, best first.
+    pub candidates: Vec<Candidate>,
+    /// The OCR-corrected MRN used, when the MRN as read was not in the index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_mrn: Option<String>,
+}

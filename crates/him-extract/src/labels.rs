@@ -1,0 +1,375 @@
+//! Header labels (`PATIENT:`, `Med Rec #`, `D.O.B.`…) and the value each one introduces.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// What a label introduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LabelKind {
+    Name,
+    Mrn,
+    Dob,
+    Service,
+    Admission,
+    Discharge,
+    GenericDate,
+    Author,
+    Encounter,
+    DocType,
+    /// A label that only ends the previous value (`Sex:`, `Room:`, `Referring physician:`).
+    Other,
+}
+
+/// How a label must be followed to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// A `:` separator.
+    Colon,
+    /// `:` or `#`, or a value that starts with a digit.
+    ColonOrDigit,
+    /// `:`, or a value that starts with a date.
+    ColonOrDate,
+    /// Nothing: the label is a phrase like `dictated by`.
+    Phrase,
+}
+
+struct LabelSpec {
+    pattern: &'static str,
+    kind: LabelKind,
+    confidence: f32,
+    follow: Follow,
+}
+
+const fn spec(
+    pattern: &'static str,
+    kind: LabelKind,
+    confidence: f32,
+    follow: Follow,
+) -> LabelSpec {
+    LabelSpec {
+        pattern,
+        kind,
+        confidence,
+        follow,
+    }
+}
+
+use Follow::{Colon, ColonOrDate, ColonOrDigit, Phrase};
+use LabelKind::*;
+
+/// Tried in order at each position: longer, more specific labels first.
+const SPECS: &[LabelSpec] = &[
+    spec(
+        r"(?:acct|account)\.?\s*/\s*(?:mrn|mr\s*#)",
+        Mrn,
+        0.85,
+        ColonOrDigit,
+    ),
+    spec(r"mrn\s*/\s*(?:acct|account)\b", Mrn, 0.85, ColonOrDigit),
+    spec(
+        r"medical\s+record\s*(?:number\b|num\b|no\b|#)?",
+        Mrn,
+        0.95,
+        ColonOrDigit,
+    ),
+    spec(
+        r"med\.?\s*rec\b\.?\s*(?:number\b|num\b|no\b|#)?",
+        Mrn,
+        0.93,
+        ColonOrDigit,
+    ),
+    spec(r"m\.\s*r\.\s*n\b", Mrn, 0.95, ColonOrDigit),
+    spec(r"mrn\b", Mrn, 0.95, ColonOrDigit),
+    spec(r"mr\s*(?:#|no\b|number\b)", Mrn, 0.9, ColonOrDigit),
+    spec(
+        r"(?:chart|unit|hospital)\s*(?:#|no\b|number\b)",
+        Mrn,
+        0.8,
+        ColonOrDigit,
+    ),
+    spec(r"(?:patient|pt)\.?\s*id\b", Mrn, 0.75, ColonOrDigit),
+    spec(r"d\.\s*o\.\s*b\b", Dob, 0.95, ColonOrDate),
+    spec(r"dob\b", Dob, 0.95, ColonOrDate),
+    spec(r"date\s+of\s+birth\b", Dob, 0.95, ColonOrDate),
+    spec(r"birth\s*(?:date|dt)\b", Dob, 0.95, ColonOrDate),
+    spec(r"born\b", Dob, 0.7, ColonOrDate),
+    spec(r"date\s+of\s+admission\b", Admission, 0.9, ColonOrDate),
+    spec(r"(?:admission|admit)\s+date\b", Admission, 0.9, ColonOrDate),
+    spec(r"admitted\b", Admission, 0.8, ColonOrDate),
+    spec(r"date\s+of\s+discharge\b", Discharge, 0.9, ColonOrDate),
+    spec(r"discharge\s+date\b", Discharge, 0.9, ColonOrDate),
+    spec(r"discharged\b", Discharge, 0.8, ColonOrDate),
+    spec(r"date\s+of\s+service\b", Service, 0.95, ColonOrDate),
+    spec(r"dos\b", Service, 0.9, ColonOrDate),
+    spec(
+        r"date\s+of\s+(?:visit|exam|examination|procedure|operation|surgery|consultation|encounter|study|note|report)\b",
+        Service,
+        0.9,
+        ColonOrDate,
+    ),
+    spec(
+        r"(?:service|visit|exam|procedure|surgery|encounter|study|report|consultation|consult)\s+date\b",
+        Service,
+        0.9,
+        ColonOrDate,
+    ),
+    spec(r"date\s+seen\b", Service, 0.85, ColonOrDate),
+    spec(
+        r"encounter\s*(?:#|no\b|number\b|id\b)",
+        Encounter,
+        0.9,
+        ColonOrDigit,
+    ),
+    spec(
+        r"(?:visit|admission)\s*(?:#|no\b|number\b|id\b)",
+        Encounter,
+        0.85,
+        ColonOrDigit,
+    ),
+    spec(
+        r"(?:account|acct)\.?\s*(?:#|no\b|number\b)?",
+        Encounter,
+        0.8,
+        ColonOrDigit,
+    ),
+    spec(r"(?:enc|fin|csn)\b\s*#?", Encounter, 0.85, ColonOrDigit),
+    spec(r"(?:document|report|note)\s+type\b", DocType, 0.95, Colon),
+    spec(
+        r"type\s+of\s+(?:report|note|document)\b",
+        DocType,
+        0.95,
+        Colon,
+    ),
+    spec(
+        r"(?:referring|primary\s+care|admitting)\s+(?:physician|provider|doctor|md)\b",
+        Other,
+        0.0,
+        Colon,
+    ),
+    spec(
+        r"(?:transcribed|typed|copies|cc)\s+(?:by|to)\b",
+        Other,
+        0.0,
+        Phrase,
+    ),
+    spec(r"electronically\s+signed\s+by\b", Author, 0.95, Phrase),
+    spec(r"(?:signed|dictated|authored)\s+by\b", Author, 0.92, Phrase),
+    spec(
+        r"dictating\s+(?:physician|provider|clinician|doctor)\b",
+        Author,
+        0.92,
+        Colon,
+    ),
+    spec(
+        r"attending\s+(?:physician|provider|doctor)\b",
+        Author,
+        0.85,
+        Colon,
+    ),
+    spec(
+        r"(?:author|attending|surgeon|radiologist|pathologist)\b",
+        Author,
+        0.85,
+        Colon,
+    ),
+    spec(r"(?:provider|physician|clinician)\b", Author, 0.75, Colon),
+    spec(r"(?:patient'?s?|pt\.?)\s+name\b", Name, 0.95, Colon),
+    spec(r"name\s+of\s+patient\b", Name, 0.95, Colon),
+    spec(r"patient\b", Name, 0.9, Colon),
+    spec(r"pt\b", Name, 0.85, Colon),
+    spec(r"name\b", Name, 0.85, Colon),
+    spec(r"re\b", Name, 0.6, Colon),
+    spec(
+        r"(?:sex|gender|age|room|rm|bed|location|loc|service|ssn|phone|facility|hospital|clinic|department|dept|insurance|page|pcp|time|cc|race)\b",
+        Other,
+        0.0,
+        Colon,
+    ),
+    spec(r"date\b", GenericDate, 0.7, Colon),
+];
+
+static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    let alternatives: Vec<String> = SPECS.iter().map(|s| format!("({})", s.pattern)).collect();
+    let pattern = format!(
+        r"(?i)(?:^|[^\w'])(?:{})(?P<sep>\.?[ \t]*[:#])?",
+        alternatives.join("|")
+    );
+    Regex::new(&pattern).expect("label pattern compiles")
+});
+
+/// A label found in a line and the value it introduces, as byte spans of the line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct LabelValue {
+    pub kind: LabelKind,
+    pub confidence: f32,
+    pub value_start: usize,
+    pub value_end: usize,
+}
+
+struct Hit {
+    spec: &'static LabelSpec,
+    label_start: usize,
+    value_start: usize,
+    has_separator: bool,
+}
+
+/// The value starts with an identifier: letters, digits and dashes with at least one digit.
+fn starts_with_identifier(text: &str) -> bool {
+    let head = text.trim_start_matches([' ', '\t', '.', '#', ':']);
+    let token = head.split_whitespace().next().unwrap_or_default();
+    let token = token.trim_end_matches([',', ';', '.']);
+    !token.is_empty()
+        && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && token.chars().any(|c| c.is_ascii_digit())
+}
+
+fn starts_with_date(text: &str) -> bool {
+    let head = text.trim_start_matches([' ', '\t', '.', ':']);
+    let head_start = text.len() - head.len();
+    let window_end = (head_start + 24).min(text.len());
+    let window = text.get(head_start..window_end).unwrap_or(head);
+    crate::date::find_dates(
+        window,
+        crate::date::Date::new(9999, 12, 31).expect("valid date"),
+    )
+    .first()
+    .is_some_and(|found| found.start == 0)
+}
+
+fn accepted(hit: &Hit, rest: &str) -> bool {
+    match hit.spec.follow {
+        Colon => hit.has_separator,
+        ColonOrDigit => hit.has_separator || starts_with_identifier(rest),
+        ColonOrDate => hit.has_separator || starts_with_date(rest),
+        Phrase => true,
+    }
+}
+
+/// Ends a value at a tab or a run of three spaces (column layouts).
+fn column_end(line: &str, start: usize, end: usize) -> usize {
+    let segment = &line[start..end];
+    let tab = segment.find('\t');
+    let spaces = segment.find("   ");
+    let cut = match (tab, spaces) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    // A cut right at the start only skips leading padding.
+    match cut {
+        Some(offset) if !segment[..offset].trim().is_empty() => start + offset,
+        _ => end,
+    }
+}
+
+/// Finds the labels in one line and the span of each one's value.
+pub(crate) fn label_values(line: &str) -> Vec<LabelValue> {
+    let mut hits = Vec::new();
+    for caps in LABEL_RE.captures_iter(line) {
+        let Some((index, label)) = caps
+            .iter()
+            .skip(1)
+            .enumerate()
+            .find_map(|(i, group)| group.map(|g| (i, g)))
+        else {
+            continue;
+        };
+        let Some(spec) = SPECS.get(index) else {
+            continue;
+        };
+        let whole = caps.get(0).map_or(label.end(), |m| m.end());
+        let hit = Hit {
+            spec,
+            label_start: label.start(),
+            value_start: whole,
+            has_separator: caps.name("sep").is_some(),
+        };
+        if accepted(&hit, &line[whole..]) {
+            hits.push(hit);
+        }
+    }
+    let mut values = Vec::new();
+    for (position, hit) in hits.iter().enumerate() {
+        let next_label = hits.get(position + 1).map_or(line.len(), |h| h.label_start);
+        let end = column_end(line, hit.value_start, next_label);
+        let raw = &line[hit.value_start..end];
+        let trimmed_start = raw.trim_start_matches([' ', '\t', '.', ':', '#', ',']);
+        let trimmed = trimmed_start.trim_end_matches([' ', '\t', ',', ';', '\r']);
+        let value_start = hit.value_start + (raw.len() - trimmed_start.len());
+        values.push(LabelValue {
+            kind: hit.spec.kind,
+            confidence: hit.spec.confidence,
+            value_start,
+            value_end: value_start + trimmed.len(),
+        });
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(line: &str) -> Vec<(LabelKind, &str)> {
+        label_values(line)
+            .into_iter()
+            .map(|v| (v.kind, &line[v.value_start..v.value_end]))
+            .collect()
+    }
+
+    #[test]
+    fn one_label_per_line() {
+        assert_eq!(
+            found("PATIENT: O'KEEFE, KARENA"),
+            vec![(Name, "O'KEEFE, KARENA")]
+        );
+        assert_eq!(
+            found("Name: Karena O'Keefe"),
+            vec![(Name, "Karena O'Keefe")]
+        );
+        assert_eq!(found("Pt: Karena O'Keefe"), vec![(Name, "Karena O'Keefe")]);
+        assert_eq!(found("MRN: 408 112 1"), vec![(Mrn, "408 112 1")]);
+        assert_eq!(found("Med Rec # 408-112-1"), vec![(Mrn, "408-112-1")]);
+        assert_eq!(found("Medical Record No. 4081121"), vec![(Mrn, "4081121")]);
+        assert_eq!(found("Acct/MRN: 4081121"), vec![(Mrn, "4081121")]);
+        assert_eq!(found("D.O.B.: 03/14/1957"), vec![(Dob, "03/14/1957")]);
+        assert_eq!(found("Birth Date: 1957-03-14"), vec![(Dob, "1957-03-14")]);
+        assert_eq!(found("DOB 14-MAR-1957"), vec![(Dob, "14-MAR-1957")]);
+        assert_eq!(
+            found("Dictated by: Jane Miller, MD"),
+            vec![(Author, "Jane Miller, MD")]
+        );
+        assert_eq!(found("Encounter #: E12345"), vec![(Encounter, "E12345")]);
+    }
+
+    #[test]
+    fn several_labels_on_one_line() {
+        assert_eq!(
+            found("Patient Name: O'KEEFE, KARENA   MRN: 4081121   DOB: 03/14/1957"),
+            vec![
+                (Name, "O'KEEFE, KARENA"),
+                (Mrn, "4081121"),
+                (Dob, "03/14/1957")
+            ]
+        );
+        assert_eq!(
+            found("RE:  XXXX, XXXX ,MR#:  0000000,DOB:  MM/DD/YYYY"),
+            vec![(Name, "XXXX, XXXX"), (Mrn, "0000000"), (Dob, "MM/DD/YYYY")]
+        );
+    }
+
+    #[test]
+    fn prose_is_not_a_label() {
+        assert!(found("The patient is a 45-year-old male.").is_empty());
+        assert!(found("Ptosis: none").is_empty());
+        assert!(found("Patient's daughter was present").is_empty());
+    }
+
+    #[test]
+    fn referring_physician_is_not_the_author() {
+        assert_eq!(
+            found("Referring physician: John Smith"),
+            vec![(Other, "John Smith")]
+        );
+    }
+}

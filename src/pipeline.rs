@@ -1,0 +1,372 @@
+//! One document through the pipeline: `decode → ocr → extract → match → file`.
+//!
+//! The same function serves `him process` (in-process) and, later, the queue worker, so both behave alike.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use him_core::{
+    DocumentId, DocumentManifest, EngineVersions, Kind, MediaType, OcrEngine, PageInfo,
+    RejectReason, Sha256, Status,
+};
+use him_store::Store;
+use serde::Serialize;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::chart::{page_image_key, process_page, OcrJsonPage, PageOutput};
+use crate::config::PipelineConfig;
+use crate::decode::{decode_chart, Rejection, Renderer};
+use crate::filing::{self, IndexEntry};
+use crate::pool::CpuPool;
+
+/// The OCR pool: one boxed engine per thread.
+pub type OcrPool = CpuPool<Box<dyn OcrEngine>>;
+
+/// What happened to one document; `him process` prints it as a JSON line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub document_id: DocumentId,
+    pub sha256: Sha256,
+    pub kind: Option<Kind>,
+    pub status: Status,
+    pub reason: Option<RejectReason>,
+    pub location: String,
+    pub pages: u32,
+    pub fields: serde_json::Value,
+    pub patient: Option<serde_json::Value>,
+    pub bytes: u64,
+}
+
+/// The pipeline with its store and engine pool.
+pub struct Pipeline {
+    store: Store,
+    pool: Arc<OcrPool>,
+    config: Arc<PipelineConfig>,
+    renderer: Renderer,
+    versions: EngineVersions,
+}
+
+impl Pipeline {
+    pub fn new(
+        config: PipelineConfig,
+        store: Store,
+        pool: Arc<OcrPool>,
+        ocr_version: String,
+    ) -> Self {
+        let renderer = if config.render.enabled {
+            Renderer::detect(config.render.dpi)
+        } else {
+            Renderer::disabled()
+        };
+        Pipeline {
+            store,
+            pool,
+            config: Arc::new(config),
+            renderer,
+            versions: EngineVersions {
+                him: env!("CARGO_PKG_VERSION").to_string(),
+                ocr: Some(ocr_version),
+                asr: None,
+            },
+        }
+    }
+
+    /// The store documents are filed into.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Processes one original. Bad input is an `Ok` outcome with status `rejected`; an `Err` means the
+    /// document could not be filed (store unavailable) and the same call should be retried later.
+    pub async fn process(&self, original: Bytes) -> anyhow::Result<Outcome> {
+        let sha256 = Sha256::of(&original);
+        let id = DocumentId::from_sha256(&sha256);
+        let media = MediaType::sniff(&original);
+        let span = info_span!("job", job.id = %id, media.kind = %media.map_or("unknown".to_string(), |m| m.kind().to_string()));
+        self.process_inner(original, sha256, id, media)
+            .instrument(span)
+            .await
+    }
+
+    async fn process_inner(
+        &self,
+        original: Bytes,
+        sha256: Sha256,
+        id: DocumentId,
+        media: Option<MediaType>,
+    ) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
+        let bytes = original.len() as u64;
+        let kind = media.map(MediaType::kind);
+        if let Some(entry) = filing::lookup(&self.store, &id).await? {
+            info!(bytes, "document already filed; nothing written");
+            return Ok(Outcome {
+                document_id: id,
+                sha256,
+                kind,
+                status: Status::Duplicate,
+                reason: None,
+                location: entry.location,
+                pages: 0,
+                fields: serde_json::json!({}),
+                patient: None,
+                bytes,
+            });
+        }
+        let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let limits = &self.config.limits;
+        let rejection = if original.is_empty() {
+            Some(Rejection::new(RejectReason::Empty, "file is empty"))
+        } else if bytes > limits.max_file_bytes {
+            Some(Rejection::new(
+                RejectReason::TooLarge,
+                format!("{bytes} bytes, over the limit of {}", limits.max_file_bytes),
+            ))
+        } else {
+            match media {
+                None => Some(Rejection::new(
+                    RejectReason::UnsupportedType,
+                    "content matches no accepted media type",
+                )),
+                Some(media) if media.kind() == Kind::Dictation => Some(Rejection::new(
+                    RejectReason::UnsupportedType,
+                    "dictation audio is not processed by this version",
+                )),
+                Some(_) => None,
+            }
+        };
+        if let Some(rejection) = rejection {
+            return self
+                .reject(original, sha256, id, media, rejection, received_at, started)
+                .await;
+        }
+        let media = media.unwrap_or(MediaType::Pdf);
+
+        let decode_input = original.clone();
+        let decode_limits = limits.clone();
+        let renderer = self.renderer.clone();
+        let decoded = self
+            .pool
+            .run(move |_engine| decode_chart(&decode_input, media, &decode_limits, &renderer))
+            .await
+            .unwrap_or_else(|_| {
+                let reason = if media == MediaType::Pdf {
+                    RejectReason::PdfCorrupt
+                } else {
+                    RejectReason::ImageCorrupt
+                };
+                Err(Rejection::new(reason, "decoder failed on malformed input"))
+            });
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            Err(rejection) => {
+                return self
+                    .reject(
+                        original,
+                        sha256,
+                        id,
+                        Some(media),
+                        rejection,
+                        received_at,
+                        started,
+                    )
+                    .await
+            }
+        };
+
+        let page_jobs = decoded.pages.into_iter().enumerate().map(|(index, page)| {
+            let config = self.config.ocr.clone();
+            let max_side = limits.max_ocr_side;
+            let number = index as u32 + 1;
+            async move {
+                self.pool
+                    .run(move |engine| {
+                        process_page(engine.as_mut(), number, page, &config, max_side)
+                    })
+                    .await
+            }
+        });
+        let mut pages: Vec<PageOutput> = Vec::new();
+        for (index, result) in futures::future::join_all(page_jobs)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            match result {
+                Ok(page) => pages.push(page),
+                Err(error) => {
+                    warn!(page = index + 1, error = %error, "page processing failed");
+                    let rejection = Rejection::new(
+                        RejectReason::EngineFailed,
+                        format!("page {} failed: {error}", index + 1),
+                    );
+                    return self
+                        .reject(
+                            original,
+                            sha256,
+                            id,
+                            Some(media),
+                            rejection,
+                            received_at,
+                            started,
+                        )
+                        .await;
+                }
+            }
+        }
+        let engine_seconds: f64 = pages.iter().map(|p| p.engine_seconds).sum();
+
+        let location = filing::unmatched_prefix(&id);
+        let status = Status::Unmatched;
+        let text = pages
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\u{c}\n");
+        let ocr_json = serde_json::json!({
+            "document_id": id,
+            "engine": self.versions.ocr,
+            "pages": pages.iter().map(|p| OcrJsonPage {
+                number: p.info.number,
+                width: p.info.width,
+                height: p.info.height,
+                source: p.info.source,
+                mean_confidence: p.info.ocr_confidence,
+                words: &p.words,
+            }).collect::<Vec<_>>(),
+        });
+        let page_infos: Vec<PageInfo> = pages.iter().map(|p| p.info.clone()).collect();
+        let manifest = DocumentManifest {
+            schema: DocumentManifest::SCHEMA,
+            document_id: id.clone(),
+            sha256: sha256.clone(),
+            kind: Kind::Chart,
+            media_type: media.mime().to_string(),
+            bytes,
+            received_at,
+            status,
+            reason: None,
+            page_count: page_infos.len() as u32,
+            pages: page_infos,
+            engines: self.versions.clone(),
+            fields: serde_json::json!({}),
+            patient: None,
+            matching: None,
+        };
+        let mut objects: Vec<(String, Bytes)> = vec![
+            (format!("original.{}", media.extension()), original),
+            ("text.txt".to_string(), Bytes::from(text)),
+            (
+                "ocr.json".to_string(),
+                Bytes::from(serde_json::to_vec(&ocr_json)?),
+            ),
+        ];
+        for page in &mut pages {
+            if let Some(png) = page.png.take() {
+                objects.push((page_image_key(page.info.number), Bytes::from(png)));
+            }
+        }
+        objects.push((
+            "document.json".to_string(),
+            Bytes::from(serde_json::to_vec_pretty(&manifest)?),
+        ));
+        let entry = IndexEntry {
+            document_id: id.clone(),
+            sha256: sha256.clone(),
+            status,
+            location: location.clone(),
+            filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        filing::file(&self.store, &entry, objects).await?;
+        let mean_confidence = mean(manifest.pages.iter().filter_map(|p| p.ocr_confidence));
+        info!(
+            status = %status,
+            pages = manifest.page_count,
+            bytes,
+            ocr_confidence = mean_confidence,
+            engine_ms = (engine_seconds * 1000.0) as u64,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "document filed"
+        );
+        Ok(Outcome {
+            document_id: id,
+            sha256,
+            kind: Some(Kind::Chart),
+            status,
+            reason: None,
+            location,
+            pages: manifest.page_count,
+            fields: serde_json::json!({}),
+            patient: None,
+            bytes,
+        })
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site per rejection path, all fields needed"
+    )]
+    async fn reject(
+        &self,
+        original: Bytes,
+        sha256: Sha256,
+        id: DocumentId,
+        media: Option<MediaType>,
+        rejection: Rejection,
+        received_at: String,
+        started: Instant,
+    ) -> anyhow::Result<Outcome> {
+        let bytes = original.len() as u64;
+        let location = filing::rejected_prefix(&id);
+        let extension = media.map_or("bin", MediaType::extension);
+        let record = serde_json::json!({
+            "document_id": id,
+            "sha256": sha256,
+            "media_type": media.map(MediaType::mime),
+            "bytes": bytes,
+            "received_at": received_at,
+            "status": Status::Rejected,
+            "reason": rejection.reason,
+            "detail": rejection.detail,
+        });
+        let objects = vec![
+            (format!("original.{extension}"), original),
+            (
+                "rejection.json".to_string(),
+                Bytes::from(serde_json::to_vec_pretty(&record)?),
+            ),
+        ];
+        let entry = IndexEntry {
+            document_id: id.clone(),
+            sha256: sha256.clone(),
+            status: Status::Rejected,
+            location: location.clone(),
+            filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        filing::file(&self.store, &entry, objects).await?;
+        warn!(
+            reason = %rejection.reason,
+            bytes,
+            duration_ms = started.elapsed().as_millis() as u64,
+            "document rejected; original kept"
+        );
+        Ok(Outcome {
+            document_id: id,
+            sha256,
+            kind: media.map(MediaType::kind),
+            status: Status::Rejected,
+            reason: Some(rejection.reason),
+            location,
+            pages: 0,
+            fields: serde_json::json!({}),
+            patient: None,
+            bytes,
+        })
+    }
+}
+
+fn mean(values: impl Iterator<Item = f32>) -> Option<f32> {
+    let (sum, count) = values.fold((0.0f32, 0u32), |(s, c), v| (s + v, c + 1));
+    (count > 0).then(|| sum / count as f32)
+}

@@ -1,0 +1,141 @@
+//! `him process`: the pipeline in-process over files, one JSON line per input on stdout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures::StreamExt;
+use him_core::{OcrEngine, Status};
+use him_ocr::TesseractEngine;
+use him_store::Store;
+use tracing::{error, info};
+
+use crate::cli::ProcessArgs;
+use crate::config::PipelineConfig;
+use crate::pipeline::{OcrPool, Pipeline};
+use crate::pool::CpuPool;
+
+/// Runs `him process`. Exit 0 when no input was rejected, 1 when any was (or failed), 2 for usage or
+/// configuration errors.
+pub fn run(args: ProcessArgs) -> ExitCode {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let setup = || -> anyhow::Result<(PipelineConfig, Store)> {
+        let mut config = PipelineConfig::load(args.config.as_deref(), &env)?;
+        if let Some(url) = &args.store {
+            config.store.url = url.clone();
+        }
+        if let Some(workers) = args.workers {
+            config.ocr.workers = workers;
+        }
+        if let Some(patients) = &args.patients {
+            std::fs::metadata(patients)
+                .with_context(|| format!("cannot read patient index {}", patients.display()))?;
+        }
+        let store = Store::from_config(&config.store, &env).context("cannot open the store")?;
+        Ok((config, store))
+    };
+    let (config, store) = match setup() {
+        Ok(setup) => setup,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let pool = match start_ocr_pool(&config) {
+        Ok(pool) => Arc::new(pool),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let version = him_ocr::tesseract_version();
+    let pipeline = Pipeline::new(config, store, Arc::clone(&pool), version);
+    let all_accepted = runtime.block_on(process_files(&pipeline, args.files, pool.size()));
+    pool.shutdown();
+    if all_accepted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Starts the OCR pool: one tesseract engine per configured worker.
+pub fn start_ocr_pool(config: &PipelineConfig) -> anyhow::Result<OcrPool> {
+    if !him_ocr::omp_thread_limit_is_one() {
+        tracing::warn!("OMP_THREAD_LIMIT is not 1; tesseract engines will compete for cores");
+    }
+    let ocr = config.ocr.clone();
+    CpuPool::start(config.ocr_workers(), "ocr", move || {
+        let engine = TesseractEngine::new(&ocr)?;
+        Ok(Box::new(engine) as Box<dyn OcrEngine>)
+    })
+}
+
+/// Processes the files `concurrency` at a time, printing results in input order. Returns whether every input
+/// was accepted.
+async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: usize) -> bool {
+    let total = files.len();
+    let progress = std::io::stderr().is_terminal();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut all_accepted = true;
+    let mut results = futures::stream::iter(files)
+        .map(|path| async move {
+            let outcome = match tokio::fs::read(&path).await {
+                Ok(bytes) => pipeline.process(Bytes::from(bytes)).await,
+                Err(error) => Err(anyhow::Error::new(error).context("cannot read input")),
+            };
+            (path, outcome)
+        })
+        .buffered(concurrency.max(1));
+    let mut done = 0;
+    let stdout = std::io::stdout();
+    while let Some((path, outcome)) = results.next().await {
+        done += 1;
+        let line = match outcome {
+            Ok(outcome) => {
+                if outcome.status == Status::Rejected {
+                    all_accepted = false;
+                }
+                *counts.entry(outcome.status.to_string()).or_default() += 1;
+                let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("input".to_string(), path.display().to_string().into());
+                }
+                value
+            }
+            Err(failure) => {
+                all_accepted = false;
+                *counts.entry("error".to_string()).or_default() += 1;
+                // The cause names no content; the input path goes to stdout only, never to the log.
+                error!(error = %format!("{failure:#}"), "input could not be processed");
+                serde_json::json!({ "input": path.display().to_string(), "status": "error", "error": format!("{failure:#}") })
+            }
+        };
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+        if progress {
+            eprint!("\r[{done}/{total}] processed");
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    info!(total, counts = ?counts, store = pipeline.store().location(), "run finished");
+    all_accepted
+}
