@@ -7,6 +7,7 @@
 //! - [`DocumentId`] and [`Sha256`]: a document is named by the SHA-256 of its original bytes.
 //! - [`MediaType`] sniffed from magic bytes (never from a file name), and the [`Kind`] it implies.
 //! - [`RejectReason`]: the stable reason codes for bad input.
+//! - [`AudioClip`] and the [`AsrEngine`] trait with its [`Transcript`] and [`RiskFlag`]s.
 //! - [`PageImage`] and the [`OcrEngine`] trait with its result types ([`OcrPage`], [`OcrWord`]).
 //! - [`DocumentManifest`]: the `document.json` filed beside every document.
 //!
@@ -18,6 +19,7 @@
 //! assert_eq!(id.as_str().len(), 32);
 //! ```
 
+mod asr;
 mod error;
 mod id;
 mod manifest;
@@ -25,6 +27,7 @@ mod media;
 mod ocr;
 mod reason;
 
+pub use asr::{AsrEngine, AudioClip, RiskFlag, Transcript, TranscriptSegment, TranscriptWord, ASR_SAMPLE_RATE};
 pub use error::{EngineError, Result};
 pub use id::{DocumentId, Sha256};
 pub use manifest::{DocumentManifest, EngineVersions, PageInfo, PageSource, Status};
