@@ -17,7 +17,7 @@
 
 use bytes::Bytes;
 use him_core::{DocumentId, Sha256, Status};
-use him_store::Store;
+use him_store::{Store, Written};
 use serde::{Deserialize, Serialize};
 
 /// Object-key prefix of a document waiting in the unmatched (indexing) area.
@@ -55,12 +55,14 @@ pub async fn lookup(store: &Store, id: &DocumentId) -> anyhow::Result<Option<Ind
     Ok(Some(entry))
 }
 
-/// Writes a set of objects under `prefix` (create-only, concurrently), then the index entry.
+/// Writes a set of objects under the entry's location (create-only, concurrently), then the index entry.
+/// Returns [`Written::AlreadyExisted`] when another run filed the same document first: nothing of this run
+/// replaced anything of that one.
 pub async fn file(
     store: &Store,
     entry: &IndexEntry,
     objects: Vec<(String, Bytes)>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Written> {
     let writes = objects.into_iter().map(|(name, bytes)| {
         let key = format!("{}/{name}", entry.location);
         async move {
@@ -74,7 +76,7 @@ pub async fn file(
     });
     futures::future::try_join_all(writes).await?;
     let index = serde_json::to_vec_pretty(entry)?;
-    store
+    let written = store
         .put_new(&index_key(&entry.document_id), index.into())
         .await
         .map_err(|error| {
@@ -83,5 +85,5 @@ pub async fn file(
                 entry.document_id
             ))
         })?;
-    Ok(())
+    Ok(written)
 }

@@ -2,7 +2,8 @@
 //!
 //! The same function serves `him process` (in-process) and, later, the queue worker, so both behave alike.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use him_core::{
     DocumentId, DocumentManifest, EngineVersions, Kind, MediaType, OcrEngine, PageInfo,
     RejectReason, Sha256, Status,
 };
-use him_store::Store;
+use him_store::{Store, Written};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -45,6 +46,9 @@ pub struct Pipeline {
     config: Arc<PipelineConfig>,
     renderer: Renderer,
     versions: EngineVersions,
+    /// Documents being processed in this process, so the same bytes submitted twice at once are processed
+    /// once and reported once as `duplicate`.
+    in_flight: Mutex<HashMap<DocumentId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Pipeline {
@@ -69,6 +73,7 @@ impl Pipeline {
                 ocr: Some(ocr_version),
                 asr: None,
             },
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -84,9 +89,37 @@ impl Pipeline {
         let id = DocumentId::from_sha256(&sha256);
         let media = MediaType::sniff(&original);
         let span = info_span!("job", job.id = %id, media.kind = %media.map_or("unknown".to_string(), |m| m.kind().to_string()));
-        self.process_inner(original, sha256, id, media)
-            .instrument(span)
-            .await
+        let gate = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(in_flight.entry(id.clone()).or_default())
+        };
+        let result = {
+            let _turn = gate.lock().await;
+            self.process_inner(original, sha256, id.clone(), media)
+                .instrument(span)
+                .await
+        };
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Two references left (the map's and ours) means nobody else waits for this document.
+        if Arc::strong_count(&gate) == 2 {
+            in_flight.remove(&id);
+        }
+        result
+    }
+
+    fn duplicate(id: DocumentId, sha256: Sha256, kind: Option<Kind>, location: String, bytes: u64) -> Outcome {
+        Outcome {
+            document_id: id,
+            sha256,
+            kind,
+            status: Status::Duplicate,
+            reason: None,
+            location,
+            pages: 0,
+            fields: serde_json::json!({}),
+            patient: None,
+            bytes,
+        }
     }
 
     async fn process_inner(
@@ -101,18 +134,7 @@ impl Pipeline {
         let kind = media.map(MediaType::kind);
         if let Some(entry) = filing::lookup(&self.store, &id).await? {
             info!(bytes, "document already filed; nothing written");
-            return Ok(Outcome {
-                document_id: id,
-                sha256,
-                kind,
-                status: Status::Duplicate,
-                reason: None,
-                location: entry.location,
-                pages: 0,
-                fields: serde_json::json!({}),
-                patient: None,
-                bytes,
-            });
+            return Ok(Self::duplicate(id, sha256, kind, entry.location, bytes));
         }
         let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let limits = &self.config.limits;
@@ -278,7 +300,10 @@ impl Pipeline {
             location: location.clone(),
             filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
-        filing::file(&self.store, &entry, objects).await?;
+        if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
+            info!(bytes, "document filed concurrently by another run; nothing replaced");
+            return Ok(Self::duplicate(id, sha256, Some(Kind::Chart), location, bytes));
+        }
         let mean_confidence = mean(manifest.pages.iter().filter_map(|p| p.ocr_confidence));
         info!(
             status = %status,
@@ -344,7 +369,9 @@ impl Pipeline {
             location: location.clone(),
             filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
-        filing::file(&self.store, &entry, objects).await?;
+        if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
+            return Ok(Self::duplicate(id, sha256, media.map(MediaType::kind), location, bytes));
+        }
         warn!(
             reason = %rejection.reason,
             bytes,

@@ -31,6 +31,9 @@ pub(crate) fn decode_to_gray(
     format: ImageFormat,
     limits: &LimitsConfig,
 ) -> Result<PageImage, Rejection> {
+    if let Some((width, height)) = png_declared_size(bytes).filter(|_| format == ImageFormat::Png) {
+        check_pixels(u64::from(width), u64::from(height), limits)?;
+    }
     let corrupt = |error: image::ImageError| {
         Rejection::new(
             RejectReason::ImageCorrupt,
@@ -48,6 +51,17 @@ pub(crate) fn decode_to_gray(
     reader.limits(image_limits);
     let decoded = reader.decode().map_err(corrupt)?;
     Ok(flatten_to_gray(decoded))
+}
+
+/// The size a PNG's IHDR chunk declares, read straight from the header so a bomb is caught even when the
+/// rest of the file is missing.
+fn png_declared_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.len() < 24 || &bytes[12..16] != b"IHDR" {
+        return None;
+    }
+    let width = u32::from_be_bytes(bytes[16..20].try_into().ok()?);
+    let height = u32::from_be_bytes(bytes[20..24].try_into().ok()?);
+    Some((width, height))
 }
 
 /// Converts any decoded image to 8-bit gray on a white background.

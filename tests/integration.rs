@@ -1,0 +1,15 @@
+//! Integration tests: the real `him` binary against real tesseract and a real store.
+//!
+//! One test binary with a module per area (ripgrep's layout). Nothing here skips: a missing engine, language
+//! pack or fixture fails the test with a message that says what to install.
+
+#[path = "integration/bad_input.rs"]
+mod bad_input;
+#[path = "integration/charts.rs"]
+mod charts;
+#[path = "integration/filing.rs"]
+mod filing;
+#[path = "integration/logs.rs"]
+mod logs;
+#[path = "integration/support.rs"]
+mod support;
