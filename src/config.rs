@@ -88,8 +88,21 @@ impl PipelineConfig {
     }
 }
 
-/// Replaces `${NAME}` and `${NAME:-default}`; a variable that is unset and has no default is an error.
+/// Replaces `${NAME}` and `${NAME:-default}` outside comment lines; a variable that is unset and has no
+/// default is an error.
 pub fn interpolate(text: &str, env: &HashMap<String, String>) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+        } else {
+            out.push_str(&interpolate_line(line, env)?);
+        }
+    }
+    Ok(out)
+}
+
+fn interpolate_line(text: &str, env: &HashMap<String, String>) -> anyhow::Result<String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -134,6 +147,11 @@ mod tests {
         let text = "a = \"${A}\"\nb = \"${B:-fallback}\"";
         let out = interpolate(text, &env(&[("A", "x")])).unwrap();
         assert_eq!(out, "a = \"x\"\nb = \"fallback\"");
+    }
+
+    #[test]
+    fn comments_are_not_interpolated() {
+        assert_eq!(interpolate("# ${NOPE}\n", &env(&[])).unwrap(), "# ${NOPE}\n");
     }
 
     #[test]

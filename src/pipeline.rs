@@ -37,6 +37,10 @@ pub struct Outcome {
     pub fields: serde_json::Value,
     pub patient: Option<serde_json::Value>,
     pub bytes: u64,
+    /// Milliseconds spent inside the OCR engine, summed over pages.
+    pub engine_ms: u64,
+    /// Milliseconds from receiving the bytes to the result being filed.
+    pub duration_ms: u64,
 }
 
 /// The pipeline with its store and engine pool.
@@ -89,8 +93,12 @@ impl Pipeline {
         let id = DocumentId::from_sha256(&sha256);
         let media = MediaType::sniff(&original);
         let span = info_span!("job", job.id = %id, media.kind = %media.map_or("unknown".to_string(), |m| m.kind().to_string()));
+        let started = Instant::now();
         let gate = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             Arc::clone(in_flight.entry(id.clone()).or_default())
         };
         let result = {
@@ -99,7 +107,14 @@ impl Pipeline {
                 .instrument(span)
                 .await
         };
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let result = result.map(|mut outcome| {
+            outcome.duration_ms = started.elapsed().as_millis() as u64;
+            outcome
+        });
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         // Two references left (the map's and ours) means nobody else waits for this document.
         if Arc::strong_count(&gate) == 2 {
             in_flight.remove(&id);
@@ -107,7 +122,13 @@ impl Pipeline {
         result
     }
 
-    fn duplicate(id: DocumentId, sha256: Sha256, kind: Option<Kind>, location: String, bytes: u64) -> Outcome {
+    fn duplicate(
+        id: DocumentId,
+        sha256: Sha256,
+        kind: Option<Kind>,
+        location: String,
+        bytes: u64,
+    ) -> Outcome {
         Outcome {
             document_id: id,
             sha256,
@@ -119,6 +140,8 @@ impl Pipeline {
             fields: serde_json::json!({}),
             patient: None,
             bytes,
+            engine_ms: 0,
+            duration_ms: 0,
         }
     }
 
@@ -301,8 +324,17 @@ impl Pipeline {
             filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
-            info!(bytes, "document filed concurrently by another run; nothing replaced");
-            return Ok(Self::duplicate(id, sha256, Some(Kind::Chart), location, bytes));
+            info!(
+                bytes,
+                "document filed concurrently by another run; nothing replaced"
+            );
+            return Ok(Self::duplicate(
+                id,
+                sha256,
+                Some(Kind::Chart),
+                location,
+                bytes,
+            ));
         }
         let mean_confidence = mean(manifest.pages.iter().filter_map(|p| p.ocr_confidence));
         info!(
@@ -325,6 +357,8 @@ impl Pipeline {
             fields: serde_json::json!({}),
             patient: None,
             bytes,
+            engine_ms: (engine_seconds * 1000.0).round() as u64,
+            duration_ms: 0,
         })
     }
 
@@ -370,7 +404,13 @@ impl Pipeline {
             filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
-            return Ok(Self::duplicate(id, sha256, media.map(MediaType::kind), location, bytes));
+            return Ok(Self::duplicate(
+                id,
+                sha256,
+                media.map(MediaType::kind),
+                location,
+                bytes,
+            ));
         }
         warn!(
             reason = %rejection.reason,
@@ -389,6 +429,8 @@ impl Pipeline {
             fields: serde_json::json!({}),
             patient: None,
             bytes,
+            engine_ms: 0,
+            duration_ms: 0,
         })
     }
 }

@@ -29,19 +29,34 @@ fn every_corrupt_pdf_gets_a_status_and_its_original_is_kept() {
         .filter(|name| name.ends_with(".pdf"))
         .map(|name| root.join(name))
         .collect();
-    assert!(files.len() >= 45, "expected the whole pdf-bad set, found {}", files.len());
+    assert!(
+        files.len() >= 45,
+        "expected the whole pdf-bad set, found {}",
+        files.len()
+    );
     let store = tempfile::tempdir().unwrap();
     let run = process(store.path(), &files);
-    assert!(matches!(run.code, Some(0 | 1)), "process died: {:?}\n{}", run.code, run.stderr);
+    assert!(
+        matches!(run.code, Some(0 | 1)),
+        "process died: {:?}\n{}",
+        run.code,
+        run.stderr
+    );
     assert_eq!(run.lines.len(), files.len());
     let mut rejected = 0;
     for file in &files {
         let line = run.line_for(file);
         let status = line["status"].as_str().unwrap();
-        assert!(["unmatched", "rejected", "duplicate"].contains(&status), "{}: {line}", file.display());
+        assert!(
+            ["unmatched", "rejected", "duplicate"].contains(&status),
+            "{}: {line}",
+            file.display()
+        );
         if status == "rejected" {
             rejected += 1;
-            let reason = line["reason"].as_str().unwrap_or_else(|| panic!("no reason: {line}"));
+            let reason = line["reason"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no reason: {line}"));
             assert!(!reason.is_empty());
             let location = line["location"].as_str().unwrap();
             assert!(location.starts_with("rejected/"));
@@ -85,7 +100,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -123,11 +142,30 @@ fn synthetic_bad_inputs_are_rejected_with_reason_codes() {
     let jpeg_pdf = std::fs::read(fixture("charts/phototest-jpeg.pdf")).unwrap();
     let cases = [
         (write(dir.path(), "empty.pdf", b""), "empty"),
-        (write(dir.path(), "notes.pdf", b"PATIENT: DOE, JANE\nnot a chart at all\n"), "unsupported_type"),
-        (write(dir.path(), "truncated.pdf", &jpeg_pdf[..100]), "pdf_corrupt"),
-        (write(dir.path(), "bomb.png", &png_header(100_000, 100_000)), "image_bomb"),
-        (write(dir.path(), "bomb.tif", &tiff_header(200_000, 200_000)), "image_bomb"),
-        (write(dir.path(), "cut.png", &png_header(640, 480)), "image_corrupt"),
+        (
+            write(
+                dir.path(),
+                "notes.pdf",
+                b"PATIENT: DOE, JANE\nnot a chart at all\n",
+            ),
+            "unsupported_type",
+        ),
+        (
+            write(dir.path(), "truncated.pdf", &jpeg_pdf[..100]),
+            "pdf_corrupt",
+        ),
+        (
+            write(dir.path(), "bomb.png", &png_header(100_000, 100_000)),
+            "image_bomb",
+        ),
+        (
+            write(dir.path(), "bomb.tif", &tiff_header(200_000, 200_000)),
+            "image_bomb",
+        ),
+        (
+            write(dir.path(), "cut.png", &png_header(640, 480)),
+            "image_corrupt",
+        ),
         (fixture("charts/encrypted.pdf"), "pdf_encrypted"),
     ];
     let mut files: Vec<PathBuf> = cases.iter().map(|(path, _)| path.clone()).collect();
@@ -142,7 +180,11 @@ fn synthetic_bad_inputs_are_rejected_with_reason_codes() {
         assert_eq!(line["reason"], *reason, "{}: {line}", path.display());
         assert_original_kept(store.path(), path, line);
     }
-    assert_eq!(run.line_for(&good)["status"], "unmatched", "the good file after the bad ones is still filed");
+    assert_eq!(
+        run.line_for(&good)["status"],
+        "unmatched",
+        "the good file after the bad ones is still filed"
+    );
 }
 
 /// A file larger than `limits.max_file_bytes` is rejected as `too_large`, and its original kept.
@@ -152,7 +194,12 @@ fn oversized_file_is_rejected_as_too_large() {
     std::fs::write(config.path(), "[limits]\nmax_file_bytes = 1000\n").unwrap();
     let file = fixture("scans/phototest.tif");
     let store = tempfile::tempdir().unwrap();
-    let run = process_with(store.path(), std::slice::from_ref(&file), &["--config", config.path().to_str().unwrap()], &[]);
+    let run = process_with(
+        store.path(),
+        std::slice::from_ref(&file),
+        &["--config", config.path().to_str().unwrap()],
+        &[],
+    );
     let line = run.line_for(&file);
     assert_eq!(line["reason"], "too_large");
     assert_original_kept(store.path(), &file, line);

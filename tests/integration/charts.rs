@@ -52,13 +52,26 @@ fn tesseract_test_pages_are_read_within_two_percent_cer() {
     for (page, reference) in [(0usize, &truth), (2, &truth)] {
         let rate = cer(reference, &texts[page]);
         worst = worst.max(rate);
-        table.push(format!("{:<34} {:>6.2}", format!("charts/multipage.tif p{}", page + 1), rate * 100.0));
+        table.push(format!(
+            "{:<34} {:>6.2}",
+            format!("charts/multipage.tif p{}", page + 1),
+            rate * 100.0
+        ));
     }
     // eurotext is five languages read with the English model: reported, held to a looser bound.
     let euro_rate = cer(&eurotext, &texts[1]);
-    table.push(format!("{:<34} {:>6.2}", "charts/multipage.tif p2 (eurotext)", euro_rate * 100.0));
+    table.push(format!(
+        "{:<34} {:>6.2}",
+        "charts/multipage.tif p2 (eurotext)",
+        euro_rate * 100.0
+    ));
     println!("{}", table.join("\n"));
-    assert!(worst <= 0.02, "worst CER {:.2} % over 2 %\n{}", worst * 100.0, table.join("\n"));
+    assert!(
+        worst <= 0.02,
+        "worst CER {:.2} % over 2 %\n{}",
+        worst * 100.0,
+        table.join("\n")
+    );
     assert!(euro_rate <= 0.08, "eurotext CER {:.2} %", euro_rate * 100.0);
 }
 
@@ -73,7 +86,10 @@ fn manifests_record_rotation_and_skew() {
     let store = tempfile::tempdir().unwrap();
     let run = process(store.path(), &files);
     let rotation = |i: usize| {
-        let location = run.line_for(&files[i])["location"].as_str().unwrap().to_string();
+        let location = run.line_for(&files[i])["location"]
+            .as_str()
+            .unwrap()
+            .to_string();
         stored_json(store.path(), &format!("{location}/document.json"))["pages"][0].clone()
     };
     assert_eq!(rotation(0)["rotation_degrees"], 90);
@@ -95,7 +111,10 @@ fn pdf_rotate_is_honoured_without_orientation_detection() {
         &["--config", config.path().to_str().unwrap()],
         &[],
     );
-    let location = run.line_for(&file)["location"].as_str().unwrap().to_string();
+    let location = run.line_for(&file)["location"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let manifest = stored_json(store.path(), &format!("{location}/document.json"));
     assert_eq!(manifest["pages"][0]["rotation_degrees"], 90);
     let truth = std::fs::read_to_string(fixture("scans/phototest.txt")).unwrap();
@@ -109,7 +128,10 @@ fn born_digital_page_uses_its_text_layer() {
     let file = fixture("charts/born-digital.pdf");
     let store = tempfile::tempdir().unwrap();
     let run = process(store.path(), std::slice::from_ref(&file));
-    let location = run.line_for(&file)["location"].as_str().unwrap().to_string();
+    let location = run.line_for(&file)["location"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let manifest = stored_json(store.path(), &format!("{location}/document.json"));
     assert_eq!(manifest["pages"][0]["source"], "text_layer");
     let text = stored_text(store.path(), &format!("{location}/text.txt"));
@@ -131,7 +153,10 @@ fn filed_chart_has_manifest_text_words_and_page_images() {
     assert_eq!(manifest["media_type"], "image/tiff");
     assert_eq!(manifest["status"], "unmatched");
     assert_eq!(manifest["page_count"], 3);
-    assert!(manifest["engines"]["ocr"].as_str().unwrap().starts_with("tesseract"));
+    assert!(manifest["engines"]["ocr"]
+        .as_str()
+        .unwrap()
+        .starts_with("tesseract"));
     let ocr = stored_json(store.path(), &format!("{location}/ocr.json"));
     let words = ocr["pages"][0]["words"].as_array().unwrap();
     assert!(words.len() > 50);
@@ -140,7 +165,8 @@ fn filed_chart_has_manifest_text_words_and_page_images() {
     assert_eq!(word["bbox"].as_array().unwrap().len(), 4);
     for page in 1..=3 {
         let png = store.path().join(format!("{location}/pages/{page:04}.png"));
-        let image = image::open(&png).unwrap_or_else(|e| panic!("page image {}: {e}", png.display()));
+        let image =
+            image::open(&png).unwrap_or_else(|e| panic!("page image {}: {e}", png.display()));
         let info = &manifest["pages"][page - 1];
         assert_eq!(u64::from(image.width()), info["width"].as_u64().unwrap());
         assert_eq!(u64::from(image.height()), info["height"].as_u64().unwrap());

@@ -13,19 +13,39 @@ fn same_file_twice_is_filed_once() {
     let store = tempfile::tempdir().unwrap();
 
     let first = process(store.path(), &[original.clone(), copy.clone()]);
-    let mut statuses: Vec<String> = first.lines.iter().map(|l| l["status"].as_str().unwrap().to_string()).collect();
+    let mut statuses: Vec<String> = first
+        .lines
+        .iter()
+        .map(|l| l["status"].as_str().unwrap().to_string())
+        .collect();
     statuses.sort();
     assert_eq!(statuses, ["duplicate", "unmatched"], "{}", first.stderr);
-    assert_eq!(first.line_for(&original)["document_id"], first.line_for(&copy)["document_id"]);
+    assert_eq!(
+        first.line_for(&original)["document_id"],
+        first.line_for(&copy)["document_id"]
+    );
     let before = files_under(store.path());
 
     let second = process(store.path(), std::slice::from_ref(&original));
     assert_eq!(second.line_for(&original)["status"], "duplicate");
-    assert_eq!(second.line_for(&original)["location"], first.line_for(&original)["location"]);
-    assert_eq!(files_under(store.path()), before, "a duplicate must write nothing");
+    assert_eq!(
+        second.line_for(&original)["location"],
+        first.line_for(&original)["location"]
+    );
+    assert_eq!(
+        files_under(store.path()),
+        before,
+        "a duplicate must write nothing"
+    );
 
-    let originals = before.iter().filter(|key| key.contains("/original.")).count();
-    let index_entries = before.iter().filter(|key| key.starts_with("index/")).count();
+    let originals = before
+        .iter()
+        .filter(|key| key.contains("/original."))
+        .count();
+    let index_entries = before
+        .iter()
+        .filter(|key| key.starts_with("index/"))
+        .count();
     assert_eq!((originals, index_entries), (1, 1), "{before:#?}");
 }
 
@@ -39,6 +59,9 @@ fn stored_original_is_byte_identical() {
     let sha = sha256_file(&input);
     assert_eq!(line["sha256"], sha.as_str());
     assert_eq!(line["document_id"], &sha[..32]);
-    let stored = store.path().join(line["location"].as_str().unwrap()).join("original.pdf");
+    let stored = store
+        .path()
+        .join(line["location"].as_str().unwrap())
+        .join("original.pdf");
     assert_eq!(sha256_file(&stored), sha);
 }

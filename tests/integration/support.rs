@@ -39,7 +39,12 @@ impl Run {
 /// Runs `him process` into `store` over `files`, with extra arguments and environment.
 pub fn process_with(store: &Path, files: &[PathBuf], args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_him"));
-    command.arg("process").arg("--store").arg(store).args(args).args(files);
+    command
+        .arg("process")
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .args(files);
     command.env_remove("HIM_LOG");
     for (key, value) in env {
         command.env(key, value);
@@ -49,7 +54,9 @@ pub fn process_with(store: &Path, files: &[PathBuf], args: &[&str], env: &[(&str
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let lines = stdout
         .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}")))
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"))
+        })
         .collect();
     Run {
         lines,
@@ -65,14 +72,17 @@ pub fn process(store: &Path, files: &[PathBuf]) -> Run {
 
 /// Lower-case hex SHA-256 of a file.
 pub fn sha256_file(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     format!("{:x}", Sha256::digest(bytes))
 }
 
 /// Every file under a folder, as paths relative to it.
 pub fn files_under(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -111,12 +121,14 @@ pub fn cer(reference: &str, hypothesis: &str) -> f64 {
 
 /// Reads a stored object as text.
 pub fn stored_text(store: &Path, key: &str) -> String {
-    std::fs::read_to_string(store.join(key)).unwrap_or_else(|e| panic!("cannot read stored {key}: {e}"))
+    std::fs::read_to_string(store.join(key))
+        .unwrap_or_else(|e| panic!("cannot read stored {key}: {e}"))
 }
 
 /// Reads a stored JSON object.
 pub fn stored_json(store: &Path, key: &str) -> Value {
-    serde_json::from_str(&stored_text(store, key)).unwrap_or_else(|e| panic!("stored {key} is not JSON: {e}"))
+    serde_json::from_str(&stored_text(store, key))
+        .unwrap_or_else(|e| panic!("stored {key} is not JSON: {e}"))
 }
 
 #[test]

@@ -27,7 +27,9 @@ mod media;
 mod ocr;
 mod reason;
 
-pub use asr::{AsrEngine, AudioClip, RiskFlag, Transcript, TranscriptSegment, TranscriptWord, ASR_SAMPLE_RATE};
+pub use asr::{
+    AsrEngine, AudioClip, RiskFlag, Transcript, TranscriptSegment, TranscriptWord, ASR_SAMPLE_RATE,
+};
 pub use error::{EngineError, Result};
 pub use id::{DocumentId, Sha256};
 pub use manifest::{DocumentManifest, EngineVersions, PageInfo, PageSource, Status};

@@ -34,6 +34,14 @@ pub enum RejectReason {
     AudioCorrupt,
     /// The engine failed on this input every time it was tried.
     EngineFailed,
+    /// Audio shorter than `audio.min_duration_ms` (including audio with no samples at all).
+    AudioTooShort,
+    /// Audio longer than `audio.max_duration_secs`.
+    AudioTooLong,
+    /// The audio container is readable but its codec is not supported.
+    UnsupportedCodec,
+    /// The content contradicts its media type (a WAV header over MP3 data, an MP3 label on a FLAC file).
+    Mislabelled,
 }
 
 impl RejectReason {
@@ -52,6 +60,10 @@ impl RejectReason {
             RejectReason::NoRenderablePage => "no_renderable_page",
             RejectReason::AudioCorrupt => "audio_corrupt",
             RejectReason::EngineFailed => "engine_failed",
+            RejectReason::AudioTooShort => "audio_too_short",
+            RejectReason::AudioTooLong => "audio_too_long",
+            RejectReason::UnsupportedCodec => "unsupported_codec",
+            RejectReason::Mislabelled => "mislabelled",
         }
     }
 }
@@ -72,6 +84,10 @@ mod tests {
             RejectReason::PdfEncrypted,
             RejectReason::ImageBomb,
             RejectReason::Empty,
+            RejectReason::AudioTooShort,
+            RejectReason::AudioTooLong,
+            RejectReason::UnsupportedCodec,
+            RejectReason::Mislabelled,
         ] {
             let json = serde_json::to_string(&reason).unwrap();
             assert_eq!(json, format!("\"{}\"", reason.code()));

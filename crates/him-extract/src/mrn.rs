@@ -50,7 +50,7 @@ pub fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Tells whether `mrn` may be used inside an object-store key: `[A-Za-z0-9-]{1,64}`.
