@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use him_extract::MatchConfig;
 use him_ocr::OcrConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
 
 use crate::decode::LimitsConfig;
+use crate::identity::PatientsConfig;
 
 /// The whole pipeline configuration. Every section and key is optional; defaults are shown in the shipped
 /// `pipeline.toml`.
@@ -20,6 +22,8 @@ pub struct PipelineConfig {
     pub limits: LimitsConfig,
     pub ocr: OcrConfig,
     pub render: RenderConfig,
+    pub patients: PatientsConfig,
+    pub matching: MatchConfig,
 }
 
 /// The `[render]` section: the `pdftoppm` fallback for PDF pages with images `him` cannot decode itself.
@@ -151,7 +155,10 @@ mod tests {
 
     #[test]
     fn comments_are_not_interpolated() {
-        assert_eq!(interpolate("# ${NOPE}\n", &env(&[])).unwrap(), "# ${NOPE}\n");
+        assert_eq!(
+            interpolate("# ${NOPE}\n", &env(&[])).unwrap(),
+            "# ${NOPE}\n"
+        );
     }
 
     #[test]

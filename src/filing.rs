@@ -25,6 +25,12 @@ pub fn unmatched_prefix(id: &DocumentId) -> String {
     format!("unmatched/{id}")
 }
 
+/// Object-key prefix of a document filed into a patient's folder. The MRN must have passed
+/// `him_extract::is_safe_mrn_for_key`.
+pub fn patient_prefix(mrn: &str, id: &DocumentId) -> String {
+    format!("patients/{mrn}/{id}")
+}
+
 /// Object-key prefix of a rejected document.
 pub fn rejected_prefix(id: &DocumentId) -> String {
     format!("rejected/{id}")

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod decode;
 mod filing;
+mod identity;
 mod launcher;
 mod models;
 mod pipeline;

@@ -11,6 +11,7 @@ use him_core::{
     DocumentId, DocumentManifest, EngineVersions, Kind, MediaType, OcrEngine, PageInfo,
     RejectReason, Sha256, Status,
 };
+use him_extract::PatientIndex;
 use him_store::{Store, Written};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
@@ -19,6 +20,7 @@ use crate::chart::{page_image_key, process_page, OcrJsonPage, PageOutput};
 use crate::config::PipelineConfig;
 use crate::decode::{decode_chart, Rejection, Renderer};
 use crate::filing::{self, IndexEntry};
+use crate::identity::identify;
 use crate::pool::CpuPool;
 
 /// The OCR pool: one boxed engine per thread.
@@ -36,6 +38,9 @@ pub struct Outcome {
     pub pages: u32,
     pub fields: serde_json::Value,
     pub patient: Option<serde_json::Value>,
+    /// Why an unmatched document was not filed into a patient folder (`no_candidate`, `mrn_conflict`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmatched_reason: Option<String>,
     pub bytes: u64,
     /// Milliseconds spent inside the OCR engine, summed over pages.
     pub engine_ms: u64,
@@ -53,6 +58,8 @@ pub struct Pipeline {
     /// Documents being processed in this process, so the same bytes submitted twice at once are processed
     /// once and reported once as `duplicate`.
     in_flight: Mutex<HashMap<DocumentId, Arc<tokio::sync::Mutex<()>>>>,
+    /// The hospital's patient index; `None` sends every document to the unmatched queue.
+    patients: Option<Arc<PatientIndex>>,
 }
 
 impl Pipeline {
@@ -61,6 +68,7 @@ impl Pipeline {
         store: Store,
         pool: Arc<OcrPool>,
         ocr_version: String,
+        patients: Option<Arc<PatientIndex>>,
     ) -> Self {
         let renderer = if config.render.enabled {
             Renderer::detect(config.render.dpi)
@@ -78,6 +86,7 @@ impl Pipeline {
                 asr: None,
             },
             in_flight: Mutex::new(HashMap::new()),
+            patients,
         }
     }
 
@@ -139,6 +148,7 @@ impl Pipeline {
             pages: 0,
             fields: serde_json::json!({}),
             patient: None,
+            unmatched_reason: None,
             bytes,
             engine_ms: 0,
             duration_ms: 0,
@@ -262,8 +272,17 @@ impl Pipeline {
         }
         let engine_seconds: f64 = pages.iter().map(|p| p.engine_seconds).sum();
 
-        let location = filing::unmatched_prefix(&id);
-        let status = Status::Unmatched;
+        let page_texts: Vec<&str> = pages.iter().map(|p| p.text.as_str()).collect();
+        let identity = identify(
+            &page_texts,
+            self.patients.as_deref(),
+            &self.config.patients,
+            &self.config.matching,
+        );
+        let (location, status) = match identity.filing_mrn() {
+            Some(mrn) => (filing::patient_prefix(mrn, &id), Status::Filed),
+            None => (filing::unmatched_prefix(&id), Status::Unmatched),
+        };
         let text = pages
             .iter()
             .map(|p| p.text.as_str())
@@ -295,9 +314,13 @@ impl Pipeline {
             page_count: page_infos.len() as u32,
             pages: page_infos,
             engines: self.versions.clone(),
-            fields: serde_json::json!({}),
-            patient: None,
-            matching: None,
+            fields: serde_json::to_value(&identity.fields)?,
+            patient: identity.patient(),
+            matching: identity
+                .decision
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()?,
         };
         let mut objects: Vec<(String, Bytes)> = vec![
             (format!("original.{}", media.extension()), original),
@@ -337,8 +360,12 @@ impl Pipeline {
             ));
         }
         let mean_confidence = mean(manifest.pages.iter().filter_map(|p| p.ocr_confidence));
+        let (rule, match_score) = identity.log_summary();
         info!(
             status = %status,
+            rule = %rule,
+            match_score,
+            fields = identity.fields.summary().len(),
             pages = manifest.page_count,
             bytes,
             ocr_confidence = mean_confidence,
@@ -354,8 +381,9 @@ impl Pipeline {
             reason: None,
             location,
             pages: manifest.page_count,
-            fields: serde_json::json!({}),
-            patient: None,
+            fields: identity.fields_summary(),
+            patient: identity.patient(),
+            unmatched_reason: (status == Status::Unmatched).then(|| identity.unmatched_reason()),
             bytes,
             engine_ms: (engine_seconds * 1000.0).round() as u64,
             duration_ms: 0,
@@ -428,6 +456,7 @@ impl Pipeline {
             pages: 0,
             fields: serde_json::json!({}),
             patient: None,
+            unmatched_reason: None,
             bytes,
             engine_ms: 0,
             duration_ms: 0,

@@ -23,7 +23,7 @@ use crate::pool::CpuPool;
 /// configuration errors.
 pub fn run(args: ProcessArgs) -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
-    let setup = || -> anyhow::Result<(PipelineConfig, Store)> {
+    let setup = || -> anyhow::Result<(PipelineConfig, Store, Option<Arc<him_extract::PatientIndex>>)> {
         let mut config = PipelineConfig::load(args.config.as_deref(), &env)?;
         if let Some(url) = &args.store {
             config.store.url = url.clone();
@@ -31,14 +31,24 @@ pub fn run(args: ProcessArgs) -> ExitCode {
         if let Some(workers) = args.workers {
             config.ocr.workers = workers;
         }
-        if let Some(patients) = &args.patients {
-            std::fs::metadata(patients)
-                .with_context(|| format!("cannot read patient index {}", patients.display()))?;
+        let index_path = match &args.patients {
+            Some(path) => Some(path.clone()),
+            None if !config.patients.index.is_empty() => Some(PathBuf::from(&config.patients.index)),
+            None => None,
+        };
+        let patients = index_path
+            .map(|path| crate::identity::load_index(&path, config.patients.check_digit))
+            .transpose()?
+            .map(Arc::new);
+        if let Some(index) = &patients {
+            info!(patients = index.len(), "patient index loaded");
+        } else {
+            tracing::warn!("no patient index configured; every document goes to the unmatched queue");
         }
         let store = Store::from_config(&config.store, &env).context("cannot open the store")?;
-        Ok((config, store))
+        Ok((config, store, patients))
     };
-    let (config, store) = match setup() {
+    let (config, store, patients) = match setup() {
         Ok(setup) => setup,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -64,7 +74,7 @@ pub fn run(args: ProcessArgs) -> ExitCode {
         }
     };
     let version = him_ocr::tesseract_version();
-    let pipeline = Pipeline::new(config, store, Arc::clone(&pool), version);
+    let pipeline = Pipeline::new(config, store, Arc::clone(&pool), version, patients);
     let all_accepted = runtime.block_on(process_files(&pipeline, args.files, pool.size()));
     pool.shutdown();
     if all_accepted {

@@ -9,6 +9,8 @@ mod bad_input;
 mod charts;
 #[path = "integration/filing.rs"]
 mod filing;
+#[path = "integration/identity.rs"]
+mod identity;
 #[path = "integration/logs.rs"]
 mod logs;
 #[path = "integration/support.rs"]

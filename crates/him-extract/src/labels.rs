@@ -89,8 +89,9 @@ const SPECS: &[LabelSpec] = &[
         ColonOrDigit,
     ),
     spec(r"(?:patient|pt)\.?\s*id\b", Mrn, 0.75, ColonOrDigit),
-    spec(r"d\.\s*o\.\s*b\b", Dob, 0.95, ColonOrDate),
-    spec(r"dob\b", Dob, 0.95, ColonOrDate),
+    // OCR reads the O of D.O.B. as a zero often enough to accept it in the label (never in values).
+    spec(r"d\.\s*[o0]\.\s*b\b", Dob, 0.95, ColonOrDate),
+    spec(r"d[o0]b\b", Dob, 0.95, ColonOrDate),
     spec(r"date\s+of\s+birth\b", Dob, 0.95, ColonOrDate),
     spec(r"birth\s*(?:date|dt)\b", Dob, 0.95, ColonOrDate),
     spec(r"born\b", Dob, 0.7, ColonOrDate),
@@ -335,6 +336,7 @@ mod tests {
         assert_eq!(found("D.O.B.: 03/14/1957"), vec![(Dob, "03/14/1957")]);
         assert_eq!(found("Birth Date: 1957-03-14"), vec![(Dob, "1957-03-14")]);
         assert_eq!(found("DOB 14-MAR-1957"), vec![(Dob, "14-MAR-1957")]);
+        assert_eq!(found("D.0.B.: 23-MAR-2011"), vec![(Dob, "23-MAR-2011")]);
         assert_eq!(
             found("Dictated by: Jane Miller, MD"),
             vec![(Author, "Jane Miller, MD")]
