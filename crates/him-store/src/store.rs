@@ -91,9 +91,10 @@ impl Store {
             .with_bucket_name(bucket)
             .with_region(&config.region)
             .with_virtual_hosted_style_request(!config.path_style)
-            .with_allow_http(config.allow_http)
             .with_client_options(
+                // allow_http lives in the client options: set it here, where they are built.
                 ClientOptions::new()
+                    .with_allow_http(config.allow_http)
                     .with_timeout(Duration::from_secs(config.request_timeout_secs.max(1)))
                     .with_connect_timeout(Duration::from_secs(5)),
             )

@@ -1,9 +1,15 @@
 //! One conformance suite, run against every backend the store supports.
 //!
-//! The in-memory twin and the local folder run here; the S3-protocol server (moto) runs the same suite
-//! from the application's integration tests, where the server is started.
+//! The in-memory twin, the local folder and a real S3-protocol server (moto, started by the test on a
+//! loopback port) all run the same suite. The S3 test fails, never skips, when `moto_server` is missing.
 
-use him_store::{Store, Written};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use him_store::{Store, StoreConfig, Written};
 
 /// Runs every check against `store`, under a fresh `prefix`.
 async fn conformance(store: &Store, prefix: &str) {
@@ -76,4 +82,83 @@ async fn local_folder_store_conforms() {
     let folder = tempfile::tempdir().unwrap();
     let store = Store::local(folder.path()).unwrap();
     conformance(&store, "suite").await;
+}
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Sends one plain HTTP request to the server and returns the status line.
+fn http(port: u16, request: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    Ok(response.lines().next().unwrap_or_default().to_string())
+}
+
+fn start_moto(bucket: &str) -> Moto {
+    let port = free_port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start moto_server ({e}); install it with: pip install 'moto[server]'"));
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let request = format!("PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        match http(port, &request) {
+            Ok(status) if status.contains(" 200") => return moto,
+            _ if Instant::now() > deadline => panic!("moto_server did not come up on port {port} within 30 s"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+fn s3_store(port: u16, url: &str) -> Store {
+    let config = StoreConfig {
+        url: url.to_string(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+        allow_http: true,
+        path_style: true,
+        ..StoreConfig::default()
+    };
+    let env = HashMap::from([
+        ("AWS_ACCESS_KEY_ID".to_string(), "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
+    ]);
+    Store::from_config(&config, &env).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_store_on_moto_conforms() {
+    let moto = start_moto("him-conformance");
+    let store = s3_store(moto.port, "s3://him-conformance/site-a");
+    conformance(&store, "suite").await;
+    // Objects live under the configured prefix inside the bucket.
+    let bare = s3_store(moto.port, "s3://him-conformance");
+    assert!(bare.exists("site-a/suite/doc/original.pdf").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unreachable_s3_is_a_transient_error() {
+    let store = s3_store(free_port(), "s3://nowhere");
+    let error = store.put_new("a/b", "x".into()).await.unwrap_err();
+    assert!(error.is_transient(), "{error:?}");
 }
