@@ -1,5 +1,5 @@
 //! The per-page chart work done on a pool thread: orientation, deskew, OCR with a retry, and the normalised
-//! page image for the review UI.
+//! page image for the review UI; and the chart stage of the pipeline that spreads pages over the OCR pool.
 
 use std::io::Cursor;
 
@@ -11,8 +11,14 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 use serde::Serialize;
 
+use bytes::Bytes;
+use him_core::{Kind, MediaType, RejectReason};
+use tracing::warn;
+
 use crate::cleanup;
-use crate::decode::DecodedPage;
+use crate::decode::{decode_chart, DecodedPage, Rejection};
+use crate::identity::identify;
+use crate::pipeline::{mean, Pipeline, Prepared, Stage};
 
 /// Everything produced for one page.
 #[derive(Debug)]
@@ -35,6 +41,106 @@ pub struct OcrJsonPage<'a> {
     pub source: PageSource,
     pub mean_confidence: Option<f32>,
     pub words: &'a [OcrWord],
+}
+
+impl Pipeline {
+    /// Decodes a chart and reads its pages on the OCR pool (pages in parallel), then extracts and matches
+    /// its identity.
+    pub(crate) async fn prepare_chart(
+        &self,
+        original: Bytes,
+        media: MediaType,
+    ) -> anyhow::Result<Stage> {
+        let limits = self.config.limits.clone();
+        let renderer = self.renderer.clone();
+        let decoded = self
+            .engines
+            .ocr
+            .run(move |_engine| decode_chart(&original, media, &limits, &renderer))
+            .await
+            .unwrap_or_else(|_| {
+                let reason = if media == MediaType::Pdf {
+                    RejectReason::PdfCorrupt
+                } else {
+                    RejectReason::ImageCorrupt
+                };
+                Err(Rejection::new(reason, "decoder failed on malformed input"))
+            });
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            Err(rejection) => return Ok(Stage::Rejected(rejection)),
+        };
+        let max_side = self.config.limits.max_ocr_side;
+        let page_jobs = decoded.pages.into_iter().enumerate().map(|(index, page)| {
+            let config = self.config.ocr.clone();
+            let number = index as u32 + 1;
+            let pool = &self.engines.ocr;
+            async move {
+                pool.run(move |engine| {
+                    process_page(engine.as_mut(), number, page, &config, max_side)
+                })
+                .await
+            }
+        });
+        let mut pages: Vec<PageOutput> = Vec::new();
+        for (index, result) in futures::future::join_all(page_jobs)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            match result {
+                Ok(page) => pages.push(page),
+                Err(error) => {
+                    warn!(page = index + 1, error = %error, "page processing failed");
+                    return Ok(Stage::Rejected(Rejection::new(
+                        RejectReason::EngineFailed,
+                        format!("page {} failed: {error}", index + 1),
+                    )));
+                }
+            }
+        }
+        let page_texts: Vec<&str> = pages.iter().map(|p| p.text.as_str()).collect();
+        let identity = identify(
+            &page_texts,
+            self.patients.as_deref(),
+            &self.config.patients,
+            &self.config.matching,
+        );
+        let text = page_texts.join("\n\u{c}\n");
+        let ocr_json = serde_json::json!({
+            "engine": self.engines.ocr_version,
+            "pages": pages.iter().map(|p| OcrJsonPage {
+                number: p.info.number,
+                width: p.info.width,
+                height: p.info.height,
+                source: p.info.source,
+                mean_confidence: p.info.ocr_confidence,
+                words: &p.words,
+            }).collect::<Vec<_>>(),
+        });
+        let mut objects = vec![
+            ("text.txt".to_string(), Bytes::from(text)),
+            (
+                "ocr.json".to_string(),
+                Bytes::from(serde_json::to_vec(&ocr_json)?),
+            ),
+        ];
+        for page in &mut pages {
+            if let Some(png) = page.png.take() {
+                objects.push((page_image_key(page.info.number), Bytes::from(png)));
+            }
+        }
+        Ok(Stage::Ready(Box::new(Prepared {
+            kind: Kind::Chart,
+            objects,
+            confidence: mean(pages.iter().filter_map(|p| p.info.ocr_confidence)),
+            engine_seconds: pages.iter().map(|p| p.engine_seconds).sum(),
+            pages: pages.into_iter().map(|p| p.info).collect(),
+            identity,
+            duration_ms: None,
+            risk_flags: Vec::new(),
+        })))
+    }
 }
 
 /// Object key, relative to the document folder, of page `number`'s image.

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use him_asr::AsrConfig;
 use him_extract::MatchConfig;
 use him_ocr::OcrConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
 
-use crate::decode::LimitsConfig;
+use crate::decode::{AudioLimits, LimitsConfig};
 use crate::identity::PatientsConfig;
 
 /// The whole pipeline configuration. Every section and key is optional; defaults are shown in the shipped
@@ -24,6 +25,8 @@ pub struct PipelineConfig {
     pub render: RenderConfig,
     pub patients: PatientsConfig,
     pub matching: MatchConfig,
+    pub audio: AudioLimits,
+    pub asr: AsrConfig,
 }
 
 /// The `[render]` section: the `pdftoppm` fallback for PDF pages with images `him` cannot decode itself.
@@ -85,10 +88,31 @@ impl PipelineConfig {
 
     /// Engines in the OCR pool: the configured number, or one per core.
     pub fn ocr_workers(&self) -> usize {
-        if self.ocr.workers > 0 {
-            return self.ocr.workers;
+        workers_or_cores(self.ocr.workers)
+    }
+
+    /// Engines in the speech-to-text pool: the configured number, or one per core.
+    pub fn asr_workers(&self) -> usize {
+        workers_or_cores(self.asr.workers)
+    }
+}
+
+fn workers_or_cores(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+impl PipelineConfig {
+    /// Paths in the configuration that are relative are taken relative to `base` (the config file's folder).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if self.asr.model_path.is_relative() && !self.asr.model_path.exists() {
+            let candidate = base.join(&self.asr.model_path);
+            if candidate.exists() {
+                self.asr.model_path = candidate;
+            }
         }
-        std::thread::available_parallelism().map_or(1, usize::from)
     }
 }
 

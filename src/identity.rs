@@ -10,8 +10,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use him_extract::{
-    extract, match_patient, CheckDigit, Date, ExtractOptions, Fields, MatchConfig, MatchDecision,
-    MatchOutcome, PatientIndex,
+    extract, extract_transcript, match_patient, CheckDigit, Date, ExtractOptions, Fields,
+    MatchConfig, MatchDecision, MatchOutcome, PatientIndex, TranscriptSegment,
 };
 use serde::Deserialize;
 
@@ -68,6 +68,30 @@ pub fn identify(
         ..ExtractOptions::new(today())
     };
     let fields = extract(pages, &options);
+    let decision = index.map(|index| match_patient(&fields, index, matching));
+    Identity { fields, decision }
+}
+
+/// Extracts the fields of a dictation's spoken header and matches them against the index.
+pub fn identify_transcript(
+    segments: &[him_core::TranscriptSegment],
+    index: Option<&PatientIndex>,
+    patients: &PatientsConfig,
+    matching: &MatchConfig,
+) -> Identity {
+    let options = ExtractOptions {
+        check_digit: patients.check_digit,
+        ..ExtractOptions::new(today())
+    };
+    let spoken: Vec<TranscriptSegment<'_>> = segments
+        .iter()
+        .map(|segment| TranscriptSegment {
+            text: &segment.text,
+            start_ms: segment.start_ms,
+            end_ms: segment.end_ms,
+        })
+        .collect();
+    let fields = extract_transcript(&spoken, &options);
     let decision = index.map(|index| match_patient(&fields, index, matching));
     Identity { fields, decision }
 }

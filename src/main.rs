@@ -5,6 +5,7 @@ mod cleanup;
 mod cli;
 mod config;
 mod decode;
+mod dictation;
 mod filing;
 mod identity;
 mod launcher;

@@ -1,6 +1,8 @@
-//! One document through the pipeline: `decode → ocr → extract → match → file`.
+//! One document through the pipeline: `decode → ocr | asr → extract → match → file`.
 //!
-//! The same function serves `him process` (in-process) and, later, the queue worker, so both behave alike.
+//! The same code serves `him process` (in-process) and the queue worker, so both behave alike. The kind-specific
+//! stages live in `chart.rs` and `dictation.rs`; this file holds what every document goes through: the
+//! duplicate check, intake validation, rejection, and filing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,23 +10,24 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use him_core::{
-    DocumentId, DocumentManifest, EngineVersions, Kind, MediaType, OcrEngine, PageInfo,
-    RejectReason, Sha256, Status,
+    AsrEngine, DocumentId, DocumentManifest, EngineVersions, Kind, MediaType, OcrEngine, PageInfo,
+    RejectReason, RiskFlag, Sha256, Status,
 };
 use him_extract::PatientIndex;
 use him_store::{Store, Written};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
-use crate::chart::{page_image_key, process_page, OcrJsonPage, PageOutput};
 use crate::config::PipelineConfig;
-use crate::decode::{decode_chart, Rejection, Renderer};
+use crate::decode::{Rejection, Renderer};
 use crate::filing::{self, IndexEntry};
-use crate::identity::identify;
+use crate::identity::Identity;
 use crate::pool::CpuPool;
 
 /// The OCR pool: one boxed engine per thread.
 pub type OcrPool = CpuPool<Box<dyn OcrEngine>>;
+/// The speech-to-text pool: one decoding state per thread over a shared model.
+pub type AsrPool = CpuPool<Box<dyn AsrEngine>>;
 
 /// What happened to one document; `him process` prints it as a JSON line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,33 +44,96 @@ pub struct Outcome {
     /// Why an unmatched document was not filed into a patient folder (`no_candidate`, `mrn_conflict`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unmatched_reason: Option<String>,
+    /// Length of a dictation in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Risk flags of a transcript; any flag means it needs review.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risk_flags: Vec<RiskFlag>,
     pub bytes: u64,
-    /// Milliseconds spent inside the OCR engine, summed over pages.
+    /// Milliseconds spent inside the engines (OCR or speech-to-text).
     pub engine_ms: u64,
     /// Milliseconds from receiving the bytes to the result being filed.
-    pub duration_ms: u64,
+    pub elapsed_ms: u64,
 }
 
-/// The pipeline with its store and engine pool.
+impl Outcome {
+    fn new(
+        id: DocumentId,
+        sha256: Sha256,
+        kind: Option<Kind>,
+        status: Status,
+        location: String,
+        bytes: u64,
+    ) -> Self {
+        Outcome {
+            document_id: id,
+            sha256,
+            kind,
+            status,
+            reason: None,
+            location,
+            pages: 0,
+            fields: serde_json::json!({}),
+            patient: None,
+            unmatched_reason: None,
+            duration_ms: None,
+            risk_flags: Vec::new(),
+            bytes,
+            engine_ms: 0,
+            elapsed_ms: 0,
+        }
+    }
+}
+
+/// What a kind-specific stage produced, ready to file.
+pub(crate) struct Prepared {
+    pub kind: Kind,
+    /// Objects besides the original and `document.json`, named relative to the document folder.
+    pub objects: Vec<(String, Bytes)>,
+    pub pages: Vec<PageInfo>,
+    pub identity: Identity,
+    pub engine_seconds: f64,
+    pub duration_ms: Option<u64>,
+    pub risk_flags: Vec<RiskFlag>,
+    /// Mean OCR confidence or mean word probability ×100, for the log.
+    pub confidence: Option<f32>,
+}
+
+/// The result of a kind-specific stage.
+pub(crate) enum Stage {
+    Ready(Box<Prepared>),
+    Rejected(Rejection),
+}
+
+/// The engines the pipeline drives.
+pub struct Engines {
+    pub ocr: Arc<OcrPool>,
+    pub ocr_version: String,
+    /// Absent when no dictation is expected (the model is then never loaded).
+    pub asr: Option<Arc<AsrPool>>,
+    pub asr_version: Option<String>,
+}
+
+/// The pipeline with its store and engine pools.
 pub struct Pipeline {
-    store: Store,
-    pool: Arc<OcrPool>,
-    config: Arc<PipelineConfig>,
-    renderer: Renderer,
+    pub(crate) store: Store,
+    pub(crate) engines: Engines,
+    pub(crate) config: Arc<PipelineConfig>,
+    pub(crate) renderer: Renderer,
     versions: EngineVersions,
     /// Documents being processed in this process, so the same bytes submitted twice at once are processed
     /// once and reported once as `duplicate`.
     in_flight: Mutex<HashMap<DocumentId, Arc<tokio::sync::Mutex<()>>>>,
     /// The hospital's patient index; `None` sends every document to the unmatched queue.
-    patients: Option<Arc<PatientIndex>>,
+    pub(crate) patients: Option<Arc<PatientIndex>>,
 }
 
 impl Pipeline {
     pub fn new(
         config: PipelineConfig,
         store: Store,
-        pool: Arc<OcrPool>,
-        ocr_version: String,
+        engines: Engines,
         patients: Option<Arc<PatientIndex>>,
     ) -> Self {
         let renderer = if config.render.enabled {
@@ -75,16 +141,17 @@ impl Pipeline {
         } else {
             Renderer::disabled()
         };
+        let versions = EngineVersions {
+            him: env!("CARGO_PKG_VERSION").to_string(),
+            ocr: Some(engines.ocr_version.clone()),
+            asr: engines.asr_version.clone(),
+        };
         Pipeline {
             store,
-            pool,
+            engines,
             config: Arc::new(config),
             renderer,
-            versions: EngineVersions {
-                him: env!("CARGO_PKG_VERSION").to_string(),
-                ocr: Some(ocr_version),
-                asr: None,
-            },
+            versions,
             in_flight: Mutex::new(HashMap::new()),
             patients,
         }
@@ -96,13 +163,14 @@ impl Pipeline {
     }
 
     /// Processes one original. Bad input is an `Ok` outcome with status `rejected`; an `Err` means the
-    /// document could not be filed (store unavailable) and the same call should be retried later.
+    /// document could not be filed (store or engine unavailable) and the same call should be retried later.
     pub async fn process(&self, original: Bytes) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
         let sha256 = Sha256::of(&original);
         let id = DocumentId::from_sha256(&sha256);
         let media = MediaType::sniff(&original);
-        let span = info_span!("job", job.id = %id, media.kind = %media.map_or("unknown".to_string(), |m| m.kind().to_string()));
-        let started = Instant::now();
+        let kind = media.map_or("unknown".to_string(), |m| m.kind().to_string());
+        let span = info_span!("job", job.id = %id, media.kind = %kind);
         let gate = {
             let mut in_flight = self
                 .in_flight
@@ -116,10 +184,6 @@ impl Pipeline {
                 .instrument(span)
                 .await
         };
-        let result = result.map(|mut outcome| {
-            outcome.duration_ms = started.elapsed().as_millis() as u64;
-            outcome
-        });
         let mut in_flight = self
             .in_flight
             .lock()
@@ -128,31 +192,10 @@ impl Pipeline {
         if Arc::strong_count(&gate) == 2 {
             in_flight.remove(&id);
         }
-        result
-    }
-
-    fn duplicate(
-        id: DocumentId,
-        sha256: Sha256,
-        kind: Option<Kind>,
-        location: String,
-        bytes: u64,
-    ) -> Outcome {
-        Outcome {
-            document_id: id,
-            sha256,
-            kind,
-            status: Status::Duplicate,
-            reason: None,
-            location,
-            pages: 0,
-            fields: serde_json::json!({}),
-            patient: None,
-            unmatched_reason: None,
-            bytes,
-            engine_ms: 0,
-            duration_ms: 0,
-        }
+        result.map(|mut outcome| {
+            outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+            outcome
+        })
     }
 
     async fn process_inner(
@@ -167,9 +210,16 @@ impl Pipeline {
         let kind = media.map(MediaType::kind);
         if let Some(entry) = filing::lookup(&self.store, &id).await? {
             info!(bytes, "document already filed; nothing written");
-            return Ok(Self::duplicate(id, sha256, kind, entry.location, bytes));
+            return Ok(Outcome::new(
+                id,
+                sha256,
+                kind,
+                Status::Duplicate,
+                entry.location,
+                bytes,
+            ));
         }
-        let received_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let received_at = now();
         let limits = &self.config.limits;
         let rejection = if original.is_empty() {
             Some(Rejection::new(RejectReason::Empty, "file is empty"))
@@ -178,141 +228,77 @@ impl Pipeline {
                 RejectReason::TooLarge,
                 format!("{bytes} bytes, over the limit of {}", limits.max_file_bytes),
             ))
+        } else if media.is_none() {
+            Some(Rejection::new(
+                RejectReason::UnsupportedType,
+                "content matches no accepted media type",
+            ))
         } else {
-            match media {
-                None => Some(Rejection::new(
-                    RejectReason::UnsupportedType,
-                    "content matches no accepted media type",
-                )),
-                Some(media) if media.kind() == Kind::Dictation => Some(Rejection::new(
-                    RejectReason::UnsupportedType,
-                    "dictation audio is not processed by this version",
-                )),
-                Some(_) => None,
-            }
+            None
         };
-        if let Some(rejection) = rejection {
+        let Some(media) = media.filter(|_| rejection.is_none()) else {
+            let rejection = rejection
+                .unwrap_or_else(|| Rejection::new(RejectReason::UnsupportedType, "unknown"));
             return self
                 .reject(original, sha256, id, media, rejection, received_at, started)
                 .await;
-        }
-        let media = media.unwrap_or(MediaType::Pdf);
-
-        let decode_input = original.clone();
-        let decode_limits = limits.clone();
-        let renderer = self.renderer.clone();
-        let decoded = self
-            .pool
-            .run(move |_engine| decode_chart(&decode_input, media, &decode_limits, &renderer))
-            .await
-            .unwrap_or_else(|_| {
-                let reason = if media == MediaType::Pdf {
-                    RejectReason::PdfCorrupt
-                } else {
-                    RejectReason::ImageCorrupt
-                };
-                Err(Rejection::new(reason, "decoder failed on malformed input"))
-            });
-        let decoded = match decoded {
-            Ok(decoded) => decoded,
-            Err(rejection) => {
-                return self
-                    .reject(
-                        original,
-                        sha256,
-                        id,
-                        Some(media),
-                        rejection,
-                        received_at,
-                        started,
-                    )
-                    .await
-            }
         };
-
-        let page_jobs = decoded.pages.into_iter().enumerate().map(|(index, page)| {
-            let config = self.config.ocr.clone();
-            let max_side = limits.max_ocr_side;
-            let number = index as u32 + 1;
-            async move {
-                self.pool
-                    .run(move |engine| {
-                        process_page(engine.as_mut(), number, page, &config, max_side)
-                    })
+        let stage = match media.kind() {
+            Kind::Chart => self.prepare_chart(original.clone(), media).await?,
+            Kind::Dictation => self.prepare_dictation(original.clone(), media).await?,
+        };
+        match stage {
+            Stage::Rejected(rejection) => {
+                self.reject(
+                    original,
+                    sha256,
+                    id,
+                    Some(media),
+                    rejection,
+                    received_at,
+                    started,
+                )
+                .await
+            }
+            Stage::Ready(prepared) => {
+                self.file_prepared(original, sha256, id, media, *prepared, received_at, started)
                     .await
             }
-        });
-        let mut pages: Vec<PageOutput> = Vec::new();
-        for (index, result) in futures::future::join_all(page_jobs)
-            .await
-            .into_iter()
-            .enumerate()
-        {
-            match result {
-                Ok(page) => pages.push(page),
-                Err(error) => {
-                    warn!(page = index + 1, error = %error, "page processing failed");
-                    let rejection = Rejection::new(
-                        RejectReason::EngineFailed,
-                        format!("page {} failed: {error}", index + 1),
-                    );
-                    return self
-                        .reject(
-                            original,
-                            sha256,
-                            id,
-                            Some(media),
-                            rejection,
-                            received_at,
-                            started,
-                        )
-                        .await;
-                }
-            }
         }
-        let engine_seconds: f64 = pages.iter().map(|p| p.engine_seconds).sum();
+    }
 
-        let page_texts: Vec<&str> = pages.iter().map(|p| p.text.as_str()).collect();
-        let identity = identify(
-            &page_texts,
-            self.patients.as_deref(),
-            &self.config.patients,
-            &self.config.matching,
-        );
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the one place a prepared document is filed"
+    )]
+    async fn file_prepared(
+        &self,
+        original: Bytes,
+        sha256: Sha256,
+        id: DocumentId,
+        media: MediaType,
+        prepared: Prepared,
+        received_at: String,
+        started: Instant,
+    ) -> anyhow::Result<Outcome> {
+        let bytes = original.len() as u64;
+        let identity = &prepared.identity;
         let (location, status) = match identity.filing_mrn() {
             Some(mrn) => (filing::patient_prefix(mrn, &id), Status::Filed),
             None => (filing::unmatched_prefix(&id), Status::Unmatched),
         };
-        let text = pages
-            .iter()
-            .map(|p| p.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n\u{c}\n");
-        let ocr_json = serde_json::json!({
-            "document_id": id,
-            "engine": self.versions.ocr,
-            "pages": pages.iter().map(|p| OcrJsonPage {
-                number: p.info.number,
-                width: p.info.width,
-                height: p.info.height,
-                source: p.info.source,
-                mean_confidence: p.info.ocr_confidence,
-                words: &p.words,
-            }).collect::<Vec<_>>(),
-        });
-        let page_infos: Vec<PageInfo> = pages.iter().map(|p| p.info.clone()).collect();
         let manifest = DocumentManifest {
             schema: DocumentManifest::SCHEMA,
             document_id: id.clone(),
             sha256: sha256.clone(),
-            kind: Kind::Chart,
+            kind: prepared.kind,
             media_type: media.mime().to_string(),
             bytes,
             received_at,
             status,
             reason: None,
-            page_count: page_infos.len() as u32,
-            pages: page_infos,
+            page_count: prepared.pages.len() as u32,
+            pages: prepared.pages,
             engines: self.versions.clone(),
             fields: serde_json::to_value(&identity.fields)?,
             patient: identity.patient(),
@@ -321,20 +307,12 @@ impl Pipeline {
                 .as_ref()
                 .map(serde_json::to_value)
                 .transpose()?,
+            duration_ms: prepared.duration_ms,
+            risk_flags: prepared.risk_flags.clone(),
+            needs_review: !prepared.risk_flags.is_empty(),
         };
-        let mut objects: Vec<(String, Bytes)> = vec![
-            (format!("original.{}", media.extension()), original),
-            ("text.txt".to_string(), Bytes::from(text)),
-            (
-                "ocr.json".to_string(),
-                Bytes::from(serde_json::to_vec(&ocr_json)?),
-            ),
-        ];
-        for page in &mut pages {
-            if let Some(png) = page.png.take() {
-                objects.push((page_image_key(page.info.number), Bytes::from(png)));
-            }
-        }
+        let mut objects = vec![(format!("original.{}", media.extension()), original)];
+        objects.extend(prepared.objects);
         objects.push((
             "document.json".to_string(),
             Bytes::from(serde_json::to_vec_pretty(&manifest)?),
@@ -344,49 +322,48 @@ impl Pipeline {
             sha256: sha256.clone(),
             status,
             location: location.clone(),
-            filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            filed_at: now(),
         };
         if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
             info!(
                 bytes,
                 "document filed concurrently by another run; nothing replaced"
             );
-            return Ok(Self::duplicate(
+            return Ok(Outcome::new(
                 id,
                 sha256,
-                Some(Kind::Chart),
+                Some(prepared.kind),
+                Status::Duplicate,
                 location,
                 bytes,
             ));
         }
-        let mean_confidence = mean(manifest.pages.iter().filter_map(|p| p.ocr_confidence));
         let (rule, match_score) = identity.log_summary();
+        let engine_ms = (prepared.engine_seconds * 1000.0).round() as u64;
         info!(
             status = %status,
             rule = %rule,
             match_score,
             fields = identity.fields.summary().len(),
             pages = manifest.page_count,
+            audio_ms = prepared.duration_ms,
+            risk_flags = prepared.risk_flags.len(),
             bytes,
-            ocr_confidence = mean_confidence,
-            engine_ms = (engine_seconds * 1000.0) as u64,
+            confidence = prepared.confidence,
+            engine_ms,
             duration_ms = started.elapsed().as_millis() as u64,
             "document filed"
         );
         Ok(Outcome {
-            document_id: id,
-            sha256,
-            kind: Some(Kind::Chart),
-            status,
             reason: None,
-            location,
             pages: manifest.page_count,
             fields: identity.fields_summary(),
             patient: identity.patient(),
             unmatched_reason: (status == Status::Unmatched).then(|| identity.unmatched_reason()),
-            bytes,
-            engine_ms: (engine_seconds * 1000.0).round() as u64,
-            duration_ms: 0,
+            duration_ms: prepared.duration_ms,
+            risk_flags: prepared.risk_flags,
+            engine_ms,
+            ..Outcome::new(id, sha256, Some(prepared.kind), status, location, bytes)
         })
     }
 
@@ -429,13 +406,15 @@ impl Pipeline {
             sha256: sha256.clone(),
             status: Status::Rejected,
             location: location.clone(),
-            filed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            filed_at: now(),
         };
+        let kind = media.map(MediaType::kind);
         if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
-            return Ok(Self::duplicate(
+            return Ok(Outcome::new(
                 id,
                 sha256,
-                media.map(MediaType::kind),
+                kind,
+                Status::Duplicate,
                 location,
                 bytes,
             ));
@@ -447,24 +426,19 @@ impl Pipeline {
             "document rejected; original kept"
         );
         Ok(Outcome {
-            document_id: id,
-            sha256,
-            kind: media.map(MediaType::kind),
-            status: Status::Rejected,
             reason: Some(rejection.reason),
-            location,
-            pages: 0,
-            fields: serde_json::json!({}),
-            patient: None,
-            unmatched_reason: None,
-            bytes,
-            engine_ms: 0,
-            duration_ms: 0,
+            ..Outcome::new(id, sha256, kind, Status::Rejected, location, bytes)
         })
     }
 }
 
-fn mean(values: impl Iterator<Item = f32>) -> Option<f32> {
+/// The current time in RFC 3339 with milliseconds.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The mean of some values, `None` when there are none.
+pub(crate) fn mean(values: impl Iterator<Item = f32>) -> Option<f32> {
     let (sum, count) = values.fold((0.0f32, 0u32), |(s, c), v| (s + v, c + 1));
     (count > 0).then(|| sum / count as f32)
 }

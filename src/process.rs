@@ -9,14 +9,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use bytes::Bytes;
 use futures::StreamExt;
-use him_core::{OcrEngine, Status};
+use him_asr::WhisperModel;
+use him_core::{AsrEngine, Kind, MediaType, OcrEngine, Status};
 use him_ocr::TesseractEngine;
 use him_store::Store;
 use tracing::{error, info};
 
 use crate::cli::ProcessArgs;
 use crate::config::PipelineConfig;
-use crate::pipeline::{OcrPool, Pipeline};
+use crate::pipeline::{AsrPool, Engines, OcrPool, Pipeline};
 use crate::pool::CpuPool;
 
 /// Runs `him process`. Exit 0 when no input was rejected, 1 when any was (or failed), 2 for usage or
@@ -25,6 +26,9 @@ pub fn run(args: ProcessArgs) -> ExitCode {
     let env: HashMap<String, String> = std::env::vars().collect();
     let setup = || -> anyhow::Result<(PipelineConfig, Store, Option<Arc<him_extract::PatientIndex>>)> {
         let mut config = PipelineConfig::load(args.config.as_deref(), &env)?;
+        if let Some(folder) = args.config.as_deref().and_then(std::path::Path::parent) {
+            config.resolve_paths(folder);
+        }
         if let Some(url) = &args.store {
             config.store.url = url.clone();
         }
@@ -73,10 +77,30 @@ pub fn run(args: ProcessArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let version = him_ocr::tesseract_version();
-    let pipeline = Pipeline::new(config, store, Arc::clone(&pool), version, patients);
+    // The speech model is loaded only when a dictation is among the inputs.
+    let asr = if args.files.iter().any(|path| is_audio(path)) {
+        match start_asr_pool(&config) {
+            Ok((pool, version)) => Some((Arc::new(pool), version)),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    let engines = Engines {
+        ocr: Arc::clone(&pool),
+        ocr_version: him_ocr::tesseract_version(),
+        asr_version: asr.as_ref().map(|(_, version)| version.clone()),
+        asr: asr.as_ref().map(|(pool, _)| Arc::clone(pool)),
+    };
+    let pipeline = Pipeline::new(config, store, engines, patients);
     let all_accepted = runtime.block_on(process_files(&pipeline, args.files, pool.size()));
     pool.shutdown();
+    if let Some((pool, _)) = asr {
+        pool.shutdown();
+    }
     if all_accepted {
         ExitCode::SUCCESS
     } else {
@@ -94,6 +118,31 @@ pub fn start_ocr_pool(config: &PipelineConfig) -> anyhow::Result<OcrPool> {
         let engine = TesseractEngine::new(&ocr)?;
         Ok(Box::new(engine) as Box<dyn OcrEngine>)
     })
+}
+
+/// Whether a file's content is audio (its first bytes; the name is never consulted).
+fn is_audio(path: &std::path::Path) -> bool {
+    let mut head = [0u8; 64];
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
+        .unwrap_or(0);
+    MediaType::sniff(&head[..read]).is_some_and(|media| media.kind() == Kind::Dictation)
+}
+
+/// Loads the speech model once and starts the speech-to-text pool: one decoding state per worker.
+pub fn start_asr_pool(config: &PipelineConfig) -> anyhow::Result<(AsrPool, String)> {
+    let model = WhisperModel::load(&config.asr).with_context(|| {
+        format!(
+            "cannot load the speech model {} (run models/fetch-whisper.sh, or set [asr] model_path)",
+            config.asr.model_path.display()
+        )
+    })?;
+    let version = model.version().to_string();
+    let pool = CpuPool::start(config.asr_workers(), "asr", move || {
+        let engine = model.engine()?;
+        Ok(Box::new(engine) as Box<dyn AsrEngine>)
+    })?;
+    Ok((pool, version))
 }
 
 /// Processes the files `concurrency` at a time, printing results in input order. Returns whether every input

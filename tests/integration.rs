@@ -7,6 +7,8 @@
 mod bad_input;
 #[path = "integration/charts.rs"]
 mod charts;
+#[path = "integration/dictation.rs"]
+mod dictation;
 #[path = "integration/filing.rs"]
 mod filing;
 #[path = "integration/identity.rs"]

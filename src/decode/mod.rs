@@ -3,6 +3,7 @@
 //! Every input is recognised by its content ([`MediaType::sniff`]); every size is checked against
 //! [`LimitsConfig`] before any pixel buffer is allocated, so a decompression bomb is rejected, not decoded.
 
+mod audio;
 mod gray;
 mod pdf;
 mod raster;
@@ -12,6 +13,7 @@ mod tiff;
 use him_core::{MediaType, Orientation, PageImage, RejectReason};
 use serde::Deserialize;
 
+pub use audio::{decode_audio, AudioLimits};
 pub use render::Renderer;
 
 /// The `[limits]` section of `pipeline.toml`: what the pipeline refuses before doing any work.

@@ -20,6 +20,9 @@ pub struct AsrConfig {
     pub best_of: u32,
     /// whisper.cpp threads per engine; the pool runs one engine per thread, so threads multiply.
     pub threads: u32,
+    /// Engines (decoding states) in the speech-to-text pool; 0 means one per CPU core. On a small machine
+    /// one engine per core with one thread each transcribes fastest.
+    pub workers: usize,
     /// A window whose last tokens have less entropy than this is decoded again hotter (a repetition loop).
     pub entropy_threshold: f32,
     /// A window whose average token log-probability is below this is decoded again hotter.
@@ -45,6 +48,7 @@ impl Default for AsrConfig {
             beam_size: 5,
             best_of: 5,
             threads: 1,
+            workers: 0,
             entropy_threshold: 2.4,
             logprob_threshold: -1.0,
             no_speech_threshold: 0.6,
@@ -117,7 +121,8 @@ mod tests {
     #[test]
     fn partial_sections_keep_defaults() {
         let config: AsrConfig =
-            serde_json::from_str(r#"{"strategy": "beam", "risk": {"min_silence_ms": 500}}"#).unwrap();
+            serde_json::from_str(r#"{"strategy": "beam", "risk": {"min_silence_ms": 500}}"#)
+                .unwrap();
         assert_eq!(config.strategy, Strategy::Beam);
         assert_eq!(config.risk.min_silence_ms, 500);
         assert_eq!(config.threads, 1);

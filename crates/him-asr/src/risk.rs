@@ -16,11 +16,60 @@ const MAX_NGRAM: usize = 4;
 
 /// Words that make a span a number or a dose.
 const NUMBER_WORDS: &[&str] = &[
-    "zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
-    "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "thousand", "million", "half",
-    "point", "first", "second", "third", "mg", "mcg", "milligram", "milligrams", "microgram", "micrograms",
-    "gram", "grams", "ml", "milliliter", "milliliters", "cc", "unit", "units", "tablet", "tablets", "percent",
+    "zero",
+    "oh",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "thousand",
+    "million",
+    "half",
+    "point",
+    "first",
+    "second",
+    "third",
+    "mg",
+    "mcg",
+    "milligram",
+    "milligrams",
+    "microgram",
+    "micrograms",
+    "gram",
+    "grams",
+    "ml",
+    "milliliter",
+    "milliliters",
+    "cc",
+    "unit",
+    "units",
+    "tablet",
+    "tablets",
+    "percent",
 ];
 
 /// Sets the flags of every segment. `samples` is the whole clip the segment timestamps refer to;
@@ -31,7 +80,12 @@ pub fn flag_segments(
     config: &RiskConfig,
     first_temperature: f32,
 ) {
-    let silences = vad::silences(samples, config.vad_frame_ms, config.vad_margin_db, config.min_silence_ms);
+    let silences = vad::silences(
+        samples,
+        config.vad_frame_ms,
+        config.vad_margin_db,
+        config.min_silence_ms,
+    );
     let mut previous: Option<Vec<String>> = None;
     for segment in segments.iter_mut() {
         let words = normalized_words(&segment.text);
@@ -77,7 +131,10 @@ pub fn transcript_flags(transcript: &Transcript) -> BTreeSet<RiskFlag> {
 
 /// The roll-up: any flag on any segment sends the transcript to human review.
 pub fn needs_review(transcript: &Transcript) -> bool {
-    transcript.segments.iter().any(|segment| !segment.flags.is_empty())
+    transcript
+        .segments
+        .iter()
+        .any(|segment| !segment.flags.is_empty())
 }
 
 /// Lower-case words with punctuation stripped.
@@ -112,7 +169,10 @@ fn text_in_silence(segment: &TranscriptSegment, silences: &[Silence], edge_ms: u
     }
     let length = segment.end_ms.saturating_sub(segment.start_ms);
     silences.iter().any(|s| {
-        let overlap = segment.end_ms.min(s.end_ms).saturating_sub(segment.start_ms.max(s.start_ms));
+        let overlap = segment
+            .end_ms
+            .min(s.end_ms)
+            .saturating_sub(segment.start_ms.max(s.start_ms));
         length > 0 && overlap * 2 >= length
     })
 }
@@ -187,7 +247,12 @@ mod tests {
                 .map(|i| 0.3 * (i as f32 * 0.1).sin())
                 .collect::<Vec<f32>>()
         };
-        [tone(speech), vec![0.0; (quiet * RATE as f32) as usize], tone(speech)].concat()
+        [
+            tone(speech),
+            vec![0.0; (quiet * RATE as f32) as usize],
+            tone(speech),
+        ]
+        .concat()
     }
 
     fn flags_of(mut segments: Vec<TranscriptSegment>, samples: &[f32]) -> Vec<Vec<RiskFlag>> {
@@ -198,7 +263,13 @@ mod tests {
     #[test]
     fn clean_segment_has_no_flags() {
         let samples = clip(3.0, 0.0);
-        let flags = flags_of(vec![segment(vec![word(" Patient", 0, 500, 0.9), word(" is", 500, 900, 0.95)])], &samples);
+        let flags = flags_of(
+            vec![segment(vec![
+                word(" Patient", 0, 500, 0.9),
+                word(" is", 500, 900, 0.95),
+            ])],
+            &samples,
+        );
         assert_eq!(flags, vec![Vec::<RiskFlag>::new()]);
     }
 
@@ -208,7 +279,10 @@ mod tests {
         let flags = flags_of(
             vec![
                 segment(vec![word(" Hello", 500, 1500, 0.9)]),
-                segment(vec![word(" Thank", 6000, 6400, 0.9), word(" you.", 6400, 7000, 0.9)]),
+                segment(vec![
+                    word(" Thank", 6000, 6400, 0.9),
+                    word(" you.", 6400, 7000, 0.9),
+                ]),
             ],
             &samples,
         );
@@ -223,22 +297,34 @@ mod tests {
         silent.text = " you".into();
         silent.start_ms = 3000;
         silent.end_ms = 9000;
-        assert_eq!(flags_of(vec![silent], &samples)[0], vec![RiskFlag::TextInSilence]);
+        assert_eq!(
+            flags_of(vec![silent], &samples)[0],
+            vec![RiskFlag::TextInSilence]
+        );
     }
 
     #[test]
     fn repetition_loops_are_found() {
         let words = |text: &str| normalized_words(text);
         assert!(has_repetition_loop(&words("the the the the"), 3));
-        assert!(has_repetition_loop(&words("I see. I see. I see. I see. I see."), 3));
-        assert!(!has_repetition_loop(&words("four zero eight one one two three"), 3));
+        assert!(has_repetition_loop(
+            &words("I see. I see. I see. I see. I see."),
+            3
+        ));
+        assert!(!has_repetition_loop(
+            &words("four zero eight one one two three"),
+            3
+        ));
         assert!(!has_repetition_loop(&words("no no no"), 3));
     }
 
     #[test]
     fn repeated_segment_is_a_loop() {
         let samples = clip(3.0, 0.0);
-        let one = segment(vec![word(" Thank", 0, 300, 0.9), word(" you.", 300, 600, 0.9)]);
+        let one = segment(vec![
+            word(" Thank", 0, 300, 0.9),
+            word(" you.", 300, 600, 0.9),
+        ]);
         let flags = flags_of(vec![one.clone(), one], &samples);
         assert!(flags[0].is_empty());
         assert_eq!(flags[1], vec![RiskFlag::RepetitionLoop]);
@@ -247,13 +333,20 @@ mod tests {
     #[test]
     fn low_confidence_and_fallback_are_flagged() {
         let samples = clip(3.0, 0.0);
-        let mut uncertain = segment(vec![word(" take", 0, 300, 0.2), word(" aspirin", 300, 900, 0.9)]);
+        let mut uncertain = segment(vec![
+            word(" take", 0, 300, 0.2),
+            word(" aspirin", 300, 900, 0.9),
+        ]);
         uncertain.avg_logprob = -1.5;
         uncertain.temperature = 0.4;
         let flags = flags_of(vec![uncertain], &samples);
         assert_eq!(
             flags[0],
-            vec![RiskFlag::LowLogprob, RiskFlag::LowConfidenceWords, RiskFlag::TemperatureFallback]
+            vec![
+                RiskFlag::LowLogprob,
+                RiskFlag::LowConfidenceWords,
+                RiskFlag::TemperatureFallback
+            ]
         );
     }
 
@@ -262,11 +355,18 @@ mod tests {
         let config = RiskConfig::default();
         let sure = [word(" 50", 0, 300, 0.9), word(" mg", 300, 600, 0.9)];
         let doubtful_number = [word(" fifty", 0, 300, 0.5), word(" mg", 300, 600, 0.9)];
-        let doubtful_neighbour = [word(" 50", 0, 300, 0.9), word(" mg", 300, 600, 0.9), word(" daly", 600, 900, 0.1)];
+        let doubtful_neighbour = [
+            word(" 50", 0, 300, 0.9),
+            word(" mg", 300, 600, 0.9),
+            word(" daly", 600, 900, 0.1),
+        ];
         assert!(!has_low_confidence_number(&sure, &config));
         assert!(has_low_confidence_number(&doubtful_number, &config));
         assert!(has_low_confidence_number(&doubtful_neighbour, &config));
-        assert!(!has_low_confidence_number(&[word(" daly", 0, 300, 0.1)], &config));
+        assert!(!has_low_confidence_number(
+            &[word(" daly", 0, 300, 0.1)],
+            &config
+        ));
     }
 
     #[test]
@@ -282,6 +382,9 @@ mod tests {
         flag_segments(&mut segments, &samples, &RiskConfig::default(), 0.0);
         transcript.segments = segments;
         assert!(needs_review(&transcript));
-        assert_eq!(transcript_flags(&transcript), BTreeSet::from([RiskFlag::TemperatureFallback]));
+        assert_eq!(
+            transcript_flags(&transcript),
+            BTreeSet::from([RiskFlag::TemperatureFallback])
+        );
     }
 }

@@ -70,7 +70,12 @@ pub fn speech_frames(samples: &[f32], frame_ms: u32, margin_db: f32) -> Vec<bool
 }
 
 /// Silent stretches of at least `min_silence_ms`.
-pub fn silences(samples: &[f32], frame_ms: u32, margin_db: f32, min_silence_ms: u32) -> Vec<Silence> {
+pub fn silences(
+    samples: &[f32],
+    frame_ms: u32,
+    margin_db: f32,
+    min_silence_ms: u32,
+) -> Vec<Silence> {
     let frame_ms = u64::from(frame_ms.max(1));
     let total_ms = samples.len() as u64 * 1000 / u64::from(ASR_SAMPLE_RATE);
     let mut found = Vec::new();
@@ -97,7 +102,11 @@ pub fn silences(samples: &[f32], frame_ms: u32, margin_db: f32, min_silence_ms: 
 
 /// Where to cut a clip into windows of at most `window_samples`: each cut is at the quietest frame of the last
 /// sixth of the window, so a word is rarely split. Returns the window ranges, covering the clip.
-pub fn plan_windows(samples: &[f32], window_samples: usize, frame_ms: u32) -> Vec<std::ops::Range<usize>> {
+pub fn plan_windows(
+    samples: &[f32],
+    window_samples: usize,
+    frame_ms: u32,
+) -> Vec<std::ops::Range<usize>> {
     let window_samples = window_samples.max(frame_len(frame_ms) * 2);
     let frame = frame_len(frame_ms);
     let mut windows = Vec::new();
@@ -166,7 +175,13 @@ mod tests {
     #[test]
     fn digital_silence_is_one_silence() {
         let found = silences(&vec![0.0; RATE * 2], 30, 12.0, 1000);
-        assert_eq!(found, vec![Silence { start_ms: 0, end_ms: 2000 }]);
+        assert_eq!(
+            found,
+            vec![Silence {
+                start_ms: 0,
+                end_ms: 2000
+            }]
+        );
     }
 
     #[test]
@@ -177,7 +192,10 @@ mod tests {
 
     #[test]
     fn silence_contains_respects_edges() {
-        let silence = Silence { start_ms: 1000, end_ms: 3000 };
+        let silence = Silence {
+            start_ms: 1000,
+            end_ms: 3000,
+        };
         assert!(silence.contains(2000, 250));
         assert!(!silence.contains(1100, 250));
         assert!(!silence.contains(2900, 250));

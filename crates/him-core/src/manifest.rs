@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DocumentId, Kind, PageSegMode, RejectReason, Sha256};
+use crate::{DocumentId, Kind, PageSegMode, RejectReason, RiskFlag, Sha256};
 
 /// Where a document ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,6 +102,15 @@ pub struct DocumentManifest {
     pub patient: Option<serde_json::Value>,
     /// The matching decision with its candidates and the rule that fired.
     pub matching: Option<serde_json::Value>,
+    /// Length of a dictation, in milliseconds.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// Risk flags raised anywhere in a transcript (rolled up from its segments).
+    #[serde(default)]
+    pub risk_flags: Vec<RiskFlag>,
+    /// Whether a human must review before the document can be approved (any risk flag).
+    #[serde(default)]
+    pub needs_review: bool,
 }
 
 impl DocumentManifest {

@@ -98,7 +98,11 @@ impl Drop for Moto {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Sends one plain HTTP request to the server and returns the status line.
@@ -118,14 +122,18 @@ fn start_moto(bucket: &str) -> Moto {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start moto_server ({e}); install it with: pip install 'moto[server]'"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start moto_server ({e}); install it with: pip install 'moto[server]'")
+        });
     let moto = Moto { child, port };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let request = format!("PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         match http(port, &request) {
             Ok(status) if status.contains(" 200") => return moto,
-            _ if Instant::now() > deadline => panic!("moto_server did not come up on port {port} within 30 s"),
+            _ if Instant::now() > deadline => {
+                panic!("moto_server did not come up on port {port} within 30 s")
+            }
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
