@@ -215,35 +215,46 @@ fn ocr_page(
     };
     let mut info = blank_info(number, source);
     let mut engine_seconds = 0.0;
-    let mut image = cleanup::fit_within(image, max_side);
+    let mut upright = cleanup::fit_within(image, max_side);
     if container_rotation != Orientation::Up {
-        image = image.rotated(container_rotation);
+        upright = upright.rotated(container_rotation);
     }
+    // Most pages arrive upright: read first, and ask for orientation only when the reading is poor. An
+    // upright page then costs one recognition, a turned one an extra detection and recognition.
+    let (mut image, mut skew) = cleanup::deskew(upright.clone(), config.max_deskew_degrees);
     let mut rotation = container_rotation;
-    if config.detect_orientation {
+    let started = std::time::Instant::now();
+    let mut result = recognize_with_retry(engine, &image, config.retry_below_chars);
+    engine_seconds += started.elapsed().as_secs_f64();
+    let confident = result.as_ref().is_ok_and(|page| {
+        page.mean_confidence >= UPRIGHT_CONFIDENCE
+            && page.alphanumeric_count() >= config.retry_below_chars
+    });
+    if config.detect_orientation && !confident {
         let started = std::time::Instant::now();
-        let detected = engine.detect_orientation(&image);
-        engine_seconds += started.elapsed().as_secs_f64();
+        let detected = engine.detect_orientation(&upright);
         if let Ok(Some((orientation, confidence))) = detected {
             info.orientation_confidence = Some(confidence);
             if orientation != Orientation::Up && confidence >= config.min_orientation_confidence {
-                image = image.rotated(orientation);
-                rotation = Orientation::from_degrees(
-                    i64::from(rotation.degrees()) + i64::from(orientation.degrees()),
-                )
-                .unwrap_or(Orientation::Up);
+                let (turned, turned_skew) =
+                    cleanup::deskew(upright.rotated(orientation), config.max_deskew_degrees);
+                let second = recognize_with_retry(engine, &turned, config.retry_below_chars);
+                if score(&second) > score(&result) {
+                    (image, skew, result) = (turned, turned_skew, second);
+                    rotation = Orientation::from_degrees(
+                        i64::from(rotation.degrees()) + i64::from(orientation.degrees()),
+                    )
+                    .unwrap_or(Orientation::Up);
+                }
             }
         }
+        engine_seconds += started.elapsed().as_secs_f64();
     }
+    drop(upright);
     info.rotation_degrees = rotation.degrees();
-    let (image, skew) = cleanup::deskew(image, config.max_deskew_degrees);
     info.skew_degrees = skew;
     info.width = image.width;
     info.height = image.height;
-
-    let started = std::time::Instant::now();
-    let result = recognize_with_retry(engine, &image, config.retry_below_chars);
-    engine_seconds += started.elapsed().as_secs_f64();
     let (text, words) = match result {
         Ok(page) => {
             info.ocr_confidence = Some(page.mean_confidence);
@@ -267,6 +278,16 @@ fn ocr_page(
         png,
         engine_seconds,
     }
+}
+
+/// Mean word confidence at or above which a first reading is taken as upright, with no orientation check.
+const UPRIGHT_CONFIDENCE: f32 = 70.0;
+
+/// How good a reading is: letters and digits read, weighted by confidence.
+fn score(result: &him_core::Result<OcrPage>) -> f32 {
+    result.as_ref().map_or(0.0, |page| {
+        page.alphanumeric_count() as f32 * page.mean_confidence
+    })
 }
 
 /// Reads a page; when almost no text comes back, reads it again in sparse-text mode and keeps the better pass.

@@ -116,8 +116,10 @@ impl Drop for Handle {
 /// A tesseract instance for one pool thread. Not `Send`: it is created on the thread that uses it.
 pub struct TesseractEngine {
     recognizer: Handle,
-    /// Orientation detector, absent when disabled or when `osd.traineddata` is missing.
+    /// Orientation detector, started on first use (most pages never need it).
     osd: Option<Handle>,
+    detect_orientation: bool,
+    tessdata: String,
     default_dpi: u32,
     version: String,
 }
@@ -126,20 +128,28 @@ impl TesseractEngine {
     /// Starts tesseract with the configured language data.
     pub fn new(config: &OcrConfig) -> Result<Self> {
         let recognizer = Handle::init(&config.tessdata_dir, &config.language)?;
-        let osd = if config.detect_orientation {
-            let osd = Handle::init(&config.tessdata_dir, "osd")?;
-            // SAFETY: valid handle.
-            unsafe { sys::TessBaseAPISetPageSegMode(osd.0, sys::TessPageSegMode_PSM_OSD_ONLY) };
-            Some(osd)
-        } else {
-            None
-        };
         Ok(TesseractEngine {
             recognizer,
-            osd,
+            osd: None,
+            detect_orientation: config.detect_orientation,
+            tessdata: config.tessdata_dir.clone(),
             default_dpi: config.default_dpi,
             version: tesseract_version(),
         })
+    }
+
+    /// The orientation detector, started on first use; `None` when disabled.
+    fn osd(&mut self) -> Result<Option<&Handle>> {
+        if !self.detect_orientation {
+            return Ok(None);
+        }
+        if self.osd.is_none() {
+            let osd = Handle::init(&self.tessdata, "osd")?;
+            // SAFETY: valid handle.
+            unsafe { sys::TessBaseAPISetPageSegMode(osd.0, sys::TessPageSegMode_PSM_OSD_ONLY) };
+            self.osd = Some(osd);
+        }
+        Ok(self.osd.as_ref())
     }
 }
 
@@ -194,10 +204,11 @@ impl OcrEngine for TesseractEngine {
         &mut self,
         image: &PageImage,
     ) -> him_core::Result<Option<(Orientation, f32)>> {
-        let Some(osd) = &self.osd else {
+        let default_dpi = self.default_dpi;
+        let Some(osd) = self.osd()? else {
             return Ok(None);
         };
-        osd.set_image(image, self.default_dpi);
+        osd.set_image(image, default_dpi);
         let mut degrees: c_int = 0;
         let mut confidence: f32 = 0.0;
         let mut script: *const c_char = ptr::null();
