@@ -1,9 +1,11 @@
-//! Command-line interface: clap subcommands mapped to functions.
+//! Command-line interface: clap subcommands mapped to functions in `src/`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::setup::CommonArgs;
 
 /// Health Information Management intake: scanned charts and dictations in, patient folders out.
 #[derive(Debug, Parser)]
@@ -17,6 +19,44 @@ struct Cli {
 enum Command {
     /// Run the pipeline in-process over files (no broker) and print one JSON line per input.
     Process(ProcessArgs),
+    /// Store originals under intake/ and queue them for the workers; one JSON line per file.
+    Submit(SubmitArgs),
+    /// Consume queued jobs, run the pipeline, file the results and publish events.
+    Worker(WorkerArgs),
+    /// Inspect and re-run dead-lettered jobs.
+    Dlq {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Serve the scanning-station intake API (`POST /api/v1/intake`).
+    Serve {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Watch a dictation drop folder and queue each complete file once.
+    Watch {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The drop folder.
+        dir: PathBuf,
+    },
+    /// Serve the HIM review web UI.
+    Review {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Rebuild the review index from the store, then exit.
+        #[arg(long)]
+        reindex: bool,
+    },
+    /// Manage review accounts (the password is read from the HIM_PASSWORD variable or standard input).
+    User {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Model set-up.
     Models {
         #[command(subcommand)]
@@ -27,12 +67,8 @@ enum Command {
 /// Arguments of `him process`.
 #[derive(Debug, clap::Args)]
 pub struct ProcessArgs {
-    /// Configuration file (default: built-in defaults, as in the shipped pipeline.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Store URL, overriding `store.url` (a folder, file:///folder or s3://bucket/prefix).
-    #[arg(long)]
-    pub store: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// Patient index (FHIR Patient NDJSON or CSV) for matching.
     #[arg(long)]
     pub patients: Option<PathBuf>,
@@ -42,6 +78,69 @@ pub struct ProcessArgs {
     /// Files to process.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `him submit`.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Urgent: consumed before all normal work.
+    #[arg(long)]
+    pub stat: bool,
+    /// Id of the submitting station (letters, digits, - _ .).
+    #[arg(long)]
+    pub station: Option<String>,
+    /// Files to submit.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `him worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Patient index (FHIR Patient NDJSON or CSV) for matching.
+    #[arg(long)]
+    pub patients: Option<PathBuf>,
+    /// Work kinds to consume.
+    #[arg(long, value_delimiter = ',', default_value = "charts,dictations")]
+    pub kinds: Vec<String>,
+    /// Engines per pool, overriding `ocr.workers` and `asr.workers`.
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// List dead-lettered jobs with their reasons.
+    List {
+        /// Most jobs to list.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Put dead-lettered jobs back on their work queue.
+    Replay {
+        /// The document id to replay.
+        id: Option<String>,
+        /// Replay every dead-lettered job.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        name: String,
+        /// reviewer, supervisor or admin.
+        #[arg(long, default_value = "reviewer")]
+        role: String,
+    },
+    /// Set a user's password (ends their sessions).
+    Passwd { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +172,21 @@ pub fn run() -> ExitCode {
     crate::launcher::init_logging();
     match cli.command {
         Command::Process(args) => crate::process::run(args),
+        Command::Submit(args) => crate::services::submit(args),
+        Command::Worker(args) => crate::services::worker(args),
+        Command::Dlq { common, command } => match command {
+            DlqCommand::List { limit } => crate::services::dlq_list(&common, limit),
+            DlqCommand::Replay { id, all } => {
+                crate::services::dlq_replay(&common, id.as_deref(), all)
+            }
+        },
+        Command::Serve { common } => crate::services::serve(&common),
+        Command::Watch { common, dir } => crate::services::watch(&common, &dir),
+        Command::Review { common, reindex } => crate::services::review(&common, reindex),
+        Command::User { common, command } => match command {
+            UserCommand::Add { name, role } => crate::services::user(&common, &name, Some(&role)),
+            UserCommand::Passwd { name } => crate::services::user(&common, &name, None),
+        },
         Command::Models {
             command: ModelsCommand::ConvertCt2 { from, out },
         } => match crate::models::convert_ct2(&from, &out) {

@@ -8,11 +8,16 @@ use anyhow::{bail, Context};
 use him_asr::AsrConfig;
 use him_extract::MatchConfig;
 use him_ocr::OcrConfig;
+use him_queue::QueueConfig;
+use him_review::ReviewConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
 
 use crate::decode::{AudioLimits, LimitsConfig};
 use crate::identity::PatientsConfig;
+use crate::serve::IntakeConfig;
+use crate::watch::WatchConfig;
+use crate::worker::WorkerConfig;
 
 /// The whole pipeline configuration. Every section and key is optional; defaults are shown in the shipped
 /// `pipeline.toml`.
@@ -27,6 +32,11 @@ pub struct PipelineConfig {
     pub matching: MatchConfig,
     pub audio: AudioLimits,
     pub asr: AsrConfig,
+    pub queue: QueueConfig,
+    pub worker: WorkerConfig,
+    pub intake: IntakeConfig,
+    pub watch: WatchConfig,
+    pub review: ReviewConfig,
 }
 
 /// The `[render]` section: the `pdftoppm` fallback for PDF pages with images `him` cannot decode itself.
@@ -80,6 +90,8 @@ impl PipelineConfig {
         if !(0.0..=45.0).contains(&self.ocr.max_deskew_degrees) {
             bail!("ocr.max_deskew_degrees must be between 0 and 45");
         }
+        self.intake.validate()?;
+        self.watch.validate()?;
         if !(50..=1200).contains(&self.render.dpi) {
             bail!("render.dpi must be between 50 and 1200");
         }

@@ -8,11 +8,18 @@ mod decode;
 mod dictation;
 mod filing;
 mod identity;
+mod intake;
 mod launcher;
+mod metrics;
 mod models;
 mod pipeline;
 mod pool;
 mod process;
+mod serve;
+mod services;
+mod setup;
+mod watch;
+mod worker;
 
 fn main() -> std::process::ExitCode {
     launcher::ensure_engine_environment();

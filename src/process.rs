@@ -1,6 +1,6 @@
 //! `him process`: the pipeline in-process over files, one JSON line per input on stdout.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,6 @@ use futures::StreamExt;
 use him_asr::WhisperModel;
 use him_core::{AsrEngine, Kind, MediaType, OcrEngine, Status};
 use him_ocr::TesseractEngine;
-use him_store::Store;
 use tracing::{error, info};
 
 use crate::cli::ProcessArgs;
@@ -23,34 +22,13 @@ use crate::pool::CpuPool;
 /// Runs `him process`. Exit 0 when no input was rejected, 1 when any was (or failed), 2 for usage or
 /// configuration errors.
 pub fn run(args: ProcessArgs) -> ExitCode {
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let setup = || -> anyhow::Result<(PipelineConfig, Store, Option<Arc<him_extract::PatientIndex>>)> {
-        let mut config = PipelineConfig::load(args.config.as_deref(), &env)?;
-        if let Some(folder) = args.config.as_deref().and_then(std::path::Path::parent) {
-            config.resolve_paths(folder);
-        }
-        if let Some(url) = &args.store {
-            config.store.url = url.clone();
-        }
+    let setup = || -> anyhow::Result<_> {
+        let mut setup = crate::setup::load(&args.common)?;
         if let Some(workers) = args.workers {
-            config.ocr.workers = workers;
+            setup.config.ocr.workers = workers;
         }
-        let index_path = match &args.patients {
-            Some(path) => Some(path.clone()),
-            None if !config.patients.index.is_empty() => Some(PathBuf::from(&config.patients.index)),
-            None => None,
-        };
-        let patients = index_path
-            .map(|path| crate::identity::load_index(&path, config.patients.check_digit))
-            .transpose()?
-            .map(Arc::new);
-        if let Some(index) = &patients {
-            info!(patients = index.len(), "patient index loaded");
-        } else {
-            tracing::warn!("no patient index configured; every document goes to the unmatched queue");
-        }
-        let store = Store::from_config(&config.store, &env).context("cannot open the store")?;
-        Ok((config, store, patients))
+        let patients = crate::setup::load_patients(&setup.config, args.patients.as_deref())?;
+        Ok((setup.config, setup.store, patients))
     };
     let (config, store, patients) = match setup() {
         Ok(setup) => setup,
@@ -59,14 +37,10 @@ pub fn run(args: ProcessArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::setup::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            eprintln!("error: {error:#}");
             return ExitCode::from(2);
         }
     };

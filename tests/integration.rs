@@ -15,5 +15,7 @@ mod filing;
 mod identity;
 #[path = "integration/logs.rs"]
 mod logs;
+#[path = "integration/service.rs"]
+mod service;
 #[path = "integration/support.rs"]
 mod support;

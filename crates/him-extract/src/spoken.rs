@@ -282,7 +282,13 @@ pub fn extract_transcript(segments: &[TranscriptSegment<'_>], opts: &ExtractOpti
     let text = normalized.text.as_str();
     let mut candidates: Vec<Candidate> = Vec::new();
     for label in label_values(text) {
+        // A transcript is one long line: a label's value ends at the end of its clause, not of the line.
         let value = &text[label.value_start..label.value_end];
+        let clause_end = match label.kind {
+            LabelKind::Mrn => value.find([',', ';', '.']),
+            _ => value.find(". ").or_else(|| value.find(';')),
+        };
+        let value = &value[..clause_end.unwrap_or(value.len())];
         read_value(
             label.kind,
             label.confidence,
@@ -423,6 +429,30 @@ mod tests {
                 start_ms: 0,
                 end_ms: 4000
             }
+        );
+    }
+}
+
+#[cfg(test)]
+mod transcript_digit_tests {
+    use super::*;
+    use crate::Date;
+
+    #[test]
+    fn written_digits_after_a_spoken_label_are_an_mrn() {
+        let segments = [TranscriptSegment {
+            text: " This is not a pre-aramendictating an operative note on patient Maria Gonzalez, medical record number 7133802, paid on birth January 23, 1964.",
+            start_ms: 0,
+            end_ms: 9000,
+        }];
+        let fields = extract_transcript(
+            &segments,
+            &ExtractOptions::new(Date::new(2024, 1, 1).unwrap()),
+        );
+        assert_eq!(
+            fields.mrn.as_ref().map(|f| f.value.as_str()),
+            Some("7133802"),
+            "{fields:?}"
         );
     }
 }

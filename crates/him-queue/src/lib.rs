@@ -10,7 +10,7 @@
 //! Topology (declared idempotently on every connect, names under a configurable prefix, default `him`):
 //! - durable quorum queues `him.charts`, `him.dictations` and their STAT variants `him.charts.stat`,
 //!   `him.dictations.stat`, with `x-delivery-limit` and the dead-letter exchange `him.dlx`;
-//! - `him.dlx` (fanout) into the quorum queue `him.dead-letter` (at-least-once dead-lettering);
+//! - `him.dlx` (fanout) into the quorum queue `him.dead-letter` (jobs over the delivery limit; the worker's own dead letters are confirmed copies);
 //! - the topic exchange `him.events` for `document.filed`, `document.unmatched`, `document.rejected`.
 //!
 //! STAT first: quorum queues have no priorities, so a [`Consumer`] holds a broker consumer on every STAT and

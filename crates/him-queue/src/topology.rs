@@ -2,8 +2,9 @@
 //!
 //! Work queues are durable quorum queues (replicated, and the only RabbitMQ queue type with a delivery
 //! limit). Jobs that exceed `x-delivery-limit` or are rejected go through the fanout exchange `<prefix>.dlx`
-//! to the quorum queue `<prefix>.dead-letter`, with the at-least-once dead-letter strategy (RabbitMQ 3.10+),
-//! which requires `x-overflow = reject-publish` on the source queues.
+//! to the quorum queue `<prefix>.dead-letter` (the broker's at-most-once dead-lettering; see
+//! `work_queue_arguments`); the source queues refuse publishes when full (`x-overflow = reject-publish`)
+//! rather than drop the oldest job.
 
 use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
@@ -88,10 +89,10 @@ fn work_queue_arguments(names: &Names, delivery_limit: u32) -> FieldTable {
         "x-dead-letter-exchange".into(),
         long_string(&names.dead_letter_exchange()),
     );
-    arguments.insert(
-        "x-dead-letter-strategy".into(),
-        long_string("at-least-once"),
-    );
+    // The broker's default at-most-once dead-lettering: RabbitMQ 3.10's at-least-once strategy needs a
+    // supervisor that is missing after a node restart, after which no queue using it can be declared. Jobs
+    // the worker gives up on are dead-lettered at least once by `Delivery::dead_letter` (a confirmed publish
+    // before the ack); only jobs over the delivery limit take this path.
     arguments.insert("x-overflow".into(), long_string("reject-publish"));
     arguments
 }

@@ -24,6 +24,9 @@ pub struct StoreConfig {
     pub request_timeout_secs: u64,
     /// Retries of one request on transient errors, with backoff, before the job is requeued.
     pub max_retries: usize,
+    /// Take S3 credentials from the cloud instance metadata service (an EC2 role) when none are in the
+    /// environment. Off: without `AWS_ACCESS_KEY_ID` the store refuses to start rather than probe the network.
+    pub instance_credentials: bool,
 }
 
 impl Default for StoreConfig {
@@ -38,6 +41,7 @@ impl Default for StoreConfig {
             kms_key_id: String::new(),
             request_timeout_secs: 30,
             max_retries: 3,
+            instance_credentials: false,
         }
     }
 }

@@ -106,6 +106,13 @@ impl Store {
         if !config.endpoint.is_empty() {
             builder = builder.with_endpoint(&config.endpoint);
         }
+        if !env.contains_key("AWS_ACCESS_KEY_ID") && !config.instance_credentials {
+            return Err(Error::Config {
+                detail: "s3 credentials missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                         (or store.instance_credentials = true to use an instance role)"
+                    .to_string(),
+            });
+        }
         if let Some(key) = env.get("AWS_ACCESS_KEY_ID") {
             builder = builder.with_access_key_id(key);
         }
@@ -264,6 +271,16 @@ mod tests {
             );
         }
         assert!(Store::path("patients/0001/abc/original.pdf").is_ok());
+    }
+
+    #[test]
+    fn s3_without_credentials_is_refused_rather_than_probing_instance_metadata() {
+        let config = StoreConfig {
+            url: "s3://bucket".to_string(),
+            ..StoreConfig::default()
+        };
+        let error = Store::from_config(&config, &HashMap::new()).unwrap_err();
+        assert!(error.to_string().contains("credentials missing"), "{error}");
     }
 
     #[test]

@@ -1,0 +1,53 @@
+//! The `[review]` section of `pipeline.toml`.
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the review web UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewConfig {
+    /// Address and port the server listens on.
+    pub listen: String,
+    /// Path of the SQLite database holding accounts, sessions, the queue index and the audit index.
+    pub database: String,
+    /// Marks the session cookie `Secure`; turn on whenever the UI is served over TLS (anything but localhost).
+    pub secure_cookies: bool,
+    /// Minutes a session lives after login.
+    pub session_ttl_minutes: u64,
+    /// Minutes a reviewer's claim on a document holds before another reviewer may take it.
+    pub claim_ttl_minutes: u64,
+    /// OCR word confidence (0–100) under which a word is highlighted for checking.
+    pub low_confidence: f32,
+    /// Failed logins per user and address within the window before further attempts get 429.
+    pub login_max_failures: u32,
+    /// Length of the login throttling window, in minutes.
+    pub login_window_minutes: u64,
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            listen: "127.0.0.1:8080".to_string(),
+            database: "him-review.sqlite".to_string(),
+            secure_cookies: false,
+            session_ttl_minutes: 480,
+            claim_ttl_minutes: 30,
+            low_confidence: 60.0,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_take_defaults_and_unknown_keys_are_refused() {
+        let config: ReviewConfig = serde_json::from_str(r#"{"claim_ttl_minutes": 5}"#).unwrap();
+        assert_eq!(config.claim_ttl_minutes, 5);
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert!(serde_json::from_str::<ReviewConfig>(r#"{"listn": "x"}"#).is_err());
+    }
+}

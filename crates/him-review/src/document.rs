@@ -1,0 +1,284 @@
+//! The view of one document for the review page: page images with the boxes to highlight, fields, text
+//! and, for dictations, the transcript with its risk flags.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use him_store::Store;
+
+use crate::error::{Error, Result};
+use crate::queue::QueueItem;
+use crate::review;
+
+/// A box over a page image, in percent of the page size so that it scales with the image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Highlight {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+    /// `low` (low-confidence word) or `field` (source of an extracted field).
+    pub class: &'static str,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PageView {
+    pub number: u64,
+    pub file: String,
+    pub width: u64,
+    pub height: u64,
+    pub highlights: Vec<Highlight>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FieldView {
+    pub name: String,
+    pub value: String,
+    pub original: String,
+    pub confidence: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DocumentView {
+    pub pages: Vec<PageView>,
+    pub fields: Vec<FieldView>,
+    pub text: String,
+    pub transcript: Value,
+    /// Indexes of flagged transcript segments.
+    pub flagged: Vec<usize>,
+    pub candidates: Vec<String>,
+    pub review_status: String,
+    pub versions: u32,
+}
+
+/// Names of the fields a reviewer can edit, in display order.
+pub(crate) const EDITABLE_FIELDS: [&str; 10] = [
+    "patient_family",
+    "patient_given",
+    "mrn",
+    "date_of_birth",
+    "date_of_service",
+    "admission_date",
+    "discharge_date",
+    "document_type",
+    "author",
+    "encounter",
+];
+
+async fn read_json(store: &Store, key: &str) -> Result<Value> {
+    match store.get_opt(key).await? {
+        None => Ok(Value::Null),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| Error::Unreadable {
+            key: key.to_string(),
+        }),
+    }
+}
+
+/// Byte spans of each OCR word in its page's text, found in reading order.
+fn word_spans(page_text: &str, words: &[Value]) -> Vec<Option<(usize, usize)>> {
+    let mut cursor = 0;
+    words
+        .iter()
+        .map(|word| {
+            let text = word["text"].as_str().unwrap_or("");
+            if text.is_empty() {
+                return None;
+            }
+            let start = cursor + page_text.get(cursor..)?.find(text)?;
+            cursor = start + text.len();
+            Some((start, cursor))
+        })
+        .collect()
+}
+
+/// `(page, start, end)` of a field's text source, in either serialisation of `Source`.
+fn text_source(field: &Value) -> Option<(u64, usize, usize)> {
+    let source = &field["source"];
+    let span = if source["kind"] == "text" {
+        source
+    } else {
+        &source["Text"]
+    };
+    Some((
+        span["page"].as_u64()?,
+        span["start"].as_u64()? as usize,
+        span["end"].as_u64()? as usize,
+    ))
+}
+
+fn percent(part: f64, whole: f64) -> f64 {
+    if whole <= 0.0 {
+        0.0
+    } else {
+        (part / whole * 1000.0).round() / 10.0
+    }
+}
+
+fn page_highlights(
+    page: &Value,
+    page_index: u64,
+    page_text: &str,
+    fields: &Value,
+    low_confidence: f32,
+) -> Vec<Highlight> {
+    let (width, height) = (
+        page["width"].as_f64().unwrap_or(0.0),
+        page["height"].as_f64().unwrap_or(0.0),
+    );
+    let words = page["words"].as_array().cloned().unwrap_or_default();
+    let spans = word_spans(page_text, &words);
+    let boxed = |word: &Value, class: &'static str, title: String| -> Option<Highlight> {
+        let bbox = word["bbox"].as_array()?;
+        let n = |i: usize| bbox.get(i).and_then(Value::as_f64).unwrap_or(0.0);
+        Some(Highlight {
+            left: percent(n(0), width),
+            top: percent(n(1), height),
+            width: percent(n(2), width),
+            height: percent(n(3), height),
+            class,
+            title,
+        })
+    };
+    let mut highlights = Vec::new();
+    if let Some(map) = fields.as_object() {
+        for (name, field) in map {
+            let Some((page_of_field, start, end)) = text_source(field) else {
+                continue;
+            };
+            if page_of_field != page_index {
+                continue;
+            }
+            for (word, span) in words.iter().zip(&spans) {
+                if matches!(span, Some((s, e)) if *s < end && *e > start) {
+                    highlights.extend(boxed(word, "field", name.clone()));
+                }
+            }
+        }
+    }
+    for word in &words {
+        let confidence = word["confidence"].as_f64().unwrap_or(100.0);
+        if confidence < f64::from(low_confidence) {
+            highlights.extend(boxed(word, "low", format!("confidence {confidence:.0}")));
+        }
+    }
+    highlights
+}
+
+/// Everything the document page shows.
+pub(crate) async fn load(
+    store: &Store,
+    item: &QueueItem,
+    low_confidence: f32,
+) -> Result<DocumentView> {
+    let location = &item.location;
+    let manifest = read_json(store, &format!("{location}/document.json")).await?;
+    let ocr = read_json(store, &format!("{location}/ocr.json")).await?;
+    let transcript = read_json(store, &format!("{location}/transcript.json")).await?;
+    let raw_text = store
+        .get_opt(&format!("{location}/text.txt"))
+        .await?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let page_texts: Vec<&str> = raw_text.split('\u{c}').collect();
+    let ocr_pages = ocr["pages"].as_array().cloned().unwrap_or_default();
+    let mut pages = Vec::new();
+    for (index, page) in manifest["pages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(image) = page["image"].as_str() else {
+            continue;
+        };
+        let number = page["number"].as_u64().unwrap_or(index as u64 + 1);
+        let ocr_page = ocr_pages
+            .iter()
+            .find(|p| p["number"].as_u64() == Some(number))
+            .cloned()
+            .unwrap_or(Value::Null);
+        pages.push(PageView {
+            number,
+            file: image.trim_start_matches("pages/").to_string(),
+            width: page["width"].as_u64().unwrap_or(0),
+            height: page["height"].as_u64().unwrap_or(0),
+            highlights: page_highlights(
+                &ocr_page,
+                index as u64,
+                page_texts.get(index).copied().unwrap_or(""),
+                &manifest["fields"],
+                low_confidence,
+            ),
+        });
+    }
+    let original = review::original_fields(store, location).await?;
+    let current = review::current_fields(store, location).await?;
+    let fields = EDITABLE_FIELDS
+        .iter()
+        .map(|name| FieldView {
+            name: name.to_string(),
+            value: current.get(*name).cloned().unwrap_or_default(),
+            original: original.get(*name).cloned().unwrap_or_default(),
+            confidence: manifest["fields"][*name]["confidence"].as_f64(),
+        })
+        .collect();
+    let candidates = manifest["matching"]["candidates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["mrn"].as_str().map(str::to_string))
+        .collect();
+    let state = review::review_state(store, location).await?;
+    Ok(DocumentView {
+        pages,
+        fields,
+        text: review::current_text(store, location).await?,
+        flagged: review::transcript_flags(&transcript)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect(),
+        transcript,
+        candidates,
+        review_status: state.status,
+        versions: state.last_version,
+    })
+}
+
+/// Key and media type of a dictation's original audio.
+pub(crate) async fn audio_key(store: &Store, item: &QueueItem) -> Result<Option<(String, String)>> {
+    let manifest = read_json(store, &format!("{}/document.json", item.location)).await?;
+    let media_type = manifest["media_type"]
+        .as_str()
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let prefix = format!("{}/original.", item.location);
+    let key = store
+        .list(&format!("{}/", item.location))
+        .await?
+        .into_iter()
+        .find(|key| key.starts_with(&prefix));
+    Ok(key.map(|key| (key, media_type)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_sources_and_low_confidence_words_are_boxed_in_percent() {
+        let page = json!({"width": 1000, "height": 2000, "words": [
+            {"text": "MRN:", "confidence": 95.0, "bbox": [100, 200, 50, 20]},
+            {"text": "123", "confidence": 40.0, "bbox": [200, 200, 60, 20]},
+        ]});
+        let fields = json!({"mrn": {"value": "123", "source": {"kind": "text", "page": 0, "start": 5, "end": 8}}});
+        let highlights = page_highlights(&page, 0, "MRN: 123\n", &fields, 60.0);
+        assert_eq!(highlights.len(), 2);
+        assert_eq!(highlights[0].class, "field");
+        assert_eq!(highlights[0].left, 20.0);
+        assert_eq!(highlights[0].top, 10.0);
+        assert_eq!(highlights[1].class, "low");
+        assert!(page_highlights(&page, 1, "MRN: 123\n", &fields, 0.0).is_empty());
+    }
+}

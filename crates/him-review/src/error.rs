@@ -1,0 +1,65 @@
+//! Errors of the review UI.
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the review UI.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The review database could not be opened or queried.
+    #[error("review database failed")]
+    Database {
+        #[from]
+        source: rusqlite::Error,
+    },
+    /// The record store failed.
+    #[error("record store failed")]
+    Store {
+        #[from]
+        source: him_store::Error,
+    },
+    /// A stored object could not be parsed.
+    #[error("object {key} is unreadable")]
+    Unreadable { key: String },
+    /// No such document in the queue index.
+    #[error("document {document_id} not found")]
+    DocumentNotFound { document_id: String },
+    /// No such user.
+    #[error("user {name} not found")]
+    UserNotFound { name: String },
+    /// A user of that name exists already.
+    #[error("user {name} exists already")]
+    UserExists { name: String },
+    /// A value given by a caller is not acceptable (empty password, unknown role, bad MRN).
+    #[error("invalid input: {detail}")]
+    InvalidInput { detail: String },
+    /// The action does not fit the document's state (approving an unmatched chart, unacknowledged flags).
+    #[error("conflict: {detail}")]
+    Conflict { detail: String },
+    /// Hashing a password failed.
+    #[error("password hashing failed")]
+    PasswordHash,
+    /// The server could not bind or serve.
+    #[error("server failed on {listen}")]
+    Serve {
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether retrying the same request later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Store { source } => source.is_transient(),
+            Error::Database { source } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            Error::Serve { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The HIM review web UI of `him`: the last stage of `… → match → file → review`.
+//!
+//! Health Information Management staff work a queue of filed documents here: they check OCR'd charts
+//! against their page images (low-confidence words and the sources of extracted fields are boxed), listen
+//! to dictations beside their transcripts, correct fields and text, assign unmatched charts to patients,
+//! and approve, return or reject. Every decision is written to the record store create-only, beside the
+//! document, and every view and action to an append-only audit log.
+//!
+//! - [`router`] and [`serve`]: the axum application over an [`AppState`].
+//! - [`Db`]: the SQLite database of accounts, sessions, the queue index and the audit index;
+//!   [`add_user`] and [`set_password`] for the CLI.
+//! - [`reindex`] rebuilds the queue index from the store (the store stays the source of truth);
+//!   [`apply_event`] applies a pipeline event.
+//! - [`approve`], [`return_document`], [`add_addendum`], [`assign_patient`]: the store writes.
+//!
+//! ```no_run
+//! # async fn run() -> him_review::Result<()> {
+//! use him_review::{add_user, serve, Db, ReviewConfig, Role};
+//! use him_store::Store;
+//! let config = ReviewConfig::default();
+//! let db = Db::open(std::path::Path::new(&config.database))?;
+//! add_user(&db, "ana", Role::Supervisor, "a long passphrase")?;
+//! serve(config, Store::local(std::path::Path::new("store"))?).await
+//! # }
+//! ```
+
+mod accounts;
+mod audit;
+mod config;
+mod db;
+mod document;
+mod error;
+mod fhir;
+mod queue;
+mod review;
+mod web;
+
+pub use accounts::{add_user, list_users, set_password, Role, User};
+pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
+pub use config::ReviewConfig;
+pub use db::Db;
+pub use error::{Error, Result};
+pub use queue::{
+    apply_event, claim, find_document, list_queue, reindex, release, QueueEvent, QueueFilter,
+    QueueItem, QueueList,
+};
+pub use review::{
+    add_addendum, approve, assign_patient, return_document, save_edit, Approval, ReturnKind,
+    ReviewInput,
+};
+pub use web::{router, serve, AppState};

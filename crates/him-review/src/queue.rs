@@ -1,0 +1,409 @@
+//! The queue index: one row per document, rebuilt from the store ([`reindex`]) and kept current by pipeline
+//! events ([`apply_event`]); reviewers claim rows so that two never work the same document.
+
+use rusqlite::{params, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use him_store::Store;
+
+use crate::db::{now_secs, Db};
+use crate::error::{Error, Result};
+use crate::review;
+
+/// A pipeline event telling where a document was filed (`document.filed`, `document.unmatched`,
+/// `document.rejected`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEvent {
+    pub document_id: String,
+    /// `filed`, `unmatched` or `rejected`.
+    pub status: String,
+    /// Object-key prefix of the document's folder.
+    pub location: String,
+    /// Reason code of a rejection.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One document as the queue sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueItem {
+    pub document_id: String,
+    /// `chart` or `dictation`.
+    pub kind: String,
+    /// Pipeline status: `filed`, `unmatched`, `rejected`.
+    pub status: String,
+    pub location: String,
+    pub received_at: String,
+    /// LOINC code of the document type, when extracted.
+    pub document_type: Option<String>,
+    pub station: Option<String>,
+    pub stat: bool,
+    /// Whether something in the document needs a reviewer's special attention (transcript flags, warnings).
+    pub risk: bool,
+    pub mrn: Option<String>,
+    /// `pending`, `approved`, `returned` or `rejected`.
+    pub review_status: String,
+    pub claimed_by: Option<String>,
+    pub claim_expires_at: Option<i64>,
+}
+
+/// Which documents a queue list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct QueueFilter {
+    pub kind: Option<String>,
+    pub document_type: Option<String>,
+    pub station: Option<String>,
+    /// Only risk-flagged documents.
+    pub risk: Option<String>,
+}
+
+/// The two lists of the queue page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueList {
+    /// Filed to a patient, waiting for review.
+    PendingReview,
+    /// Waiting for a human to assign a patient.
+    Unmatched,
+}
+
+const COLUMNS: &str =
+    "document_id, kind, status, location, received_at, document_type, station, stat, risk, mrn,
+    review_status, claimed_by, claim_expires_at";
+
+fn item(row: &Row<'_>) -> rusqlite::Result<QueueItem> {
+    Ok(QueueItem {
+        document_id: row.get(0)?,
+        kind: row.get(1)?,
+        status: row.get(2)?,
+        location: row.get(3)?,
+        received_at: row.get(4)?,
+        document_type: row.get(5)?,
+        station: row.get(6)?,
+        stat: row.get(7)?,
+        risk: row.get(8)?,
+        mrn: row.get(9)?,
+        review_status: row.get(10)?,
+        claimed_by: row.get(11)?,
+        claim_expires_at: row.get(12)?,
+    })
+}
+
+/// What the queue needs from a `document.json` (read loosely, so dictation manifests fit too).
+fn describe(id: &str, location: &str, manifest: &Value, transcript: Option<&Value>) -> QueueItem {
+    let text = |value: &Value| value.as_str().map(str::to_string);
+    let field = |name: &str| {
+        manifest["fields"][name]["value"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let mrn = manifest["patient"]["mrn"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| mrn_of_location(location));
+    let priority = text(&manifest["priority"]).or_else(|| field("priority"));
+    let warnings = manifest["fields"]["warnings"]
+        .as_array()
+        .is_some_and(|w| !w.is_empty());
+    QueueItem {
+        document_id: id.to_string(),
+        kind: text(&manifest["kind"]).unwrap_or_else(|| "chart".to_string()),
+        status: text(&manifest["status"]).unwrap_or_else(|| "filed".to_string()),
+        location: location.to_string(),
+        received_at: text(&manifest["received_at"]).unwrap_or_default(),
+        document_type: field("document_type"),
+        station: text(&manifest["station"]).or_else(|| field("station")),
+        stat: priority.is_some_and(|p| p.eq_ignore_ascii_case("stat")),
+        risk: warnings || transcript.is_some_and(|t| !review::transcript_flags(t).is_empty()),
+        mrn,
+        review_status: "pending".to_string(),
+        claimed_by: None,
+        claim_expires_at: None,
+    }
+}
+
+/// The MRN in a `patients/<mrn>/<id>` location.
+pub(crate) fn mrn_of_location(location: &str) -> Option<String> {
+    let mut parts = location.split('/');
+    (parts.next() == Some("patients"))
+        .then(|| parts.next().map(str::to_string))
+        .flatten()
+}
+
+fn status_of_location(location: &str) -> &'static str {
+    if location.starts_with("patients/") {
+        "filed"
+    } else if location.starts_with("rejected/") {
+        "rejected"
+    } else {
+        "unmatched"
+    }
+}
+
+async fn read_json(store: &Store, key: &str) -> Result<Option<Value>> {
+    let Some(bytes) = store.get_opt(key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|_| Error::Unreadable {
+            key: key.to_string(),
+        })
+}
+
+/// Reads one document's state from the store and writes it into the index, keeping live claims.
+async fn refresh(store: &Store, db: &Db, id: &str, location: &str) -> Result<()> {
+    let mut location = location.to_string();
+    if location.starts_with("unmatched/") {
+        if let Some(moved) = read_json(store, &format!("unmatched/{id}/moved.json")).await? {
+            if let Some(to) = moved["location"].as_str() {
+                location = to.to_string();
+            }
+        }
+    }
+    let manifest = read_json(store, &format!("{location}/document.json"))
+        .await?
+        .unwrap_or(Value::Null);
+    let transcript = read_json(store, &format!("{location}/transcript.json")).await?;
+    let mut row = describe(id, &location, &manifest, transcript.as_ref());
+    row.status = status_of_location(&location).to_string();
+    if row.received_at.is_empty() {
+        row.received_at = crate::db::now_rfc3339();
+    }
+    row.review_status = review::review_state(store, &location).await?.status;
+    upsert(db, &row)
+}
+
+fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
+    db.lock().execute(
+        "INSERT INTO documents (document_id, kind, status, location, received_at, document_type, station, stat,
+             risk, mrn, review_status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(document_id) DO UPDATE SET kind = ?2, status = ?3, location = ?4, received_at = ?5,
+             document_type = ?6, station = ?7, stat = ?8, risk = ?9, mrn = ?10, review_status = ?11",
+        params![
+            row.document_id,
+            row.kind,
+            row.status,
+            row.location,
+            row.received_at,
+            row.document_type,
+            row.station,
+            row.stat,
+            row.risk,
+            row.mrn,
+            row.review_status
+        ],
+    )?;
+    Ok(())
+}
+
+/// Rebuilds the queue index from the store: every `index/*.json`, each document's `document.json`, the
+/// tombstones of assigned documents and the review records. Returns the number of documents indexed.
+pub async fn reindex(store: &Store, db: &Db) -> Result<usize> {
+    let mut count = 0;
+    for key in store.list("index/").await? {
+        let Some(entry) = read_json(store, &key).await? else {
+            continue;
+        };
+        let (Some(id), Some(location)) =
+            (entry["document_id"].as_str(), entry["location"].as_str())
+        else {
+            return Err(Error::Unreadable { key });
+        };
+        refresh(store, db, id, location).await?;
+        count += 1;
+    }
+    crate::audit::reindex_audit(store, db).await?;
+    Ok(count)
+}
+
+/// Applies a pipeline event: reads the document's files from the store and updates its row.
+pub async fn apply_event(store: &Store, db: &Db, event: &QueueEvent) -> Result<()> {
+    if him_core::DocumentId::parse(&event.document_id).is_none() {
+        return Err(Error::InvalidInput {
+            detail: "event document id is not 32 hex characters".to_string(),
+        });
+    }
+    refresh(store, db, &event.document_id, &event.location).await
+}
+
+/// One document's row.
+pub fn find_document(db: &Db, document_id: &str) -> Result<QueueItem> {
+    db.lock()
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM documents WHERE document_id = ?1"),
+            params![document_id],
+            item,
+        )
+        .optional()?
+        .ok_or_else(|| Error::DocumentNotFound {
+            document_id: document_id.to_string(),
+        })
+}
+
+/// A queue list, STAT first, then oldest first.
+pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<QueueItem>> {
+    let base = match list {
+        QueueList::PendingReview => "status = 'filed' AND review_status = 'pending'",
+        QueueList::Unmatched => "status = 'unmatched'",
+    };
+    let some = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    let risk_only = some(&filter.risk).is_some();
+    let connection = db.lock();
+    let mut statement = connection.prepare(&format!(
+        "SELECT {COLUMNS} FROM documents WHERE {base}
+           AND (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR document_type = ?2)
+           AND (?3 IS NULL OR station = ?3) AND (?4 = 0 OR risk = 1)
+         ORDER BY stat DESC, received_at ASC, document_id ASC"
+    ))?;
+    let rows = statement.query_map(
+        params![
+            some(&filter.kind),
+            some(&filter.document_type),
+            some(&filter.station),
+            risk_only
+        ],
+        item,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Distinct values of a column among documents waiting, for the filter menus.
+pub(crate) fn distinct(db: &Db, column: &str) -> Result<Vec<String>> {
+    let column = match column {
+        "document_type" => "document_type",
+        "station" => "station",
+        _ => "kind",
+    };
+    let connection = db.lock();
+    let mut statement = connection.prepare(&format!(
+        "SELECT DISTINCT {column} FROM documents WHERE {column} IS NOT NULL ORDER BY 1"
+    ))?;
+    let rows = statement.query_map([], |row| row.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Claims a document for a reviewer, atomically: succeeds when nobody holds it, the same reviewer holds
+/// it, or the previous claim expired. Returns whether this reviewer now holds it.
+pub fn claim(db: &Db, document_id: &str, reviewer: &str, ttl_minutes: u64) -> Result<bool> {
+    let now = now_secs();
+    let changed = db.lock().execute(
+        "UPDATE documents SET claimed_by = ?2, claim_expires_at = ?3
+         WHERE document_id = ?1
+           AND (claimed_by IS NULL OR claimed_by = ?2 OR claim_expires_at < ?4)",
+        params![document_id, reviewer, now + (ttl_minutes as i64) * 60, now],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Releases a reviewer's claim; a claim held by someone else is left alone.
+pub fn release(db: &Db, document_id: &str, reviewer: &str) -> Result<()> {
+    db.lock().execute(
+        "UPDATE documents SET claimed_by = NULL, claim_expires_at = NULL
+         WHERE document_id = ?1 AND claimed_by = ?2",
+        params![document_id, reviewer],
+    )?;
+    Ok(())
+}
+
+/// Who holds a live claim on the document, if anyone.
+pub(crate) fn claim_holder(item: &QueueItem) -> Option<&str> {
+    match (&item.claimed_by, item.claim_expires_at) {
+        (Some(who), Some(until)) if until >= now_secs() => Some(who),
+        _ => None,
+    }
+}
+
+/// Records a review outcome in the index (`approved`, `returned`, `rejected`, `pending`).
+pub(crate) fn set_review_status(db: &Db, document_id: &str, status: &str) -> Result<()> {
+    db.lock().execute(
+        "UPDATE documents SET review_status = ?2, claimed_by = NULL, claim_expires_at = NULL
+         WHERE document_id = ?1",
+        params![document_id, status],
+    )?;
+    Ok(())
+}
+
+/// Records that an unmatched document was assigned to a patient.
+pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &str, mrn: &str) -> Result<()> {
+    db.lock().execute(
+        "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending'
+         WHERE document_id = ?1",
+        params![document_id, location, mrn],
+    )?;
+    Ok(())
+}
+
+/// Patients known to the index whose MRN starts with `prefix`.
+pub(crate) fn search_patients(db: &Db, prefix: &str) -> Result<Vec<String>> {
+    let connection = db.lock();
+    let mut statement = connection.prepare(
+        "SELECT DISTINCT mrn FROM documents WHERE status = 'filed' AND mrn IS NOT NULL
+           AND substr(mrn, 1, length(?1)) = ?1 ORDER BY mrn LIMIT 20",
+    )?;
+    let rows = statement.query_map(params![prefix], |row| row.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, received_at: &str, stat: bool) -> QueueItem {
+        QueueItem {
+            document_id: id.to_string(),
+            kind: "chart".to_string(),
+            status: "filed".to_string(),
+            location: format!("patients/1/{id}"),
+            received_at: received_at.to_string(),
+            document_type: None,
+            station: None,
+            stat,
+            risk: false,
+            mrn: Some("1".to_string()),
+            review_status: "pending".to_string(),
+            claimed_by: None,
+            claim_expires_at: None,
+        }
+    }
+
+    #[test]
+    fn stat_comes_first_then_the_oldest() {
+        let db = Db::in_memory().unwrap();
+        upsert(&db, &row("a", "2024-01-02T00:00:00Z", false)).unwrap();
+        upsert(&db, &row("b", "2024-01-01T00:00:00Z", false)).unwrap();
+        upsert(&db, &row("c", "2024-01-03T00:00:00Z", true)).unwrap();
+        let ids: Vec<_> = list_queue(&db, QueueList::PendingReview, &QueueFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|item| item.document_id)
+            .collect();
+        assert_eq!(ids, ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn a_claim_held_by_another_reviewer_is_refused_until_it_expires() {
+        let db = Db::in_memory().unwrap();
+        upsert(&db, &row("a", "2024-01-02T00:00:00Z", false)).unwrap();
+        assert!(claim(&db, "a", "ana", 30).unwrap());
+        assert!(!claim(&db, "a", "bob", 30).unwrap());
+        assert!(claim(&db, "a", "ana", 30).unwrap());
+        db.lock()
+            .execute("UPDATE documents SET claim_expires_at = 0", [])
+            .unwrap();
+        assert!(claim(&db, "a", "bob", 30).unwrap());
+        release(&db, "a", "ana").unwrap();
+        assert_eq!(
+            find_document(&db, "a").unwrap().claimed_by.as_deref(),
+            Some("bob")
+        );
+    }
+
+    #[test]
+    fn mrn_is_read_from_a_patient_location() {
+        assert_eq!(mrn_of_location("patients/123/abc").as_deref(), Some("123"));
+        assert_eq!(mrn_of_location("unmatched/abc"), None);
+    }
+}

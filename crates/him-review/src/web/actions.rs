@@ -1,0 +1,309 @@
+//! POST handlers: login, logout and the review actions. Every action is audited.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+
+use crate::accounts::{self, LoginOutcome, Role};
+use crate::audit::{record_audit, AuditEvent};
+use crate::document::EDITABLE_FIELDS;
+use crate::error::Error;
+use crate::queue;
+use crate::review::{self, ReturnKind, ReviewInput};
+use crate::web::pages::{document_item, login_page, LOGIN_COOKIE};
+use crate::web::{client_ip, cookie, form_value, AppError, AppState, Current, SESSION_COOKIE};
+
+async fn audit(
+    state: &AppState,
+    current: &Current,
+    action: &str,
+    document_id: Option<&str>,
+    detail: &str,
+) -> Result<(), AppError> {
+    let event = AuditEvent::now(current.name(), action, document_id, &current.ip, detail);
+    Ok(record_audit(&state.store, &state.db, &event).await?)
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+}
+
+fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Response {
+    let ip = client_ip(&request);
+    let expected = cookie(request.headers(), LOGIN_COOKIE);
+    let Ok(body) = axum::body::to_bytes(request.into_body(), 64 * 1024).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request too large").into_response();
+    };
+    let given = form_value(&body, "csrf");
+    if expected.is_none() || given != expected {
+        return (
+            StatusCode::FORBIDDEN,
+            "invalid or missing form token; reload the page",
+        )
+            .into_response();
+    }
+    let name = form_value(&body, "name").unwrap_or_default();
+    let password = form_value(&body, "password").unwrap_or_default();
+    let (db, config) = (state.db.clone(), state.config.clone());
+    let (name_for_check, ip_for_check) = (name.clone(), ip.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        accounts::check_login(&db, &config, &name_for_check, &password, &ip_for_check)
+    })
+    .await;
+    let outcome = match outcome {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => return AppError::from(error).into_response(),
+        Err(_) => return AppError::Internal(Error::PasswordHash).into_response(),
+    };
+    let audited = |action: &'static str| {
+        let event = AuditEvent::now(&name, action, None, &ip, "");
+        let (store, db) = (state.store.clone(), state.db.clone());
+        async move { record_audit(&store, &db, &event).await }
+    };
+    match outcome {
+        LoginOutcome::Throttled => {
+            tracing::warn!("login throttled");
+            if let Err(error) = audited("login_throttled").await {
+                return AppError::from(error).into_response();
+            }
+            login_page(
+                &state,
+                Some("Too many failed attempts; try again later."),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+        }
+        LoginOutcome::Invalid => {
+            if let Err(error) = audited("login_failed").await {
+                return AppError::from(error).into_response();
+            }
+            login_page(
+                &state,
+                Some("User or password is wrong."),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        LoginOutcome::Success(user) => {
+            let ttl = state.config.session_ttl_minutes;
+            let (token, _csrf) = match accounts::create_session(&state.db, user.id, ttl) {
+                Ok(session) => session,
+                Err(error) => return AppError::from(error).into_response(),
+            };
+            if let Err(error) = audited("login").await {
+                return AppError::from(error).into_response();
+            }
+            tracing::info!(user.id = user.id, "login");
+            let response = with_cookie(
+                Redirect::to("/").into_response(),
+                &session_cookie(&state, &token, ttl * 60),
+            );
+            with_cookie(
+                response,
+                &format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0"),
+            )
+        }
+    }
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    request: Request,
+) -> Result<Response, AppError> {
+    if let Some(token) = cookie(request.headers(), SESSION_COOKIE) {
+        accounts::delete_session(&state.db, &token)?;
+    }
+    audit(&state, &current, "logout", None, "").await?;
+    Ok(with_cookie(
+        Redirect::to("/login").into_response(),
+        &session_cookie(&state, "", 0),
+    ))
+}
+
+/// Claims the document for the current reviewer or fails with 409 when someone else holds it.
+fn hold(state: &AppState, current: &Current, id: &str) -> Result<queue::QueueItem, AppError> {
+    let item = document_item(state, id)?;
+    if !queue::claim(
+        &state.db,
+        id,
+        current.name(),
+        state.config.claim_ttl_minutes,
+    )? {
+        return Err(AppError::Claimed);
+    }
+    Ok(item)
+}
+
+pub(crate) async fn claim(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    hold(&state, &current, &id)?;
+    audit(&state, &current, "claim", Some(&id), "").await?;
+    Ok(Redirect::to(&format!("/documents/{id}?m=claimed")).into_response())
+}
+
+pub(crate) async fn release(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    document_item(&state, &id)?;
+    queue::release(&state.db, &id, current.name())?;
+    audit(&state, &current, "release", Some(&id), "").await?;
+    Ok(Redirect::to("/?m=released").into_response())
+}
+
+fn review_input(body: &[u8]) -> ReviewInput {
+    let mut input = ReviewInput::default();
+    for (key, value) in form_urlencoded::parse(body) {
+        if let Some(name) = key.strip_prefix("field.") {
+            if EDITABLE_FIELDS.contains(&name) {
+                input
+                    .fields
+                    .insert(name.to_string(), value.trim().to_string());
+            }
+        } else if key == "text" {
+            input.text = value.replace("\r\n", "\n");
+        } else if key == "ack" {
+            input.flags_acknowledged.extend(value.parse::<usize>().ok());
+        }
+    }
+    input
+}
+
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    hold(&state, &current, &id)?;
+    let input = review_input(&body);
+    let (seq, changed) =
+        review::save_edit(&state.store, &state.db, &id, current.name(), &input).await?;
+    let detail = format!("seq {seq}; fields changed: {}", changed.join(","));
+    audit(&state, &current, "edit", Some(&id), &detail).await?;
+    Ok(Redirect::to(&format!("/documents/{id}?m=saved")).into_response())
+}
+
+pub(crate) async fn approve(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    hold(&state, &current, &id)?;
+    let input = review_input(&body);
+    let approval = review::approve(&state.store, &state.db, &id, current.name(), &input).await?;
+    let detail = format!("seq {}; version {}", approval.seq, approval.version);
+    audit(&state, &current, "approve", Some(&id), &detail).await?;
+    tracing::info!(document.id = %id, version = approval.version, "document approved");
+    Ok(Redirect::to("/?m=approved").into_response())
+}
+
+pub(crate) async fn return_document(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    hold(&state, &current, &id)?;
+    let kind = match form_value(&body, "kind").as_deref() {
+        Some("reject") => ReturnKind::Reject,
+        _ => ReturnKind::Return,
+    };
+    let reason = form_value(&body, "reason").unwrap_or_default();
+    let seq = review::return_document(&state.store, &state.db, &id, current.name(), kind, &reason)
+        .await?;
+    let action = match kind {
+        ReturnKind::Return => "return",
+        ReturnKind::Reject => "reject",
+    };
+    audit(&state, &current, action, Some(&id), &format!("seq {seq}")).await?;
+    Ok(Redirect::to("/?m=returned").into_response())
+}
+
+pub(crate) async fn addendum(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    document_item(&state, &id)?;
+    let text = form_value(&body, "addendum").unwrap_or_default();
+    let approval =
+        review::add_addendum(&state.store, &state.db, &id, current.name(), &text).await?;
+    let detail = format!("seq {}; version {}", approval.seq, approval.version);
+    audit(&state, &current, "addendum", Some(&id), &detail).await?;
+    Ok(Redirect::to(&format!("/documents/{id}?m=addendum")).into_response())
+}
+
+pub(crate) async fn assign(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    hold(&state, &current, &id)?;
+    let mrn = form_value(&body, "mrn").unwrap_or_default();
+    review::assign_patient(&state.store, &state.db, &id, current.name(), &mrn).await?;
+    audit(&state, &current, "assign", Some(&id), "").await?;
+    Ok(Redirect::to(&format!("/documents/{id}?m=assigned")).into_response())
+}
+
+pub(crate) async fn add_user(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    current.require(Role::Admin)?;
+    let name = form_value(&body, "name").unwrap_or_default();
+    let role: Role = form_value(&body, "role").unwrap_or_default().parse()?;
+    let password = form_value(&body, "password").unwrap_or_default();
+    let db = state.db.clone();
+    let added = {
+        let name = name.clone();
+        tokio::task::spawn_blocking(move || accounts::add_user(&db, &name, role, &password))
+            .await
+            .map_err(|_| AppError::Internal(Error::PasswordHash))?
+    }?;
+    audit(
+        &state,
+        &current,
+        "user_add",
+        None,
+        &format!("{} as {}", added.name, role),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/users?m=user_added").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_forms_keep_known_fields_text_and_acknowledgements() {
+        let input =
+            review_input(b"csrf=x&field.mrn=+123+&field.evil=1&text=a%0D%0Ab&ack=2&ack=0&ack=x");
+        assert_eq!(input.fields.get("mrn").map(String::as_str), Some("123"));
+        assert!(!input.fields.contains_key("evil"));
+        assert_eq!(input.text, "a\nb");
+        assert_eq!(input.flags_acknowledged, vec![2, 0]);
+    }
+}

@@ -1,0 +1,332 @@
+//! The HTTP layer: router, session middleware (authentication and CSRF), error pages.
+
+mod actions;
+mod pages;
+mod templates;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use him_store::Store;
+
+use crate::accounts::{self, Role, Session};
+use crate::config::ReviewConfig;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+pub(crate) use templates::Templates;
+
+/// Name of the session cookie.
+pub(crate) const SESSION_COOKIE: &str = "him_session";
+/// Largest form body accepted.
+const MAX_FORM_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub db: Db,
+    pub config: Arc<ReviewConfig>,
+    pub(crate) templates: Templates,
+}
+
+impl AppState {
+    /// State over a store and an open database.
+    pub fn new(config: ReviewConfig, store: Store, db: Db) -> Self {
+        AppState {
+            store,
+            db,
+            config: Arc::new(config),
+            templates: Templates::new(),
+        }
+    }
+}
+
+/// The review UI: every route but `/login` and `/static/*` needs a session, and every POST a CSRF token.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/", get(pages::queue))
+        .route("/logout", post(actions::logout))
+        .route("/documents/{id}", get(pages::document))
+        .route("/documents/{id}/pages/{file}", get(pages::page_image))
+        .route("/documents/{id}/audio", get(pages::audio))
+        .route("/documents/{id}/claim", post(actions::claim))
+        .route("/documents/{id}/release", post(actions::release))
+        .route("/documents/{id}/edit", post(actions::edit))
+        .route("/documents/{id}/approve", post(actions::approve))
+        .route("/documents/{id}/return", post(actions::return_document))
+        .route("/documents/{id}/addendum", post(actions::addendum))
+        .route("/documents/{id}/assign", post(actions::assign))
+        .route("/audit", get(pages::audit))
+        .route("/admin/users", get(pages::users).post(actions::add_user))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_session,
+        ));
+    Router::new()
+        .route("/login", get(pages::login_form).post(actions::login))
+        .route("/static/{file}", get(pages::static_file))
+        .merge(protected)
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+/// Opens the database, reindexes the queue from the store and serves until the process ends.
+pub async fn serve(config: ReviewConfig, store: Store) -> Result<()> {
+    let db = Db::open(std::path::Path::new(&config.database))?;
+    let count = crate::queue::reindex(&store, &db).await?;
+    tracing::info!(
+        documents = count,
+        store = store.location(),
+        "queue index rebuilt"
+    );
+    let listen = config.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| Error::Serve {
+            listen: listen.clone(),
+            source,
+        })?;
+    tracing::info!(%listen, "review UI listening");
+    let app = router(AppState::new(config, store, db));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .map_err(|source| Error::Serve { listen, source })
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The value of a cookie.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The address a request came from.
+pub(crate) fn client_ip(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The logged-in user of a request, with the address it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Current {
+    pub session: Session,
+    pub ip: String,
+}
+
+impl Current {
+    pub fn name(&self) -> &str {
+        &self.session.user.name
+    }
+
+    /// 403 unless the user has at least `role`.
+    pub fn require(&self, role: Role) -> Result<(), AppError> {
+        if self.session.user.role >= role {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// Compares two strings in time independent of where they differ.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The `csrf` field of a form body.
+pub(crate) fn form_value(body: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+async fn require_session(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let is_page = matches!(*request.method(), Method::GET | Method::HEAD);
+    let unauthenticated = || {
+        if is_page {
+            Redirect::to("/login").into_response()
+        } else {
+            (StatusCode::UNAUTHORIZED, "login required").into_response()
+        }
+    };
+    let Some(token) = cookie(request.headers(), SESSION_COOKIE) else {
+        return unauthenticated();
+    };
+    let session = match accounts::find_session(&state.db, &token) {
+        Ok(Some(session)) => session,
+        Ok(None) => return unauthenticated(),
+        Err(error) => return AppError::from(error).into_response(),
+    };
+    let ip = client_ip(&request);
+    let mut request = if is_page {
+        request
+    } else {
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "request too large").into_response();
+        };
+        let given = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| form_value(&bytes, "csrf"));
+        if !given.is_some_and(|given| constant_time_eq(&given, &session.csrf)) {
+            tracing::warn!(
+                user.id = session.user.id,
+                "request refused: missing or wrong csrf token"
+            );
+            return (
+                StatusCode::FORBIDDEN,
+                "invalid or missing form token; reload the page",
+            )
+                .into_response();
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    };
+    request.extensions_mut().insert(Current { session, ip });
+    next.run(request).await
+}
+
+/// A failed request: shows a short message, logs the cause once without PHI.
+#[derive(Debug)]
+pub(crate) enum AppError {
+    Forbidden,
+    NotFound,
+    /// Someone else holds the document.
+    Claimed,
+    Internal(Error),
+}
+
+impl From<Error> for AppError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::DocumentNotFound { .. } => AppError::NotFound,
+            Error::Store {
+                source: him_store::Error::NotFound { .. },
+            } => AppError::NotFound,
+            other => AppError::Internal(other),
+        }
+    }
+}
+
+/// A name for an error that is safe to log: store keys carry MRNs, so no `Display` of store errors.
+fn error_kind(error: &Error) -> &'static str {
+    match error {
+        Error::Database { .. } => "database",
+        Error::Store { .. } => "store",
+        Error::Unreadable { .. } => "unreadable_object",
+        Error::DocumentNotFound { .. } => "document_not_found",
+        Error::UserNotFound { .. } => "user_not_found",
+        Error::UserExists { .. } => "user_exists",
+        Error::InvalidInput { .. } => "invalid_input",
+        Error::Conflict { .. } => "conflict",
+        Error::PasswordHash => "password_hash",
+        Error::Serve { .. } => "serve",
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::Forbidden => {
+                (StatusCode::FORBIDDEN, "you do not have access to this page").into_response()
+            }
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not found").into_response(),
+            AppError::Claimed => (
+                StatusCode::CONFLICT,
+                "another reviewer is working on this document",
+            )
+                .into_response(),
+            // These details are written for users and carry no PHI.
+            AppError::Internal(Error::InvalidInput { detail }) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, detail).into_response()
+            }
+            AppError::Internal(Error::Conflict { detail }) => {
+                (StatusCode::CONFLICT, detail).into_response()
+            }
+            AppError::Internal(Error::UserExists { .. }) => {
+                (StatusCode::CONFLICT, "a user of that name exists already").into_response()
+            }
+            AppError::Internal(error) => {
+                tracing::error!(
+                    error.kind = error_kind(&error),
+                    transient = error.is_transient(),
+                    "review request failed"
+                );
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "something went wrong; the error was logged",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_and_form_values_are_found_by_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; him_session=xyz"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("xyz"));
+        assert_eq!(cookie(&headers, "b"), None);
+        assert_eq!(
+            form_value(b"x=1&csrf=ab%20c", "csrf").as_deref(),
+            Some("ab c")
+        );
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+    }
+}

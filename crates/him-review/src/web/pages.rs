@@ -1,0 +1,299 @@
+//! GET handlers: the pages and the files they show.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::accounts::{random_hex, Role};
+use crate::audit::{record_audit, search_audit, AuditEvent, AuditQuery};
+use crate::document;
+use crate::queue::{self, QueueFilter, QueueList};
+use crate::web::{AppError, AppState, Current};
+
+/// Cookie holding the login form's CSRF token (double submit: no session exists yet).
+pub(crate) const LOGIN_COOKIE: &str = "him_login";
+
+/// Fixed messages shown after an action, chosen by the `m` query parameter.
+fn message(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "approved" => "Approved. The document left the queue.",
+        "saved" => "Draft saved.",
+        "returned" => "Sent back with your reason.",
+        "assigned" => "Assigned to the patient; the document now waits for review.",
+        "claimed" => "Claimed: the document is yours for now.",
+        "released" => "Claim released.",
+        "addendum" => "Addendum added as a new version.",
+        "user_added" => "User added.",
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct PageQuery {
+    m: Option<String>,
+    q: Option<String>,
+}
+
+pub(crate) fn login_page(state: &AppState, error: Option<&str>, status: StatusCode) -> Response {
+    let token = random_hex(16);
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict{secure}");
+    match state
+        .templates
+        .render("login.html", json!({"login_csrf": token, "error": error}))
+    {
+        Ok(mut response) => {
+            *response.status_mut() = status;
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+pub(crate) async fn login_form(State(state): State<AppState>) -> Response {
+    login_page(&state, None, StatusCode::OK)
+}
+
+fn age(received_at: &str) -> String {
+    let Ok(received) = chrono::DateTime::parse_from_rfc3339(received_at) else {
+        return "?".to_string();
+    };
+    let minutes = (chrono::Utc::now() - received.with_timezone(&chrono::Utc))
+        .num_minutes()
+        .max(0);
+    match minutes {
+        m if m < 60 => format!("{m}m"),
+        m if m < 24 * 60 => format!("{}h {}m", m / 60, m % 60),
+        m => format!("{}d {}h", m / (24 * 60), (m / 60) % 24),
+    }
+}
+
+pub(crate) async fn queue(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Query(filter): Query<QueueFilter>,
+    Query(page): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let with_age = |items: Vec<queue::QueueItem>| -> Vec<serde_json::Value> {
+        items
+            .into_iter()
+            .map(|item| {
+                let mut value = json!(item);
+                value["age"] = json!(age(&item.received_at));
+                value["holder"] = json!(queue::claim_holder(&item));
+                value
+            })
+            .collect()
+    };
+    let pending = queue::list_queue(&state.db, QueueList::PendingReview, &filter)?;
+    let unmatched = queue::list_queue(&state.db, QueueList::Unmatched, &filter)?;
+    let oldest = pending
+        .iter()
+        .chain(&unmatched)
+        .map(|item| item.received_at.as_str())
+        .min()
+        .map(age);
+    state.templates.render(
+        "queue.html",
+        json!({
+            "user": current.session.user, "csrf": current.session.csrf,
+            "message": message(page.m.as_deref()),
+            "pending": with_age(pending), "unmatched": with_age(unmatched), "oldest": oldest,
+            "filter": {"kind": filter.kind, "document_type": filter.document_type,
+                       "station": filter.station, "risk": filter.risk.is_some_and(|r| !r.is_empty())},
+            "kinds": queue::distinct(&state.db, "kind")?,
+            "types": queue::distinct(&state.db, "document_type")?,
+            "stations": queue::distinct(&state.db, "station")?,
+        }),
+    )
+}
+
+/// The queue row of a document named in a URL; ids that are not 32 hex characters are simply not found.
+pub(crate) fn document_item(state: &AppState, id: &str) -> Result<queue::QueueItem, AppError> {
+    if him_core::DocumentId::parse(id).is_none() {
+        return Err(AppError::NotFound);
+    }
+    Ok(queue::find_document(&state.db, id)?)
+}
+
+pub(crate) async fn document(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+    Query(page): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    let item = document_item(&state, &id)?;
+    let view = document::load(&state.store, &item, state.config.low_confidence).await?;
+    let q = page.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let results = match q {
+        Some(q) => queue::search_patients(&state.db, q)?,
+        None => Vec::new(),
+    };
+    record_audit(
+        &state.store,
+        &state.db,
+        &AuditEvent::now(current.name(), "view", Some(&id), &current.ip, ""),
+    )
+    .await?;
+    state.templates.render(
+        "document.html",
+        json!({
+            "user": current.session.user, "csrf": current.session.csrf,
+            "message": message(page.m.as_deref()),
+            "item": item, "holder": queue::claim_holder(&item), "view": view, "q": q, "results": results,
+        }),
+    )
+}
+
+pub(crate) async fn page_image(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let item = document_item(&state, &id)?;
+    let valid =
+        file.len() == 8 && file.ends_with(".png") && file[..4].bytes().all(|b| b.is_ascii_digit());
+    if !valid {
+        return Err(AppError::NotFound);
+    }
+    let bytes = state
+        .store
+        .get(&format!("{}/pages/{file}", item.location))
+        .await
+        .map_err(crate::error::Error::from)?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
+}
+
+/// `bytes=start-end` of a Range header, clamped to `len`.
+fn byte_range(headers: &HeaderMap, len: usize) -> Option<(usize, usize)> {
+    let spec = headers
+        .get(header::RANGE)?
+        .to_str()
+        .ok()?
+        .strip_prefix("bytes=")?;
+    let (start, end) = spec.split_once('-')?;
+    let start: usize = start.trim().parse().ok()?;
+    let end: usize = match end.trim() {
+        "" => len.checked_sub(1)?,
+        end => end.parse::<usize>().ok()?.min(len.checked_sub(1)?),
+    };
+    (start <= end).then_some((start, end))
+}
+
+/// The dictation's original audio, with byte ranges so that the player can seek.
+pub(crate) async fn audio(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let item = document_item(&state, &id)?;
+    let Some((key, media_type)) = document::audio_key(&state.store, &item).await? else {
+        return Err(AppError::NotFound);
+    };
+    let bytes = state
+        .store
+        .get(&key)
+        .await
+        .map_err(crate::error::Error::from)?;
+    let content_type = HeaderValue::from_str(&media_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let len = bytes.len();
+    let mut response = match byte_range(&headers, len) {
+        Some((start, end)) => {
+            let mut response = Body::from(bytes.slice(start..=end)).into_response();
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            response
+        }
+        None => Body::from(bytes).into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
+    response
+        .headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    Ok(response)
+}
+
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, AppError> {
+    current.require(Role::Supervisor)?;
+    let events = search_audit(&state.db, &query, 500)?;
+    state.templates.render(
+        "audit.html",
+        json!({"user": current.session.user, "csrf": current.session.csrf, "query": query, "events": events}),
+    )
+}
+
+pub(crate) async fn users(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Query(page): Query<PageQuery>,
+) -> Result<Response, AppError> {
+    current.require(Role::Admin)?;
+    let users = crate::accounts::list_users(&state.db)?;
+    state.templates.render(
+        "users.html",
+        json!({"user": current.session.user, "csrf": current.session.csrf, "users": users,
+               "message": message(page.m.as_deref())}),
+    )
+}
+
+pub(crate) async fn static_file(Path(file): Path<String>) -> Response {
+    let (body, content_type) = match file.as_str() {
+        "app.css" => (include_str!("../static/app.css"), "text/css; charset=utf-8"),
+        "app.js" => (
+            include_str!("../static/app.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return (StatusCode::NOT_FOUND, "not found").into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_parsed_and_clamped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, HeaderValue::from_static("bytes=10-"));
+        assert_eq!(byte_range(&headers, 100), Some((10, 99)));
+        headers.insert(header::RANGE, HeaderValue::from_static("bytes=0-1000"));
+        assert_eq!(byte_range(&headers, 100), Some((0, 99)));
+        headers.insert(header::RANGE, HeaderValue::from_static("bytes=50-10"));
+        assert_eq!(byte_range(&headers, 100), None);
+    }
+
+    #[test]
+    fn ages_read_in_minutes_hours_and_days() {
+        let two_days = (chrono::Utc::now() - chrono::Duration::hours(50)).to_rfc3339();
+        assert_eq!(age(&two_days), "2d 2h");
+        assert_eq!(age("garbage"), "?");
+    }
+}

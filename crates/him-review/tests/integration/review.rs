@@ -1,0 +1,339 @@
+//! The document page and the review actions, with the objects they write and the audit trail.
+
+use axum::http::StatusCode;
+use serde_json::Value;
+
+use crate::support::{Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, UNMATCHED};
+
+async fn json(harness: &Harness, key: &str) -> Value {
+    serde_json::from_slice(&harness.store.get(key).await.unwrap()).unwrap()
+}
+
+/// The document page boxes field sources over the page image, serves the image, and audits the view.
+#[tokio::test]
+async fn the_document_page_highlights_sources_and_serves_pages() {
+    let harness = Harness::new().await;
+    let ana = harness.login("ana").await;
+    let page = harness
+        .get(&format!("/documents/{FILED}"), Some(&ana))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains(r#"class="hl field" title="mrn""#), "{html}");
+    assert!(html.contains(r#"id="field-mrn" value="40158388""#));
+    let image = harness
+        .get(&format!("/documents/{FILED}/pages/0001.png"), Some(&ana))
+        .await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert_eq!(image.content_type.as_deref(), Some("image/png"));
+    assert!(image.body.starts_with(b"\x89PNG"));
+    for bad in ["0001.txt", "..%2F..%2Fx.png", "1.png"] {
+        let response = harness
+            .get(&format!("/documents/{FILED}/pages/{bad}"), Some(&ana))
+            .await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    assert_eq!(
+        harness.get("/documents/nothex", Some(&ana)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(harness.audit_actions(FILED).await, ["view"]);
+}
+
+/// Approving writes the version, its DocumentReference and the review record; approving again adds a new
+/// sequence number and version and leaves the first untouched; the audit log has every step.
+#[tokio::test]
+async fn approve_writes_new_objects_and_never_overwrites() {
+    let harness = Harness::new().await;
+    let ana = harness.login("ana").await;
+    let folder = format!("patients/{FILED_MRN}/{FILED}");
+    harness
+        .get(&format!("/documents/{FILED}"), Some(&ana))
+        .await;
+    let edit = [
+        ("field.author", "Gregory House"),
+        ("field.document_type", "11506-3"),
+        ("text", "corrected"),
+    ];
+    let saved = harness
+        .post(&format!("/documents/{FILED}/edit"), Some(&ana), &edit)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let draft = harness
+        .get(&format!("/documents/{FILED}"), Some(&ana))
+        .await
+        .text();
+    assert!(draft.contains(r#"id="field-author" value="Gregory House""#));
+    let approved = harness
+        .post(&format!("/documents/{FILED}/approve"), Some(&ana), &edit)
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER);
+    assert_eq!(approved.location.as_deref(), Some("/?m=approved"));
+
+    let record = json(&harness, &format!("{folder}/reviews/0002-approved.json")).await;
+    assert_eq!(record["reviewer"], "ana");
+    assert_eq!(record["fields"]["author"], "Gregory House");
+    assert_eq!(record["version"], 1);
+    assert!(record["fields_changed"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("author")));
+    let text = harness
+        .store
+        .get(&format!("{folder}/versions/1/text.txt"))
+        .await
+        .unwrap();
+    assert_eq!(&text[..], b"corrected");
+    let reference = json(
+        &harness,
+        &format!("{folder}/versions/1/DocumentReference.json"),
+    )
+    .await;
+    assert_eq!(reference["resourceType"], "DocumentReference");
+    assert_eq!(reference["docStatus"], "final");
+    assert_eq!(reference["subject"]["identifier"]["value"], FILED_MRN);
+    assert_eq!(reference["type"]["coding"][0]["system"], "http://loinc.org");
+    assert_eq!(reference["type"]["coding"][0]["code"], "11506-3");
+    assert_eq!(reference["author"][0]["display"], "Gregory House");
+    assert_eq!(reference["authenticator"]["display"], "ana");
+    assert_eq!(
+        reference["content"][0]["attachment"]["hash"],
+        "Pe9z8VtWpHu6Z3faEp25iN8xb6LosQ+1oAVEI0lYXEM="
+    );
+
+    let queue = harness.get("/", Some(&ana)).await.text();
+    assert!(
+        !queue.contains(&format!("/documents/{FILED}\"")),
+        "approved document left the queue"
+    );
+
+    let first_record = harness
+        .store
+        .get(&format!("{folder}/reviews/0002-approved.json"))
+        .await
+        .unwrap();
+    let again = [("text", "second")];
+    assert_eq!(
+        harness
+            .post(&format!("/documents/{FILED}/approve"), Some(&ana), &again)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(harness
+        .store
+        .exists(&format!("{folder}/reviews/0003-approved.json"))
+        .await
+        .unwrap());
+    assert_eq!(
+        &harness
+            .store
+            .get(&format!("{folder}/versions/2/text.txt"))
+            .await
+            .unwrap()[..],
+        b"second"
+    );
+    assert_eq!(
+        harness
+            .store
+            .get(&format!("{folder}/reviews/0002-approved.json"))
+            .await
+            .unwrap(),
+        first_record
+    );
+    assert_eq!(
+        &harness
+            .store
+            .get(&format!("{folder}/versions/1/text.txt"))
+            .await
+            .unwrap()[..],
+        b"corrected"
+    );
+
+    let addendum = harness
+        .post(
+            &format!("/documents/{FILED}/addendum"),
+            Some(&ana),
+            &[("addendum", "late result")],
+        )
+        .await;
+    assert_eq!(addendum.status, StatusCode::SEE_OTHER);
+    let third = harness
+        .store
+        .get(&format!("{folder}/versions/3/text.txt"))
+        .await
+        .unwrap();
+    let third = String::from_utf8_lossy(&third);
+    assert!(
+        third.starts_with("second") && third.contains("late result"),
+        "{third}"
+    );
+    let linked = json(
+        &harness,
+        &format!("{folder}/versions/3/DocumentReference.json"),
+    )
+    .await;
+    assert_eq!(linked["relatesTo"][0]["code"], "appends");
+    assert_eq!(
+        linked["relatesTo"][0]["target"]["reference"],
+        format!("DocumentReference/{FILED}-v2")
+    );
+
+    assert_eq!(
+        harness.audit_actions(FILED).await,
+        ["view", "edit", "view", "approve", "approve", "addendum"]
+    );
+}
+
+/// A flagged transcript cannot be approved until every flag is acknowledged.
+#[tokio::test]
+async fn flagged_dictations_need_every_flag_acknowledged() {
+    let harness = Harness::new().await;
+    let ana = harness.login("ana").await;
+    let page = harness
+        .get(&format!("/documents/{DICTATION}"), Some(&ana))
+        .await
+        .text();
+    assert!(page.contains(r#"name="ack" value="1""#));
+    assert!(page.contains("text_in_silence"));
+    assert!(page.contains(&format!(r#"src="/documents/{DICTATION}/audio""#)));
+    let path = format!("/documents/{DICTATION}/approve");
+    let refused = harness
+        .post(&path, Some(&ana), &[("text", "Consultation note.")])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    let folder = format!("patients/{DICTATION_MRN}/{DICTATION}");
+    assert!(harness
+        .store
+        .list(&format!("{folder}/versions/"))
+        .await
+        .unwrap()
+        .is_empty());
+    let accepted = harness
+        .post(
+            &path,
+            Some(&ana),
+            &[("text", "Consultation note."), ("ack", "1")],
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER);
+    let record = json(&harness, &format!("{folder}/reviews/0001-approved.json")).await;
+    assert_eq!(record["flags_acknowledged"], serde_json::json!([1]));
+
+    let audio = harness
+        .send(
+            axum::http::Request::get(format!("/documents/{DICTATION}/audio"))
+                .header("cookie", &ana.cookie)
+                .header("range", "bytes=10-19")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(audio.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(audio.body.len(), 10);
+    assert_eq!(audio.content_type.as_deref(), Some("audio/wav"));
+}
+
+/// Assigning an unmatched chart copies it into the patient's folder and leaves a tombstone; the original
+/// objects stay where they were.
+#[tokio::test]
+async fn assigning_copies_create_only_and_leaves_a_tombstone() {
+    let harness = Harness::new().await;
+    let ana = harness.login("ana").await;
+    let page = harness
+        .get(&format!("/documents/{UNMATCHED}?q=4015"), Some(&ana))
+        .await
+        .text();
+    assert!(page.contains("MRN 40079196"), "matching candidate offered");
+    assert!(page.contains("MRN 40158388"), "search result offered");
+    let bad = harness
+        .post(
+            &format!("/documents/{UNMATCHED}/assign"),
+            Some(&ana),
+            &[("mrn", "../x")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let response = harness
+        .post(
+            &format!("/documents/{UNMATCHED}/assign"),
+            Some(&ana),
+            &[("mrn", "40079196")],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    let from = format!("unmatched/{UNMATCHED}");
+    let to = format!("patients/40079196/{UNMATCHED}");
+    for name in [
+        "document.json",
+        "ocr.json",
+        "text.txt",
+        "pages/0001.png",
+        "original.png",
+    ] {
+        let original = harness.store.get(&format!("{from}/{name}")).await.unwrap();
+        assert_eq!(
+            harness.store.get(&format!("{to}/{name}")).await.unwrap(),
+            original,
+            "{name}"
+        );
+    }
+    let tombstone = json(&harness, &format!("{from}/moved.json")).await;
+    assert_eq!(tombstone["location"], to);
+    let queue = harness.get("/", Some(&ana)).await.text();
+    assert!(queue.contains(r#"<strong id="unmatched-count">0</strong>"#));
+    assert!(queue.contains(r#"<strong id="pending-count">3</strong>"#));
+    let again = harness
+        .post(
+            &format!("/documents/{UNMATCHED}/assign"),
+            Some(&ana),
+            &[("mrn", "40079196")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(harness.audit_actions(UNMATCHED).await, ["view", "assign"]);
+}
+
+/// Returning and rejecting need a reason, write a review record and take the document off the queue.
+#[tokio::test]
+async fn return_and_reject_record_the_reason() {
+    let harness = Harness::new().await;
+    let ana = harness.login("ana").await;
+    let empty = harness
+        .post(
+            &format!("/documents/{FILED}/return"),
+            Some(&ana),
+            &[("kind", "return"), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let returned = harness
+        .post(
+            &format!("/documents/{FILED}/return"),
+            Some(&ana),
+            &[("kind", "return"), ("reason", "page 2 missing")],
+        )
+        .await;
+    assert_eq!(returned.status, StatusCode::SEE_OTHER);
+    let record = json(
+        &harness,
+        &format!("patients/{FILED_MRN}/{FILED}/reviews/0001-returned.json"),
+    )
+    .await;
+    assert_eq!(record["reason"], "page 2 missing");
+    let rejected = harness
+        .post(
+            &format!("/documents/{UNMATCHED}/return"),
+            Some(&ana),
+            &[("kind", "reject"), ("reason", "not ours")],
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::SEE_OTHER);
+    assert!(harness
+        .store
+        .exists(&format!("unmatched/{UNMATCHED}/reviews/0001-rejected.json"))
+        .await
+        .unwrap());
+    assert_eq!(harness.audit_actions(FILED).await, ["return"]);
+    assert_eq!(harness.audit_actions(UNMATCHED).await, ["reject"]);
+}

@@ -1,0 +1,285 @@
+//! The service commands: `submit`, `worker`, `dlq`, `serve`, `watch`, `review`, `user`.
+//!
+//! Each loads the shared setup, runs on the async runtime, and maps failures to exit codes: 0 success,
+//! 1 when some input failed, 2 for usage, configuration or environment errors.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use him_queue::{Queue, WorkKind};
+use tracing::{error, info};
+
+use crate::cli::{SubmitArgs, WorkerArgs};
+use crate::metrics::Metrics;
+use crate::pipeline::{Engines, Pipeline};
+use crate::setup::{self, CommonArgs};
+
+/// Runs a fallible command body; an error is printed and becomes exit code 2.
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
+}
+
+/// `him submit`.
+pub fn submit(args: SubmitArgs) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(&args.common)?;
+        setup::runtime()?.block_on(async {
+            let queue = Queue::connect(&setup.config.queue)
+                .await
+                .with_context(|| format!("cannot reach the queue at {}", setup.config.queue.redacted_url()))?;
+            let mut failed = false;
+            for path in &args.files {
+                let line = match tokio::fs::read(path).await {
+                    Ok(bytes) => {
+                        match crate::intake::submit(&setup.store, &queue, Bytes::from(bytes), args.stat, args.station.as_deref()).await {
+                            Ok(submitted) => serde_json::to_value(&submitted)?,
+                            Err(failure) => {
+                                failed = true;
+                                error!(error = %failure, "submission failed");
+                                serde_json::json!({ "status": "error", "error": format!("{failure:#}") })
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        failed = true;
+                        serde_json::json!({ "status": "error", "error": format!("cannot read input: {error}") })
+                    }
+                };
+                let mut line = line;
+                if let Some(object) = line.as_object_mut() {
+                    object.insert("input".to_string(), path.display().to_string().into());
+                }
+                println!("{line}");
+            }
+            queue.close().await;
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        })
+    })())
+}
+
+/// `him worker`.
+pub fn worker(args: WorkerArgs) -> ExitCode {
+    exit((|| {
+        let mut setup = setup::load(&args.common)?;
+        if let Some(workers) = args.workers {
+            setup.config.ocr.workers = workers;
+            setup.config.asr.workers = workers;
+        }
+        let kinds = args
+            .kinds
+            .iter()
+            .map(|kind| match kind.trim() {
+                "charts" => Ok(WorkKind::Charts),
+                "dictations" => Ok(WorkKind::Dictations),
+                other => anyhow::bail!("unknown work kind {other:?} (charts, dictations)"),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let patients = setup::load_patients(&setup.config, args.patients.as_deref())?;
+        let ocr = Arc::new(crate::process::start_ocr_pool(&setup.config)?);
+        let asr = if kinds.contains(&WorkKind::Dictations) {
+            let (pool, version) = crate::process::start_asr_pool(&setup.config)?;
+            Some((Arc::new(pool), version))
+        } else {
+            None
+        };
+        let concurrency = ocr
+            .size()
+            .max(asr.as_ref().map_or(0, |(pool, _)| pool.size()));
+        let engines = Engines {
+            ocr: Arc::clone(&ocr),
+            ocr_version: him_ocr::tesseract_version(),
+            asr_version: asr.as_ref().map(|(_, version)| version.clone()),
+            asr: asr.as_ref().map(|(pool, _)| Arc::clone(pool)),
+        };
+        let worker_config = setup.config.worker.clone();
+        let queue_config = setup.config.queue.clone();
+        let pipeline = Arc::new(Pipeline::new(setup.config, setup.store, engines, patients));
+        let metrics = Arc::new(Metrics::default());
+        setup::runtime()?.block_on(async {
+            if !worker_config.metrics_listen.is_empty() {
+                let metrics = Arc::clone(&metrics);
+                let listen = worker_config.metrics_listen.clone();
+                tokio::spawn(async move {
+                    if let Err(error) =
+                        crate::metrics::serve_metrics(metrics, &listen, std::future::pending())
+                            .await
+                    {
+                        error!(error = %error, "metrics endpoint failed");
+                    }
+                });
+            }
+            let queue = Queue::connect(&queue_config).await.with_context(|| {
+                format!("cannot reach the queue at {}", queue_config.redacted_url())
+            })?;
+            crate::worker::run(
+                pipeline,
+                queue,
+                &kinds,
+                concurrency,
+                &worker_config,
+                metrics,
+                setup::shutdown_signal(),
+            )
+            .await
+        })?;
+        ocr.shutdown();
+        if let Some((pool, _)) = asr {
+            pool.shutdown();
+        }
+        info!("worker stopped");
+        Ok(ExitCode::SUCCESS)
+    })())
+}
+
+/// `him dlq list`.
+pub fn dlq_list(common: &CommonArgs, limit: usize) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        setup::runtime()?.block_on(async {
+            let queue = Queue::connect(&setup.config.queue).await?;
+            for dead in queue.list_dead_letters(limit).await? {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "document_id": dead.document_id,
+                        "kind": dead.kind,
+                        "reason": dead.reason,
+                        "deliveries": dead.count,
+                        "queue": dead.first_death_queue,
+                    })
+                );
+            }
+            queue.close().await;
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him dlq replay ID` and `him dlq replay --all`.
+pub fn dlq_replay(common: &CommonArgs, id: Option<&str>, all: bool) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        setup::runtime()?.block_on(async {
+            let queue = Queue::connect(&setup.config.queue).await?;
+            let replayed = match (id, all) {
+                (_, true) => queue.replay_all().await?,
+                (Some(id), false) => queue.replay(id).await?,
+                (None, false) => anyhow::bail!("give a document id or --all"),
+            };
+            queue.close().await;
+            println!("{}", serde_json::json!({ "replayed": replayed }));
+            Ok(if replayed == 0 && !all {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        })
+    })())
+}
+
+/// `him serve`: the scanning-station intake API.
+pub fn serve(common: &CommonArgs) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        let tokens = crate::serve::station_tokens(&setup.env, &setup.config.intake)?;
+        setup::runtime()?.block_on(async {
+            let queue = Queue::connect(&setup.config.queue).await?;
+            let state = crate::serve::IntakeState {
+                store: setup.store,
+                queue: queue.clone(),
+                tokens,
+                max_upload_bytes: setup.config.intake.max_upload_bytes,
+            };
+            crate::serve::serve_intake(
+                state,
+                &setup.config.intake.listen,
+                setup::shutdown_signal(),
+            )
+            .await?;
+            queue.close().await;
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him watch DIR`.
+pub fn watch(common: &CommonArgs, dir: &Path) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        setup::runtime()?.block_on(async {
+            let queue = Queue::connect(&setup.config.queue).await?;
+            crate::watch::watch(
+                dir,
+                setup.store,
+                queue.clone(),
+                setup.config.watch.clone(),
+                setup::shutdown_signal(),
+            )
+            .await?;
+            queue.close().await;
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him review` and `him review --reindex`.
+pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        setup::runtime()?.block_on(async {
+            if reindex_only {
+                let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+                let count = him_review::reindex(&setup.store, &db).await?;
+                println!("{}", serde_json::json!({ "indexed": count }));
+                return Ok(ExitCode::SUCCESS);
+            }
+            him_review::serve(setup.config.review.clone(), setup.store).await?;
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him user add NAME --role ROLE` (role given) and `him user passwd NAME`.
+pub fn user(common: &CommonArgs, name: &str, role: Option<&str>) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        let password = match setup.env.get("HIM_PASSWORD") {
+            Some(password) => password.clone(),
+            None => {
+                eprint!("password: ");
+                let _ = std::io::stderr().flush();
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                line.trim_end_matches(['\r', '\n']).to_string()
+            }
+        };
+        match role {
+            Some(role) => {
+                let role: him_review::Role = role
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("unknown role {role:?}"))?;
+                let user = him_review::add_user(&db, name, role, &password)?;
+                println!(
+                    "{}",
+                    serde_json::json!({ "user": user.name, "role": user.role.to_string() })
+                );
+            }
+            None => {
+                him_review::set_password(&db, name, &password)?;
+                println!(
+                    "{}",
+                    serde_json::json!({ "user": name, "password": "changed" })
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })())
+}

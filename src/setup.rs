@@ -1,0 +1,91 @@
+//! What every command shares: loading the configuration, opening the store, the patient index, the runtime.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use him_extract::PatientIndex;
+use him_store::Store;
+use tracing::{info, warn};
+
+use crate::config::PipelineConfig;
+
+/// Options every service command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Configuration file (default: built-in defaults, as in the shipped pipeline.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Store URL, overriding `store.url` (a folder, file:///folder or s3://bucket/prefix).
+    #[arg(long, global = true)]
+    pub store: Option<String>,
+}
+
+/// The loaded configuration, the store and the environment map it was read with.
+pub struct Setup {
+    pub config: PipelineConfig,
+    pub store: Store,
+    pub env: HashMap<String, String>,
+}
+
+/// Loads the configuration (interpolating the process environment) and opens the store.
+pub fn load(common: &CommonArgs) -> anyhow::Result<Setup> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let mut config = PipelineConfig::load(common.config.as_deref(), &env)?;
+    if let Some(folder) = common.config.as_deref().and_then(Path::parent) {
+        config.resolve_paths(folder);
+    }
+    if let Some(url) = &common.store {
+        config.store.url = url.clone();
+    }
+    let store = Store::from_config(&config.store, &env).context("cannot open the store")?;
+    Ok(Setup { config, store, env })
+}
+
+/// Loads the patient index named on the command line or in `[patients] index`, if any.
+pub fn load_patients(
+    config: &PipelineConfig,
+    path: Option<&Path>,
+) -> anyhow::Result<Option<Arc<PatientIndex>>> {
+    let path = match path {
+        Some(path) => Some(path.to_path_buf()),
+        None if !config.patients.index.is_empty() => Some(PathBuf::from(&config.patients.index)),
+        None => None,
+    };
+    let index = path
+        .map(|path| crate::identity::load_index(&path, config.patients.check_digit))
+        .transpose()?
+        .map(Arc::new);
+    match &index {
+        Some(index) => info!(patients = index.len(), "patient index loaded"),
+        None => warn!("no patient index configured; every document goes to the unmatched queue"),
+    }
+    Ok(index)
+}
+
+/// The async runtime: two threads for IO; engines run on their own pools.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves when the process is asked to stop (SIGTERM or SIGINT).
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    info!("shutdown requested");
+}

@@ -1,0 +1,653 @@
+//! `him watch DIR`: dictation drop folders in front of `intake → queue`.
+//!
+//! Each scan lists the folder (not recursively), waits until a file kept its size and modification time
+//! for `stable_secs` (so a file still being copied is never taken), submits it, then moves it to
+//! `processed/` (queued or duplicate) or `failed/` (the file itself cannot be used). Intake is idempotent on
+//! SHA-256, so a crash between submitting and moving only leads to a `duplicate` on the next run.
+//!
+//! File names are never logged: stations put patient names in them. Logs carry document ids and sizes.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{ensure, Context as _};
+use bytes::Bytes;
+use him_queue::Queue;
+use him_store::Store;
+use serde::Deserialize;
+use tracing::{debug, error, info, warn};
+
+use crate::intake::{self, valid_station};
+use crate::serve::is_transient;
+
+/// Subfolder of files submitted (queued or duplicate).
+pub const PROCESSED_DIR: &str = "processed";
+
+/// Subfolder of files that cannot be submitted (unreadable, empty, too large).
+pub const FAILED_DIR: &str = "failed";
+
+/// Longest wait between retries of a file whose submission failed.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Name endings of files that copy tools are still writing under a temporary name.
+const TEMPORARY_SUFFIXES: [&str; 4] = [".tmp", ".part", ".partial", ".crdownload"];
+
+/// The `[watch]` section: how `him watch DIR` takes files from a drop folder.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Seconds between two scans of the folder.
+    pub poll_secs: u64,
+    /// Seconds a file must keep the same size and modification time before it is taken; 0 takes files at
+    /// first sight (only for folders that files enter by an atomic rename).
+    pub stable_secs: u64,
+    /// Station id recorded on the jobs of this folder (a device id, never a person's name).
+    pub station: String,
+    /// Queue the files of this folder as urgent (STAT) work.
+    pub stat: bool,
+    /// Largest file taken in bytes (256 MiB, like `limits.max_file_bytes`); larger files go to `failed/`.
+    pub max_file_bytes: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            poll_secs: 2,
+            stable_secs: 5,
+            station: "drop-1".to_string(),
+            stat: false,
+            max_file_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+impl WatchConfig {
+    /// Checks the values deserialization cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(self.poll_secs >= 1, "watch.poll_secs must be at least 1");
+        ensure!(
+            valid_station(&self.station),
+            "watch.station must be letters, digits, - _ . (at most 64)"
+        );
+        ensure!(
+            self.max_file_bytes > 0,
+            "watch.max_file_bytes must be positive"
+        );
+        Ok(())
+    }
+}
+
+/// What one scan did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Files submitted and queued, then moved to `processed/`.
+    pub queued: usize,
+    /// Files already queued or filed, moved to `processed/`.
+    pub duplicates: usize,
+    /// Files moved to `failed/`.
+    pub failed: usize,
+    /// Files left in place after a failed submission or move, to be retried after a backoff.
+    pub deferred: usize,
+    /// Files not yet stable.
+    pub waiting: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Observation {
+    size: u64,
+    modified: Option<SystemTime>,
+    since: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    attempts: u32,
+    next: Instant,
+}
+
+/// A drop folder and what the watcher remembers about its files between scans.
+#[derive(Debug)]
+pub struct DropFolder {
+    dir: PathBuf,
+    store: Store,
+    queue: Queue,
+    config: WatchConfig,
+    observed: HashMap<OsString, Observation>,
+    retries: HashMap<OsString, Retry>,
+}
+
+/// Watches `dir` until `shutdown` completes. A scan in progress is finished first.
+pub async fn watch(
+    dir: &Path,
+    store: Store,
+    queue: Queue,
+    config: WatchConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let poll = Duration::from_secs(config.poll_secs.max(1));
+    let mut folder = DropFolder::open(dir, store, queue, config)?;
+    info!(dir = %dir.display(), station = %folder.config.station, "watching drop folder");
+    let mut ticker = tokio::time::interval(poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            _ = ticker.tick() => {}
+        }
+        match folder.scan_once(Instant::now()).await {
+            Ok(summary) if summary != ScanSummary::default() => {
+                debug!(?summary, "drop folder scanned")
+            }
+            Ok(_) => {}
+            Err(cause) => warn!(error = format!("{cause:#}"), "drop folder scan failed"),
+        }
+    }
+    info!("drop folder watcher stopped");
+    Ok(())
+}
+
+impl DropFolder {
+    /// Checks the configuration and the folder, creating `processed/` and `failed/` when missing.
+    pub fn open(
+        dir: &Path,
+        store: Store,
+        queue: Queue,
+        config: WatchConfig,
+    ) -> anyhow::Result<Self> {
+        config.validate()?;
+        ensure!(
+            dir.is_dir(),
+            "drop folder {} is not a folder",
+            dir.display()
+        );
+        for sub in [PROCESSED_DIR, FAILED_DIR] {
+            std::fs::create_dir_all(dir.join(sub)).with_context(|| {
+                format!("failed to create {sub}/ in drop folder {}", dir.display())
+            })?;
+        }
+        Ok(DropFolder {
+            dir: dir.to_path_buf(),
+            store,
+            queue,
+            config,
+            observed: HashMap::new(),
+            retries: HashMap::new(),
+        })
+    }
+
+    /// Lists the folder once and takes every file that has been stable since an earlier scan.
+    /// `now` is passed in so tests can move time forward without sleeping.
+    pub async fn scan_once(&mut self, now: Instant) -> anyhow::Result<ScanSummary> {
+        let mut summary = ScanSummary::default();
+        let mut present = Vec::new();
+        let mut entries = tokio::fs::read_dir(&self.dir)
+            .await
+            .with_context(|| format!("failed to list drop folder {}", self.dir.display()))?;
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .context("failed to list drop folder")?
+        {
+            let name = entry.file_name();
+            if skipped_name(&name) {
+                continue;
+            }
+            // Symbolic links are not followed (they may point anywhere); subfolders, processed/ and
+            // failed/ included, are not entered.
+            let Ok(metadata) = tokio::fs::symlink_metadata(entry.path()).await else {
+                continue;
+            };
+            if !metadata.file_type().is_file() {
+                continue;
+            }
+            present.push(name.clone());
+            let seen = Observation {
+                size: metadata.len(),
+                modified: metadata.modified().ok(),
+                since: now,
+            };
+            let stable_for = Duration::from_secs(self.config.stable_secs);
+            let previous = self.observed.entry(name.clone()).or_insert(seen);
+            if (previous.size, previous.modified) != (seen.size, seen.modified) {
+                *previous = seen;
+            }
+            if now.saturating_duration_since(previous.since) < stable_for {
+                summary.waiting += 1;
+                continue;
+            }
+            if self
+                .retries
+                .get(&name)
+                .is_some_and(|retry| retry.next > now)
+            {
+                summary.deferred += 1;
+                continue;
+            }
+            self.take(&name, seen.size, now, &mut summary).await;
+        }
+        self.observed.retain(|name, _| present.contains(name));
+        self.retries.retain(|name, _| present.contains(name));
+        Ok(summary)
+    }
+
+    /// Submits one stable file and moves it away.
+    async fn take(&mut self, name: &OsStr, size: u64, now: Instant, summary: &mut ScanSummary) {
+        let path = self.dir.join(name);
+        if size == 0 || size > self.config.max_file_bytes {
+            let reason = if size == 0 { "empty" } else { "too_large" };
+            warn!(bytes = size, reason, "drop folder file cannot be submitted");
+            self.move_to(name, FAILED_DIR, now, summary).await;
+            return;
+        }
+        let original = match tokio::fs::read(&path).await {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(cause) if cause.kind() == io::ErrorKind::NotFound => {
+                // Taken away by someone else between listing and reading.
+                self.observed.remove(name);
+                return;
+            }
+            Err(cause) => {
+                // std's io errors carry no path, so this logs no file name.
+                warn!(bytes = size, error = %cause, reason = "unreadable", "drop folder file cannot be submitted");
+                self.move_to(name, FAILED_DIR, now, summary).await;
+                return;
+            }
+        };
+        if original.len() as u64 != size {
+            // Changed between the last look and the read: watch it again from scratch.
+            self.observed.remove(name);
+            summary.waiting += 1;
+            return;
+        }
+        let started = Instant::now();
+        let submitted = intake::submit(
+            &self.store,
+            &self.queue,
+            original,
+            self.config.stat,
+            Some(&self.config.station),
+        )
+        .await;
+        match submitted {
+            Ok(submitted) => {
+                info!(
+                    document.id = %submitted.document_id,
+                    bytes = submitted.bytes,
+                    status = submitted.status,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "drop folder file submitted"
+                );
+                if self.move_to(name, PROCESSED_DIR, now, summary).await {
+                    if submitted.status == "queued" {
+                        summary.queued += 1;
+                    } else {
+                        summary.duplicates += 1;
+                    }
+                }
+            }
+            Err(cause) => {
+                let retry = self.defer(name, now);
+                summary.deferred += 1;
+                let transient = is_transient(&cause);
+                let error = format!("{cause:#}");
+                let retry_secs = retry.next.saturating_duration_since(now).as_secs();
+                if transient {
+                    warn!(
+                        bytes = size,
+                        transient,
+                        attempts = retry.attempts,
+                        retry_secs,
+                        error,
+                        "drop folder submission failed"
+                    );
+                } else {
+                    // Not the file's fault (store or broker refusing): it stays in place for a human to fix.
+                    error!(
+                        bytes = size,
+                        transient,
+                        attempts = retry.attempts,
+                        retry_secs,
+                        error,
+                        "drop folder submission failed"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Moves a file into a subfolder without overwriting; returns whether it moved.
+    async fn move_to(
+        &mut self,
+        name: &OsStr,
+        sub: &str,
+        now: Instant,
+        summary: &mut ScanSummary,
+    ) -> bool {
+        let source = self.dir.join(name);
+        let folder = self.dir.join(sub);
+        let moved = tokio::task::spawn_blocking(move || move_no_clobber(&source, &folder)).await;
+        match moved {
+            Ok(Ok(())) => {
+                self.observed.remove(name);
+                self.retries.remove(name);
+                if sub == FAILED_DIR {
+                    summary.failed += 1;
+                }
+                true
+            }
+            Ok(Err(cause)) => {
+                let retry = self.defer(name, now);
+                summary.deferred += 1;
+                error!(folder = sub, error = %cause, attempts = retry.attempts, "failed to move a drop folder file");
+                false
+            }
+            Err(join) => {
+                self.defer(name, now);
+                summary.deferred += 1;
+                error!(folder = sub, error = %join, "failed to move a drop folder file");
+                false
+            }
+        }
+    }
+
+    /// Schedules the next attempt of a file with exponential backoff.
+    fn defer(&mut self, name: &OsStr, now: Instant) -> Retry {
+        let poll = Duration::from_secs(self.config.poll_secs.max(1));
+        let retry = self.retries.entry(name.to_os_string()).or_insert(Retry {
+            attempts: 0,
+            next: now,
+        });
+        retry.attempts += 1;
+        let delay = poll
+            .saturating_mul(1 << retry.attempts.min(10))
+            .min(MAX_BACKOFF);
+        retry.next = now + delay;
+        *retry
+    }
+}
+
+/// Dotfiles, names copy tools use while writing, and Office-style `~` lock files.
+fn skipped_name(name: &OsStr) -> bool {
+    let lossy = name.to_string_lossy();
+    let lower = lossy.to_ascii_lowercase();
+    lossy.starts_with('.')
+        || lossy.starts_with('~')
+        || TEMPORARY_SUFFIXES
+            .iter()
+            .any(|suffix| lower.ends_with(suffix))
+        || lossy == PROCESSED_DIR
+        || lossy == FAILED_DIR
+}
+
+/// `name`, `name.1`, `name.2`… with the number before the extension: `a.wav`, `a.1.wav`.
+fn numbered(name: &OsStr, number: u32) -> OsString {
+    if number == 0 {
+        return name.to_os_string();
+    }
+    let path = Path::new(name);
+    let (Some(stem), Some(extension)) = (path.file_stem(), path.extension()) else {
+        let mut numbered = name.to_os_string();
+        numbered.push(format!(".{number}"));
+        return numbered;
+    };
+    let mut numbered = stem.to_os_string();
+    numbered.push(format!(".{number}."));
+    numbered.push(extension);
+    numbered
+}
+
+/// Moves `source` into `folder` under its name, or a numbered one when that is taken; never overwrites.
+///
+/// A hard link fails when the target exists, which makes "take this name" atomic; where links are not
+/// supported (some network shares) it falls back to checking, then renaming.
+fn move_no_clobber(source: &Path, folder: &Path) -> io::Result<()> {
+    let name = source
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
+    for number in 0..10_000 {
+        let target = folder.join(numbered(name, number));
+        match std::fs::hard_link(source, &target) {
+            Ok(()) => return std::fs::remove_file(source),
+            Err(cause) if cause.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(_) if target.symlink_metadata().is_ok() => continue,
+            Err(_) => return std::fs::rename(source, &target),
+        }
+    }
+    Err(io::Error::other(
+        "no free numbered name in the target folder",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use him_queue::{JobMessage, QueueConfig, WorkKind};
+
+    const SECOND: Duration = Duration::from_secs(1);
+    const AUDIO: &[u8] = b"RIFF\x24\x00\x00\x00WAVEfmt not really a dictation";
+
+    fn folder(dir: &Path) -> DropFolder {
+        let config = WatchConfig {
+            station: "drop-3".to_string(),
+            ..WatchConfig::default()
+        };
+        DropFolder::open(
+            dir,
+            Store::in_memory(),
+            Queue::in_memory(&QueueConfig::default()),
+            config,
+        )
+        .unwrap()
+    }
+
+    async fn published(queue: &Queue) -> Vec<JobMessage> {
+        let mut consumer = queue.consume(&WorkKind::ALL, 8).await.unwrap();
+        let mut jobs = Vec::new();
+        while let Ok(Some(delivery)) =
+            tokio::time::timeout(Duration::from_millis(100), consumer.next()).await
+        {
+            jobs.push(delivery.message.clone());
+            delivery.ack().await.unwrap();
+        }
+        jobs
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A complete file is queued once, with the folder's station, and moved to processed/.
+    #[tokio::test]
+    async fn complete_file_is_queued_once_and_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder(dir.path());
+        std::fs::write(dir.path().join("DOE JANE 2024-05-01.wav"), AUDIO).unwrap();
+        let t0 = Instant::now();
+        assert_eq!(watcher.scan_once(t0).await.unwrap().waiting, 1);
+        let summary = watcher.scan_once(t0 + 5 * SECOND).await.unwrap();
+        assert_eq!(
+            summary,
+            ScanSummary {
+                queued: 1,
+                ..ScanSummary::default()
+            }
+        );
+        assert_eq!(names(dir.path()), ["failed", "processed"]);
+        assert_eq!(
+            names(&dir.path().join("processed")),
+            ["DOE JANE 2024-05-01.wav"]
+        );
+        assert_eq!(
+            watcher.scan_once(t0 + 10 * SECOND).await.unwrap(),
+            ScanSummary::default()
+        );
+        let jobs = published(&watcher.queue).await;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].station.as_deref(), Some("drop-3"));
+    }
+
+    /// A file that keeps growing is only taken once it stayed the same for `stable_secs`.
+    #[tokio::test]
+    async fn growing_file_waits_until_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder(dir.path());
+        let path = dir.path().join("dictation.wav");
+        std::fs::write(&path, &AUDIO[..10]).unwrap();
+        let t0 = Instant::now();
+        assert_eq!(watcher.scan_once(t0).await.unwrap().waiting, 1);
+        std::fs::write(&path, AUDIO).unwrap();
+        assert_eq!(watcher.scan_once(t0 + 5 * SECOND).await.unwrap().waiting, 1);
+        assert_eq!(watcher.scan_once(t0 + 9 * SECOND).await.unwrap().waiting, 1);
+        assert_eq!(watcher.scan_once(t0 + 10 * SECOND).await.unwrap().queued, 1);
+        let jobs = published(&watcher.queue).await;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].bytes, AUDIO.len() as u64);
+    }
+
+    /// The same bytes dropped again after the first was processed: a duplicate, moved without overwriting.
+    #[tokio::test]
+    async fn same_bytes_dropped_twice_are_queued_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder(dir.path());
+        let t0 = Instant::now();
+        std::fs::write(dir.path().join("dictation.wav"), AUDIO).unwrap();
+        watcher.scan_once(t0).await.unwrap();
+        assert_eq!(watcher.scan_once(t0 + 5 * SECOND).await.unwrap().queued, 1);
+        std::fs::write(dir.path().join("dictation.wav"), AUDIO).unwrap();
+        watcher.scan_once(t0 + 6 * SECOND).await.unwrap();
+        let summary = watcher.scan_once(t0 + 11 * SECOND).await.unwrap();
+        assert_eq!(
+            summary,
+            ScanSummary {
+                duplicates: 1,
+                ..ScanSummary::default()
+            }
+        );
+        assert_eq!(
+            names(&dir.path().join("processed")),
+            ["dictation.1.wav", "dictation.wav"]
+        );
+        assert_eq!(published(&watcher.queue).await.len(), 1);
+    }
+
+    /// After a crash between submitting and moving, a restarted watcher does not queue the file again.
+    #[tokio::test]
+    async fn restart_after_crash_before_move_does_not_queue_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let before_crash = folder(dir.path());
+        std::fs::write(dir.path().join("dictation.wav"), AUDIO).unwrap();
+        let submitted = intake::submit(
+            &before_crash.store,
+            &before_crash.queue,
+            Bytes::from_static(AUDIO),
+            false,
+            Some("drop-3"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(submitted.status, "queued");
+        let (store, queue) = (before_crash.store.clone(), before_crash.queue.clone());
+        drop(before_crash);
+
+        let mut restarted =
+            DropFolder::open(dir.path(), store, queue, WatchConfig::default()).unwrap();
+        let t0 = Instant::now();
+        restarted.scan_once(t0).await.unwrap();
+        let summary = restarted.scan_once(t0 + 5 * SECOND).await.unwrap();
+        assert_eq!(summary.duplicates, 1);
+        assert_eq!(names(&dir.path().join("processed")), ["dictation.wav"]);
+        assert_eq!(published(&restarted.queue).await.len(), 1);
+    }
+
+    /// Dotfiles, temporary names and subfolders are left alone.
+    #[tokio::test]
+    async fn hidden_temporary_and_nested_files_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder(dir.path());
+        std::fs::write(dir.path().join(".dictation.wav"), AUDIO).unwrap();
+        std::fs::write(dir.path().join("dictation.wav.part"), AUDIO).unwrap();
+        std::fs::create_dir(dir.path().join("nested")).unwrap();
+        std::fs::write(dir.path().join("nested").join("dictation.wav"), AUDIO).unwrap();
+        std::fs::write(dir.path().join("processed").join("old.wav"), AUDIO).unwrap();
+        let t0 = Instant::now();
+        watcher.scan_once(t0).await.unwrap();
+        assert_eq!(
+            watcher.scan_once(t0 + 60 * SECOND).await.unwrap(),
+            ScanSummary::default()
+        );
+        assert!(published(&watcher.queue).await.is_empty());
+    }
+
+    /// Empty and oversized files go to failed/ without being submitted.
+    #[tokio::test]
+    async fn unusable_files_go_to_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder(dir.path());
+        watcher.config.max_file_bytes = 8;
+        std::fs::write(dir.path().join("empty.wav"), b"").unwrap();
+        std::fs::write(dir.path().join("large.wav"), AUDIO).unwrap();
+        let t0 = Instant::now();
+        watcher.scan_once(t0).await.unwrap();
+        assert_eq!(watcher.scan_once(t0 + 5 * SECOND).await.unwrap().failed, 2);
+        assert_eq!(
+            names(&dir.path().join("failed")),
+            ["empty.wav", "large.wav"]
+        );
+        assert!(published(&watcher.queue).await.is_empty());
+    }
+
+    /// A failed submission leaves the file in place and retries it only after a growing backoff.
+    #[tokio::test]
+    async fn failed_submission_is_retried_with_backoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder(dir.path());
+        watcher.config.station = "not a station".to_string();
+        std::fs::write(dir.path().join("dictation.wav"), AUDIO).unwrap();
+        let t0 = Instant::now();
+        watcher.scan_once(t0).await.unwrap();
+        assert_eq!(
+            watcher.scan_once(t0 + 5 * SECOND).await.unwrap().deferred,
+            1
+        );
+        assert_eq!(
+            watcher.scan_once(t0 + 7 * SECOND).await.unwrap().deferred,
+            1
+        );
+        watcher.config.station = "drop-3".to_string();
+        assert_eq!(
+            watcher.scan_once(t0 + 8 * SECOND).await.unwrap().deferred,
+            1
+        );
+        assert_eq!(watcher.scan_once(t0 + 9 * SECOND).await.unwrap().queued, 1);
+        assert_eq!(published(&watcher.queue).await.len(), 1);
+    }
+
+    #[test]
+    fn numbered_names_keep_the_extension() {
+        assert_eq!(numbered(OsStr::new("a.wav"), 0), "a.wav");
+        assert_eq!(numbered(OsStr::new("a.b.wav"), 2), "a.b.2.wav");
+        assert_eq!(numbered(OsStr::new("noext"), 1), "noext.1");
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        WatchConfig::default().validate().unwrap();
+        let bad = WatchConfig {
+            station: "Jane Doe".to_string(),
+            ..WatchConfig::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,629 @@
+//! Service mode end to end: `him submit` → RabbitMQ → two `him worker` processes → a real S3-protocol server
+//! (moto). Nothing is lost or filed twice when workers are killed, the broker restarts or storage stalls.
+//!
+//! The scenarios share RabbitMQ (one restarts it), so they run one at a time behind a lock.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::support::fixture;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_status(port: u16, request: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.lines().next().map(str::to_string)
+}
+
+/// A moto S3 server with one bucket.
+fn start_moto(port: u16, bucket: &str) -> Proc {
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start moto_server ({e}); install it with: pip install 'moto[server]'")
+        });
+    let moto = Proc(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let request = format!("PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    while !http_status(port, &request).is_some_and(|s| s.contains(" 200")) {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    moto
+}
+
+fn require_rabbitmq() {
+    assert!(
+        TcpStream::connect(("127.0.0.1", 5672)).is_ok(),
+        "RabbitMQ not reachable at 127.0.0.1:5672: start it with `rabbitmq-server -detached`"
+    );
+}
+
+/// One scenario's world: a bucket on moto, a queue prefix, a config file, and worker processes.
+struct World {
+    moto: Option<Proc>,
+    moto_port: u16,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    prefix: String,
+    bucket: String,
+    workers: Vec<Proc>,
+}
+
+impl World {
+    fn new(name: &str, extra_config: &str) -> World {
+        require_rabbitmq();
+        let moto_port = free_port();
+        let unique = format!("{name}-{}-{}", std::process::id(), moto_port);
+        let bucket = format!("him-{unique}");
+        let moto = start_moto(moto_port, &bucket);
+        let dir = tempfile::tempdir().unwrap();
+        let prefix = format!("him-test-{unique}");
+        let config = dir.path().join("pipeline.toml");
+        let model = crate::support::repo().join("models/ggml-tiny.en.bin");
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\nurl = \"s3://{bucket}/site\"\nendpoint = \"http://127.0.0.1:{moto_port}\"\nallow_http = true\n\
+                 request_timeout_secs = 2\nmax_retries = 1\n\n\
+                 [queue]\nprefix = \"{prefix}\"\nreconnect_max_ms = 2000\n\n\
+                 [worker]\nmetrics_listen = \"\"\n{extra_config}\n\n\
+                 [asr]\nmodel_path = {:?}\n",
+                model.display().to_string()
+            ),
+        )
+        .unwrap();
+        World {
+            moto: Some(moto),
+            moto_port,
+            dir,
+            config,
+            prefix,
+            bucket,
+            workers: Vec::new(),
+        }
+    }
+
+    fn him(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_him"));
+        command
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("HIM_LOG", "warn");
+        command
+    }
+
+    fn start_worker(&mut self) {
+        let log = std::fs::File::create(
+            self.dir
+                .path()
+                .join(format!("worker-{}.log", self.workers.len())),
+        )
+        .unwrap();
+        let child = self
+            .him()
+            .args([
+                "worker",
+                "--config",
+                self.config.to_str().unwrap(),
+                "--workers",
+                "1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.workers.push(Proc(child));
+    }
+
+    /// Submits files; returns document id → status.
+    fn submit(&self, files: &[PathBuf], extra: &[&str]) -> BTreeMap<String, String> {
+        let output = self
+            .him()
+            .args([
+                "submit",
+                "--config",
+                self.config.to_str().unwrap(),
+                "--station",
+                "test-station",
+            ])
+            .args(extra)
+            .args(files)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "submit failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).unwrap();
+                (
+                    value["document_id"].as_str().unwrap().to_string(),
+                    value["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn store(&self) -> him_store::Store {
+        let config = him_store::StoreConfig {
+            url: format!("s3://{}/site", self.bucket),
+            endpoint: format!("http://127.0.0.1:{}", self.moto_port),
+            allow_http: true,
+            ..him_store::StoreConfig::default()
+        };
+        let env = std::collections::HashMap::from([
+            ("AWS_ACCESS_KEY_ID".to_string(), "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
+        ]);
+        him_store::Store::from_config(&config, &env).unwrap()
+    }
+
+    /// Every key in the bucket under the site prefix.
+    fn keys(&self) -> Vec<String> {
+        let store = self.store();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(store.list(""))
+            .unwrap()
+    }
+
+    /// Waits until `count` documents have index entries; panics with the worker logs after `limit`.
+    fn wait_for_index(&self, count: usize, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let keys = self.keys();
+            let indexed = keys.iter().filter(|k| k.starts_with("index/")).count();
+            if indexed >= count {
+                return keys;
+            }
+            if Instant::now() > deadline {
+                let logs: String = (0..self.workers.len())
+                    .map(|i| {
+                        std::fs::read_to_string(self.dir.path().join(format!("worker-{i}.log")))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                panic!(
+                    "only {indexed}/{count} documents filed after {limit:?}; worker logs:\n{logs}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn delete_queues(&self) {
+        let config = him_queue::QueueConfig {
+            prefix: self.prefix.clone(),
+            ..him_queue::QueueConfig::default()
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            if let Ok(queue) = him_queue::Queue::connect(&config).await {
+                let _ = queue.delete_topology().await;
+                queue.close().await;
+            }
+        });
+        let _ = Command::new("rabbitmqctl")
+            .args([
+                "-q",
+                "delete_queue",
+                &format!("{}.test-events", self.prefix),
+            ])
+            .output();
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.workers.clear();
+        self.moto.take();
+        self.delete_queues();
+    }
+}
+
+/// `count` distinct small charts (fixture pages with a distinct trailing comment) in `dir`.
+fn distinct_charts(dir: &Path, count: usize) -> Vec<PathBuf> {
+    let sources = [
+        "scans/phototest.tif",
+        "scans/phototest-rotated-180.png",
+        "charts/phototest-g4.pdf",
+        "charts/phototest-jpeg.pdf",
+        "scans/phototestrot.tif",
+    ];
+    (0..count)
+        .map(|i| {
+            let mut bytes = std::fs::read(fixture(sources[i % sources.len()])).unwrap();
+            bytes.extend_from_slice(format!("\n%% copy {i}\n").as_bytes());
+            let path = dir.join(format!("chart-{i:03}"));
+            std::fs::write(&path, bytes).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// Asserts every submitted document is filed exactly once: one index entry, one original.
+fn assert_filed_once(keys: &[String], ids: &BTreeMap<String, String>) {
+    for id in ids.keys() {
+        let index = keys
+            .iter()
+            .filter(|k| *k == &format!("index/{id}.json"))
+            .count();
+        let originals = keys
+            .iter()
+            .filter(|k| !k.starts_with("intake/") && k.contains(&format!("/{id}/original.")))
+            .count();
+        let manifests = keys
+            .iter()
+            .filter(|k| k.contains(&format!("/{id}/")) && k.ends_with("document.json"))
+            .count();
+        assert_eq!(
+            (index, originals),
+            (1, 1),
+            "document {id} filed {originals} times"
+        );
+        assert!(manifests <= 1);
+    }
+}
+
+/// 50 mixed jobs (charts and dictations) through two worker processes: every document is filed exactly
+/// once in S3, and an event is published for each.
+#[test]
+fn fifty_mixed_jobs_through_two_workers_are_filed_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut world = World::new("fifty", "");
+    let events = EventTap::bind(&world.prefix);
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = distinct_charts(dir.path(), 46);
+    for i in 0..4 {
+        let mut audio = std::fs::read(fixture("audio/jfk.wav")).unwrap();
+        audio.extend_from_slice(&[0, 0, i as u8, 0]);
+        let path = dir.path().join(format!("dictation-{i}.wav"));
+        std::fs::write(&path, audio).unwrap();
+        files.push(path);
+    }
+    let submitted = world.submit(&files, &[]);
+    assert_eq!(submitted.len(), 50);
+    assert!(submitted.values().all(|s| s == "queued"));
+    world.start_worker();
+    world.start_worker();
+    let keys = world.wait_for_index(50, Duration::from_secs(300));
+    assert_filed_once(&keys, &submitted);
+    let published = events.count_until(50, Duration::from_secs(10));
+    assert!(published >= 50, "{published} events for 50 documents");
+
+    // The same files again: reported duplicate at intake, nothing new queued or filed.
+    let again = world.submit(&files[..5], &[]);
+    assert!(again.values().all(|s| s == "duplicate"), "{again:?}");
+}
+
+/// Killing a worker with SIGKILL in the middle of jobs, repeatedly, still files every job exactly once.
+#[test]
+fn killed_workers_lose_nothing_and_file_nothing_twice() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut world = World::new("kill", "");
+    let dir = tempfile::tempdir().unwrap();
+    let files = distinct_charts(dir.path(), 20);
+    let submitted = world.submit(&files, &[]);
+    world.start_worker();
+    world.start_worker();
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(1500));
+        // SIGKILL: no graceful shutdown, un-acked jobs go back to the queue.
+        let victim = world.workers.remove(0);
+        drop(victim);
+        world.start_worker();
+    }
+    let keys = world.wait_for_index(20, Duration::from_secs(240));
+    assert_filed_once(&keys, &submitted);
+}
+
+/// Stops the RabbitMQ node and starts it again (as the machine's service scripts do), waiting until it
+/// serves again.
+fn restart_rabbitmq() {
+    let stop = Command::new("rabbitmqctl")
+        .args(["-q", "stop"])
+        .output()
+        .unwrap();
+    assert!(
+        stop.status.success(),
+        "rabbitmqctl stop: {}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let start = Command::new("rabbitmq-server")
+        .arg("-detached")
+        .status()
+        .unwrap();
+    assert!(start.success(), "rabbitmq-server -detached failed");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let ready = Command::new("rabbitmqctl")
+            .args(["-q", "await_startup", "--timeout", "60"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ready && quorum_queues_work() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "RabbitMQ did not come back within 120 s"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Whether a quorum queue can be declared: after a restart the node answers before its quorum system does.
+fn quorum_queues_work() -> bool {
+    let config = him_queue::QueueConfig {
+        prefix: format!("him-test-probe-{}", std::process::id()),
+        ..him_queue::QueueConfig::default()
+    };
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        match him_queue::Queue::connect(&config).await {
+            Ok(queue) => {
+                let _ = queue.delete_topology().await;
+                queue.close().await;
+                true
+            }
+            Err(_) => false,
+        }
+    })
+}
+
+/// RabbitMQ restarting mid-batch: the workers reconnect by themselves and the batch completes.
+#[test]
+fn broker_restart_mid_batch_is_survived() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut world = World::new("restart", "");
+    let dir = tempfile::tempdir().unwrap();
+    let files = distinct_charts(dir.path(), 16);
+    let submitted = world.submit(&files, &[]);
+    world.start_worker();
+    world.start_worker();
+    std::thread::sleep(Duration::from_millis(1500));
+    restart_rabbitmq();
+    let keys = world.wait_for_index(16, Duration::from_secs(240));
+    assert_filed_once(&keys, &submitted);
+}
+
+/// The S3 server stalling mid-batch: jobs whose results cannot be stored are not acked; the batch completes
+/// once storage is back, with nothing lost or duplicated.
+#[test]
+fn storage_outage_mid_batch_loses_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut world = World::new("s3-outage", "");
+    let dir = tempfile::tempdir().unwrap();
+    let files = distinct_charts(dir.path(), 16);
+    let submitted = world.submit(&files, &[]);
+    world.start_worker();
+    world.start_worker();
+    std::thread::sleep(Duration::from_millis(1000));
+    let pid = world.moto.as_ref().unwrap().0.id().to_string();
+    // SIGSTOP freezes the server: connections hang and time out, as with a storage outage.
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let keys = world.wait_for_index(16, Duration::from_secs(240));
+    assert_filed_once(&keys, &submitted);
+}
+
+/// A job that never completes within its time limit is requeued until the delivery limit, lands in the
+/// dead-letter queue with its reason, and `him dlq replay` re-runs it once the cause is fixed.
+#[test]
+fn poison_job_is_dead_lettered_and_replayed() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    // A one-second limit no letter-size chart page can meet.
+    let mut world = World::new("poison", "job_timeout_secs = 1");
+    let config_text = std::fs::read_to_string(&world.config)
+        .unwrap()
+        .replace("[queue]\n", "[queue]\ndelivery_limit = 2\n");
+    std::fs::write(&world.config, config_text).unwrap();
+    let poison = slow_chart(world.dir.path());
+    let submitted = world.submit(std::slice::from_ref(&poison), &[]);
+    let id = submitted.keys().next().unwrap().clone();
+    world.start_worker();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let listed = loop {
+        let output = world
+            .him()
+            .args(["dlq", "list", "--config", world.config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        if text.contains(&id) {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never reached the dead-letter queue"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(listed.contains("\"reason\""), "{listed}");
+    assert!(
+        !world
+            .keys()
+            .iter()
+            .any(|k| k == &format!("index/{id}.json")),
+        "a dead-lettered job must not be filed"
+    );
+
+    // Fix the cause (a sane time limit), replay, and the job is filed.
+    world.workers.clear();
+    let fixed = std::fs::read_to_string(&world.config)
+        .unwrap()
+        .replace("job_timeout_secs = 1", "job_timeout_secs = 600");
+    std::fs::write(&world.config, fixed).unwrap();
+    let replay = world
+        .him()
+        .args([
+            "dlq",
+            "replay",
+            &id,
+            "--config",
+            world.config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    world.start_worker();
+    let keys = world.wait_for_index(1, Duration::from_secs(120));
+    assert_filed_once(&keys, &submitted);
+}
+
+/// A four-page letter-size TIFF: several seconds of OCR on one engine.
+fn slow_chart(dir: &Path) -> PathBuf {
+    let page = image::open(fixture("identity/charts/syn01-skew.png"))
+        .unwrap()
+        .to_luma8();
+    let path = dir.join("slow.tif");
+    let mut encoder =
+        tiff::encoder::TiffEncoder::new(std::fs::File::create(&path).unwrap()).unwrap();
+    for _ in 0..4 {
+        encoder
+            .write_image::<tiff::encoder::colortype::Gray8>(
+                page.width(),
+                page.height(),
+                page.as_raw(),
+            )
+            .unwrap();
+    }
+    path
+}
+
+/// A queue bound to the events exchange, counting `document.*` events.
+struct EventTap {
+    runtime: tokio::runtime::Runtime,
+    channel: lapin::Channel,
+    queue: String,
+}
+
+impl EventTap {
+    fn bind(prefix: &str) -> EventTap {
+        use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+        use lapin::types::FieldTable;
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let queue = format!("{prefix}.test-events");
+        let channel = runtime.block_on(async {
+            let connection = lapin::Connection::connect(
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                lapin::ConnectionProperties::default(),
+            )
+            .await
+            .expect("RabbitMQ not reachable at 127.0.0.1:5672");
+            let channel = connection.create_channel().await.unwrap();
+            let exchange = format!("{prefix}.events");
+            channel
+                .exchange_declare(
+                    exchange.as_str().into(),
+                    lapin::ExchangeKind::Topic,
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    QueueDeclareOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            channel
+                .queue_bind(
+                    queue.as_str().into(),
+                    exchange.as_str().into(),
+                    "document.#".into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            channel
+        });
+        EventTap {
+            runtime,
+            channel,
+            queue,
+        }
+    }
+
+    fn count_until(&self, expected: u32, limit: Duration) -> u32 {
+        use lapin::options::QueueDeclareOptions;
+        let deadline = Instant::now() + limit;
+        loop {
+            let count = self.runtime.block_on(async {
+                self.channel
+                    .queue_declare(
+                        self.queue.as_str().into(),
+                        QueueDeclareOptions {
+                            passive: true,
+                            ..Default::default()
+                        },
+                        lapin::types::FieldTable::default(),
+                    )
+                    .await
+                    .map(|q| q.message_count())
+                    .unwrap_or(0)
+            });
+            if count >= expected || Instant::now() > deadline {
+                return count;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
