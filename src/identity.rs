@@ -56,6 +56,14 @@ pub fn today() -> Date {
         .unwrap_or_else(|| Date::new(2000, 1, 1).unwrap())
 }
 
+/// Extraction options for this hospital, dated today.
+fn options(patients: &PatientsConfig) -> ExtractOptions {
+    ExtractOptions {
+        check_digit: patients.check_digit,
+        ..ExtractOptions::new(today())
+    }
+}
+
 /// Extracts the fields of a chart's pages and matches them against the index.
 pub fn identify(
     pages: &[&str],
@@ -63,11 +71,7 @@ pub fn identify(
     patients: &PatientsConfig,
     matching: &MatchConfig,
 ) -> Identity {
-    let options = ExtractOptions {
-        check_digit: patients.check_digit,
-        ..ExtractOptions::new(today())
-    };
-    let fields = extract(pages, &options);
+    let fields = extract(pages, &options(patients));
     let decision = index.map(|index| match_patient(&fields, index, matching));
     Identity { fields, decision }
 }
@@ -79,10 +83,6 @@ pub fn identify_transcript(
     patients: &PatientsConfig,
     matching: &MatchConfig,
 ) -> Identity {
-    let options = ExtractOptions {
-        check_digit: patients.check_digit,
-        ..ExtractOptions::new(today())
-    };
     let spoken: Vec<TranscriptSegment<'_>> = segments
         .iter()
         .map(|segment| TranscriptSegment {
@@ -91,7 +91,7 @@ pub fn identify_transcript(
             end_ms: segment.end_ms,
         })
         .collect();
-    let fields = extract_transcript(&spoken, &options);
+    let fields = extract_transcript(&spoken, &options(patients));
     let decision = index.map(|index| match_patient(&fields, index, matching));
     Identity { fields, decision }
 }

@@ -114,6 +114,28 @@ pub async fn submit(
     })
 }
 
+/// Helpers for tests of the modules that submit.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use him_queue::{JobMessage, Queue, WorkKind};
+
+    /// Every job published so far (acknowledged, so they leave the twin).
+    pub(crate) async fn published(queue: &Queue) -> Vec<JobMessage> {
+        let mut consumer = queue.consume(&WorkKind::ALL, 8).await.unwrap();
+        let mut jobs = Vec::new();
+        while let Ok(Some(delivery)) =
+            tokio::time::timeout(Duration::from_millis(100), consumer.next()).await
+        {
+            jobs.push(delivery.message.clone());
+            delivery.ack().await.unwrap();
+        }
+        jobs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -384,12 +384,10 @@ async fn read_upload(mut multipart: Multipart, max_bytes: u64) -> Result<Upload,
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use axum::body::Body;
-    use futures::StreamExt;
-    use him_queue::{JobMessage, QueueConfig, WorkKind};
+    use him_queue::QueueConfig;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
@@ -453,18 +451,7 @@ mod tests {
         )
     }
 
-    /// Every job published so far (acknowledged, so they leave the twin).
-    async fn published(queue: &Queue) -> Vec<JobMessage> {
-        let mut consumer = queue.consume(&WorkKind::ALL, 8).await.unwrap();
-        let mut jobs = Vec::new();
-        while let Ok(Some(delivery)) =
-            tokio::time::timeout(Duration::from_millis(100), consumer.next()).await
-        {
-            jobs.push(delivery.message.clone());
-            delivery.ack().await.unwrap();
-        }
-        jobs
-    }
+    use crate::intake::test_support::published;
 
     const PDF: &[u8] = b"%PDF-1.4 a scanned chart, not really";
 

@@ -427,8 +427,7 @@ fn move_no_clobber(source: &Path, folder: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::StreamExt;
-    use him_queue::{JobMessage, QueueConfig, WorkKind};
+    use him_queue::QueueConfig;
 
     const SECOND: Duration = Duration::from_secs(1);
     const AUDIO: &[u8] = b"RIFF\x24\x00\x00\x00WAVEfmt not really a dictation";
@@ -447,17 +446,7 @@ mod tests {
         .unwrap()
     }
 
-    async fn published(queue: &Queue) -> Vec<JobMessage> {
-        let mut consumer = queue.consume(&WorkKind::ALL, 8).await.unwrap();
-        let mut jobs = Vec::new();
-        while let Ok(Some(delivery)) =
-            tokio::time::timeout(Duration::from_millis(100), consumer.next()).await
-        {
-            jobs.push(delivery.message.clone());
-            delivery.ack().await.unwrap();
-        }
-        jobs
-    }
+    use crate::intake::test_support::published;
 
     fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{files_under, fixture, process, process_with, sha256_file, stored_json};
+use crate::support::{
+    files_under, fixture, process, process_one_with_config, process_with, sha256_file, stored_json,
+};
 
 /// Where the original of a processed input was stored, checked byte for byte.
 fn assert_original_kept(store: &Path, input: &Path, line: &serde_json::Value) {
@@ -190,16 +192,9 @@ fn synthetic_bad_inputs_are_rejected_with_reason_codes() {
 /// A file larger than `limits.max_file_bytes` is rejected as `too_large`, and its original kept.
 #[test]
 fn oversized_file_is_rejected_as_too_large() {
-    let config = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(config.path(), "[limits]\nmax_file_bytes = 1000\n").unwrap();
     let file = fixture("scans/phototest.tif");
     let store = tempfile::tempdir().unwrap();
-    let run = process_with(
-        store.path(),
-        std::slice::from_ref(&file),
-        &["--config", config.path().to_str().unwrap()],
-        &[],
-    );
+    let run = process_one_with_config(store.path(), &file, "[limits]\nmax_file_bytes = 1000\n");
     let line = run.line_for(&file);
     assert_eq!(line["reason"], "too_large");
     assert_original_kept(store.path(), &file, line);

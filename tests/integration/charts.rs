@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{cer, fixture, process, process_with, stored_json, stored_text};
+use crate::support::{cer, fixture, process, process_one_with_config, stored_json, stored_text};
 
 /// The text of each page of a stored document.
 fn page_texts(store: &std::path::Path, location: &str) -> Vec<String> {
@@ -101,16 +101,9 @@ fn manifests_record_rotation_and_skew() {
 /// With orientation detection off, the PDF page's own `/Rotate` still makes the page upright.
 #[test]
 fn pdf_rotate_is_honoured_without_orientation_detection() {
-    let config = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(config.path(), "[ocr]\ndetect_orientation = false\n").unwrap();
     let file = fixture("charts/phototest-rotate90.pdf");
     let store = tempfile::tempdir().unwrap();
-    let run = process_with(
-        store.path(),
-        std::slice::from_ref(&file),
-        &["--config", config.path().to_str().unwrap()],
-        &[],
-    );
+    let run = process_one_with_config(store.path(), &file, "[ocr]\ndetect_orientation = false\n");
     let location = run.line_for(&file)["location"]
         .as_str()
         .unwrap()

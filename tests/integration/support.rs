@@ -65,6 +65,18 @@ pub fn process_with(store: &Path, files: &[PathBuf], args: &[&str], env: &[(&str
     }
 }
 
+/// Runs `him process` over one file with a configuration given as TOML text.
+pub fn process_one_with_config(store: &Path, file: &Path, config_toml: &str) -> Run {
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), config_toml).unwrap();
+    process_with(
+        store,
+        &[file.to_path_buf()],
+        &["--config", config.path().to_str().unwrap()],
+        &[],
+    )
+}
+
 /// Runs `him process` with two OCR workers and default settings.
 pub fn process(store: &Path, files: &[PathBuf]) -> Run {
     process_with(store, files, &["--workers", "2"], &[])

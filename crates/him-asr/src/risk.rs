@@ -15,7 +15,7 @@ use crate::vad::{self, Silence};
 const MAX_NGRAM: usize = 4;
 
 /// Words that make a span a number or a dose.
-const NUMBER_WORDS: &[&str] = &[
+pub const NUMBER_WORDS: &[&str] = &[
     "zero",
     "oh",
     "one",
