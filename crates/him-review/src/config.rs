@@ -22,6 +22,8 @@ pub struct ReviewConfig {
     pub login_max_failures: u32,
     /// Length of the login throttling window, in minutes.
     pub login_window_minutes: u64,
+    /// Seconds between two refreshes of the queue index from the store; 0 refreshes only at start.
+    pub refresh_secs: u64,
 }
 
 impl Default for ReviewConfig {
@@ -35,6 +37,7 @@ impl Default for ReviewConfig {
             low_confidence: 60.0,
             login_max_failures: 5,
             login_window_minutes: 15,
+            refresh_secs: 30,
         }
     }
 }

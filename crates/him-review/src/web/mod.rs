@@ -96,6 +96,24 @@ pub async fn serve(config: ReviewConfig, store: Store) -> Result<()> {
             source,
         })?;
     tracing::info!(%listen, "review UI listening");
+    if config.refresh_secs > 0 {
+        // Until the index is fed by `document.*` events, documents filed meanwhile are picked up by
+        // re-reading the store's index periodically (the store is the source of truth).
+        let (store, db, every) = (store.clone(), db.clone(), config.refresh_secs);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(error) = crate::queue::reindex(&store, &db).await {
+                    tracing::warn!(
+                        transient = error.is_transient(),
+                        "queue index refresh failed"
+                    );
+                }
+            }
+        });
+    }
     let app = router(AppState::new(config, store, db));
     axum::serve(
         listener,
