@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use him_asr::AsrConfig;
+use him_asr::{AsrConfig, AudioLimits};
 use him_extract::MatchConfig;
 use him_ocr::OcrConfig;
 use him_queue::QueueConfig;
@@ -13,7 +13,7 @@ use him_review::ReviewConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
 
-use crate::decode::{AudioLimits, LimitsConfig};
+use crate::decode::LimitsConfig;
 use crate::identity::PatientsConfig;
 use crate::serve::IntakeConfig;
 use crate::watch::WatchConfig;

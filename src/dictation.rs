@@ -7,10 +7,11 @@ use bytes::Bytes;
 use him_core::{Kind, MediaType, RejectReason};
 use tracing::warn;
 
-use crate::decode::{decode_audio, Rejection};
 use crate::identity::identify_transcript;
 use crate::pipeline::{mean, Pipeline, Prepared, Stage};
 use crate::pool::PoolError;
+use him_asr::decode_audio;
+use him_core::Rejection;
 
 impl Pipeline {
     /// Decodes a dictation, transcribes it, and extracts and matches its identity.

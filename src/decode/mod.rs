@@ -3,17 +3,16 @@
 //! Every input is recognised by its content ([`MediaType::sniff`]); every size is checked against
 //! [`LimitsConfig`] before any pixel buffer is allocated, so a decompression bomb is rejected, not decoded.
 
-mod audio;
 mod gray;
 mod pdf;
 mod raster;
 mod render;
 mod tiff;
 
+pub use him_core::Rejection;
 use him_core::{MediaType, Orientation, PageImage, RejectReason};
 use serde::Deserialize;
 
-pub use audio::{decode_audio, AudioLimits};
 pub use render::Renderer;
 
 /// The `[limits]` section of `pipeline.toml`: what the pipeline refuses before doing any work.
@@ -37,22 +36,6 @@ impl Default for LimitsConfig {
             max_pages: 500,
             max_page_pixels: 100_000_000,
             max_ocr_side: 7000,
-        }
-    }
-}
-
-/// A decoding failure: the reason code is public, the detail is for the operator and never holds content.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rejection {
-    pub reason: RejectReason,
-    pub detail: String,
-}
-
-impl Rejection {
-    pub fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
-        Rejection {
-            reason,
-            detail: detail.into(),
         }
     }
 }

@@ -8,27 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use him_asr::{AsrConfig, WhisperModel};
+use him_asr::{decode_audio, AsrConfig, AudioLimits, WhisperModel};
 use him_core::{AsrEngine, AudioClip, MediaType};
-
-#[path = "../../../src/decode/audio.rs"]
-mod audio;
-
-/// The app's rejection type (`src/decode/mod.rs`), which the decoder returns.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rejection {
-    pub reason: him_core::RejectReason,
-    pub detail: String,
-}
-
-impl Rejection {
-    pub fn new(reason: him_core::RejectReason, detail: impl Into<String>) -> Self {
-        Rejection {
-            reason,
-            detail: detail.into(),
-        }
-    }
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,8 +22,7 @@ fn main() {
         .map(|path| {
             let bytes = std::fs::read(path).expect("readable file");
             let media = MediaType::sniff(&bytes).expect("audio");
-            audio::decode_audio(&bytes, media, &audio::AudioLimits::default())
-                .expect("decodable audio")
+            decode_audio(&bytes, media, &AudioLimits::default()).expect("decodable audio")
         })
         .collect();
     let config = AsrConfig {

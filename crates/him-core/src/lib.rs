@@ -6,7 +6,7 @@
 //!
 //! - [`DocumentId`] and [`Sha256`]: a document is named by the SHA-256 of its original bytes.
 //! - [`MediaType`] sniffed from magic bytes (never from a file name), and the [`Kind`] it implies.
-//! - [`RejectReason`]: the stable reason codes for bad input.
+//! - [`RejectReason`] and [`Rejection`]: the stable reason codes for bad input.
 //! - [`AudioClip`] and the [`AsrEngine`] trait with its [`Transcript`] and [`RiskFlag`]s.
 //! - [`PageImage`] and the [`OcrEngine`] trait with its result types ([`OcrPage`], [`OcrWord`]).
 //! - [`DocumentManifest`]: the `document.json` filed beside every document.
@@ -35,4 +35,4 @@ pub use id::{DocumentId, Sha256};
 pub use manifest::{DocumentManifest, EngineVersions, PageInfo, PageSource, Status};
 pub use media::{Kind, MediaType};
 pub use ocr::{OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageSegMode};
-pub use reason::RejectReason;
+pub use reason::{RejectReason, Rejection};

@@ -74,6 +74,22 @@ impl fmt::Display for RejectReason {
     }
 }
 
+/// A rejection of bad input: the public reason code, and a detail for the operator that never quotes content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub reason: RejectReason,
+    pub detail: String,
+}
+
+impl Rejection {
+    pub fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
+        Rejection {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

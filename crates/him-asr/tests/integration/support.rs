@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 use him_asr::{AsrConfig, WhisperEngine, WhisperModel};
 use him_core::{AudioClip, MediaType};
 
-use crate::decode::audio::{decode_audio, AudioLimits};
+use him_asr::{decode_audio, AudioLimits};
 
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {

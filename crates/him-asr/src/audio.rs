@@ -7,7 +7,7 @@
 use std::io::{Cursor, ErrorKind};
 use std::panic::{self, AssertUnwindSafe};
 
-use him_core::{AudioClip, MediaType, RejectReason, ASR_SAMPLE_RATE};
+use him_core::{AudioClip, MediaType, RejectReason, Rejection, ASR_SAMPLE_RATE};
 use rubato::{
     Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction,
 };
@@ -21,8 +21,6 @@ use symphonia::core::formats::FormatOptions;
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
-
-use super::Rejection;
 
 /// Lowest and highest sample rates accepted; anything else is a corrupt header.
 const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 4_000..=384_000;
@@ -293,7 +291,7 @@ fn resample(input: &[f32], rate: u32) -> Result<Vec<f32>, Rejection> {
 mod tests {
     use super::*;
 
-    /// A fixture from `fixtures/` at the repository root, found from whichever crate includes this file.
+    /// A fixture from `fixtures/` at the repository root.
     fn fixture(relative: &str) -> Vec<u8> {
         let start = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let root = start
