@@ -6,18 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use bytes::Bytes;
 use futures::StreamExt;
-use him_asr::WhisperModel;
-use him_core::{AsrEngine, Kind, MediaType, OcrEngine, Status};
-use him_ocr::TesseractEngine;
+use him_core::{Kind, MediaType, Status};
 use tracing::{error, info};
 
 use crate::cli::ProcessArgs;
-use crate::config::PipelineConfig;
-use crate::pipeline::{AsrPool, Engines, OcrPool, Pipeline};
-use crate::pool::CpuPool;
+use crate::pipeline::{Engines, Pipeline};
 
 /// Runs `him process`. Exit 0 when no input was rejected, 1 when any was (or failed), 2 for usage or
 /// configuration errors.
@@ -44,7 +39,7 @@ pub fn run(args: ProcessArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let pool = match start_ocr_pool(&config) {
+    let pool = match crate::setup::start_ocr_pool(&config) {
         Ok(pool) => Arc::new(pool),
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -53,7 +48,7 @@ pub fn run(args: ProcessArgs) -> ExitCode {
     };
     // The speech model is loaded only when a dictation is among the inputs.
     let asr = if args.files.iter().any(|path| is_audio(path)) {
-        match start_asr_pool(&config) {
+        match crate::setup::start_asr_pool(&config) {
             Ok((pool, version)) => Some((Arc::new(pool), version)),
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -82,18 +77,6 @@ pub fn run(args: ProcessArgs) -> ExitCode {
     }
 }
 
-/// Starts the OCR pool: one tesseract engine per configured worker.
-pub fn start_ocr_pool(config: &PipelineConfig) -> anyhow::Result<OcrPool> {
-    if !him_ocr::omp_thread_limit_is_one() {
-        tracing::warn!("OMP_THREAD_LIMIT is not 1; tesseract engines will compete for cores");
-    }
-    let ocr = config.ocr.clone();
-    CpuPool::start(config.ocr_workers(), "ocr", move || {
-        let engine = TesseractEngine::new(&ocr)?;
-        Ok(Box::new(engine) as Box<dyn OcrEngine>)
-    })
-}
-
 /// Whether a file's content is audio (its first bytes; the name is never consulted).
 fn is_audio(path: &std::path::Path) -> bool {
     let mut head = [0u8; 64];
@@ -101,22 +84,6 @@ fn is_audio(path: &std::path::Path) -> bool {
         .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
         .unwrap_or(0);
     MediaType::sniff(&head[..read]).is_some_and(|media| media.kind() == Kind::Dictation)
-}
-
-/// Loads the speech model once and starts the speech-to-text pool: one decoding state per worker.
-pub fn start_asr_pool(config: &PipelineConfig) -> anyhow::Result<(AsrPool, String)> {
-    let model = WhisperModel::load(&config.asr).with_context(|| {
-        format!(
-            "cannot load the speech model {} (run models/fetch-whisper.sh, or set [asr] model_path)",
-            config.asr.model_path.display()
-        )
-    })?;
-    let version = model.version().to_string();
-    let pool = CpuPool::start(config.asr_workers(), "asr", move || {
-        let engine = model.engine()?;
-        Ok(Box::new(engine) as Box<dyn AsrEngine>)
-    })?;
-    Ok((pool, version))
 }
 
 /// Processes the files `concurrency` at a time, printing results in input order. Returns whether every input

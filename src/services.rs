@@ -82,9 +82,9 @@ pub fn worker(args: WorkerArgs) -> ExitCode {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let patients = setup::load_patients(&setup.config, args.patients.as_deref())?;
-        let ocr = Arc::new(crate::process::start_ocr_pool(&setup.config)?);
+        let ocr = Arc::new(setup::start_ocr_pool(&setup.config)?);
         let asr = if kinds.contains(&WorkKind::Dictations) {
-            let (pool, version) = crate::process::start_asr_pool(&setup.config)?;
+            let (pool, version) = setup::start_asr_pool(&setup.config)?;
             Some((Arc::new(pool), version))
         } else {
             None

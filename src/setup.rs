@@ -9,7 +9,13 @@ use him_extract::PatientIndex;
 use him_store::Store;
 use tracing::{info, warn};
 
+use him_asr::WhisperModel;
+use him_core::{AsrEngine, OcrEngine};
+use him_ocr::TesseractEngine;
+
 use crate::config::PipelineConfig;
+use crate::pipeline::{AsrPool, OcrPool};
+use crate::pool::CpuPool;
 
 /// Options every service command takes.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,6 +68,34 @@ pub fn load_patients(
         None => warn!("no patient index configured; every document goes to the unmatched queue"),
     }
     Ok(index)
+}
+
+/// Starts the OCR pool: one tesseract engine per configured worker.
+pub fn start_ocr_pool(config: &PipelineConfig) -> anyhow::Result<OcrPool> {
+    if !him_ocr::omp_thread_limit_is_one() {
+        tracing::warn!("OMP_THREAD_LIMIT is not 1; tesseract engines will compete for cores");
+    }
+    let ocr = config.ocr.clone();
+    CpuPool::start(config.ocr_workers(), "ocr", move || {
+        let engine = TesseractEngine::new(&ocr)?;
+        Ok(Box::new(engine) as Box<dyn OcrEngine>)
+    })
+}
+
+/// Loads the speech model once and starts the speech-to-text pool: one decoding state per worker.
+pub fn start_asr_pool(config: &PipelineConfig) -> anyhow::Result<(AsrPool, String)> {
+    let model = WhisperModel::load(&config.asr).with_context(|| {
+        format!(
+            "cannot load the speech model {} (run models/fetch-whisper.sh, or set [asr] model_path)",
+            config.asr.model_path.display()
+        )
+    })?;
+    let version = model.version().to_string();
+    let pool = CpuPool::start(config.asr_workers(), "asr", move || {
+        let engine = model.engine()?;
+        Ok(Box::new(engine) as Box<dyn AsrEngine>)
+    })?;
+    Ok((pool, version))
 }
 
 /// The async runtime: two threads for IO; engines run on their own pools.
