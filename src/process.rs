@@ -121,8 +121,9 @@ async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: us
             Err(failure) => {
                 all_accepted = false;
                 *counts.entry("error".to_string()).or_default() += 1;
-                // The cause names no content; the input path goes to stdout only, never to the log.
-                error!(error = %format!("{failure:#}"), "input could not be processed");
+                // Only the outermost context is logged: deeper causes can quote object keys, and a patient
+                // folder's key holds the MRN. The whole chain and the input path go to stdout only.
+                error!(error = %failure, "input could not be processed");
                 serde_json::json!({ "input": path.display().to_string(), "status": "error", "error": format!("{failure:#}") })
             }
         };
