@@ -8,7 +8,7 @@ use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
 };
 
-use crate::config::{AsrConfig, Strategy};
+use crate::config::{AsrConfig, EncoderContext, Strategy};
 use crate::error::{Error, Result};
 use crate::words::{self, Token};
 use crate::{risk, vad};
@@ -17,6 +17,9 @@ use crate::{risk, vad};
 const MAX_TEMPERATURE: f32 = 1.0;
 /// whisper.cpp reports times in centiseconds.
 const MS_PER_TICK: i64 = 10;
+/// Encoder frames per second of audio (one per 20 ms), and the frames of Whisper's full 30 s context.
+const ENCODER_FRAMES_PER_SEC: usize = 50;
+const FULL_ENCODER_FRAMES: usize = 1500;
 
 static SILENCE_NATIVE_LOGS: Once = Once::new();
 
@@ -101,6 +104,24 @@ impl WhisperModel {
     }
 }
 
+/// Encoder frames for a window of `samples`: 0 (the model's full context) unless the context is fitted.
+fn encoder_frames(samples: usize, config: &AsrConfig) -> usize {
+    match config.encoder_context {
+        EncoderContext::Full => 0,
+        EncoderContext::Fit => {
+            let margin = config.fit_margin_ms as usize * ASR_SAMPLE_RATE as usize / 1000;
+            let frames = (samples + margin)
+                .div_ceil(ASR_SAMPLE_RATE as usize / ENCODER_FRAMES_PER_SEC)
+                .max(config.fit_min_secs as usize * ENCODER_FRAMES_PER_SEC);
+            if frames >= FULL_ENCODER_FRAMES {
+                0
+            } else {
+                frames
+            }
+        }
+    }
+}
+
 fn validate(config: &AsrConfig) -> Result<()> {
     let invalid = |name, detail: &str| {
         Err(Error::InvalidSetting {
@@ -144,20 +165,28 @@ impl std::fmt::Debug for WhisperEngine {
     }
 }
 
-/// The segments of one window decoded at one temperature.
-struct Pass {
-    segments: Vec<TranscriptSegment>,
-    tokens: Vec<Token>,
-    no_speech_prob: f32,
-}
-
 impl WhisperEngine {
     /// Transcribes a clip; the same as [`AsrEngine::transcribe`] with this crate's error type.
     pub fn transcribe_clip(&mut self, clip: &AudioClip) -> Result<Transcript> {
         let config = Arc::clone(&self.model.config);
         let window_samples = config.window_secs as usize * ASR_SAMPLE_RATE as usize;
         let mut segments = Vec::new();
-        for window in vad::plan_windows(&clip.samples, window_samples, config.risk.vad_frame_ms) {
+        let pieces = vad::split_at_silences(
+            &clip.samples,
+            config.risk.vad_frame_ms,
+            config.risk.vad_margin_db,
+            config.split_silence_ms,
+        );
+        let windows = pieces.into_iter().flat_map(|piece| {
+            vad::plan_windows(
+                &clip.samples[piece.clone()],
+                window_samples,
+                config.risk.vad_frame_ms,
+            )
+            .into_iter()
+            .map(move |window| piece.start + window.start..piece.start + window.end)
+        });
+        for window in windows {
             let offset_ms = window.start as u64 * 1000 / u64::from(ASR_SAMPLE_RATE);
             let samples = &clip.samples[window];
             if samples.is_empty() {
@@ -177,45 +206,16 @@ impl WhisperEngine {
         })
     }
 
-    /// Decodes one window, hotter each time the result looks like a loop or is improbable, as OpenAI's
-    /// reference decoder does. whisper.cpp's own fallback is turned off so the kept temperature is known.
+    /// Decodes one window. whisper.cpp encodes it once and decodes it again hotter, up to 1.0, while the result
+    /// fails its checks (tail entropy below `entropy_threshold`: a loop; average log-probability below
+    /// `logprob_threshold` unless the window is silent), as OpenAI's reference decoder does. Three callbacks
+    /// count the passes of each encoder run, so every segment records the temperature that produced it.
     fn decode_window(
         &mut self,
         samples: &[f32],
         offset_ms: u64,
         config: &AsrConfig,
     ) -> Result<Vec<TranscriptSegment>> {
-        let mut temperature = config.temperature;
-        loop {
-            let pass = self.decode_pass(samples, offset_ms, temperature, config)?;
-            let average = words::average_logprob(&pass.tokens);
-            let looping =
-                words::tail_entropy(&pass.tokens).is_some_and(|e| e < config.entropy_threshold);
-            let silent = pass.no_speech_prob > config.no_speech_threshold;
-            let improbable = average < config.logprob_threshold && !silent;
-            let next = temperature + config.temperature_increment;
-            if !(looping || improbable)
-                || config.temperature_increment <= 0.0
-                || next > MAX_TEMPERATURE + 1e-3
-            {
-                return Ok(pass.segments);
-            }
-            tracing::debug!(
-                offset_ms,
-                temperature = next,
-                "whisper temperature fallback"
-            );
-            temperature = next;
-        }
-    }
-
-    fn decode_pass(
-        &mut self,
-        samples: &[f32],
-        offset_ms: u64,
-        temperature: f32,
-        config: &AsrConfig,
-    ) -> Result<Pass> {
         let strategy = match config.strategy {
             Strategy::Greedy => SamplingStrategy::Greedy {
                 best_of: config.best_of as i32,
@@ -238,27 +238,23 @@ impl WhisperEngine {
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
         params.set_suppress_blank(true);
-        params.set_temperature(temperature);
-        params.set_temperature_inc(0.0);
+        params.set_temperature(config.temperature);
+        params.set_temperature_inc(config.temperature_increment);
         params.set_entropy_thold(config.entropy_threshold);
         params.set_logprob_thold(config.logprob_threshold);
         params.set_no_speech_thold(config.no_speech_threshold);
+        params.set_audio_ctx(encoder_frames(samples.len(), config) as i32);
 
-        self.state
-            .full(params, samples)
-            .map_err(|error| Error::Decode {
+        let passes =
+            pass_log::full(&mut self.state, params, samples).map_err(|error| Error::Decode {
                 offset_ms,
                 detail: error.to_string(),
             })?;
 
         let eot = self.model.context.token_eot();
         let at = |ticks: i64| offset_ms + (ticks.max(0) * MS_PER_TICK) as u64;
-        let mut pass = Pass {
-            segments: Vec::new(),
-            tokens: Vec::new(),
-            no_speech_prob: 0.0,
-        };
-        for segment in self.state.as_iter() {
+        let mut segments = Vec::new();
+        for (index, segment) in self.state.as_iter().enumerate() {
             let mut tokens = Vec::new();
             for index in 0..segment.n_tokens() {
                 let Some(token) = segment.get_token(index) else {
@@ -277,9 +273,8 @@ impl WhisperEngine {
                     end_ms: at(data.t1),
                 });
             }
-            let no_speech_prob = segment.no_speech_probability();
-            pass.no_speech_prob = pass.no_speech_prob.max(no_speech_prob);
-            pass.segments.push(TranscriptSegment {
+            let fallbacks = passes.fallbacks_of_segment(index);
+            segments.push(TranscriptSegment {
                 text: segment
                     .to_str_lossy()
                     .map(|t| t.into_owned())
@@ -287,14 +282,147 @@ impl WhisperEngine {
                 start_ms: at(segment.start_timestamp()),
                 end_ms: at(segment.end_timestamp()),
                 avg_logprob: words::average_logprob(&tokens),
-                no_speech_prob,
-                temperature,
+                no_speech_prob: segment.no_speech_probability(),
+                temperature: (config.temperature + fallbacks as f32 * config.temperature_increment)
+                    .min(MAX_TEMPERATURE),
                 words: words::words_from_tokens(&tokens),
                 flags: Vec::new(),
             });
-            pass.tokens.extend(tokens);
         }
-        Ok(pass)
+        if passes.encoder_runs() > 0 {
+            tracing::debug!(
+                offset_ms,
+                encoder_runs = passes.encoder_runs(),
+                fallbacks = passes.fallbacks(),
+                "whisper window decoded"
+            );
+        }
+        Ok(segments)
+    }
+}
+
+/// What whisper.cpp did inside one `full` call: per encoder run (one per 30 s seek), how many decoding passes
+/// it needed and how many segments it produced.
+#[derive(Debug, Default)]
+struct PassLog {
+    runs: Vec<EncoderRun>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct EncoderRun {
+    passes: u32,
+    segments: usize,
+}
+
+impl PassLog {
+    fn encoder_runs(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Fallback passes over all encoder runs.
+    fn fallbacks(&self) -> u32 {
+        self.runs
+            .iter()
+            .map(|run| run.passes.saturating_sub(1))
+            .sum()
+    }
+
+    /// Fallback passes of the encoder run that produced segment `index` (0 if unknown).
+    fn fallbacks_of_segment(&self, index: usize) -> u32 {
+        let mut first = 0;
+        for run in &self.runs {
+            if index < first + run.segments {
+                return run.passes.saturating_sub(1);
+            }
+            first += run.segments;
+        }
+        0
+    }
+}
+
+/// whisper.cpp callbacks feeding a [`PassLog`]. They run inside `whisper_full`, on the calling thread, and must
+/// not panic. The only unsafe code of the crate: C callbacks and the pointer they share.
+#[allow(unsafe_code)]
+mod pass_log {
+    use std::ffi::{c_int, c_void};
+
+    use whisper_rs::whisper_rs_sys::{whisper_context, whisper_state, whisper_token_data};
+    use whisper_rs::{FullParams, WhisperError, WhisperState};
+
+    use super::{EncoderRun, PassLog};
+
+    /// Runs `whisper_full` with the callbacks registered and returns what they logged.
+    pub(super) fn full(
+        state: &mut WhisperState,
+        mut params: FullParams<'_, '_>,
+        samples: &[f32],
+    ) -> Result<PassLog, WhisperError> {
+        let mut passes = PassLog::default();
+        let log = std::ptr::from_mut(&mut passes).cast::<c_void>();
+        // SAFETY: the callbacks only touch the `PassLog` behind `log`, which outlives `params`: `full` consumes
+        // `params`, and whisper.cpp calls the callbacks only inside it, on this thread.
+        unsafe {
+            params.set_start_encoder_callback(Some(on_encoder_begin));
+            params.set_start_encoder_callback_user_data(log);
+            params.set_filter_logits_callback(Some(on_logits));
+            params.set_filter_logits_callback_user_data(log);
+            params.set_new_segment_callback(Some(on_new_segments));
+            params.set_new_segment_callback_user_data(log);
+        }
+        state.full(params, samples)?;
+        Ok(passes)
+    }
+
+    /// # Safety
+    /// `user_data` is the `PassLog` the engine registered, alive for the whole `whisper_full` call.
+    unsafe fn log<'a>(user_data: *mut c_void) -> Option<&'a mut PassLog> {
+        // SAFETY: see the function's contract.
+        unsafe { user_data.cast::<PassLog>().as_mut() }
+    }
+
+    /// Called before each encoder run.
+    pub(super) unsafe extern "C" fn on_encoder_begin(
+        _context: *mut whisper_context,
+        _state: *mut whisper_state,
+        user_data: *mut c_void,
+    ) -> bool {
+        // SAFETY: registered together with its `PassLog`.
+        if let Some(log) = unsafe { log(user_data) } {
+            log.runs.push(EncoderRun::default());
+        }
+        true
+    }
+
+    /// Called at every decoding step; a step with no tokens yet is the start of a pass (whisper.cpp runs the
+    /// first step once per pass and copies it to the other candidates).
+    pub(super) unsafe extern "C" fn on_logits(
+        _context: *mut whisper_context,
+        _state: *mut whisper_state,
+        _tokens: *const whisper_token_data,
+        n_tokens: c_int,
+        _logits: *mut f32,
+        user_data: *mut c_void,
+    ) {
+        if n_tokens != 0 {
+            return;
+        }
+        // SAFETY: registered together with its `PassLog`.
+        if let Some(run) = unsafe { log(user_data) }.and_then(|log| log.runs.last_mut()) {
+            run.passes += 1;
+        }
+    }
+
+    /// Called once an encoder run's segments are final.
+    pub(super) unsafe extern "C" fn on_new_segments(
+        _context: *mut whisper_context,
+        _state: *mut whisper_state,
+        n_new: c_int,
+        user_data: *mut c_void,
+    ) {
+        // SAFETY: registered together with its `PassLog`.
+        if let Some(run) = unsafe { log(user_data) }.and_then(|log| log.runs.last_mut()) {
+            run.segments += usize::try_from(n_new).unwrap_or(0);
+        }
     }
 }
 
@@ -333,6 +461,24 @@ mod tests {
             WhisperModel::load(&no_threads),
             Err(Error::InvalidSetting { .. })
         ));
+    }
+
+    #[test]
+    fn fitted_encoder_context_covers_the_window_and_a_margin() {
+        let secs = |s: f32| (s * ASR_SAMPLE_RATE as f32) as usize;
+        let fit = AsrConfig::default();
+        assert_eq!(fit.encoder_context, EncoderContext::Fit);
+        // 17 s of speech and 1 s of margin: 18 s at 50 frames per second.
+        assert_eq!(encoder_frames(secs(17.0), &fit), 900);
+        // A 2 s clip still gets the 10 s floor.
+        assert_eq!(encoder_frames(secs(2.0), &fit), 500);
+        // 29.5 s and the margin pass 30 s: whisper.cpp's full context (0).
+        assert_eq!(encoder_frames(secs(29.5), &fit), 0);
+        let full = AsrConfig {
+            encoder_context: EncoderContext::Full,
+            ..AsrConfig::default()
+        };
+        assert_eq!(encoder_frames(secs(17.0), &full), 0);
     }
 
     #[test]

@@ -32,7 +32,7 @@ mod vad;
 mod words;
 
 pub use audio::{decode_audio, AudioLimits};
-pub use config::{AsrConfig, RiskConfig, Strategy};
+pub use config::{AsrConfig, EncoderContext, RiskConfig, Strategy};
 pub use engine::{WhisperEngine, WhisperModel};
 pub use error::{Error, Result};
 pub use risk::{needs_review, transcript_flags};

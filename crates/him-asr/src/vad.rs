@@ -100,6 +100,33 @@ pub fn silences(
     found
 }
 
+/// Cuts a clip in the middle of every silence of at least `min_silence_ms` (0: never). Nothing is dropped: the
+/// pieces cover the clip. A long pause then ends one window and starts the next, so Whisper does not have to
+/// decode across it (where it tends to invent text) and each window is shorter to encode.
+pub fn split_at_silences(
+    samples: &[f32],
+    frame_ms: u32,
+    margin_db: f32,
+    min_silence_ms: u32,
+) -> Vec<std::ops::Range<usize>> {
+    let mut pieces = Vec::new();
+    if min_silence_ms == 0 {
+        pieces.push(0..samples.len());
+        return pieces;
+    }
+    let sample_of = |ms: u64| (ms * u64::from(ASR_SAMPLE_RATE) / 1000) as usize;
+    let mut start = 0;
+    for silence in silences(samples, frame_ms, margin_db, min_silence_ms) {
+        let cut = sample_of((silence.start_ms + silence.end_ms) / 2).min(samples.len());
+        if cut > start && cut < samples.len() {
+            pieces.push(start..cut);
+            start = cut;
+        }
+    }
+    pieces.push(start..samples.len());
+    pieces
+}
+
 /// Where to cut a clip into windows of at most `window_samples`: each cut is at the quietest frame of the last
 /// sixth of the window, so a word is rarely split. Returns the window ranges, covering the clip.
 pub fn plan_windows(
@@ -139,6 +166,27 @@ mod tests {
         (0..(seconds * RATE as f32) as usize)
             .map(|i| 0.3 * (i as f32 * 300.0 * std::f32::consts::TAU / RATE as f32).sin())
             .collect()
+    }
+
+    #[test]
+    fn long_silences_split_the_clip_in_their_middle() {
+        let mut samples = tone(4.0);
+        samples.extend(hiss(4.0));
+        samples.extend(tone(3.0));
+        samples.extend(hiss(1.0));
+        samples.extend(tone(2.0));
+        let pieces = split_at_silences(&samples, 30, 12.0, 3000);
+        // Only the 4 s gap is long enough; the cut lands near its middle (6 s).
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].start, 0);
+        assert_eq!(pieces[1].end, samples.len());
+        assert_eq!(pieces[0].end, pieces[1].start);
+        assert!((pieces[0].end as f32 / RATE as f32 - 6.0).abs() < 0.1);
+        assert_eq!(
+            split_at_silences(&samples, 30, 12.0, 0),
+            vec![0..samples.len()]
+        );
+        assert_eq!(split_at_silences(&[], 30, 12.0, 3000), vec![0..0]);
     }
 
     fn hiss(seconds: f32) -> Vec<f32> {

@@ -2,9 +2,6 @@
 
 use him_core::TranscriptWord;
 
-/// Number of final tokens whose entropy whisper.cpp checks for a repetition loop.
-const ENTROPY_TOKENS: usize = 32;
-
 /// One decoded text token, times in milliseconds from the start of the clip.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Token {
@@ -54,29 +51,6 @@ pub(crate) fn average_logprob(tokens: &[Token]) -> f32 {
     tokens.iter().map(|t| t.logprob).sum::<f32>() / tokens.len() as f32
 }
 
-/// Entropy (nats) of the token-id distribution over the last 32 tokens, as whisper.cpp computes it; `None` when
-/// there are too few tokens for the check to mean anything.
-pub(crate) fn tail_entropy(tokens: &[Token]) -> Option<f32> {
-    if tokens.len() < ENTROPY_TOKENS {
-        return None;
-    }
-    let tail = &tokens[tokens.len() - ENTROPY_TOKENS..];
-    let mut counts = std::collections::HashMap::new();
-    for token in tail {
-        *counts.entry(token.id).or_insert(0u32) += 1;
-    }
-    let total = tail.len() as f32;
-    Some(
-        counts
-            .values()
-            .map(|&count| {
-                let p = count as f32 / total;
-                -p * p.ln()
-            })
-            .sum(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,12 +96,7 @@ mod tests {
     }
 
     #[test]
-    fn entropy_detects_loops() {
-        let looping: Vec<Token> = (0..40).map(|i| token(i % 2, " the", 0.9, 0, 0)).collect();
-        let varied: Vec<Token> = (0..40).map(|i| token(i, " w", 0.9, 0, 0)).collect();
-        assert!(tail_entropy(&looping).unwrap() < 2.4);
-        assert!(tail_entropy(&varied).unwrap() > 2.4);
-        assert_eq!(tail_entropy(&varied[..10]), None);
+    fn no_tokens_average_to_zero() {
         assert_eq!(average_logprob(&[]), 0.0);
     }
 }

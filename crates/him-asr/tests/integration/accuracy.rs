@@ -1,5 +1,6 @@
 //! Accuracy of the converted tiny.en model on real recordings.
 
+use him_asr::{AsrConfig, WhisperModel};
 use him_core::AsrEngine;
 
 use crate::support::{clip, engine, repo_root, wer, word_errors};
@@ -75,4 +76,34 @@ fn converted_model_gives_timed_words() {
     assert!(words
         .windows(2)
         .all(|pair| pair[0].start_ms <= pair[1].start_ms));
+}
+
+/// A window whose every pass fails whisper.cpp's checks is decoded at each temperature up to 1.0, and its
+/// segments record the last one (flagged for review); without fallback they record the first.
+#[test]
+fn fallback_passes_record_their_temperature() {
+    let clip = clip("audio/ljspeech/LJ001-0002.flac");
+    let transcribe = |temperature_increment: f32| {
+        let config = AsrConfig {
+            // No pass can reach an average log-probability of 0, so every pass falls back.
+            logprob_threshold: 0.0,
+            temperature_increment,
+            best_of: 1,
+            ..crate::support::config()
+        };
+        let model = WhisperModel::load(&config).unwrap();
+        model.engine().unwrap().transcribe_clip(&clip).unwrap()
+    };
+    let hottest = transcribe(0.5);
+    assert!(!hottest.segments.is_empty());
+    assert!(hottest
+        .segments
+        .iter()
+        .all(|segment| (segment.temperature - 1.0).abs() < 1e-6));
+    assert!(him_asr::needs_review(&hottest));
+    let first = transcribe(0.0);
+    assert!(first
+        .segments
+        .iter()
+        .all(|segment| segment.temperature == 0.0));
 }
