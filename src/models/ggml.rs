@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub const GGML_MAGIC: u32 = 0x6767_6d6c;
 
 /// Model hyper-parameters, in the order whisper.cpp reads them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Hparams {
     /// Vocabulary size including special and timestamp tokens (51864 for `.en` models).
     pub n_vocab: i32,
@@ -73,6 +73,8 @@ pub enum TensorData {
     F32(Vec<f32>),
     /// Little-endian IEEE binary16 bytes (`ftype` 1).
     F16(Vec<u8>),
+    /// ggml `Q8_0` blocks of 32 values (`ftype` 8), see `quantize.rs`.
+    Q8_0(Vec<u8>),
 }
 
 impl TensorData {
@@ -81,6 +83,9 @@ impl TensorData {
         match self {
             Self::F32(values) => values.len(),
             Self::F16(bytes) => bytes.len() / 2,
+            Self::Q8_0(bytes) => {
+                bytes.len() / super::quantize::BLOCK_BYTES * super::quantize::BLOCK
+            }
         }
     }
 
@@ -88,6 +93,7 @@ impl TensorData {
         match self {
             Self::F32(_) => 0,
             Self::F16(_) => 1,
+            Self::Q8_0(_) => 8,
         }
     }
 }
@@ -222,7 +228,7 @@ fn write_tensor<W: Write>(writer: &mut HashingWriter<W>, tensor: &GgmlTensor) ->
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             writer.put(&bytes)?;
         }
-        TensorData::F16(bytes) => writer.put(bytes)?,
+        TensorData::F16(bytes) | TensorData::Q8_0(bytes) => writer.put(bytes)?,
     }
     Ok(())
 }
@@ -286,7 +292,11 @@ pub(crate) mod test_reader {
             let name = String::from_utf8(bytes[cursor..cursor + name_len].to_vec()).unwrap();
             cursor += name_len;
             let elements: i32 = ggml_dims.iter().product();
-            let len = elements as usize * if ftype == 0 { 4 } else { 2 };
+            let len = match ftype {
+                0 => elements as usize * 4,
+                8 => elements as usize / 32 * 34,
+                _ => elements as usize * 2,
+            };
             let data = bytes[cursor..cursor + len].to_vec();
             cursor += len;
             tensors.push(TensorHeader {

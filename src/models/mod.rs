@@ -13,7 +13,11 @@
 //! ```ignore
 //! # fn main() -> anyhow::Result<()> {
 //! use std::path::Path;
-//! let report = him::models::convert_ct2(Path::new("ct2-model"), Path::new("models/ggml-tiny.en.bin"))?;
+//! let report = him::models::convert_ct2(
+//!     Path::new("ct2-model"),
+//!     Path::new("models/ggml-tiny.en.bin"),
+//!     him::models::Weights::F16,
+//! )?;
 //! println!("{} tensors, {} bytes, sha256 {}", report.tensor_count, report.bytes, report.sha256);
 //! # Ok(())
 //! # }
@@ -22,6 +26,7 @@
 mod ct2;
 mod ggml;
 mod mel;
+mod quantize;
 mod tensors;
 mod vocab;
 
@@ -48,12 +53,22 @@ pub struct ConvertReport {
     pub sha256: String,
 }
 
+/// Storage of the weight matrices in the ggml file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Weights {
+    /// IEEE half precision, as CTranslate2 ships them: the reference accuracy.
+    #[default]
+    F16,
+    /// ggml `Q8_0` (8-bit blocks of 32 with an f16 scale): 44 % smaller, faster on CPU, slightly less accurate.
+    Q8_0,
+}
+
 /// Converts the CTranslate2 Whisper model in `model_dir` into the ggml file `out`.
 ///
 /// `model_dir` must hold `model.bin`, `vocabulary.txt` and `config.json`. The file is
 /// written next to `out` under a temporary name and renamed into place, so `out` is
 /// either the old file or the complete new one.
-pub fn convert_ct2(model_dir: &Path, out: &Path) -> Result<ConvertReport> {
+pub fn convert_ct2(model_dir: &Path, out: &Path, weights: Weights) -> Result<ConvertReport> {
     let model_path = model_dir.join("model.bin");
     let model_bytes = fs::read(&model_path)
         .with_context(|| format!("failed to read {}", model_path.display()))?;
@@ -71,8 +86,11 @@ pub fn convert_ct2(model_dir: &Path, out: &Path) -> Result<ConvertReport> {
     let config_path = model_dir.join("config.json");
     check_config(&config_path, tokens.len() - 1)?;
 
-    let (hparams, tensors) =
+    let (mut hparams, mut tensors) =
         tensors::map_whisper(&model).context("failed to map ct2 whisper variables")?;
+    if weights == Weights::Q8_0 {
+        quantize::quantize_q8_0(&mut hparams, &mut tensors).context("failed to quantize")?;
+    }
     ensure!(
         vocabulary.len() == hparams.n_vocab as usize,
         "vocabulary.txt has {} tokens but the embedding has {} rows",
@@ -294,13 +312,26 @@ mod tests {
         dir
     }
 
+    /// Q8_0 needs rows that split into blocks of 32; the 4-wide synthetic model does not, and says so.
+    #[test]
+    fn q8_0_refuses_rows_that_do_not_split_into_blocks() {
+        let dir = scratch_dir("q8");
+        write_model_dir(&dir, 0.0);
+        let error = format!(
+            "{:#}",
+            convert_ct2(&dir, &dir.join("q8.bin"), Weights::Q8_0).unwrap_err()
+        );
+        assert!(error.contains("blocks of 32"), "{error}");
+        assert!(!dir.join("q8.bin").exists());
+    }
+
     /// A synthetic ct2 model converts to the names, shapes and types whisper.cpp loads.
     #[test]
     fn converts_synthetic_model_to_whisper_cpp_layout() {
         let dir = scratch_dir("convert");
         write_model_dir(&dir, 0.0);
         let out = dir.join("ggml.bin");
-        let report = convert_ct2(&dir, &out).unwrap();
+        let report = convert_ct2(&dir, &out, Weights::F16).unwrap();
         let bytes = fs::read(&out).unwrap();
         assert_eq!(report.bytes, bytes.len() as u64);
         assert_eq!(report.tensor_count, 7 + 15 + 4 + 24);
@@ -356,8 +387,8 @@ mod tests {
     fn conversion_is_deterministic() {
         let dir = scratch_dir("determinism");
         write_model_dir(&dir, 0.0);
-        let first = convert_ct2(&dir, &dir.join("a.bin")).unwrap();
-        let second = convert_ct2(&dir, &dir.join("b.bin")).unwrap();
+        let first = convert_ct2(&dir, &dir.join("a.bin"), Weights::F16).unwrap();
+        let second = convert_ct2(&dir, &dir.join("b.bin"), Weights::F16).unwrap();
         assert_eq!(first.sha256, second.sha256);
         assert_eq!(first.sha256.len(), 64);
         fs::remove_dir_all(&dir).unwrap();
@@ -369,7 +400,7 @@ mod tests {
         let dir = scratch_dir("key-bias");
         write_model_dir(&dir, 0.25);
         let out = dir.join("ggml.bin");
-        let error = format!("{:#}", convert_ct2(&dir, &out).unwrap_err());
+        let error = format!("{:#}", convert_ct2(&dir, &out, Weights::F16).unwrap_err());
         assert!(
             error.contains("encoder/layer_0/self_attention key bias"),
             "{error}"
@@ -383,7 +414,10 @@ mod tests {
     fn missing_model_bin_is_named() {
         let dir = scratch_dir("missing");
         fs::create_dir_all(&dir).unwrap();
-        let error = format!("{:#}", convert_ct2(&dir, &dir.join("out.bin")).unwrap_err());
+        let error = format!(
+            "{:#}",
+            convert_ct2(&dir, &dir.join("out.bin"), Weights::F16).unwrap_err()
+        );
         assert!(error.contains("model.bin"), "{error}");
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -107,3 +107,29 @@ fn fallback_passes_record_their_temperature() {
         .iter()
         .all(|segment| segment.temperature == 0.0));
 }
+
+/// The 8-bit (Q8_0) conversion loads and transcribes the JFK sample with at most 5 % word errors.
+#[test]
+fn q8_0_model_transcribes_jfk() {
+    let config = AsrConfig {
+        model_path: repo_root().join("models/ggml-tiny.en-q8_0.bin"),
+        ..crate::support::config()
+    };
+    assert!(
+        config.model_path.is_file(),
+        "{} is missing: run models/fetch-whisper.sh",
+        config.model_path.display()
+    );
+    let model = WhisperModel::load(&config).unwrap();
+    assert!(model.version().contains("q8_0"), "{}", model.version());
+    let transcript = model
+        .engine()
+        .unwrap()
+        .transcribe_clip(&clip("audio/jfk.wav"))
+        .unwrap();
+    let reference = "And so my fellow Americans, ask not what your country can do for you, \
+                     ask what you can do for your country.";
+    let rate = wer(reference, &transcript.text());
+    println!("jfk.wav WER with q8_0 weights {:.1} %", rate * 100.0);
+    assert!(rate <= 0.05, "WER {rate:.3}");
+}
