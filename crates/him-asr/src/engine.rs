@@ -394,7 +394,8 @@ mod pass_log {
     }
 
     /// Called at every decoding step; a step with no tokens yet is the start of a pass (whisper.cpp runs the
-    /// first step once per pass and copies it to the other candidates).
+    /// first step once per pass, on the calling thread, and copies it to the other candidates). Later steps may
+    /// run on several threads at once: they hold at least one token and return before touching the log.
     pub(super) unsafe extern "C" fn on_logits(
         _context: *mut whisper_context,
         _state: *mut whisper_state,
