@@ -13,6 +13,10 @@ use std::time::Instant;
 use him_asr::{decode_audio, AsrConfig, AudioLimits, EncoderContext, WhisperModel};
 use him_core::{AsrEngine, AudioClip, MediaType};
 
+#[path = "../tests/integration/word_errors.rs"]
+mod word_errors;
+use word_errors::word_errors;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     assert!(args.len() == 4, "usage: bench POOL THREADS ROUNDS MANIFEST");
@@ -91,34 +95,4 @@ fn main() {
         wall / audio_secs,
         rates.join(" ")
     );
-}
-
-/// Lower-case words without punctuation (the same normalisation as the tests and the Python side).
-fn normalize(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .replace('-', " ")
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word-level edit distance and reference length.
-fn word_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
-    let (reference, hypothesis) = (normalize(reference), normalize(hypothesis));
-    let mut row: Vec<usize> = (0..=hypothesis.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, h) in hypothesis.iter().enumerate() {
-            let substitution = previous + usize::from(r != h);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    (row[hypothesis.len()], reference.len())
 }

@@ -7,3 +7,5 @@ mod accuracy;
 mod dictation;
 #[path = "integration/support.rs"]
 mod support;
+#[path = "integration/word_errors.rs"]
+mod word_errors;

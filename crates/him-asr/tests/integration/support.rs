@@ -8,6 +8,8 @@ use him_core::{AudioClip, MediaType};
 
 use him_asr::{decode_audio, AudioLimits};
 
+pub use crate::word_errors::{normalize, word_errors};
+
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,37 +50,6 @@ pub fn clip(relative: &str) -> AudioClip {
     let bytes = std::fs::read(repo_root().join("fixtures").join(relative)).expect(relative);
     let media = MediaType::sniff(&bytes).expect("an audio media type");
     decode_audio(&bytes, media, &AudioLimits::default()).expect(relative)
-}
-
-/// Lower-case words, punctuation dropped, hyphens split.
-pub fn normalize(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .replace(['-', '—'], " ")
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word-level edit distance and reference length.
-pub fn word_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
-    let reference = normalize(reference);
-    let hypothesis = normalize(hypothesis);
-    let mut row: Vec<usize> = (0..=hypothesis.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, h) in hypothesis.iter().enumerate() {
-            let substitution = previous + usize::from(r != h);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    (row[hypothesis.len()], reference.len())
 }
 
 /// Word error rate of a hypothesis.
