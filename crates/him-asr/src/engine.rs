@@ -171,21 +171,13 @@ impl WhisperEngine {
         let config = Arc::clone(&self.model.config);
         let window_samples = config.window_secs as usize * ASR_SAMPLE_RATE as usize;
         let mut segments = Vec::new();
-        let pieces = vad::split_at_silences(
+        let windows = vad::decoding_windows(
             &clip.samples,
+            window_samples,
             config.risk.vad_frame_ms,
             config.risk.vad_margin_db,
             config.split_silence_ms,
         );
-        let windows = pieces.into_iter().flat_map(|piece| {
-            vad::plan_windows(
-                &clip.samples[piece.clone()],
-                window_samples,
-                config.risk.vad_frame_ms,
-            )
-            .into_iter()
-            .map(move |window| piece.start + window.start..piece.start + window.end)
-        });
         for window in windows {
             let offset_ms = window.start as u64 * 1000 / u64::from(ASR_SAMPLE_RATE);
             let samples = &clip.samples[window];

@@ -100,6 +100,25 @@ pub fn silences(
     found
 }
 
+/// The windows a clip is decoded in: cut in the middle of every silence of at least `split_silence_ms`
+/// ([`split_at_silences`]), then each piece at `window_samples` ([`plan_windows`]). They cover the clip.
+pub fn decoding_windows(
+    samples: &[f32],
+    window_samples: usize,
+    frame_ms: u32,
+    margin_db: f32,
+    split_silence_ms: u32,
+) -> Vec<std::ops::Range<usize>> {
+    split_at_silences(samples, frame_ms, margin_db, split_silence_ms)
+        .into_iter()
+        .flat_map(|piece| {
+            plan_windows(&samples[piece.clone()], window_samples, frame_ms)
+                .into_iter()
+                .map(move |window| piece.start + window.start..piece.start + window.end)
+        })
+        .collect()
+}
+
 /// Cuts a clip in the middle of every silence of at least `min_silence_ms` (0: never). Nothing is dropped: the
 /// pieces cover the clip. A long pause then ends one window and starts the next, so Whisper does not have to
 /// decode across it (where it tends to invent text) and each window is shorter to encode.
@@ -182,6 +201,12 @@ mod tests {
         assert_eq!(pieces[1].end, samples.len());
         assert_eq!(pieces[0].end, pieces[1].start);
         assert!((pieces[0].end as f32 / RATE as f32 - 6.0).abs() < 0.1);
+        // Decoding windows: the same cut, then the 8 s after it split at a 7 s limit; contiguous, covering.
+        let windows = decoding_windows(&samples, 7 * RATE, 30, 12.0, 3000);
+        assert_eq!(windows[0], pieces[0]);
+        assert_eq!(windows.len(), 3);
+        assert!(windows.windows(2).all(|pair| pair[0].end == pair[1].start));
+        assert_eq!(windows[2].end, samples.len());
         assert_eq!(
             split_at_silences(&samples, 30, 12.0, 0),
             vec![0..samples.len()]
