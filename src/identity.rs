@@ -16,7 +16,7 @@ use him_extract::{
 use serde::Deserialize;
 
 /// The `[patients]` section of `pipeline.toml`: the hospital's patient index (MPI) export.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PatientsConfig {
     /// Path of a FHIR R4 Patient NDJSON export or a CSV (`mrn,family,given,birth_date,sex`); empty means no index,
@@ -24,6 +24,19 @@ pub struct PatientsConfig {
     pub index: String,
     /// MRN check-digit scheme of this hospital: `none` or `luhn`.
     pub check_digit: CheckDigit,
+    /// `Identifier.system` of this hospital's MRNs in FHIR resources (the review's DocumentReferences name
+    /// the patient by it when the index is not FHIR).
+    pub mrn_system: String,
+}
+
+impl Default for PatientsConfig {
+    fn default() -> Self {
+        PatientsConfig {
+            index: String::new(),
+            check_digit: CheckDigit::default(),
+            mrn_system: "urn:him:mrn".to_string(),
+        }
+    }
 }
 
 /// Loads a patient index, telling FHIR NDJSON (lines of JSON objects) from CSV by content.

@@ -240,7 +240,13 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
                 println!("{}", serde_json::json!({ "indexed": count }));
                 return Ok(ExitCode::SUCCESS);
             }
-            him_review::serve(setup.config.review.clone(), setup.store).await?;
+            // The review assigns documents only to patients of the index the pipeline matches against.
+            let index = setup::load_patients(&setup.config, None)?.unwrap_or_default();
+            let patients = him_review::Patients {
+                index,
+                mrn_system: setup.config.patients.mrn_system.clone(),
+            };
+            him_review::serve(setup.config.review.clone(), setup.store, patients).await?;
             Ok(ExitCode::SUCCESS)
         })
     })())
@@ -266,7 +272,7 @@ pub fn user(common: &CommonArgs, name: &str, role: Option<&str>) -> ExitCode {
                 let role: him_review::Role = role
                     .parse()
                     .map_err(|_| anyhow::anyhow!("unknown role {role:?}"))?;
-                let user = him_review::add_user(&db, name, role, &password)?;
+                let user = him_review::add_user(&db, name, role, &password, None)?;
                 println!(
                     "{}",
                     serde_json::json!({ "user": user.name, "role": user.role.to_string() })

@@ -18,6 +18,8 @@ pub(crate) enum DocType {
     Pathology,
 }
 
+/// Every type, in the order of [`DOCUMENT_TYPES`] (checked by a test).
+#[cfg(test)]
 const ALL_TYPES: [DocType; 8] = [
     DocType::HistoryAndPhysical,
     DocType::DischargeSummary,
@@ -40,19 +42,6 @@ impl DocType {
             DocType::Imaging => "18748-4",
             DocType::Emergency => "34111-5",
             DocType::Pathology => "11526-1",
-        }
-    }
-
-    pub(crate) fn display(self) -> &'static str {
-        match self {
-            DocType::HistoryAndPhysical => "History and physical note",
-            DocType::DischargeSummary => "Discharge summary",
-            DocType::Consult => "Consult note",
-            DocType::Progress => "Progress note",
-            DocType::Operative => "Surgical operation note",
-            DocType::Imaging => "Diagnostic imaging study",
-            DocType::Emergency => "Emergency department note",
-            DocType::Pathology => "Pathology study",
         }
     }
 
@@ -81,12 +70,38 @@ impl DocType {
     }
 }
 
-/// The display name of a LOINC document type code this crate assigns.
-pub(crate) fn loinc_display(code: &str) -> Option<&'static str> {
-    ALL_TYPES
+/// Displays are LOINC's long common names as US Core's clinical note type value set lists them
+/// (case aside: it writes "Emergency department Note"); 57133-1 as C-CDA's referral note types do.
+static DOCUMENT_TYPES: [(&str, &str); 11] = [
+    ("34117-2", "History and physical note"),
+    ("18842-5", "Discharge summary"),
+    ("11488-4", "Consult note"),
+    ("11506-3", "Progress note"),
+    ("11504-8", "Surgical operation note"),
+    ("18748-4", "Diagnostic imaging study"),
+    ("34111-5", "Emergency department note"),
+    ("11526-1", "Pathology study"),
+    // Not assigned by the classifier; US Core's common clinical notes and C-CDA's referral note.
+    ("28570-0", "Procedure note"),
+    ("11502-2", "Laboratory report"),
+    ("57133-1", "Referral note"),
+];
+
+/// The LOINC document types a document may be filed under, as `(code, display)`: the ones the
+/// classifier assigns first, then a few more (procedure note, laboratory report, referral note)
+/// that only a reviewer chooses. A code outside this table is not a document type of `him`.
+#[must_use]
+pub fn document_types() -> &'static [(&'static str, &'static str)] {
+    &DOCUMENT_TYPES
+}
+
+/// The display name of a LOINC document type code in [`document_types`]; `None` for other codes.
+#[must_use]
+pub fn loinc_display(code: &str) -> Option<&'static str> {
+    DOCUMENT_TYPES
         .iter()
-        .find(|t| t.loinc() == code)
-        .map(|t| t.display())
+        .find(|(c, _)| *c == code)
+        .map(|(_, display)| *display)
 }
 
 const TITLE_ORDER: [DocType; 8] = [
@@ -395,5 +410,17 @@ mod tests {
     fn unknown_text_has_no_type() {
         assert_eq!(sections("Dear Dr. Smith, thank you."), None);
         assert_eq!(loinc_display("18842-5"), Some("Discharge summary"));
+    }
+
+    #[test]
+    fn the_table_holds_every_classifier_type_first_and_no_code_twice() {
+        for (i, t) in ALL_TYPES.iter().enumerate() {
+            assert_eq!(document_types()[i].0, t.loinc());
+        }
+        let codes: HashSet<&str> = document_types().iter().map(|(c, _)| *c).collect();
+        assert_eq!(codes.len(), document_types().len());
+        assert_eq!(loinc_display("28570-0"), Some("Procedure note"));
+        assert_eq!(loinc_display("34133-9"), None);
+        assert_eq!(loinc_display(""), None);
     }
 }

@@ -22,6 +22,8 @@ pub struct PatientRecord {
     pub birth_date: Option<Date>,
     /// Administrative sex or gender as stored (`female`, `M`…), when known.
     pub sex: Option<String>,
+    /// The `Patient.id` of a FHIR index, so that FHIR resources can reference the patient; `None` for a CSV.
+    pub fhir_id: Option<String>,
 }
 
 /// The hospital's patient index, searchable by MRN and by date of birth.
@@ -132,6 +134,7 @@ impl PatientIndex {
                     .collect(),
                 birth_date,
                 sex: Some(cell(sex_at).to_string()).filter(|s| !s.is_empty()),
+                fhir_id: None,
             };
             index.insert(record, line_number)?;
         }
@@ -261,13 +264,26 @@ fn patient_from_fhir(resource: &Value, line: usize) -> Result<Option<PatientReco
         .get("gender")
         .and_then(Value::as_str)
         .map(str::to_string);
+    let fhir_id = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| valid_fhir_id(id))
+        .map(str::to_string);
     Ok(Some(PatientRecord {
         mrn: mrn.to_string(),
         family,
         given,
         birth_date,
         sex,
+        fhir_id,
     }))
+}
+
+/// Whether a text is a FHIR `id`: 1 to 64 letters, digits, `-` or `.`.
+fn valid_fhir_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Splits one CSV line; `"` quotes a cell and `""` is a literal quote. `None` on unbalanced quotes.

@@ -53,6 +53,7 @@ pub use decision::{
     Candidate, IdentifierScores, MatchConfig, MatchDecision, MatchOutcome, MatchRule,
     UnmatchedReason,
 };
+pub use doctype::{document_types, loinc_display};
 pub use error::{Error, Result};
 pub use extract::extract;
 pub use field::{ExtractOptions, ExtractWarning, Field, FieldName, FieldSummary, Fields, Source};

@@ -16,10 +16,13 @@ use crate::config::ReviewConfig;
 use crate::db::{now_rfc3339, now_secs, Db};
 use crate::error::{Error, Result};
 
-/// What a user may do. Each role includes the rights of those before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// What a user may do. Reviewer, supervisor and admin each include the rights of the one before; a clinician
+/// only reads and signs the notes they authored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Signs transcribed notes they authored (linked to an author name); not an HIM reviewer.
+    Clinician,
     /// Works the queue: views, edits, assigns, approves, returns.
     Reviewer,
     /// A reviewer who may also search the audit log.
@@ -32,10 +35,28 @@ impl Role {
     /// The lowercase name stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Clinician => "clinician",
             Role::Reviewer => "reviewer",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
         }
+    }
+}
+
+impl Role {
+    /// Works the HIM queue: reviewer, supervisor, admin.
+    pub fn can_review(self) -> bool {
+        matches!(self, Role::Reviewer | Role::Supervisor | Role::Admin)
+    }
+
+    /// Supervisor or admin.
+    pub fn is_supervisor(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+
+    /// Admin.
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
     }
 }
 
@@ -50,11 +71,14 @@ impl FromStr for Role {
 
     fn from_str(text: &str) -> Result<Self> {
         match text {
+            "clinician" => Ok(Role::Clinician),
             "reviewer" => Ok(Role::Reviewer),
             "supervisor" => Ok(Role::Supervisor),
             "admin" => Ok(Role::Admin),
             other => Err(Error::InvalidInput {
-                detail: format!("unknown role {other:?} (use reviewer, supervisor or admin)"),
+                detail: format!(
+                    "unknown role {other:?} (use clinician, reviewer, supervisor or admin)"
+                ),
             }),
         }
     }
@@ -66,6 +90,8 @@ pub struct User {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// For clinicians: the author name their notes carry.
+    pub author: Option<String>,
 }
 
 /// A logged-in user and the CSRF token of their session.
@@ -136,18 +162,30 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Creates an account with an argon2id-hashed password (at least 8 characters).
-pub fn add_user(db: &Db, name: &str, role: Role, password: &str) -> Result<User> {
+pub fn add_user(
+    db: &Db,
+    name: &str,
+    role: Role,
+    password: &str,
+    author: Option<&str>,
+) -> Result<User> {
     if !valid_name(name) {
         return Err(Error::InvalidInput {
             detail: "user names are 1 to 64 letters, digits, '.', '_', '-' or '@'".to_string(),
         });
     }
+    let author = author.map(str::trim).filter(|a| !a.is_empty());
+    if (role == Role::Clinician) != author.is_some() {
+        return Err(Error::InvalidInput {
+            detail: "a clinician needs the author name their notes carry; other roles none".to_string(),
+        });
+    }
     let hash = hash_password(password)?;
     let connection = db.lock();
     let inserted = connection.execute(
-        "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO users (name, role, password_hash, created_at, author) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(name) DO NOTHING",
-        params![name, role.as_str(), hash, now_rfc3339()],
+        params![name, role.as_str(), hash, now_rfc3339(), author],
     )?;
     if inserted == 0 {
         return Err(Error::UserExists {
@@ -158,6 +196,7 @@ pub fn add_user(db: &Db, name: &str, role: Role, password: &str) -> Result<User>
         id: connection.last_insert_rowid(),
         name: name.to_string(),
         role,
+        author: author.map(str::to_string),
     })
 }
 
@@ -184,21 +223,24 @@ pub fn set_password(db: &Db, name: &str, password: &str) -> Result<()> {
 /// Every account, by name.
 pub fn list_users(db: &Db) -> Result<Vec<User>> {
     let connection = db.lock();
-    let mut statement = connection.prepare("SELECT id, name, role FROM users ORDER BY name")?;
+    let mut statement =
+        connection.prepare("SELECT id, name, role, author FROM users ORDER BY name")?;
     let rows = statement.query_map([], |row| {
         Ok((
             row.get::<_, i64>(0)?,
             row.get::<_, String>(1)?,
             row.get::<_, String>(2)?,
+            row.get::<_, Option<String>>(3)?,
         ))
     })?;
     let mut users = Vec::new();
     for row in rows {
-        let (id, name, role) = row?;
+        let (id, name, role, author) = row?;
         users.push(User {
             id,
             name,
             role: role.parse()?,
+            author,
         });
     }
     Ok(users)
@@ -226,13 +268,14 @@ pub(crate) fn check_login(
         }
         connection
             .query_row(
-                "SELECT id, role, password_hash FROM users WHERE name = ?1",
+                "SELECT id, role, password_hash, author FROM users WHERE name = ?1",
                 params![name],
                 |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
                         row.get::<_, String>(1)?,
                         row.get::<_, String>(2)?,
+                        row.get::<_, Option<String>>(3)?,
                     ))
                 },
             )
@@ -240,7 +283,7 @@ pub(crate) fn check_login(
     };
     static DUMMY: OnceLock<String> = OnceLock::new();
     let (user, hash) = match stored {
-        Some((id, role, hash)) => (Some((id, role)), hash),
+        Some((id, role, hash, author)) => (Some((id, role, author)), hash),
         None => (
             None,
             DUMMY
@@ -251,7 +294,7 @@ pub(crate) fn check_login(
     let verified = verify_password(password, &hash);
     let connection = db.lock();
     match user {
-        Some((id, role)) if verified => {
+        Some((id, role, author)) if verified => {
             connection.execute(
                 "DELETE FROM login_failures WHERE name = ?1 AND ip = ?2",
                 params![name, ip],
@@ -260,6 +303,7 @@ pub(crate) fn check_login(
                 id,
                 name: name.to_string(),
                 role: role.parse()?,
+                author,
             }))
         }
         _ => {
@@ -294,7 +338,7 @@ pub(crate) fn find_session(db: &Db, token: &str) -> Result<Option<Session>> {
     let connection = db.lock();
     let row = connection
         .query_row(
-            "SELECT users.id, users.name, users.role, sessions.csrf FROM sessions
+            "SELECT users.id, users.name, users.role, sessions.csrf, users.author FROM sessions
              JOIN users ON users.id = sessions.user_id
              WHERE sessions.token_hash = ?1 AND sessions.expires_at >= ?2",
             params![sha256_hex(token.as_bytes()), now_secs()],
@@ -304,11 +348,12 @@ pub(crate) fn find_session(db: &Db, token: &str) -> Result<Option<Session>> {
                     row.get::<_, String>(1)?,
                     row.get::<_, String>(2)?,
                     row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
                 ))
             },
         )
         .optional()?;
-    let Some((id, name, role, csrf)) = row else {
+    let Some((id, name, role, csrf, author)) = row else {
         return Ok(None);
     };
     Ok(Some(Session {
@@ -316,6 +361,7 @@ pub(crate) fn find_session(db: &Db, token: &str) -> Result<Option<Session>> {
             id,
             name,
             role: role.parse()?,
+            author,
         },
         csrf,
     }))
@@ -337,7 +383,7 @@ mod tests {
     #[test]
     fn passwords_are_hashed_with_argon2id_and_verified() {
         let db = Db::in_memory().unwrap();
-        add_user(&db, "ana", Role::Reviewer, "correct horse").unwrap();
+        add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
         let stored: String = db
             .lock()
             .query_row("SELECT password_hash FROM users", [], |row| row.get(0))
@@ -358,16 +404,16 @@ mod tests {
             LoginOutcome::Success(_)
         ));
         assert!(matches!(
-            add_user(&db, "ana", Role::Admin, "another one"),
+            add_user(&db, "ana", Role::Admin, "another one", None),
             Err(Error::UserExists { .. })
         ));
-        assert!(add_user(&db, "bob", Role::Admin, "short").is_err());
+        assert!(add_user(&db, "bob", Role::Admin, "short", None).is_err());
     }
 
     #[test]
     fn sessions_are_stored_hashed() {
         let db = Db::in_memory().unwrap();
-        let user = add_user(&db, "ana", Role::Reviewer, "correct horse").unwrap();
+        let user = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
         let (token, csrf) = create_session(&db, user.id, 10).unwrap();
         let stored: String = db
             .lock()

@@ -24,6 +24,12 @@ pub struct ReviewConfig {
     pub login_window_minutes: u64,
     /// Seconds between two refreshes of the queue index from the store; 0 refreshes only at start.
     pub refresh_secs: u64,
+    /// Address under which EHRs and users reach this UI; DocumentReference attachment URLs start with it.
+    pub public_base_url: String,
+    /// `Identifier.system` of document ids in FHIR resources (`masterIdentifier`, `identifier`).
+    pub document_system: String,
+    /// `Identifier.system` of encounter numbers read from documents.
+    pub encounter_system: String,
 }
 
 impl Default for ReviewConfig {
@@ -38,6 +44,9 @@ impl Default for ReviewConfig {
             login_max_failures: 5,
             login_window_minutes: 15,
             refresh_secs: 30,
+            public_base_url: "http://127.0.0.1:8080".to_string(),
+            document_system: "urn:him:document".to_string(),
+            encounter_system: "urn:him:encounter".to_string(),
         }
     }
 }

@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS users (
     name TEXT NOT NULL UNIQUE,
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    author TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -42,7 +43,9 @@ CREATE TABLE IF NOT EXISTS documents (
     mrn TEXT,
     review_status TEXT NOT NULL DEFAULT 'pending',
     claimed_by TEXT,
-    claim_expires_at INTEGER
+    claim_expires_at INTEGER,
+    author TEXT,
+    awaiting_signature INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS audit (
     key TEXT PRIMARY KEY,
@@ -77,6 +80,7 @@ impl Db {
 
     fn with_connection(connection: Connection) -> Result<Self> {
         connection.pragma_update(None, "foreign_keys", "ON")?;
+        drop_stale_queue_index(&connection)?;
         connection.execute_batch(SCHEMA)?;
         Ok(Db {
             connection: Arc::new(Mutex::new(connection)),
@@ -90,6 +94,20 @@ impl Db {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The queue index is rebuilt from the store at every start: an index of an older layout is dropped
+/// rather than migrated.
+fn drop_stale_queue_index(connection: &Connection) -> Result<()> {
+    let current: bool = connection.query_row(
+        "SELECT COUNT(*) = 0 OR SUM(name = 'awaiting_signature') = 1 FROM pragma_table_info('documents')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !current {
+        connection.execute_batch("DROP TABLE documents")?;
+    }
+    Ok(())
 }
 
 /// Seconds since the Unix epoch.

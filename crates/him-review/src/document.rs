@@ -47,9 +47,26 @@ pub(crate) struct DocumentView {
     pub transcript: Value,
     /// Indexes of flagged transcript segments.
     pub flagged: Vec<usize>,
-    pub candidates: Vec<String>,
+    /// Patients of the index the matcher considered.
+    pub candidates: Vec<crate::patients::PatientView>,
     pub review_status: String,
-    pub versions: u32,
+    /// Every version with its newest DocumentReference state, oldest first.
+    pub versions: Vec<VersionView>,
+    pub awaiting_signature: bool,
+    /// The patient the document is filed to, from the index.
+    pub patient: Option<crate::patients::PatientView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct VersionView {
+    pub number: u32,
+    pub kind: String,
+    pub status: String,
+    pub doc_status: String,
+    pub by: String,
+    pub at: String,
+    pub relates_to: Option<(String, u32)>,
+    pub authenticator: Option<String>,
 }
 
 /// Names of the fields a reviewer can edit, in display order.
@@ -168,10 +185,12 @@ fn page_highlights(
 /// Everything the document page shows.
 pub(crate) async fn load(
     store: &Store,
+    patients: &crate::patients::Patients,
     item: &QueueItem,
     low_confidence: f32,
 ) -> Result<DocumentView> {
     let location = &item.location;
+    let state = review::review_state(store, location).await?;
     let manifest = read_json(store, &format!("{location}/document.json")).await?;
     let ocr = read_json(store, &format!("{location}/ocr.json")).await?;
     let transcript = read_json(store, &format!("{location}/transcript.json")).await?;
@@ -213,7 +232,7 @@ pub(crate) async fn load(
         });
     }
     let original = review::original_fields(store, location).await?;
-    let current = review::current_fields(store, location).await?;
+    let current = review::current_fields(store, location, &state).await?;
     let fields = EDITABLE_FIELDS
         .iter()
         .map(|name| FieldView {
@@ -227,31 +246,55 @@ pub(crate) async fn load(
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c["mrn"].as_str().map(str::to_string))
+        .filter_map(|c| c["mrn"].as_str())
+        .filter_map(|mrn| patients.view(mrn))
         .collect();
-    let state = review::review_state(store, location).await?;
+    let versions = state
+        .versions
+        .iter()
+        .map(|v| VersionView {
+            number: v.meta.version,
+            kind: v.meta.kind.clone(),
+            status: v.reference["status"].as_str().unwrap_or("").to_string(),
+            doc_status: v.reference["docStatus"].as_str().unwrap_or("").to_string(),
+            by: v.meta.by.clone(),
+            at: v.meta.at.clone(),
+            relates_to: v.meta.relates_to.clone(),
+            authenticator: v.reference["authenticator"]["display"]
+                .as_str()
+                .map(str::to_string),
+        })
+        .collect();
     Ok(DocumentView {
         pages,
         fields,
-        text: review::current_text(store, location).await?,
+        text: review::current_text(store, location, &state).await?,
         flagged: review::transcript_flags(&transcript)
             .into_iter()
             .map(|(i, _)| i)
             .collect(),
         transcript,
         candidates,
-        review_status: state.status,
-        versions: state.last_version,
+        review_status: state.status.as_str().to_string(),
+        versions,
+        awaiting_signature: state.awaiting_signature(),
+        patient: item.mrn.as_deref().and_then(|mrn| patients.view(mrn)),
     })
 }
 
-/// Key and media type of a dictation's original audio.
+/// Key and media type of a dictation's original audio; `None` for anything that is not audio.
 pub(crate) async fn audio_key(store: &Store, item: &QueueItem) -> Result<Option<(String, String)>> {
+    if item.kind != "dictation" {
+        return Ok(None);
+    }
     let manifest = read_json(store, &format!("{}/document.json", item.location)).await?;
-    let media_type = manifest["media_type"]
+    let Some(media_type) = manifest["media_type"]
         .as_str()
-        .unwrap_or("application/octet-stream")
-        .to_string();
+        .filter(|t| t.starts_with("audio/"))
+        .map(str::to_string)
+    else {
+        return Ok(None);
+    };
     let prefix = format!("{}/original.", item.location);
     let key = store
         .list(&format!("{}/", item.location))

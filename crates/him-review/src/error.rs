@@ -37,6 +37,9 @@ pub enum Error {
     /// The action does not fit the document's state (approving an unmatched chart, unacknowledged flags).
     #[error("conflict: {detail}")]
     Conflict { detail: String },
+    /// The user may not do this (a reviewer correcting an approved document, a clinician signing another's note).
+    #[error("forbidden: {detail}")]
+    Forbidden { detail: String },
     /// Hashing a password failed.
     #[error("password hashing failed")]
     PasswordHash,

@@ -1,26 +1,162 @@
-//! The FHIR R4 `DocumentReference` written beside each approved version.
+//! The FHIR R4 (4.0.1) `DocumentReference` written beside each approved version.
+//!
+//! The resource follows the US Core DocumentReference profile where it fits (without claiming it
+//! in `meta.profile`): `type` from LOINC (or the NullFlavor `UNK` that US Core's type value set
+//! allows when the type is unknown), `category` `clinical-note`, a `subject` that names the
+//! patient's MRN and, when the patient was found in a FHIR index, references `Patient/<id>`,
+//! `date`, `author`, `context.period` and `context.encounter`, and one `content` per attachment
+//! (the legal original first, then the approved text) with `contentType`, `url`, `size` and the
+//! base64 SHA-1 `hash` that R4's `Attachment.hash` is defined as. `content.format` is left out:
+//! the IHE format code system has been published under more than one canonical URL.
+//!
+//! Empty strings, arrays and objects are never written (FHIR JSON forbids them): an empty
+//! optional value is the same as an absent one. `scripts/fhir-validate` checks the result.
 
-use serde_json::{json, Value};
+use std::fmt;
 
-use crate::accounts::sha256_hex;
+use serde_json::{json, Map, Value};
+use sha1::{Digest, Sha1};
 
-/// What a `DocumentReference` says about one approved version.
+/// `DocumentReference.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefStatus {
+    Current,
+    Superseded,
+    EnteredInError,
+}
+
+impl RefStatus {
+    /// The FHIR code.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RefStatus::Current => "current",
+            RefStatus::Superseded => "superseded",
+            RefStatus::EnteredInError => "entered-in-error",
+        }
+    }
+}
+
+/// `DocumentReference.docStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DocStatus {
+    Preliminary,
+    Final,
+    Amended,
+}
+
+impl DocStatus {
+    /// The FHIR code.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DocStatus::Preliminary => "preliminary",
+            DocStatus::Final => "final",
+            DocStatus::Amended => "amended",
+        }
+    }
+}
+
+/// `DocumentReference.relatesTo.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relation {
+    /// An addendum to the target.
+    Appends,
+    /// A correction of the target.
+    Replaces,
+}
+
+impl Relation {
+    fn as_str(self) -> &'static str {
+        match self {
+            Relation::Appends => "appends",
+            Relation::Replaces => "replaces",
+        }
+    }
+}
+
+/// One attachment: size and base64 SHA-1 hash (FHIR R4 `Attachment.hash`) are computed from `bytes`.
+#[derive(Clone)]
+pub(crate) struct Attachment<'a> {
+    /// MIME type, e.g. `text/plain; charset=utf-8`, `application/pdf`, `audio/wav`.
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+    /// Where the bytes can be fetched.
+    pub url: String,
+    pub title: &'a str,
+    /// When the content was first created (FHIR `dateTime`).
+    pub creation: Option<&'a str>,
+}
+
+/// Without the bytes, which are PHI.
+impl fmt::Debug for Attachment<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attachment")
+            .field("content_type", &self.content_type)
+            .field("size", &self.bytes.len())
+            .field("url", &self.url)
+            .field("title", &self.title)
+            .field("creation", &self.creation)
+            .finish()
+    }
+}
+
+/// Who the document is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Subject<'a> {
+    /// FHIR `Patient.id` from a FHIR index.
+    pub patient_id: Option<&'a str>,
+    pub mrn: &'a str,
+    pub mrn_system: &'a str,
+    pub display: Option<&'a str>,
+}
+
+/// What a `DocumentReference` says about one version of a document.
 #[derive(Debug, Clone)]
 pub(crate) struct Reference<'a> {
     pub document_id: &'a str,
     pub version: u32,
-    pub mrn: &'a str,
-    /// LOINC document type code.
-    pub loinc: Option<&'a str>,
-    /// Clinician who wrote the note, as extracted or corrected.
-    pub author: Option<&'a str>,
-    pub reviewer: &'a str,
+    /// System of the document identifiers (config, default "urn:him:document").
+    pub identifier_system: &'a str,
+    pub status: RefStatus,
+    pub doc_status: DocStatus,
+    /// LOINC document type code; must be in the table (checked by `loinc_type`).
+    pub doc_type: Option<&'a str>,
+    pub subject: Subject<'a>,
+    /// When this resource version was made (RFC 3339 instant).
     pub date: &'a str,
-    pub text: &'a str,
-    /// The version this one appends to (addenda).
-    pub appends: Option<u32>,
+    pub author: Option<&'a str>,
+    pub authenticator: Option<&'a str>,
+    /// Date of service, `YYYY-MM-DD`.
+    pub date_of_service: Option<&'a str>,
+    pub encounter: Option<&'a str>,
+    pub encounter_system: &'a str,
+    /// The legal original (scan or audio); absent only when it cannot be read.
+    pub original: Option<Attachment<'a>>,
+    /// The approved text (or, for an addendum, only the addendum text).
+    pub text: Attachment<'a>,
+    /// `(relation, target version)`: appends (addendum) or replaces (correction) an earlier
+    /// version of the same document.
+    pub relates_to: Option<(Relation, u32)>,
 }
 
+const LOINC: &str = "http://loinc.org";
+const NULL_FLAVOR: &str = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor";
+const IDENTIFIER_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
+const CATEGORY: &str = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category";
+
+/// Id of the `DocumentReference` of one version: `<document_id>-v<version>`.
+pub(crate) fn reference_id(document_id: &str, version: u32) -> String {
+    format!("{document_id}-v{version}")
+}
+
+/// `(code, display)` of a LOINC document type code in him-extract's table; `None` for unknown codes.
+pub(crate) fn loinc_type(code: &str) -> Option<(&'static str, &'static str)> {
+    him_extract::document_types()
+        .iter()
+        .find(|(known, _)| *known == code)
+        .copied()
+}
+
+/// Standard base64 (RFC 4648, with padding).
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
@@ -42,56 +178,291 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn hex_to_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
+/// The SHA-1 of `bytes` in base64: FHIR R4 `Attachment.hash`.
+pub(crate) fn sha1_base64(bytes: &[u8]) -> String {
+    base64(&Sha1::digest(bytes))
 }
 
-/// Id of the `DocumentReference` of one version.
-pub(crate) fn reference_id(document_id: &str, version: u32) -> String {
-    format!("{document_id}-v{version}")
+/// A FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .`.
+fn is_fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
-/// The resource as JSON.
+/// Drops nulls, empty strings, empty arrays and empty objects, deepest first: FHIR JSON allows none.
+fn prune(value: &mut Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => {
+            items.retain_mut(prune);
+            !items.is_empty()
+        }
+        Value::Object(fields) => {
+            fields.retain(|_, v| prune(v));
+            !fields.is_empty()
+        }
+        Value::Bool(_) | Value::Number(_) => true,
+    }
+}
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// `type`: the LOINC code with its display, or — when the type is unknown — the NullFlavor `UNK`
+/// that US Core's DocumentReference type value set includes for exactly that case (a generic
+/// LOINC note code would claim a type nobody assigned).
+fn document_type(doc_type: Option<&str>) -> Value {
+    match doc_type.and_then(loinc_type) {
+        Some((code, display)) => json!({
+            "coding": [{"system": LOINC, "code": code, "display": display}],
+            "text": display,
+        }),
+        None => json!({
+            "coding": [{"system": NULL_FLAVOR, "code": "UNK", "display": "unknown"}],
+            "text": "Document type unknown",
+        }),
+    }
+}
+
+fn subject(subject: &Subject<'_>) -> Value {
+    let mut value = json!({
+        "type": "Patient",
+        "identifier": {
+            "type": {
+                "coding": [{"system": IDENTIFIER_TYPE, "code": "MR", "display": "Medical record number"}],
+            },
+            "system": subject.mrn_system,
+            "value": subject.mrn,
+        },
+        "display": non_empty(subject.display),
+    });
+    if let Some(id) = subject.patient_id.filter(|id| is_fhir_id(id)) {
+        value["reference"] = json!(format!("Patient/{id}"));
+    }
+    value
+}
+
+fn attachment(attachment: &Attachment<'_>, language: Option<&str>) -> Value {
+    // `unsignedInt` stops at 2^31 - 1; a larger size is left out rather than written wrong.
+    let size = i32::try_from(attachment.bytes.len()).ok();
+    json!({
+        "attachment": {
+            "contentType": attachment.content_type,
+            "language": language,
+            "url": attachment.url,
+            "size": size,
+            "hash": sha1_base64(attachment.bytes),
+            "title": attachment.title,
+            "creation": non_empty(attachment.creation),
+        }
+    })
+}
+
+/// The resource as JSON. Never panics; an unknown `doc_type` is written as the NullFlavor `UNK`
+/// (callers validate first with [`loinc_type`]).
 pub(crate) fn document_reference(reference: &Reference<'_>) -> Value {
-    let hash = base64(&hex_to_bytes(&sha256_hex(reference.text.as_bytes())));
+    let id = reference_id(reference.document_id, reference.version);
+    let mut context = Map::new();
+    if let Some(day) = non_empty(reference.date_of_service) {
+        context.insert("period".into(), json!({"start": day, "end": day}));
+    }
+    if let Some(encounter) = non_empty(reference.encounter) {
+        context.insert(
+            "encounter".into(),
+            json!([{
+                "type": "Encounter",
+                "identifier": {"system": reference.encounter_system, "value": encounter},
+            }]),
+        );
+    }
+    let mut content: Vec<Value> = Vec::with_capacity(2);
+    if let Some(original) = &reference.original {
+        content.push(attachment(original, None));
+    }
+    content.push(attachment(&reference.text, Some("en")));
+    let relates_to = reference.relates_to.map(|(relation, target)| {
+        json!([{
+            "code": relation.as_str(),
+            "target": {
+                "reference": format!(
+                    "DocumentReference/{}",
+                    reference_id(reference.document_id, target)
+                ),
+            },
+        }])
+    });
     let mut resource = json!({
         "resourceType": "DocumentReference",
-        "id": reference_id(reference.document_id, reference.version),
-        "identifier": [{"system": "urn:him:document", "value": reference.document_id}],
-        "status": "current",
-        "docStatus": "final",
-        "subject": {"identifier": {"system": "urn:him:mrn", "value": reference.mrn}, "type": "Patient"},
+        "id": id,
+        "meta": {"versionId": "1", "lastUpdated": reference.date},
+        "masterIdentifier": {"system": reference.identifier_system, "value": id},
+        "identifier": [{"system": reference.identifier_system, "value": reference.document_id}],
+        "status": reference.status.as_str(),
+        "docStatus": reference.doc_status.as_str(),
+        "type": document_type(reference.doc_type),
+        "category": [{
+            "coding": [{"system": CATEGORY, "code": "clinical-note", "display": "Clinical Note"}],
+        }],
+        "subject": subject(&reference.subject),
         "date": reference.date,
-        "authenticator": {"identifier": {"system": "urn:him:user", "value": reference.reviewer},
-                          "display": reference.reviewer},
-        "content": [{"attachment": {
-            "contentType": "text/plain; charset=utf-8",
-            "url": format!("versions/{}/text.txt", reference.version),
-            "size": reference.text.len(),
-            "hash": hash,
-            "creation": reference.date,
-        }}],
+        "author": non_empty(reference.author).map(|author| json!([{"display": author}])),
+        "authenticator": non_empty(reference.authenticator).map(|a| json!({"display": a})),
+        "context": context,
+        "content": content,
+        "relatesTo": relates_to,
     });
-    if let Some(loinc) = reference.loinc {
-        resource["type"] = json!({"coding": [{"system": "http://loinc.org", "code": loinc}]});
-    }
-    if let Some(author) = reference.author.filter(|a| !a.is_empty()) {
-        resource["author"] = json!([{"display": author}]);
-    }
-    if let Some(previous) = reference.appends {
-        resource["relatesTo"] = json!([{"code": "appends", "target": {
-            "reference": format!("DocumentReference/{}", reference_id(reference.document_id, previous))
-        }}]);
-    }
+    prune(&mut resource);
     resource
+}
+
+/// A later state of an existing resource (a new snapshot; the old object is never overwritten):
+/// sets `status`, `docStatus` and `authenticator` when given, bumps `meta.versionId` (1 when
+/// absent or not a number) and sets `meta.lastUpdated = at`. A value that is not a JSON object
+/// comes back unchanged.
+pub(crate) fn restate(
+    resource: &Value,
+    status: Option<RefStatus>,
+    doc_status: Option<DocStatus>,
+    authenticator: Option<&str>,
+    at: &str,
+) -> Value {
+    let mut next = resource.clone();
+    let Some(fields) = next.as_object_mut() else {
+        return next;
+    };
+    if let Some(status) = status {
+        fields.insert("status".into(), json!(status.as_str()));
+    }
+    if let Some(doc_status) = doc_status {
+        fields.insert("docStatus".into(), json!(doc_status.as_str()));
+    }
+    if let Some(authenticator) = non_empty(authenticator) {
+        fields.insert("authenticator".into(), json!({"display": authenticator}));
+    }
+    let meta = fields.entry("meta").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    if let Some(meta) = meta.as_object_mut() {
+        let version = meta
+            .get("versionId")
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(1, |v| v.saturating_add(1));
+        meta.insert("versionId".into(), json!(version.to_string()));
+        meta.insert("lastUpdated".into(), json!(at));
+    }
+    next
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SCAN: &[u8] = b"%PDF-1.4 scanned chart";
+    const TEXT: &[u8] = b"Progress note\nPatient is improving.\n";
+    const ADDENDUM: &[u8] = b"ADDENDUM: potassium rechecked, 4.1.\n";
+
+    fn text(bytes: &[u8], version: u32) -> Attachment<'_> {
+        Attachment {
+            content_type: "text/plain; charset=utf-8",
+            bytes,
+            url: format!("https://him.example.org/documents/doc-7f3a/versions/{version}/text.txt"),
+            title: "Approved text",
+            creation: Some("2024-03-15T10:00:00Z"),
+        }
+    }
+
+    fn full() -> Reference<'static> {
+        Reference {
+            document_id: "doc-7f3a",
+            version: 2,
+            identifier_system: "urn:him:document",
+            status: RefStatus::Current,
+            doc_status: DocStatus::Final,
+            doc_type: Some("11506-3"),
+            subject: Subject {
+                patient_id: Some("pat-408"),
+                mrn: "4081121",
+                mrn_system: "urn:oid:2.16.840.1.113883.19.5",
+                display: Some("O'Keefe, Karena"),
+            },
+            date: "2024-03-15T10:20:30.000Z",
+            author: Some("Dr. Jane Doe"),
+            authenticator: Some("ana"),
+            date_of_service: Some("2024-03-14"),
+            encounter: Some("E12345"),
+            encounter_system: "urn:him:encounter",
+            original: Some(Attachment {
+                content_type: "application/pdf",
+                bytes: SCAN,
+                url: "https://him.example.org/documents/doc-7f3a/original.pdf".into(),
+                title: "Scanned chart",
+                creation: None,
+            }),
+            text: text(TEXT, 2),
+            relates_to: Some((Relation::Replaces, 1)),
+        }
+    }
+
+    /// Samples for `scripts/fhir-validate`: written to `$HIM_FHIR_SAMPLES` when it is set.
+    fn samples() -> Vec<(&'static str, Value)> {
+        let resource = document_reference(&full());
+        let minimal = document_reference(&Reference {
+            doc_type: None,
+            subject: Subject {
+                patient_id: None,
+                mrn: "4081121",
+                mrn_system: "urn:him:mrn",
+                display: None,
+            },
+            status: RefStatus::Current,
+            doc_status: DocStatus::Preliminary,
+            author: None,
+            authenticator: Some(""),
+            date_of_service: None,
+            encounter: None,
+            original: None,
+            relates_to: None,
+            version: 1,
+            ..full()
+        });
+        let addendum = document_reference(&Reference {
+            version: 3,
+            doc_status: DocStatus::Amended,
+            text: Attachment {
+                title: "Addendum",
+                ..text(ADDENDUM, 3)
+            },
+            relates_to: Some((Relation::Appends, 2)),
+            ..full()
+        });
+        let superseded = restate(
+            &resource,
+            Some(RefStatus::Superseded),
+            None,
+            None,
+            "2024-03-16T08:00:00Z",
+        );
+        let withdrawn = restate(
+            &minimal,
+            Some(RefStatus::EnteredInError),
+            None,
+            Some("reviewer-2"),
+            "2024-03-16T09:00:00+01:00",
+        );
+        vec![
+            ("full", resource),
+            ("minimal", minimal),
+            ("addendum", addendum),
+            ("superseded", superseded),
+            ("entered-in-error", withdrawn),
+        ]
+    }
 
     #[test]
     fn base64_matches_the_standard_alphabet_and_padding() {
@@ -103,29 +474,249 @@ mod tests {
     }
 
     #[test]
-    fn a_final_reference_names_patient_type_author_and_hash() {
-        let resource = document_reference(&Reference {
-            document_id: "abc",
-            version: 2,
-            mrn: "123",
-            loinc: Some("11506-3"),
-            author: Some("Jane Doe"),
-            reviewer: "ana",
-            date: "2024-01-01T00:00:00.000Z",
-            text: "hello",
-            appends: Some(1),
+    fn sha1_known_vectors() {
+        assert_eq!(sha1_base64(b"hello"), "qvTGHdzF6KLavt4PO0gs2a6pQ00=");
+        assert_eq!(sha1_base64(b""), "2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
+        assert_eq!(sha1_base64(SCAN), "V1KUfv9BDiotkFB1/LnqRMvyv2k=");
+    }
+
+    #[test]
+    fn codes_and_ids() {
+        assert_eq!(RefStatus::EnteredInError.as_str(), "entered-in-error");
+        assert_eq!(RefStatus::Superseded.as_str(), "superseded");
+        assert_eq!(DocStatus::Amended.as_str(), "amended");
+        assert_eq!(DocStatus::Preliminary.as_str(), "preliminary");
+        assert_eq!(reference_id("abc", 3), "abc-v3");
+        assert_eq!(
+            loinc_type("18842-5"),
+            Some(("18842-5", "Discharge summary"))
+        );
+        assert_eq!(loinc_type("28570-0"), Some(("28570-0", "Procedure note")));
+        assert_eq!(loinc_type("99999-9"), None);
+        assert_eq!(loinc_type(""), None);
+    }
+
+    #[test]
+    fn a_full_resource() {
+        let expected = json!({
+            "resourceType": "DocumentReference",
+            "id": "doc-7f3a-v2",
+            "meta": {"versionId": "1", "lastUpdated": "2024-03-15T10:20:30.000Z"},
+            "masterIdentifier": {"system": "urn:him:document", "value": "doc-7f3a-v2"},
+            "identifier": [{"system": "urn:him:document", "value": "doc-7f3a"}],
+            "status": "current",
+            "docStatus": "final",
+            "type": {
+                "coding": [{"system": "http://loinc.org", "code": "11506-3", "display": "Progress note"}],
+                "text": "Progress note",
+            },
+            "category": [{"coding": [{
+                "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category",
+                "code": "clinical-note",
+                "display": "Clinical Note",
+            }]}],
+            "subject": {
+                "reference": "Patient/pat-408",
+                "type": "Patient",
+                "identifier": {
+                    "type": {"coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                        "code": "MR",
+                        "display": "Medical record number",
+                    }]},
+                    "system": "urn:oid:2.16.840.1.113883.19.5",
+                    "value": "4081121",
+                },
+                "display": "O'Keefe, Karena",
+            },
+            "date": "2024-03-15T10:20:30.000Z",
+            "author": [{"display": "Dr. Jane Doe"}],
+            "authenticator": {"display": "ana"},
+            "context": {
+                "period": {"start": "2024-03-14", "end": "2024-03-14"},
+                "encounter": [{
+                    "type": "Encounter",
+                    "identifier": {"system": "urn:him:encounter", "value": "E12345"},
+                }],
+            },
+            "content": [
+                {"attachment": {
+                    "contentType": "application/pdf",
+                    "url": "https://him.example.org/documents/doc-7f3a/original.pdf",
+                    "size": 22,
+                    "hash": "V1KUfv9BDiotkFB1/LnqRMvyv2k=",
+                    "title": "Scanned chart",
+                }},
+                {"attachment": {
+                    "contentType": "text/plain; charset=utf-8",
+                    "language": "en",
+                    "url": "https://him.example.org/documents/doc-7f3a/versions/2/text.txt",
+                    "size": 36,
+                    "hash": "t3S3CuuFlEi2teZw8+KgVTeQLi0=",
+                    "title": "Approved text",
+                    "creation": "2024-03-15T10:00:00Z",
+                }},
+            ],
+            "relatesTo": [{"code": "replaces", "target": {"reference": "DocumentReference/doc-7f3a-v1"}}],
         });
-        assert_eq!(resource["docStatus"], "final");
-        assert_eq!(resource["subject"]["identifier"]["value"], "123");
-        assert_eq!(resource["type"]["coding"][0]["code"], "11506-3");
-        assert_eq!(resource["authenticator"]["display"], "ana");
+        assert_eq!(document_reference(&full()), expected);
+    }
+
+    #[test]
+    fn a_minimal_resource_names_the_patient_by_mrn_and_the_type_as_unknown() {
+        let resource = document_reference(&Reference {
+            doc_type: Some("not-a-code"),
+            subject: Subject {
+                patient_id: Some("bad/id"),
+                mrn: "4081121",
+                mrn_system: "urn:him:mrn",
+                display: Some(" "),
+            },
+            author: Some(""),
+            authenticator: None,
+            date_of_service: None,
+            encounter: None,
+            original: None,
+            relates_to: None,
+            ..full()
+        });
         assert_eq!(
-            resource["content"][0]["attachment"]["hash"],
-            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+            resource["type"],
+            json!({
+                "coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+                    "code": "UNK",
+                    "display": "unknown",
+                }],
+                "text": "Document type unknown",
+            })
+        );
+        assert_eq!(resource["subject"]["type"], "Patient");
+        assert_eq!(resource["subject"]["identifier"]["value"], "4081121");
+        for absent in ["author", "authenticator", "context", "relatesTo"] {
+            assert!(resource.get(absent).is_none(), "{absent}");
+        }
+        assert!(resource["subject"].get("reference").is_none());
+        assert!(resource["subject"].get("display").is_none());
+        let content = resource["content"].as_array().expect("content");
+        assert_eq!(content.len(), 1);
+        assert_eq!(content[0]["attachment"]["language"], "en");
+    }
+
+    #[test]
+    fn an_addendum_appends_to_the_earlier_version() {
+        let resource = document_reference(&Reference {
+            version: 3,
+            text: text(ADDENDUM, 3),
+            relates_to: Some((Relation::Appends, 2)),
+            ..full()
+        });
+        assert_eq!(
+            resource["relatesTo"],
+            json!([{"code": "appends", "target": {"reference": "DocumentReference/doc-7f3a-v2"}}])
         );
         assert_eq!(
-            resource["relatesTo"][0]["target"]["reference"],
-            "DocumentReference/abc-v1"
+            resource["content"][1]["attachment"]["hash"],
+            "oslpgZuWAXmfQj8V4BQBLFSEvLg="
         );
+    }
+
+    #[test]
+    fn restate_bumps_the_version_and_leaves_the_original_alone() {
+        let first = document_reference(&full());
+        let second = restate(
+            &first,
+            Some(RefStatus::Superseded),
+            None,
+            None,
+            "2024-04-01T00:00:00Z",
+        );
+        assert_eq!(second["meta"]["versionId"], "2");
+        assert_eq!(second["meta"]["lastUpdated"], "2024-04-01T00:00:00Z");
+        assert_eq!(second["status"], "superseded");
+        assert_eq!(second["docStatus"], "final");
+        assert_eq!(second["authenticator"]["display"], "ana");
+        assert_eq!(first["meta"]["versionId"], "1");
+        assert_eq!(first["status"], "current");
+
+        let third = restate(
+            &second,
+            None,
+            Some(DocStatus::Amended),
+            Some("bob"),
+            "2024-04-02T00:00:00Z",
+        );
+        assert_eq!(third["meta"]["versionId"], "3");
+        assert_eq!(third["docStatus"], "amended");
+        assert_eq!(third["status"], "superseded");
+        assert_eq!(third["authenticator"]["display"], "bob");
+
+        let bare = restate(
+            &json!({"resourceType": "DocumentReference"}),
+            Some(RefStatus::EnteredInError),
+            None,
+            None,
+            "2024-04-03T00:00:00Z",
+        );
+        assert_eq!(
+            bare,
+            json!({
+                "resourceType": "DocumentReference",
+                "status": "entered-in-error",
+                "meta": {"versionId": "1", "lastUpdated": "2024-04-03T00:00:00Z"},
+            })
+        );
+        let odd = restate(&json!({"meta": "x"}), None, None, None, "t");
+        assert_eq!(odd["meta"]["versionId"], "1");
+        assert_eq!(restate(&json!([1]), None, None, None, "t"), json!([1]));
+    }
+
+    /// The samples pass `scripts/fhir-validate` when its validator is installed (scripts/setup
+    /// installs it; without it the check is skipped with a note). `HIM_FHIR_SAMPLES=DIR` keeps
+    /// them in DIR.
+    #[test]
+    fn samples_pass_the_fhir_validator() {
+        use std::path::{Path, PathBuf};
+        use std::process::Command;
+
+        let kept = std::env::var_os("HIM_FHIR_SAMPLES").map(PathBuf::from);
+        let dir = kept.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("him-fhir-samples-{}", std::process::id()))
+        });
+        std::fs::create_dir_all(&dir).expect("samples folder");
+        let mut files = Vec::new();
+        for (name, resource) in samples() {
+            assert_eq!(resource["resourceType"], "DocumentReference");
+            let file = dir.join(format!("{name}.json"));
+            let json = serde_json::to_string_pretty(&resource).expect("json");
+            std::fs::write(&file, json).expect("sample written");
+            files.push(file);
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fhir-validate");
+        let python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+        let installed = Command::new(&python)
+            .arg(&script)
+            .arg("--check")
+            .status()
+            .is_ok_and(|status| status.success());
+        let outcome = installed.then(|| {
+            Command::new(&python)
+                .arg(&script)
+                .args(&files)
+                .output()
+                .expect("fhir-validate runs")
+        });
+        if kept.is_none() {
+            std::fs::remove_dir_all(&dir).ok();
+        }
+        match outcome {
+            Some(output) => assert!(
+                output.status.success(),
+                "fhir-validate:\n{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            None => eprintln!("fhir-validate: validator not installed (scripts/setup); skipped"),
+        }
     }
 }

@@ -11,7 +11,11 @@
 //!   [`add_user`] and [`set_password`] for the CLI.
 //! - [`reindex`] rebuilds the queue index from the store (the store stays the source of truth);
 //!   [`apply_event`] applies a pipeline event.
-//! - [`approve`], [`return_document`], [`add_addendum`], [`assign_patient`]: the store writes.
+//! - [`authorize`]: the review state machine, in one place ([`Decision`], [`ReviewStatus`]): every
+//!   decision needs the caller's live claim; an approved document takes only new linked versions.
+//! - [`approve`], [`correct`], [`return_document`], [`add_addendum`], [`sign`], [`move_to_patient`]: the
+//!   store writes, create-only, each checked by [`authorize`] under one write lock.
+//! - [`Patients`]: the patient index documents are (re)assigned to.
 //!
 //! ```no_run
 //! # async fn run() -> him_review::Result<()> {
@@ -19,8 +23,8 @@
 //! use him_store::Store;
 //! let config = ReviewConfig::default();
 //! let db = Db::open(std::path::Path::new(&config.database))?;
-//! add_user(&db, "ana", Role::Supervisor, "a long passphrase")?;
-//! serve(config, Store::local(std::path::Path::new("store"))?).await
+//! add_user(&db, "ana", Role::Supervisor, "a long passphrase", None)?;
+//! serve(config, Store::local(std::path::Path::new("store"))?, him_review::Patients::default()).await
 //! # }
 //! ```
 
@@ -31,21 +35,27 @@ mod db;
 mod document;
 mod error;
 mod fhir;
+mod patients;
 mod queue;
+mod reassign;
 mod review;
 mod web;
+mod workflow;
 
 pub use accounts::{add_user, list_users, set_password, Role, User};
 pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use patients::{PatientView, Patients};
 pub use queue::{
-    apply_event, claim, find_document, list_queue, reindex, release, QueueEvent, QueueFilter,
-    QueueItem, QueueList,
+    apply_event, awaiting_signature, break_claim, claim, find_document, list_queue, reindex,
+    release, QueueEvent, QueueFilter, QueueItem, QueueList,
 };
+pub use reassign::{move_to_patient, Moved};
 pub use review::{
-    add_addendum, approve, assign_patient, return_document, save_edit, Approval, ReturnKind,
+    add_addendum, approve, correct, return_document, save_edit, sign, Approval, ReturnKind,
     ReviewInput,
 };
+pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};
 pub use web::{router, serve, AppState};

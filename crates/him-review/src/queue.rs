@@ -46,6 +46,10 @@ pub struct QueueItem {
     pub review_status: String,
     pub claimed_by: Option<String>,
     pub claim_expires_at: Option<i64>,
+    /// Author of the approved note, as approved.
+    pub author: Option<String>,
+    /// Whether an approved transcription waits for its author's signature.
+    pub awaiting_signature: bool,
 }
 
 /// Which documents a queue list shows.
@@ -66,11 +70,13 @@ pub enum QueueList {
     PendingReview,
     /// Waiting for a human to assign a patient.
     Unmatched,
+    /// Approved, newest first (for addenda, corrections and reassignment).
+    Approved,
 }
 
 const COLUMNS: &str =
     "document_id, kind, status, location, received_at, document_type, station, stat, risk, mrn,
-    review_status, claimed_by, claim_expires_at";
+    review_status, claimed_by, claim_expires_at, author, awaiting_signature";
 
 fn item(row: &Row<'_>) -> rusqlite::Result<QueueItem> {
     Ok(QueueItem {
@@ -87,6 +93,8 @@ fn item(row: &Row<'_>) -> rusqlite::Result<QueueItem> {
         review_status: row.get(10)?,
         claimed_by: row.get(11)?,
         claim_expires_at: row.get(12)?,
+        author: row.get(13)?,
+        awaiting_signature: row.get(14)?,
     })
 }
 
@@ -120,6 +128,8 @@ fn describe(id: &str, location: &str, manifest: &Value, transcript: Option<&Valu
         review_status: "pending".to_string(),
         claimed_by: None,
         claim_expires_at: None,
+        author: None,
+        awaiting_signature: false,
     }
 }
 
@@ -154,14 +164,7 @@ async fn read_json(store: &Store, key: &str) -> Result<Option<Value>> {
 
 /// Reads one document's state from the store and writes it into the index, keeping live claims.
 async fn refresh(store: &Store, db: &Db, id: &str, location: &str) -> Result<()> {
-    let mut location = location.to_string();
-    if location.starts_with("unmatched/") {
-        if let Some(moved) = read_json(store, &format!("unmatched/{id}/moved.json")).await? {
-            if let Some(to) = moved["location"].as_str() {
-                location = to.to_string();
-            }
-        }
-    }
+    let location = current_location(store, location).await?;
     let manifest = read_json(store, &format!("{location}/document.json"))
         .await?
         .unwrap_or(Value::Null);
@@ -171,17 +174,41 @@ async fn refresh(store: &Store, db: &Db, id: &str, location: &str) -> Result<()>
     if row.received_at.is_empty() {
         row.received_at = crate::db::now_rfc3339();
     }
-    row.review_status = review::review_state(store, &location).await?.status;
+    let state = review::review_state(store, &location).await?;
+    row.review_status = state.status.as_str().to_string();
+    row.author = state.author().map(str::to_string);
+    row.awaiting_signature = state.awaiting_signature();
     upsert(db, &row)
+}
+
+/// Most moves one document can have been through before the chain is taken for a loop.
+const MAX_MOVES: usize = 32;
+
+/// Where a document is now: its first folder, or where the tombstones (`moved.json`) lead from there.
+pub(crate) async fn current_location(store: &Store, location: &str) -> Result<String> {
+    let mut location = location.to_string();
+    for _ in 0..MAX_MOVES {
+        let Some(moved) = read_json(store, &format!("{location}/moved.json")).await? else {
+            return Ok(location);
+        };
+        match moved["location"].as_str() {
+            Some(to) if to != location => location = to.to_string(),
+            _ => return Ok(location),
+        }
+    }
+    Err(Error::Unreadable {
+        key: format!("{location}/moved.json"),
+    })
 }
 
 fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
     db.lock().execute(
         "INSERT INTO documents (document_id, kind, status, location, received_at, document_type, station, stat,
-             risk, mrn, review_status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             risk, mrn, review_status, author, awaiting_signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT(document_id) DO UPDATE SET kind = ?2, status = ?3, location = ?4, received_at = ?5,
-             document_type = ?6, station = ?7, stat = ?8, risk = ?9, mrn = ?10, review_status = ?11",
+             document_type = ?6, station = ?7, stat = ?8, risk = ?9, mrn = ?10, review_status = ?11,
+             author = ?12, awaiting_signature = ?13",
         params![
             row.document_id,
             row.kind,
@@ -193,7 +220,9 @@ fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
             row.stat,
             row.risk,
             row.mrn,
-            row.review_status
+            row.review_status,
+            row.author,
+            row.awaiting_signature
         ],
     )?;
     Ok(())
@@ -245,9 +274,19 @@ pub fn find_document(db: &Db, document_id: &str) -> Result<QueueItem> {
 
 /// A queue list, STAT first, then oldest first.
 pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<QueueItem>> {
-    let base = match list {
-        QueueList::PendingReview => "status = 'filed' AND review_status = 'pending'",
-        QueueList::Unmatched => "status = 'unmatched'",
+    let (base, order) = match list {
+        QueueList::PendingReview => (
+            "status = 'filed' AND review_status = 'pending'",
+            "stat DESC, received_at ASC, document_id ASC",
+        ),
+        QueueList::Unmatched => (
+            "status = 'unmatched' AND review_status = 'pending'",
+            "stat DESC, received_at ASC, document_id ASC",
+        ),
+        QueueList::Approved => (
+            "status = 'filed' AND review_status = 'approved'",
+            "received_at DESC, document_id ASC LIMIT 50",
+        ),
     };
     let some = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
     let risk_only = some(&filter.risk).is_some();
@@ -256,7 +295,7 @@ pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<
         "SELECT {COLUMNS} FROM documents WHERE {base}
            AND (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR document_type = ?2)
            AND (?3 IS NULL OR station = ?3) AND (?4 = 0 OR risk = 1)
-         ORDER BY stat DESC, received_at ASC, document_id ASC"
+         ORDER BY {order}"
     ))?;
     let rows = statement.query_map(
         params![
@@ -316,14 +355,66 @@ pub(crate) fn claim_holder(item: &QueueItem) -> Option<&str> {
     }
 }
 
-/// Records a review outcome in the index (`approved`, `returned`, `rejected`, `pending`).
-pub(crate) fn set_review_status(db: &Db, document_id: &str, status: &str) -> Result<()> {
-    db.lock().execute(
-        "UPDATE documents SET review_status = ?2, claimed_by = NULL, claim_expires_at = NULL
-         WHERE document_id = ?1",
-        params![document_id, status],
+/// Records a document's review state in the index and, after a decision, releases the claim.
+pub(crate) fn set_review(
+    db: &Db,
+    document_id: &str,
+    state: &review::ReviewState,
+    release_claim: bool,
+) -> Result<()> {
+    let connection = db.lock();
+    connection.execute(
+        "UPDATE documents SET review_status = ?2, author = ?3, awaiting_signature = ?4 WHERE document_id = ?1",
+        params![
+            document_id,
+            state.status.as_str(),
+            state.author(),
+            state.awaiting_signature()
+        ],
     )?;
+    if release_claim {
+        connection.execute(
+            "UPDATE documents SET claimed_by = NULL, claim_expires_at = NULL WHERE document_id = ?1",
+            params![document_id],
+        )?;
+    }
     Ok(())
+}
+
+/// Approved transcriptions waiting for the signature of `author` (compared without titles or punctuation).
+pub fn awaiting_signature(db: &Db, author: &str) -> Result<Vec<QueueItem>> {
+    let wanted = crate::workflow::normalize_author(author);
+    let connection = db.lock();
+    let mut statement = connection.prepare(&format!(
+        "SELECT {COLUMNS} FROM documents WHERE awaiting_signature = 1 AND review_status = 'approved'
+         ORDER BY stat DESC, received_at ASC"
+    ))?;
+    let rows = statement.query_map([], item)?;
+    let mut items = Vec::new();
+    for row in rows {
+        let row = row?;
+        let theirs = row.author.as_deref().map(crate::workflow::normalize_author);
+        if !wanted.is_empty() && theirs.as_deref() == Some(wanted.as_str()) {
+            items.push(row);
+        }
+    }
+    Ok(items)
+}
+
+/// Breaks whatever claim is on a document and gives it to `reviewer` (supervisors). Returns the previous
+/// holder, if any.
+pub fn break_claim(
+    db: &Db,
+    document_id: &str,
+    reviewer: &str,
+    ttl_minutes: u64,
+) -> Result<Option<String>> {
+    let previous = claim_holder(&find_document(db, document_id)?).map(str::to_string);
+    db.lock().execute(
+        "UPDATE documents SET claimed_by = ?2, claim_expires_at = ?3 WHERE document_id = ?1",
+        params![document_id, reviewer, now_secs() + (ttl_minutes as i64) * 60],
+    )?;
+    Ok(previous)
 }
 
 /// Records that an unmatched document was assigned to a patient.
@@ -334,17 +425,6 @@ pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &str, mrn: &str
         params![document_id, location, mrn],
     )?;
     Ok(())
-}
-
-/// Patients known to the index whose MRN starts with `prefix`.
-pub(crate) fn search_patients(db: &Db, prefix: &str) -> Result<Vec<String>> {
-    let connection = db.lock();
-    let mut statement = connection.prepare(
-        "SELECT DISTINCT mrn FROM documents WHERE status = 'filed' AND mrn IS NOT NULL
-           AND substr(mrn, 1, length(?1)) = ?1 ORDER BY mrn LIMIT 20",
-    )?;
-    let rows = statement.query_map(params![prefix], |row| row.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 #[cfg(test)]
@@ -366,6 +446,8 @@ mod tests {
             review_status: "pending".to_string(),
             claimed_by: None,
             claim_expires_at: None,
+            author: None,
+            awaiting_signature: false,
         }
     }
 

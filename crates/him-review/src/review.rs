@@ -1,6 +1,19 @@
-//! Review outcomes written to the store, create-only, under the document's folder:
-//! `reviews/<seq>-<action>.json` for every decision and `versions/<n>/text.txt` with its FHIR
-//! `DocumentReference.json` for every approved version. Nothing is ever overwritten.
+//! Review outcomes written to the store, create-only, under the document's folder. Nothing is overwritten:
+//!
+//! ```text
+//! <location>/reviews/<seq>-<action>.json            every decision and draft (edited, approved, returned,
+//!                                                   rejected, addendum, corrected, signed, assigned, reassigned)
+//!           /versions/<n>/text.txt                  the text of version n (approval, correction or addendum)
+//!                        /version.json              its fields, kind and link ([`VersionMeta`])
+//!                        /DocumentReference.json    its FHIR DocumentReference as first written
+//!                        /DocumentReference-<seq>.json  a later state of it (signed, superseded,
+//!                                                   entered-in-error), written by the decision <seq>
+//! ```
+//!
+//! Every operation takes the process-wide write lock, reads the document's state from the store, asks
+//! [`workflow::authorize`] and then writes. Version numbers and sequence numbers are taken create-only
+//! without retry, so a second writer that raced past the lock (another process) gets a conflict instead of
+//! a second version.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +23,16 @@ use serde_json::{json, Value};
 
 use him_store::{Store, Written};
 
-use crate::db::{now_rfc3339, Db};
+use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
-use crate::fhir::{document_reference, Reference};
+use crate::fhir::{self, Attachment, DocStatus, RefStatus, Relation, Subject};
+use crate::patients::mrn_key;
 use crate::queue::{self, QueueItem};
+use crate::web::AppState;
+use crate::workflow::{self, Actor, Decision, ReviewStatus, Situation};
 
-/// Serialises review writes of this process so that sequence numbers are taken in order.
-static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Serialises review writes of this process so that state checks and writes do not interleave.
+pub(crate) static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What a reviewer submits: corrected field values, corrected text and the transcript flags acknowledged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +43,7 @@ pub struct ReviewInput {
     pub flags_acknowledged: Vec<usize>,
 }
 
-/// The objects an approval or addendum wrote.
+/// The objects a decision wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Approval {
     pub seq: u32,
@@ -45,53 +61,141 @@ pub enum ReturnKind {
     Reject,
 }
 
+/// `versions/<n>/version.json`: what a version is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VersionMeta {
+    pub version: u32,
+    /// `approval`, `correction` or `addendum`.
+    pub kind: String,
+    /// The field values of the document as of this version (an addendum keeps its base's).
+    pub fields: BTreeMap<String, String>,
+    /// `appends` or `replaces`, and the version it relates to.
+    pub relates_to: Option<(String, u32)>,
+    pub by: String,
+    pub at: String,
+}
+
+/// One version with the newest state of its DocumentReference.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct VersionState {
+    pub meta: VersionMeta,
+    pub reference: Value,
+    /// Sequence number of the newest reference snapshot (0: the first one).
+    pub reference_seq: u32,
+}
+
+impl VersionState {
+    pub fn is_current(&self) -> bool {
+        self.reference["status"] == "current"
+    }
+
+    pub fn is_preliminary(&self) -> bool {
+        self.reference["docStatus"] == "preliminary"
+    }
+}
+
 /// A document's review history as read from the store.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ReviewState {
-    /// `pending`, `approved`, `returned` or `rejected`.
-    pub status: String,
+    pub status: ReviewStatus,
     pub last_seq: u32,
     pub last_version: u32,
-    /// The newest record, when any.
-    pub last_record: Option<String>,
     /// Key of the newest `edited` record after the last decision.
     pub last_edit: Option<String>,
+    /// Every version, oldest first.
+    pub versions: Vec<VersionState>,
+}
+
+impl ReviewState {
+    /// The current approved or corrected version (not an addendum).
+    pub fn main_version(&self) -> Option<&VersionState> {
+        self.versions
+            .iter()
+            .rev()
+            .find(|v| v.meta.kind != "addendum" && v.is_current())
+    }
+
+    /// Whether a current version waits for its author's signature.
+    pub fn awaiting_signature(&self) -> bool {
+        self.versions
+            .iter()
+            .any(|v| v.meta.kind != "addendum" && v.is_current() && v.is_preliminary())
+    }
+
+    /// The author of the main version, as approved.
+    pub fn author(&self) -> Option<&str> {
+        self.main_version()
+            .and_then(|v| v.meta.fields.get("author"))
+            .map(String::as_str)
+            .filter(|a| !a.is_empty())
+    }
+}
+
+fn seq_and_action(name: &str) -> Option<(u32, &str)> {
+    let (seq, action) = name.strip_suffix(".json")?.split_once('-')?;
+    Some((seq.parse().ok()?, action))
 }
 
 pub(crate) async fn review_state(store: &Store, location: &str) -> Result<ReviewState> {
-    let mut state = ReviewState {
-        status: "pending".to_string(),
-        ..ReviewState::default()
-    };
+    let mut state = ReviewState::default();
+    let mut records: Vec<(u32, String, String)> = Vec::new();
     for key in store.list(&format!("{location}/reviews/")).await? {
-        let Some(name) = key.rsplit('/').next() else {
-            continue;
-        };
-        let Some((seq, action)) = name.trim_end_matches(".json").split_once('-') else {
-            continue;
-        };
-        let Ok(seq) = seq.parse::<u32>() else {
-            continue;
-        };
-        if seq < state.last_seq {
-            continue;
+        let name = key.rsplit('/').next().unwrap_or_default();
+        if let Some((seq, action)) = seq_and_action(name) {
+            records.push((seq, action.to_string(), key.clone()));
         }
-        state.last_seq = seq;
-        state.last_record = Some(key.clone());
-        match action {
-            "edited" => state.last_edit = Some(key.clone()),
-            "approved" | "addendum" => (state.status, state.last_edit) = ("approved".into(), None),
-            "returned" => (state.status, state.last_edit) = ("returned".into(), None),
-            "rejected" => (state.status, state.last_edit) = ("rejected".into(), None),
+    }
+    records.sort();
+    for (seq, action, key) in records {
+        state.last_seq = state.last_seq.max(seq);
+        match action.as_str() {
+            "edited" => state.last_edit = Some(key),
+            "approved" | "addendum" | "corrected" | "signed" => {
+                (state.status, state.last_edit) = (ReviewStatus::Approved, None)
+            }
+            "returned" => (state.status, state.last_edit) = (ReviewStatus::Returned, None),
+            "rejected" => (state.status, state.last_edit) = (ReviewStatus::Rejected, None),
             _ => {}
         }
     }
-    for key in store.list(&format!("{location}/versions/")).await? {
-        let number = key
-            .strip_prefix(&format!("{location}/versions/"))
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|n| n.parse::<u32>().ok());
-        state.last_version = state.last_version.max(number.unwrap_or(0));
+    let prefix = format!("{location}/versions/");
+    let mut by_version: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for key in store.list(&prefix).await? {
+        let rest = key.strip_prefix(&prefix).unwrap_or_default();
+        if let Some((Ok(number), name)) = rest.split_once('/').map(|(n, name)| (n.parse(), name)) {
+            by_version.entry(number).or_default().push(name.to_string());
+        }
+    }
+    for (number, names) in by_version {
+        state.last_version = state.last_version.max(number);
+        let folder = format!("{prefix}{number}");
+        let Some(meta) = read_json_opt(store, &format!("{folder}/version.json")).await? else {
+            continue;
+        };
+        let meta: VersionMeta = serde_json::from_value(meta).map_err(|_| Error::Unreadable {
+            key: format!("{folder}/version.json"),
+        })?;
+        let snapshot = names
+            .iter()
+            .filter_map(|name| {
+                name.strip_prefix("DocumentReference-")?
+                    .strip_suffix(".json")?
+                    .parse::<u32>()
+                    .ok()
+            })
+            .max();
+        let (reference_key, reference_seq) = match snapshot {
+            Some(seq) => (format!("{folder}/DocumentReference-{seq:04}.json"), seq),
+            None => (format!("{folder}/DocumentReference.json"), 0),
+        };
+        let reference = read_json_opt(store, &reference_key)
+            .await?
+            .unwrap_or(Value::Null);
+        state.versions.push(VersionState {
+            meta,
+            reference,
+            reference_seq,
+        });
     }
     Ok(state)
 }
@@ -115,88 +219,59 @@ pub(crate) fn transcript_flags(transcript: &Value) -> Vec<(usize, Vec<String>)> 
         .collect()
 }
 
-async fn read_json(store: &Store, key: &str) -> Result<Value> {
+pub(crate) async fn read_json_opt(store: &Store, key: &str) -> Result<Option<Value>> {
     match store.get_opt(key).await? {
-        None => Ok(Value::Null),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| Error::Unreadable {
-            key: key.to_string(),
-        }),
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| Error::Unreadable {
+                key: key.to_string(),
+            }),
     }
 }
 
-async fn read_text(store: &Store, key: &str) -> Result<Option<String>> {
+async fn read_json(store: &Store, key: &str) -> Result<Value> {
+    Ok(read_json_opt(store, key).await?.unwrap_or(Value::Null))
+}
+
+pub(crate) async fn read_text(store: &Store, key: &str) -> Result<Option<String>> {
     Ok(store
         .get_opt(key)
         .await?
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-fn to_json_bytes(value: &Value) -> Bytes {
+pub(crate) fn to_json_bytes(value: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default())
 }
 
-/// Writes `reviews/<seq>-<action>.json` under the next free sequence number.
-async fn write_record(
-    store: &Store,
-    location: &str,
-    action: &str,
-    mut record: Value,
-) -> Result<u32> {
-    let mut seq = review_state(store, location).await?.last_seq + 1;
-    loop {
-        record["seq"] = json!(seq);
-        let key = format!("{location}/reviews/{seq:04}-{action}.json");
-        if store.put_new(&key, to_json_bytes(&record)).await? == Written::Created {
-            return Ok(seq);
-        }
-        seq += 1;
+fn changed_meanwhile() -> Error {
+    Error::Conflict {
+        detail: "the document changed meanwhile; reload it".to_string(),
     }
 }
 
-/// Writes `versions/<n>/text.txt` and its `DocumentReference.json` under the next free version number.
-async fn write_version(
-    store: &Store,
-    item: &QueueItem,
-    reviewer: &str,
-    fields: &BTreeMap<String, String>,
-    text: &str,
-    appends: Option<u32>,
-) -> Result<(u32, Vec<String>)> {
-    let location = &item.location;
-    let mrn = item.mrn.as_deref().ok_or_else(|| Error::Conflict {
-        detail: "document has no patient".to_string(),
-    })?;
-    let mut version = review_state(store, location).await?.last_version + 1;
-    loop {
-        let text_key = format!("{location}/versions/{version}/text.txt");
-        if store
-            .put_new(&text_key, Bytes::from(text.to_string()))
-            .await?
-            == Written::Created
-        {
-            let date = now_rfc3339();
-            let resource = document_reference(&Reference {
-                document_id: &item.document_id,
-                version,
-                mrn,
-                loinc: fields
-                    .get("document_type")
-                    .map(String::as_str)
-                    .filter(|v| !v.is_empty()),
-                author: fields.get("author").map(String::as_str),
-                reviewer,
-                date: &date,
-                text,
-                appends,
-            });
-            let reference_key = format!("{location}/versions/{version}/DocumentReference.json");
-            store
-                .put_new(&reference_key, to_json_bytes(&resource))
-                .await?;
-            return Ok((version, vec![text_key, reference_key]));
-        }
-        version += 1;
+/// Writes an object that must not exist yet; an existing one means another writer got there first.
+pub(crate) async fn create(store: &Store, key: &str, bytes: Bytes) -> Result<()> {
+    match store.put_new(key, bytes).await? {
+        Written::Created => Ok(()),
+        Written::AlreadyExisted => Err(changed_meanwhile()),
     }
+}
+
+/// Writes `reviews/<seq>-<action>.json` under sequence number `seq`.
+pub(crate) async fn write_record(
+    store: &Store,
+    location: &str,
+    seq: u32,
+    action: &str,
+    mut record: Value,
+) -> Result<String> {
+    record["seq"] = json!(seq);
+    record["action"] = json!(action);
+    let key = format!("{location}/reviews/{seq:04}-{action}.json");
+    create(store, &key, to_json_bytes(&record)).await?;
+    Ok(key)
 }
 
 /// The field values extracted by the pipeline, by name.
@@ -216,17 +291,20 @@ pub(crate) async fn original_fields(
     Ok(fields)
 }
 
-/// The text a reviewer should see: the newest approved version, else the newest draft, else the OCR or
-/// transcript text.
-pub(crate) async fn current_text(store: &Store, location: &str) -> Result<String> {
-    let state = review_state(store, location).await?;
+/// The text a reviewer should see: the newest draft, else the current version, else the OCR or transcript
+/// text.
+pub(crate) async fn current_text(
+    store: &Store,
+    location: &str,
+    state: &ReviewState,
+) -> Result<String> {
     if let Some(edit) = &state.last_edit {
         if let Some(text) = read_json(store, edit).await?["text"].as_str() {
             return Ok(text.to_string());
         }
     }
-    if state.last_version > 0 {
-        let key = format!("{location}/versions/{}/text.txt", state.last_version);
+    if let Some(version) = state.main_version() {
+        let key = format!("{location}/versions/{}/text.txt", version.meta.version);
         if let Some(text) = read_text(store, &key).await? {
             return Ok(text);
         }
@@ -236,17 +314,21 @@ pub(crate) async fn current_text(store: &Store, location: &str) -> Result<String
         .unwrap_or_default())
 }
 
-/// The field values a reviewer should see: the newest draft's, else the extracted ones.
+/// The field values a reviewer should see: the newest draft's, else the current version's, else the
+/// extracted ones.
 pub(crate) async fn current_fields(
     store: &Store,
     location: &str,
+    state: &ReviewState,
 ) -> Result<BTreeMap<String, String>> {
-    let state = review_state(store, location).await?;
     if let Some(edit) = &state.last_edit {
         if let Ok(fields) = serde_json::from_value(read_json(store, edit).await?["fields"].clone())
         {
             return Ok(fields);
         }
+    }
+    if let Some(version) = state.main_version() {
+        return Ok(version.meta.fields.clone());
     }
     original_fields(store, location).await
 }
@@ -261,76 +343,391 @@ fn changed(original: &BTreeMap<String, String>, input: &BTreeMap<String, String>
         .collect()
 }
 
+/// A document's row, its review state and the situation [`workflow::authorize`] judges.
+pub(crate) struct Loaded {
+    pub item: QueueItem,
+    pub state: ReviewState,
+}
+
+impl Loaded {
+    pub fn situation(&self) -> Situation<'_> {
+        Situation {
+            kind: &self.item.kind,
+            filing: &self.item.status,
+            review: self.state.status,
+            awaiting_signature: self.state.awaiting_signature(),
+            author: self.state.author(),
+            claim_holder: queue::claim_holder(&self.item),
+        }
+    }
+}
+
+pub(crate) async fn load(app: &AppState, document_id: &str) -> Result<Loaded> {
+    let item = queue::find_document(&app.db, document_id)?;
+    let state = review_state(&app.store, &item.location).await?;
+    Ok(Loaded { item, state })
+}
+
+/// Loads the document and checks that `actor` may take `decision` now.
+async fn authorized(
+    app: &AppState,
+    document_id: &str,
+    decision: Decision,
+    actor: &Actor,
+) -> Result<Loaded> {
+    let loaded = load(app, document_id).await?;
+    workflow::authorize(&loaded.situation(), decision, actor)?;
+    Ok(loaded)
+}
+
+/// Refuses a changed MRN field: a document's patient changes only through reassignment.
+fn check_identity(item: &QueueItem, original: &BTreeMap<String, String>, input: &ReviewInput) -> Result<()> {
+    let Some(given) = input.fields.get("mrn").map(|m| mrn_key(m)) else {
+        return Ok(());
+    };
+    let filed = item.mrn.as_deref().map(mrn_key);
+    let extracted = original.get("mrn").map(|m| mrn_key(m));
+    if given.is_empty() || Some(&given) == filed.as_ref() || Some(&given) == extracted.as_ref() {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        detail: "the MRN field names another patient: the patient of a filed document changes only by \
+                 reassignment (supervisor)"
+            .to_string(),
+    })
+}
+
+/// Refuses a document type that is not a LOINC document type code of the bundled table.
+fn check_document_type(fields: &BTreeMap<String, String>) -> Result<()> {
+    match fields.get("document_type").map(|t| t.trim()) {
+        None | Some("") => Ok(()),
+        Some(code) if fhir::loinc_type(code).is_some() => Ok(()),
+        Some(_) => Err(Error::InvalidInput {
+            detail: "document type must be a LOINC document type code from the list".to_string(),
+        }),
+    }
+}
+
+/// What a new DocumentReference needs besides the version itself.
+pub(crate) struct NewVersion<'a> {
+    pub kind: &'a str,
+    pub fields: &'a BTreeMap<String, String>,
+    pub text: &'a str,
+    pub relates_to: Option<(Relation, u32)>,
+    pub status: RefStatus,
+    pub doc_status: DocStatus,
+    pub author: Option<&'a str>,
+    pub authenticator: Option<&'a str>,
+    pub by: &'a str,
+}
+
+fn relation_name(relation: Relation) -> &'static str {
+    match relation {
+        Relation::Appends => "appends",
+        Relation::Replaces => "replaces",
+    }
+}
+
+pub(crate) fn relation_of(name: &str) -> Option<Relation> {
+    match name {
+        "appends" => Some(Relation::Appends),
+        "replaces" => Some(Relation::Replaces),
+        _ => None,
+    }
+}
+
+/// The legal original of a document: key, media type and bytes.
+pub(crate) async fn original(store: &Store, location: &str) -> Result<Option<(String, String, Bytes)>> {
+    let manifest = read_json(store, &format!("{location}/document.json")).await?;
+    let prefix = format!("{location}/original.");
+    let Some(key) = store
+        .list(&format!("{location}/"))
+        .await?
+        .into_iter()
+        .find(|key| key.starts_with(&prefix))
+    else {
+        return Ok(None);
+    };
+    let media_type = manifest["media_type"]
+        .as_str()
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let bytes = store.get(&key).await?;
+    Ok(Some((key, media_type, bytes)))
+}
+
+/// Writes `versions/<number>/` (text, meta, DocumentReference) create-only at `location` for the patient
+/// `mrn`. A version number taken meanwhile is a conflict, never a second version.
+pub(crate) async fn write_version(
+    app: &AppState,
+    document_id: &str,
+    location: &str,
+    mrn: &str,
+    number: u32,
+    version: &NewVersion<'_>,
+) -> Result<Vec<String>> {
+    let store = &app.store;
+    let folder = format!("{location}/versions/{number}");
+    let text_key = format!("{folder}/text.txt");
+    create(store, &text_key, Bytes::from(version.text.to_string())).await?;
+    let at = now_rfc3339();
+    let meta = VersionMeta {
+        version: number,
+        kind: version.kind.to_string(),
+        fields: version.fields.clone(),
+        relates_to: version
+            .relates_to
+            .map(|(relation, target)| (relation_name(relation).to_string(), target)),
+        by: version.by.to_string(),
+        at: at.clone(),
+    };
+    let meta_key = format!("{folder}/version.json");
+    create(store, &meta_key, to_json_bytes(&json!(meta))).await?;
+    let original = original(store, location).await?;
+    let patient = app.patients.find(mrn);
+    let display = app.patients.view(mrn).map(|p| p.display());
+    let base = app.config.public_base_url.trim_end_matches('/');
+    let field = |name: &str| {
+        version
+            .fields
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let reference = fhir::document_reference(&fhir::Reference {
+        document_id,
+        version: number,
+        identifier_system: &app.config.document_system,
+        status: version.status,
+        doc_status: version.doc_status,
+        doc_type: field("document_type"),
+        subject: Subject {
+            patient_id: patient.and_then(|p| p.fhir_id.as_deref()),
+            mrn,
+            mrn_system: &app.patients.mrn_system,
+            display: display.as_deref(),
+        },
+        date: &at,
+        author: version.author,
+        authenticator: version.authenticator,
+        date_of_service: field("date_of_service"),
+        encounter: field("encounter"),
+        encounter_system: &app.config.encounter_system,
+        original: original.as_ref().map(|(_, media_type, bytes)| Attachment {
+            content_type: media_type,
+            bytes,
+            url: format!("{base}/documents/{document_id}/original"),
+            title: "original",
+            creation: None,
+        }),
+        text: Attachment {
+            content_type: "text/plain; charset=utf-8",
+            bytes: version.text.as_bytes(),
+            url: format!("{base}/documents/{document_id}/versions/{number}/text"),
+            title: "approved text",
+            creation: Some(&at),
+        },
+        relates_to: version.relates_to,
+    });
+    let reference_key = format!("{folder}/DocumentReference.json");
+    create(store, &reference_key, to_json_bytes(&reference)).await?;
+    Ok(vec![text_key, meta_key, reference_key])
+}
+
+/// Writes a later state of a version's DocumentReference as `DocumentReference-<seq>.json`.
+pub(crate) async fn restate(
+    store: &Store,
+    location: &str,
+    version: &VersionState,
+    seq: u32,
+    status: Option<RefStatus>,
+    doc_status: Option<DocStatus>,
+    authenticator: Option<&str>,
+) -> Result<String> {
+    let resource = fhir::restate(
+        &version.reference,
+        status,
+        doc_status,
+        authenticator,
+        &now_rfc3339(),
+    );
+    let key = format!(
+        "{location}/versions/{}/DocumentReference-{seq:04}.json",
+        version.meta.version
+    );
+    create(store, &key, to_json_bytes(&resource)).await?;
+    Ok(key)
+}
+
+/// Writes the index row of a document after a decision from its state in the store.
+async fn reindex_one(app: &AppState, item: &QueueItem) -> Result<()> {
+    let state = review_state(&app.store, &item.location).await?;
+    queue::set_review(&app.db, &item.document_id, &state, true)
+}
+
 /// Saves a draft of corrected fields and text (`reviews/<seq>-edited.json`). Returns the sequence number
 /// and the names of the fields changed.
 pub async fn save_edit(
-    store: &Store,
-    db: &Db,
+    app: &AppState,
     document_id: &str,
-    reviewer: &str,
+    actor: &Actor,
     input: &ReviewInput,
 ) -> Result<(u32, Vec<String>)> {
     let _guard = WRITE_LOCK.lock().await;
-    let item = queue::find_document(db, document_id)?;
-    let original = original_fields(store, &item.location).await?;
+    let Loaded { item, state } = authorized(app, document_id, Decision::Edit, actor).await?;
+    let original = original_fields(&app.store, &item.location).await?;
+    check_identity(&item, &original, input)?;
     let fields_changed = changed(&original, &input.fields);
     let record = json!({
-        "action": "edited", "document_id": document_id, "reviewer": reviewer, "at": now_rfc3339(),
+        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
         "fields": input.fields, "fields_changed": fields_changed, "text": input.text,
     });
-    let seq = write_record(store, &item.location, "edited", record).await?;
+    let seq = state.last_seq + 1;
+    write_record(&app.store, &item.location, seq, "edited", record).await?;
     Ok((seq, fields_changed))
+}
+
+fn approved_doc_status(kind: &str) -> DocStatus {
+    // A transcription is preliminary until its author signs; the paper of a scan was signed already.
+    if kind == "dictation" {
+        DocStatus::Preliminary
+    } else {
+        DocStatus::Final
+    }
 }
 
 /// Approves a document filed to a patient: writes the approved text as a new version with its FHIR
 /// `DocumentReference`, then `reviews/<seq>-approved.json`. A transcript's flagged segments must all be
-/// acknowledged.
+/// acknowledged; the MRN field cannot name another patient; the document type must be a known code.
 pub async fn approve(
-    store: &Store,
-    db: &Db,
+    app: &AppState,
     document_id: &str,
-    reviewer: &str,
+    actor: &Actor,
     input: &ReviewInput,
 ) -> Result<Approval> {
     let _guard = WRITE_LOCK.lock().await;
-    let item = queue::find_document(db, document_id)?;
-    if item.status != "filed" {
-        return Err(Error::Conflict {
-            detail: "only documents filed to a patient can be approved".to_string(),
-        });
-    }
-    let transcript = read_json(store, &format!("{}/transcript.json", item.location)).await?;
-    let missing: Vec<usize> = transcript_flags(&transcript)
+    let Loaded { item, state } = authorized(app, document_id, Decision::Approve, actor).await?;
+    let transcript = read_json(&app.store, &format!("{}/transcript.json", item.location)).await?;
+    let missing = transcript_flags(&transcript)
         .into_iter()
-        .map(|(index, _)| index)
-        .filter(|index| !input.flags_acknowledged.contains(index))
-        .collect();
-    if !missing.is_empty() {
+        .filter(|(index, _)| !input.flags_acknowledged.contains(index))
+        .count();
+    if missing > 0 {
         return Err(Error::Conflict {
-            detail: format!("{} flagged segments are not acknowledged", missing.len()),
+            detail: format!("{missing} flagged segments are not acknowledged"),
         });
     }
-    let original = original_fields(store, &item.location).await?;
-    let (version, mut keys) =
-        write_version(store, &item, reviewer, &input.fields, &input.text, None).await?;
+    let original = original_fields(&app.store, &item.location).await?;
+    check_identity(&item, &original, input)?;
+    check_document_type(&input.fields)?;
+    let mrn = item.mrn.clone().ok_or_else(|| Error::Conflict {
+        detail: "document has no patient".to_string(),
+    })?;
+    let number = state.last_version + 1;
+    let author = input.fields.get("author").map(String::as_str).filter(|a| !a.trim().is_empty());
+    let new = NewVersion {
+        kind: "approval",
+        fields: &input.fields,
+        text: &input.text,
+        relates_to: None,
+        status: RefStatus::Current,
+        doc_status: approved_doc_status(&item.kind),
+        author,
+        authenticator: None,
+        by: &actor.name,
+    };
+    let mut keys = write_version(app, document_id, &item.location, &mrn, number, &new).await?;
     let record = json!({
-        "action": "approved", "document_id": document_id, "reviewer": reviewer, "at": now_rfc3339(),
+        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
         "fields": input.fields, "fields_changed": changed(&original, &input.fields),
-        "flags_acknowledged": input.flags_acknowledged, "version": version,
+        "flags_acknowledged": input.flags_acknowledged, "version": number,
     });
-    let seq = write_record(store, &item.location, "approved", record).await?;
-    keys.push(format!("{}/reviews/{seq:04}-approved.json", item.location));
-    queue::set_review_status(db, document_id, "approved")?;
-    Ok(Approval { seq, version, keys })
+    let seq = state.last_seq + 1;
+    keys.push(write_record(&app.store, &item.location, seq, "approved", record).await?);
+    reindex_one(app, &item).await?;
+    Ok(Approval {
+        seq,
+        version: number,
+        keys,
+    })
+}
+
+/// Corrects an approved document (supervisor): a new version that replaces the current one, which becomes
+/// `superseded`. A correction of a transcription waits for its author's signature again.
+pub async fn correct(
+    app: &AppState,
+    document_id: &str,
+    actor: &Actor,
+    input: &ReviewInput,
+    reason: &str,
+) -> Result<Approval> {
+    if reason.trim().is_empty() {
+        return Err(Error::InvalidInput {
+            detail: "a correction needs a reason".to_string(),
+        });
+    }
+    let _guard = WRITE_LOCK.lock().await;
+    let Loaded { item, state } = authorized(app, document_id, Decision::Correct, actor).await?;
+    let Some(previous) = state.main_version().cloned() else {
+        return Err(Error::Conflict {
+            detail: "nothing approved to correct".to_string(),
+        });
+    };
+    let original = original_fields(&app.store, &item.location).await?;
+    check_identity(&item, &original, input)?;
+    check_document_type(&input.fields)?;
+    let mrn = item.mrn.clone().unwrap_or_default();
+    let number = state.last_version + 1;
+    let seq = state.last_seq + 1;
+    let doc_status = match item.kind.as_str() {
+        "dictation" => DocStatus::Preliminary,
+        _ => DocStatus::Amended,
+    };
+    let author = input.fields.get("author").map(String::as_str).filter(|a| !a.trim().is_empty());
+    let new = NewVersion {
+        kind: "correction",
+        fields: &input.fields,
+        text: &input.text,
+        relates_to: Some((Relation::Replaces, previous.meta.version)),
+        status: RefStatus::Current,
+        doc_status,
+        author,
+        authenticator: None,
+        by: &actor.name,
+    };
+    let mut keys = write_version(app, document_id, &item.location, &mrn, number, &new).await?;
+    keys.push(
+        restate(
+            &app.store,
+            &item.location,
+            &previous,
+            seq,
+            Some(RefStatus::Superseded),
+            None,
+            None,
+        )
+        .await?,
+    );
+    let record = json!({
+        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(), "reason": reason.trim(),
+        "fields": input.fields, "fields_changed": changed(&previous.meta.fields, &input.fields),
+        "version": number, "replaces": previous.meta.version,
+    });
+    keys.push(write_record(&app.store, &item.location, seq, "corrected", record).await?);
+    reindex_one(app, &item).await?;
+    Ok(Approval {
+        seq,
+        version: number,
+        keys,
+    })
 }
 
 /// Returns a document for rework or rejects it, with a reason (`reviews/<seq>-returned.json` or
 /// `-rejected.json`).
 pub async fn return_document(
-    store: &Store,
-    db: &Db,
+    app: &AppState,
     document_id: &str,
-    reviewer: &str,
+    actor: &Actor,
     kind: ReturnKind,
     reason: &str,
 ) -> Result<u32> {
@@ -340,27 +737,26 @@ pub async fn return_document(
         });
     }
     let _guard = WRITE_LOCK.lock().await;
-    let item = queue::find_document(db, document_id)?;
-    let action = match kind {
-        ReturnKind::Return => "returned",
-        ReturnKind::Reject => "rejected",
+    let (decision, action) = match kind {
+        ReturnKind::Return => (Decision::Return, "returned"),
+        ReturnKind::Reject => (Decision::Reject, "rejected"),
     };
+    let Loaded { item, state } = authorized(app, document_id, decision, actor).await?;
     let record = json!({
-        "action": action, "document_id": document_id, "reviewer": reviewer, "at": now_rfc3339(),
-        "reason": reason.trim(),
+        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(), "reason": reason.trim(),
     });
-    let seq = write_record(store, &item.location, action, record).await?;
-    queue::set_review_status(db, document_id, action)?;
+    let seq = state.last_seq + 1;
+    write_record(&app.store, &item.location, seq, action, record).await?;
+    reindex_one(app, &item).await?;
     Ok(seq)
 }
 
-/// Adds an addendum to an approved document: a new version holding the approved text followed by the
-/// addendum, linked to the version it appends.
+/// Adds an addendum to an approved document: a new version holding only the addendum text, linked to the
+/// current version it appends; the fields (with every earlier correction) carry over.
 pub async fn add_addendum(
-    store: &Store,
-    db: &Db,
+    app: &AppState,
     document_id: &str,
-    reviewer: &str,
+    actor: &Actor,
     addendum: &str,
 ) -> Result<Approval> {
     if addendum.trim().is_empty() {
@@ -369,91 +765,84 @@ pub async fn add_addendum(
         });
     }
     let _guard = WRITE_LOCK.lock().await;
-    let item = queue::find_document(db, document_id)?;
-    let state = review_state(store, &item.location).await?;
-    if state.status != "approved" || state.last_version == 0 {
+    let Loaded { item, state } = authorized(app, document_id, Decision::Addendum, actor).await?;
+    let Some(base) = state.main_version().cloned() else {
         return Err(Error::Conflict {
             detail: "only approved documents take addenda".to_string(),
         });
-    }
-    let previous = state.last_version;
-    let base = read_text(
-        store,
-        &format!("{}/versions/{previous}/text.txt", item.location),
-    )
-    .await?
-    .unwrap_or_default();
-    let at = now_rfc3339();
-    let text = format!(
-        "{base}\n\nADDENDUM ({reviewer}, {at}):\n{}\n",
-        addendum.trim()
-    );
-    let fields = current_fields(store, &item.location).await?;
-    let (version, mut keys) =
-        write_version(store, &item, reviewer, &fields, &text, Some(previous)).await?;
+    };
+    let mrn = item.mrn.clone().unwrap_or_default();
+    let number = state.last_version + 1;
+    let text = format!("{}\n", addendum.trim());
+    let new = NewVersion {
+        kind: "addendum",
+        fields: &base.meta.fields,
+        text: &text,
+        relates_to: Some((Relation::Appends, base.meta.version)),
+        status: RefStatus::Current,
+        doc_status: DocStatus::Final,
+        author: Some(&actor.name),
+        authenticator: None,
+        by: &actor.name,
+    };
+    let mut keys = write_version(app, document_id, &item.location, &mrn, number, &new).await?;
     let record = json!({
-        "action": "addendum", "document_id": document_id, "reviewer": reviewer, "at": at,
-        "version": version, "supersedes": previous,
+        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
+        "version": number, "appends": base.meta.version,
     });
-    let seq = write_record(store, &item.location, "addendum", record).await?;
-    keys.push(format!("{}/reviews/{seq:04}-addendum.json", item.location));
-    Ok(Approval { seq, version, keys })
+    let seq = state.last_seq + 1;
+    keys.push(write_record(&app.store, &item.location, seq, "addendum", record).await?);
+    reindex_one(app, &item).await?;
+    Ok(Approval {
+        seq,
+        version: number,
+        keys,
+    })
 }
 
-/// Whether an MRN can be used as an object-key segment.
-fn safe_mrn(mrn: &str) -> bool {
-    !mrn.is_empty() && mrn.len() <= 32 && mrn.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-/// Assigns an unmatched document to a patient: copies every object create-only into
-/// `patients/<mrn>/<id>/`, then writes the tombstone `unmatched/<id>/moved.json`. Nothing is deleted.
-/// Returns the new location.
-pub async fn assign_patient(
-    store: &Store,
-    db: &Db,
-    document_id: &str,
-    reviewer: &str,
-    mrn: &str,
-) -> Result<String> {
-    let mrn = mrn.trim();
-    if !safe_mrn(mrn) {
-        return Err(Error::InvalidInput {
-            detail: "an MRN is 1 to 32 letters, digits or dashes".to_string(),
-        });
-    }
+/// The authoring clinician signs an approved transcription: each current version waiting for a signature
+/// gets a new DocumentReference state with docStatus `final` (`amended` for a correction) and the
+/// clinician as authenticator.
+pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Approval> {
     let _guard = WRITE_LOCK.lock().await;
-    let item = queue::find_document(db, document_id)?;
-    let from = format!("unmatched/{document_id}");
-    if item.status != "unmatched" || item.location != from {
-        return Err(Error::Conflict {
-            detail: "document is not waiting for a patient".to_string(),
-        });
-    }
-    let to = format!("patients/{mrn}/{document_id}");
-    let tombstone = format!("{from}/moved.json");
-    for key in store.list(&format!("{from}/")).await? {
-        if key == tombstone {
-            continue;
-        }
-        let Some(rest) = key.strip_prefix(&format!("{from}/")) else {
-            continue;
+    let Loaded { item, state } = authorized(app, document_id, Decision::Sign, actor).await?;
+    let seq = state.last_seq + 1;
+    let signer = actor.author.clone().unwrap_or_else(|| actor.name.clone());
+    let mut keys = Vec::new();
+    let mut signed = Vec::new();
+    for version in state
+        .versions
+        .iter()
+        .filter(|v| v.meta.kind != "addendum" && v.is_current() && v.is_preliminary())
+    {
+        let doc_status = match version.meta.kind.as_str() {
+            "correction" => DocStatus::Amended,
+            _ => DocStatus::Final,
         };
-        let bytes = store.get(&key).await?;
-        store.put_new(&format!("{to}/{rest}"), bytes).await?;
+        keys.push(
+            restate(
+                &app.store,
+                &item.location,
+                version,
+                seq,
+                None,
+                Some(doc_status),
+                Some(&signer),
+            )
+            .await?,
+        );
+        signed.push(version.meta.version);
     }
     let record = json!({
-        "location": to, "mrn": mrn, "document_id": document_id, "by": reviewer, "at": now_rfc3339(),
+        "document_id": document_id, "clinician": actor.name, "at": now_rfc3339(), "versions": signed,
     });
-    if store.put_new(&tombstone, to_json_bytes(&record)).await? == Written::AlreadyExisted {
-        let existing = read_json(store, &tombstone).await?;
-        if existing["location"].as_str() != Some(to.as_str()) {
-            return Err(Error::Conflict {
-                detail: "document was assigned to another patient meanwhile".to_string(),
-            });
-        }
-    }
-    queue::set_assigned(db, document_id, &to, mrn)?;
-    Ok(to)
+    keys.push(write_record(&app.store, &item.location, seq, "signed", record).await?);
+    reindex_one(app, &item).await?;
+    Ok(Approval {
+        seq,
+        version: signed.last().copied().unwrap_or(0),
+        keys,
+    })
 }
 
 #[cfg(test)]
@@ -474,9 +863,49 @@ mod tests {
     }
 
     #[test]
-    fn only_key_safe_mrns_are_accepted() {
-        assert!(safe_mrn("40079196"));
-        assert!(!safe_mrn("../x"));
-        assert!(!safe_mrn(""));
+    fn record_names_give_sequence_and_action() {
+        assert_eq!(seq_and_action("0012-approved.json"), Some((12, "approved")));
+        assert_eq!(seq_and_action("x-approved.json"), None);
+        assert_eq!(seq_and_action("0001.json"), None);
+    }
+
+    #[test]
+    fn a_changed_mrn_is_refused_but_formatting_is_not() {
+        let item = QueueItem {
+            document_id: "a".into(),
+            kind: "chart".into(),
+            status: "filed".into(),
+            location: "patients/40158388/a".into(),
+            received_at: String::new(),
+            document_type: None,
+            station: None,
+            stat: false,
+            risk: false,
+            mrn: Some("40158388".into()),
+            review_status: "pending".into(),
+            claimed_by: None,
+            claim_expires_at: None,
+            author: None,
+            awaiting_signature: false,
+        };
+        let original = BTreeMap::from([("mrn".to_string(), "40158388".to_string())]);
+        let input = |mrn: &str| ReviewInput {
+            fields: BTreeMap::from([("mrn".to_string(), mrn.to_string())]),
+            ..ReviewInput::default()
+        };
+        assert!(check_identity(&item, &original, &input("401-583-88")).is_ok());
+        assert!(check_identity(&item, &original, &input("")).is_ok());
+        assert!(matches!(
+            check_identity(&item, &original, &input("40079196")),
+            Err(Error::Conflict { .. })
+        ));
+    }
+
+    #[test]
+    fn document_types_outside_the_loinc_table_are_refused() {
+        let fields = |t: &str| BTreeMap::from([("document_type".to_string(), t.to_string())]);
+        assert!(check_document_type(&fields("11506-3")).is_ok());
+        assert!(check_document_type(&fields("")).is_ok());
+        assert!(check_document_type(&fields("History & Physical")).is_err());
     }
 }

@@ -11,6 +11,7 @@ use crate::audit::{record_audit, AuditEvent};
 use crate::document::EDITABLE_FIELDS;
 use crate::error::Error;
 use crate::queue;
+use crate::reassign;
 use crate::review::{self, ReturnKind, ReviewInput};
 use crate::web::pages::{document_item, login_page, LOGIN_COOKIE};
 use crate::web::{client_ip, cookie, form_value, AppError, AppState, Current, SESSION_COOKIE};
@@ -133,8 +134,13 @@ pub(crate) async fn logout(
     ))
 }
 
-/// Claims the document for the current reviewer or fails with 409 when someone else holds it.
-fn hold(state: &AppState, current: &Current, id: &str) -> Result<queue::QueueItem, AppError> {
+/// Claims a document for the current reviewer (HIM staff only) or fails with 409 when someone else holds it.
+pub(crate) fn take_claim(
+    state: &AppState,
+    current: &Current,
+    id: &str,
+) -> Result<queue::QueueItem, AppError> {
+    current.require(Role::Reviewer)?;
     let item = document_item(state, id)?;
     if !queue::claim(
         &state.db,
@@ -152,7 +158,7 @@ pub(crate) async fn claim(
     Extension(current): Extension<Current>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    hold(&state, &current, &id)?;
+    take_claim(&state, &current, &id)?;
     audit(&state, &current, "claim", Some(&id), "").await?;
     Ok(Redirect::to(&format!("/documents/{id}?m=claimed")).into_response())
 }
@@ -166,6 +172,25 @@ pub(crate) async fn release(
     queue::release(&state.db, &id, current.name())?;
     audit(&state, &current, "release", Some(&id), "").await?;
     Ok(Redirect::to("/?m=released").into_response())
+}
+
+/// A supervisor takes over another reviewer's claim; the previous holder is audited.
+pub(crate) async fn break_claim(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    current.require(Role::Supervisor)?;
+    document_item(&state, &id)?;
+    let previous = queue::break_claim(
+        &state.db,
+        &id,
+        current.name(),
+        state.config.claim_ttl_minutes,
+    )?;
+    let detail = format!("claim of {} broken", previous.as_deref().unwrap_or("nobody"));
+    audit(&state, &current, "claim_break", Some(&id), &detail).await?;
+    Ok(Redirect::to(&format!("/documents/{id}?m=claimed")).into_response())
 }
 
 fn review_input(body: &[u8]) -> ReviewInput {
@@ -192,10 +217,9 @@ pub(crate) async fn edit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    hold(&state, &current, &id)?;
+    document_item(&state, &id)?;
     let input = review_input(&body);
-    let (seq, changed) =
-        review::save_edit(&state.store, &state.db, &id, current.name(), &input).await?;
+    let (seq, changed) = review::save_edit(&state, &id, &current.actor(), &input).await?;
     let detail = format!("seq {seq}; fields changed: {}", changed.join(","));
     audit(&state, &current, "edit", Some(&id), &detail).await?;
     Ok(Redirect::to(&format!("/documents/{id}?m=saved")).into_response())
@@ -207,13 +231,32 @@ pub(crate) async fn approve(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    hold(&state, &current, &id)?;
+    document_item(&state, &id)?;
     let input = review_input(&body);
-    let approval = review::approve(&state.store, &state.db, &id, current.name(), &input).await?;
+    let approval = review::approve(&state, &id, &current.actor(), &input).await?;
     let detail = format!("seq {}; version {}", approval.seq, approval.version);
     audit(&state, &current, "approve", Some(&id), &detail).await?;
     tracing::info!(document.id = %id, version = approval.version, "document approved");
     Ok(Redirect::to("/?m=approved").into_response())
+}
+
+/// A supervisor's correction of an approved document: a new version replacing the current one.
+pub(crate) async fn correct(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    document_item(&state, &id)?;
+    let input = review_input(&body);
+    let reason = form_value(&body, "reason").unwrap_or_default();
+    let approval = review::correct(&state, &id, &current.actor(), &input, &reason).await?;
+    let detail = format!(
+        "seq {}; version {} replaces the current one",
+        approval.seq, approval.version
+    );
+    audit(&state, &current, "correct", Some(&id), &detail).await?;
+    Ok(Redirect::to(&format!("/documents/{id}?m=corrected")).into_response())
 }
 
 pub(crate) async fn return_document(
@@ -222,14 +265,13 @@ pub(crate) async fn return_document(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    hold(&state, &current, &id)?;
+    document_item(&state, &id)?;
     let kind = match form_value(&body, "kind").as_deref() {
         Some("reject") => ReturnKind::Reject,
         _ => ReturnKind::Return,
     };
     let reason = form_value(&body, "reason").unwrap_or_default();
-    let seq = review::return_document(&state.store, &state.db, &id, current.name(), kind, &reason)
-        .await?;
+    let seq = review::return_document(&state, &id, &current.actor(), kind, &reason).await?;
     let action = match kind {
         ReturnKind::Return => "return",
         ReturnKind::Reject => "reject",
@@ -246,24 +288,47 @@ pub(crate) async fn addendum(
 ) -> Result<Response, AppError> {
     document_item(&state, &id)?;
     let text = form_value(&body, "addendum").unwrap_or_default();
-    let approval =
-        review::add_addendum(&state.store, &state.db, &id, current.name(), &text).await?;
+    let approval = review::add_addendum(&state, &id, &current.actor(), &text).await?;
     let detail = format!("seq {}; version {}", approval.seq, approval.version);
     audit(&state, &current, "addendum", Some(&id), &detail).await?;
     Ok(Redirect::to(&format!("/documents/{id}?m=addendum")).into_response())
 }
 
+/// Assigns an unmatched document, or (supervisor) moves a misfiled one, to a patient of the index. The
+/// audit record names both patients: it lives in the audit store, never in logs.
 pub(crate) async fn assign(
     State(state): State<AppState>,
     Extension(current): Extension<Current>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    hold(&state, &current, &id)?;
+    document_item(&state, &id)?;
     let mrn = form_value(&body, "mrn").unwrap_or_default();
-    review::assign_patient(&state.store, &state.db, &id, current.name(), &mrn).await?;
-    audit(&state, &current, "assign", Some(&id), "").await?;
-    Ok(Redirect::to(&format!("/documents/{id}?m=assigned")).into_response())
+    let reason = form_value(&body, "reason").unwrap_or_default();
+    let moved =
+        reassign::move_to_patient(&state, &id, &current.actor(), &mrn, &reason).await?;
+    let (action, detail) = match &moved.from_mrn {
+        None => ("assign", format!("to patient {}", moved.to_mrn)),
+        Some(from) => (
+            "reassign",
+            format!("from patient {from} to patient {}; reason: {}", moved.to_mrn, reason.trim()),
+        ),
+    };
+    audit(&state, &current, action, Some(&id), &detail).await?;
+    tracing::info!(document.id = %id, action, "patient assigned");
+    Ok(Redirect::to(&format!("/documents/{id}?m={action}ed")).into_response())
+}
+
+/// The authoring clinician signs an approved transcription.
+pub(crate) async fn sign(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    document_item(&state, &id)?;
+    let signed = review::sign(&state, &id, &current.actor()).await?;
+    audit(&state, &current, "sign", Some(&id), &format!("seq {}", signed.seq)).await?;
+    Ok(Redirect::to("/?m=signed").into_response())
 }
 
 pub(crate) async fn add_user(
@@ -278,7 +343,7 @@ pub(crate) async fn add_user(
     let db = state.db.clone();
     let added = {
         let name = name.clone();
-        tokio::task::spawn_blocking(move || accounts::add_user(&db, &name, role, &password))
+        tokio::task::spawn_blocking(move || accounts::add_user(&db, &name, role, &password, None))
             .await
             .map_err(|_| AppError::Internal(Error::PasswordHash))?
     }?;

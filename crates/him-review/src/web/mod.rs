@@ -21,6 +21,8 @@ use crate::accounts::{self, Role, Session};
 use crate::config::ReviewConfig;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::patients::Patients;
+use crate::workflow::Actor;
 
 pub(crate) use templates::Templates;
 
@@ -35,16 +37,19 @@ pub struct AppState {
     pub store: Store,
     pub db: Db,
     pub config: Arc<ReviewConfig>,
+    /// The patient index documents are assigned to (empty: nothing can be assigned).
+    pub patients: Arc<Patients>,
     pub(crate) templates: Templates,
 }
 
 impl AppState {
-    /// State over a store and an open database.
-    pub fn new(config: ReviewConfig, store: Store, db: Db) -> Self {
+    /// State over a store, an open database and the patient index.
+    pub fn new(config: ReviewConfig, store: Store, db: Db, patients: Patients) -> Self {
         AppState {
             store,
             db,
             config: Arc::new(config),
+            patients: Arc::new(patients),
             templates: Templates::new(),
         }
     }
@@ -58,13 +63,18 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}", get(pages::document))
         .route("/documents/{id}/pages/{file}", get(pages::page_image))
         .route("/documents/{id}/audio", get(pages::audio))
+        .route("/documents/{id}/original", get(pages::original))
+        .route("/documents/{id}/versions/{number}/text", get(pages::version_text))
         .route("/documents/{id}/claim", post(actions::claim))
         .route("/documents/{id}/release", post(actions::release))
+        .route("/documents/{id}/break-claim", post(actions::break_claim))
         .route("/documents/{id}/edit", post(actions::edit))
         .route("/documents/{id}/approve", post(actions::approve))
+        .route("/documents/{id}/correct", post(actions::correct))
         .route("/documents/{id}/return", post(actions::return_document))
         .route("/documents/{id}/addendum", post(actions::addendum))
         .route("/documents/{id}/assign", post(actions::assign))
+        .route("/documents/{id}/sign", post(actions::sign))
         .route("/audit", get(pages::audit))
         .route("/admin/users", get(pages::users).post(actions::add_user))
         .route_layer(middleware::from_fn_with_state(
@@ -80,7 +90,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Opens the database, reindexes the queue from the store and serves until the process ends.
-pub async fn serve(config: ReviewConfig, store: Store) -> Result<()> {
+pub async fn serve(config: ReviewConfig, store: Store, patients: Patients) -> Result<()> {
     let db = Db::open(std::path::Path::new(&config.database))?;
     let count = crate::queue::reindex(&store, &db).await?;
     tracing::info!(
@@ -114,7 +124,7 @@ pub async fn serve(config: ReviewConfig, store: Store) -> Result<()> {
             }
         });
     }
-    let app = router(AppState::new(config, store, db));
+    let app = router(AppState::new(config, store, db, patients));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -177,9 +187,25 @@ impl Current {
         &self.session.user.name
     }
 
+    /// The user as the review workflow sees them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.session.user.name.clone(),
+            role: self.session.user.role,
+            author: self.session.user.author.clone(),
+        }
+    }
+
     /// 403 unless the user has at least `role`.
     pub fn require(&self, role: Role) -> Result<(), AppError> {
-        if self.session.user.role >= role {
+        let mine = self.session.user.role;
+        let allowed = match role {
+            Role::Clinician => mine == Role::Clinician,
+            Role::Reviewer => mine.can_review(),
+            Role::Supervisor => mine.is_supervisor(),
+            Role::Admin => mine.is_admin(),
+        };
+        if allowed {
             Ok(())
         } else {
             Err(AppError::Forbidden)
@@ -284,6 +310,7 @@ fn error_kind(error: &Error) -> &'static str {
         Error::UserExists { .. } => "user_exists",
         Error::InvalidInput { .. } => "invalid_input",
         Error::Conflict { .. } => "conflict",
+        Error::Forbidden { .. } => "forbidden",
         Error::PasswordHash => "password_hash",
         Error::Serve { .. } => "serve",
     }
@@ -307,6 +334,9 @@ impl IntoResponse for AppError {
             }
             AppError::Internal(Error::Conflict { detail }) => {
                 (StatusCode::CONFLICT, detail).into_response()
+            }
+            AppError::Internal(Error::Forbidden { detail }) => {
+                (StatusCode::FORBIDDEN, detail).into_response()
             }
             AppError::Internal(Error::UserExists { .. }) => {
                 (StatusCode::CONFLICT, "a user of that name exists already").into_response()

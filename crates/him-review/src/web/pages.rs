@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::accounts::{random_hex, Role};
 use crate::audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 use crate::document;
+use crate::review;
 use crate::queue::{self, QueueFilter, QueueList};
 use crate::web::{AppError, AppState, Current};
 
@@ -24,6 +25,9 @@ fn message(code: Option<&str>) -> Option<&'static str> {
         "saved" => "Draft saved.",
         "returned" => "Sent back with your reason.",
         "assigned" => "Assigned to the patient; the document now waits for review.",
+        "reassigned" => "Moved to the right patient; the old DocumentReferences are marked entered-in-error.",
+        "corrected" => "Corrected: a new version replaces the old one, which is superseded.",
+        "signed" => "Signed. The note is final.",
         "claimed" => "Claimed: the document is yours for now.",
         "released" => "Claim released.",
         "addendum" => "Addendum added as a new version.",
@@ -97,8 +101,21 @@ pub(crate) async fn queue(
             })
             .collect()
     };
+    let user = &current.session.user;
+    let to_sign = match (&user.role, &user.author) {
+        (Role::Clinician, Some(author)) => queue::awaiting_signature(&state.db, author)?,
+        _ => Vec::new(),
+    };
+    if user.role == Role::Clinician {
+        return state.templates.render(
+            "sign.html",
+            json!({"user": user, "csrf": current.session.csrf, "message": message(page.m.as_deref()),
+                   "to_sign": with_age(to_sign)}),
+        );
+    }
     let pending = queue::list_queue(&state.db, QueueList::PendingReview, &filter)?;
     let unmatched = queue::list_queue(&state.db, QueueList::Unmatched, &filter)?;
+    let approved = queue::list_queue(&state.db, QueueList::Approved, &filter)?;
     let oldest = pending
         .iter()
         .chain(&unmatched)
@@ -111,6 +128,7 @@ pub(crate) async fn queue(
             "user": current.session.user, "csrf": current.session.csrf,
             "message": message(page.m.as_deref()),
             "pending": with_age(pending), "unmatched": with_age(unmatched), "oldest": oldest,
+            "approved": with_age(approved),
             "filter": {"kind": filter.kind, "document_type": filter.document_type,
                        "station": filter.station, "risk": filter.risk.is_some_and(|r| !r.is_empty())},
             "kinds": queue::distinct(&state.db, "kind")?,
@@ -134,34 +152,71 @@ pub(crate) async fn document(
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let item = document_item(&state, &id)?;
-    let view = document::load(&state.store, &item, state.config.low_confidence).await?;
+    let mut item = document_item(&state, &id)?;
+    let role = current.session.user.role;
+    if role == Role::Clinician && item.kind != "dictation" {
+        return Err(AppError::Forbidden);
+    }
+    // Opening a document claims it when nobody holds it, so that two reviewers never decide on it at once.
+    let open = matches!(item.review_status.as_str(), "pending" | "approved");
+    if role.can_review() && open && queue::claim_holder(&item).is_none() {
+        if queue::claim(&state.db, &id, current.name(), state.config.claim_ttl_minutes)? {
+            audit_event(&state, &current, "claim", &id, "on open").await?;
+        }
+        item = document_item(&state, &id)?;
+    }
+    let view = document::load(&state.store, &state.patients, &item, state.config.low_confidence).await?;
     let q = page.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let results = match q {
-        Some(q) => queue::search_patients(&state.db, q)?,
+        Some(q) => state.patients.search(q, 20),
         None => Vec::new(),
     };
-    record_audit(
-        &state.store,
-        &state.db,
-        &AuditEvent::now(current.name(), "view", Some(&id), &current.ip, ""),
-    )
-    .await?;
+    audit_event(&state, &current, "view", &id, "").await?;
+    let holder = queue::claim_holder(&item);
     state.templates.render(
         "document.html",
         json!({
             "user": current.session.user, "csrf": current.session.csrf,
             "message": message(page.m.as_deref()),
-            "item": item, "holder": queue::claim_holder(&item), "view": view, "q": q, "results": results,
+            "item": item, "holder": holder, "mine": holder == Some(current.name()),
+            "can_review": role.can_review(), "is_supervisor": role.is_supervisor(),
+            "view": view, "q": q, "results": results,
+            "document_types": him_extract::document_types(),
         }),
     )
 }
 
+async fn audit_event(
+    state: &AppState,
+    current: &Current,
+    action: &str,
+    id: &str,
+    detail: &str,
+) -> Result<(), AppError> {
+    let event = AuditEvent::now(current.name(), action, Some(id), &current.ip, detail);
+    Ok(record_audit(&state.store, &state.db, &event).await?)
+}
+
+/// A document a download route may serve to this user: HIM staff see everything, clinicians their
+/// dictations.
+fn downloadable(
+    state: &AppState,
+    current: &Current,
+    id: &str,
+) -> Result<queue::QueueItem, AppError> {
+    let item = document_item(state, id)?;
+    if current.session.user.role == Role::Clinician && item.kind != "dictation" {
+        return Err(AppError::Forbidden);
+    }
+    Ok(item)
+}
+
 pub(crate) async fn page_image(
     State(state): State<AppState>,
+    Extension(current): Extension<Current>,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let item = document_item(&state, &id)?;
+    let item = downloadable(&state, &current, &id)?;
     let valid =
         file.len() == 8 && file.ends_with(".png") && file[..4].bytes().all(|b| b.is_ascii_digit());
     if !valid {
@@ -172,7 +227,54 @@ pub(crate) async fn page_image(
         .get(&format!("{}/pages/{file}", item.location))
         .await
         .map_err(crate::error::Error::from)?;
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err(AppError::NotFound);
+    }
+    audit_event(&state, &current, "download", &id, &format!("page {}", &file[..4])).await?;
     Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
+}
+
+/// The legal original (scan or audio), as received, with its own media type.
+pub(crate) async fn original(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let item = downloadable(&state, &current, &id)?;
+    let Some((_, media_type, bytes)) = review::original(&state.store, &item.location).await? else {
+        return Err(AppError::NotFound);
+    };
+    audit_event(&state, &current, "download", &id, "original").await?;
+    let content_type = HeaderValue::from_str(&media_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The text of one approved version.
+pub(crate) async fn version_text(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path((id, number)): Path<(String, u32)>,
+) -> Result<Response, AppError> {
+    let item = downloadable(&state, &current, &id)?;
+    let Some(text) =
+        review::read_text(&state.store, &format!("{}/versions/{number}/text.txt", item.location))
+            .await?
+    else {
+        return Err(AppError::NotFound);
+    };
+    audit_event(&state, &current, "download", &id, &format!("version {number} text")).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
 /// `bytes=start-end` of a Range header, clamped to `len`.
@@ -194,10 +296,11 @@ fn byte_range(headers: &HeaderMap, len: usize) -> Option<(usize, usize)> {
 /// The dictation's original audio, with byte ranges so that the player can seek.
 pub(crate) async fn audio(
     State(state): State<AppState>,
+    Extension(current): Extension<Current>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let item = document_item(&state, &id)?;
+    let item = downloadable(&state, &current, &id)?;
     let Some((key, media_type)) = document::audio_key(&state.store, &item).await? else {
         return Err(AppError::NotFound);
     };
@@ -209,7 +312,12 @@ pub(crate) async fn audio(
     let content_type = HeaderValue::from_str(&media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let len = bytes.len();
-    let mut response = match byte_range(&headers, len) {
+    let range = byte_range(&headers, len);
+    // A player fetches many ranges while seeking: one audit record per playback, from its start.
+    if range.is_none_or(|(start, _)| start == 0) {
+        audit_event(&state, &current, "download", &id, "audio").await?;
+    }
+    let mut response = match range {
         Some((start, end)) => {
             let mut response = Body::from(bytes.slice(start..=end)).into_response();
             *response.status_mut() = StatusCode::PARTIAL_CONTENT;

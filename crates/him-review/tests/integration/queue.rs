@@ -81,6 +81,7 @@ async fn of_two_concurrent_claims_exactly_one_wins() {
 async fn reindex_rebuilds_the_queue_from_the_store() {
     let harness = Harness::new().await;
     let ana = harness.login("ana").await;
+    harness.open(UNMATCHED, &ana).await;
     let assign = harness
         .post(
             &format!("/documents/{UNMATCHED}/assign"),
@@ -89,6 +90,7 @@ async fn reindex_rebuilds_the_queue_from_the_store() {
         )
         .await;
     assert_eq!(assign.status, StatusCode::SEE_OTHER);
+    harness.open(FILED, &ana).await;
     let approve = harness
         .post(
             &format!("/documents/{FILED}/approve"),

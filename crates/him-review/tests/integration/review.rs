@@ -37,37 +37,37 @@ async fn the_document_page_highlights_sources_and_serves_pages() {
         harness.get("/documents/nothex", Some(&ana)).await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(harness.audit_actions(FILED).await, ["view"]);
+    assert_eq!(
+        harness.audit_actions(FILED).await,
+        ["claim", "view", "download"]
+    );
 }
 
-/// Approving writes the version, its DocumentReference and the review record; approving again adds a new
-/// sequence number and version and leaves the first untouched; the audit log has every step.
+/// Approving writes the version, its DocumentReference and the review record; a second approval is refused
+/// and writes nothing; an addendum is a new version holding only its text, linked to the approved one.
 #[tokio::test]
 async fn approve_writes_new_objects_and_never_overwrites() {
     let harness = Harness::new().await;
     let ana = harness.login("ana").await;
     let folder = format!("patients/{FILED_MRN}/{FILED}");
-    harness
-        .get(&format!("/documents/{FILED}"), Some(&ana))
-        .await;
+    harness.open(FILED, &ana).await;
     let edit = [
         ("field.author", "Gregory House"),
         ("field.document_type", "11506-3"),
+        ("field.date_of_service", "2019-03-20"),
+        ("field.encounter", "E-77"),
         ("text", "corrected"),
     ];
     let saved = harness
         .post(&format!("/documents/{FILED}/edit"), Some(&ana), &edit)
         .await;
-    assert_eq!(saved.status, StatusCode::SEE_OTHER);
-    let draft = harness
-        .get(&format!("/documents/{FILED}"), Some(&ana))
-        .await
-        .text();
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+    let draft = harness.open(FILED, &ana).await.text();
     assert!(draft.contains(r#"id="field-author" value="Gregory House""#));
     let approved = harness
         .post(&format!("/documents/{FILED}/approve"), Some(&ana), &edit)
         .await;
-    assert_eq!(approved.status, StatusCode::SEE_OTHER);
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.text());
     assert_eq!(approved.location.as_deref(), Some("/?m=approved"));
 
     let record = json(&harness, &format!("{folder}/reviews/0002-approved.json")).await;
@@ -90,64 +90,69 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     )
     .await;
     assert_eq!(reference["resourceType"], "DocumentReference");
-    assert_eq!(reference["docStatus"], "final");
+    assert_eq!(reference["status"], "current");
+    assert_eq!(reference["docStatus"], "final", "a scan is final once approved");
+    assert_eq!(reference["masterIdentifier"]["value"], format!("{FILED}-v1"));
+    assert_eq!(reference["subject"]["reference"], "Patient/pat-schmitt");
     assert_eq!(reference["subject"]["identifier"]["value"], FILED_MRN);
+    assert_eq!(
+        reference["subject"]["identifier"]["system"],
+        "urn:oid:2.16.840.1.113883.3.9999.1"
+    );
     assert_eq!(reference["type"]["coding"][0]["system"], "http://loinc.org");
     assert_eq!(reference["type"]["coding"][0]["code"], "11506-3");
+    assert!(reference["type"]["coding"][0]["display"].is_string());
+    assert_eq!(reference["category"][0]["coding"][0]["code"], "clinical-note");
     assert_eq!(reference["author"][0]["display"], "Gregory House");
-    assert_eq!(reference["authenticator"]["display"], "ana");
-    assert_eq!(
-        reference["content"][0]["attachment"]["hash"],
-        "Pe9z8VtWpHu6Z3faEp25iN8xb6LosQ+1oAVEI0lYXEM="
-    );
-
-    let queue = harness.get("/", Some(&ana)).await.text();
     assert!(
-        !queue.contains(&format!("/documents/{FILED}\"")),
-        "approved document left the queue"
+        reference.get("authenticator").is_none(),
+        "the HIM reviewer is not the authenticator"
     );
-
-    let first_record = harness
+    assert_eq!(reference["context"]["period"]["start"], "2019-03-20");
+    assert_eq!(
+        reference["context"]["encounter"][0]["identifier"]["value"],
+        "E-77"
+    );
+    // The legal original first, then the approved text, each with size, base64 SHA-1 and absolute URL.
+    let original = harness
         .store
-        .get(&format!("{folder}/reviews/0002-approved.json"))
+        .get(&format!("{folder}/original.tif"))
         .await
         .unwrap();
-    let again = [("text", "second")];
+    let scan = &reference["content"][0]["attachment"];
+    assert_eq!(scan["contentType"], "image/tiff");
+    assert_eq!(scan["size"], original.len());
+    assert_eq!(scan["hash"], sha1_base64(&original));
     assert_eq!(
-        harness
-            .post(&format!("/documents/{FILED}/approve"), Some(&ana), &again)
-            .await
-            .status,
-        StatusCode::SEE_OTHER
+        scan["url"],
+        format!("http://127.0.0.1:8080/documents/{FILED}/original")
     );
-    assert!(harness
-        .store
-        .exists(&format!("{folder}/reviews/0003-approved.json"))
-        .await
-        .unwrap());
-    assert_eq!(
-        &harness
-            .store
-            .get(&format!("{folder}/versions/2/text.txt"))
-            .await
-            .unwrap()[..],
-        b"second"
+    let text = &reference["content"][1]["attachment"];
+    assert_eq!(text["hash"], sha1_base64(b"corrected"));
+    assert_eq!(text["size"], 9);
+
+    let queue = harness.get("/", Some(&ana)).await.text();
+    let pending = queue.split("id=\"pending\"").nth(1).unwrap();
+    let pending = pending.split("id=\"unmatched\"").next().unwrap();
+    assert!(
+        !pending.contains(&format!("/documents/{FILED}\"")),
+        "approved document left the pending list"
     );
+
+    let before = harness.store.list(&format!("{folder}/")).await.unwrap();
+    harness.open(FILED, &ana).await;
+    let again = harness
+        .post(
+            &format!("/documents/{FILED}/approve"),
+            Some(&ana),
+            &[("text", "second")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(
-        harness
-            .store
-            .get(&format!("{folder}/reviews/0002-approved.json"))
-            .await
-            .unwrap(),
-        first_record
-    );
-    assert_eq!(
-        &harness
-            .store
-            .get(&format!("{folder}/versions/1/text.txt"))
-            .await
-            .unwrap()[..],
-        b"corrected"
+        harness.store.list(&format!("{folder}/")).await.unwrap(),
+        before,
+        "a refused approval writes nothing"
     );
 
     let addendum = harness
@@ -157,32 +162,56 @@ async fn approve_writes_new_objects_and_never_overwrites() {
             &[("addendum", "late result")],
         )
         .await;
-    assert_eq!(addendum.status, StatusCode::SEE_OTHER);
-    let third = harness
+    assert_eq!(addendum.status, StatusCode::SEE_OTHER, "{}", addendum.text());
+    let second = harness
         .store
-        .get(&format!("{folder}/versions/3/text.txt"))
+        .get(&format!("{folder}/versions/2/text.txt"))
         .await
         .unwrap();
-    let third = String::from_utf8_lossy(&third);
-    assert!(
-        third.starts_with("second") && third.contains("late result"),
-        "{third}"
-    );
+    assert_eq!(&second[..], b"late result\n", "only the addendum text");
     let linked = json(
         &harness,
-        &format!("{folder}/versions/3/DocumentReference.json"),
+        &format!("{folder}/versions/2/DocumentReference.json"),
     )
     .await;
     assert_eq!(linked["relatesTo"][0]["code"], "appends");
     assert_eq!(
         linked["relatesTo"][0]["target"]["reference"],
-        format!("DocumentReference/{FILED}-v2")
+        format!("DocumentReference/{FILED}-v1")
     );
+    let meta = json(&harness, &format!("{folder}/versions/2/version.json")).await;
+    assert_eq!(
+        meta["fields"]["author"], "Gregory House",
+        "the addendum keeps the reviewer's corrections"
+    );
+    assert_eq!(linked["context"]["encounter"][0]["identifier"]["value"], "E-77");
+    let unchanged = harness
+        .store
+        .get(&format!("{folder}/versions/1/text.txt"))
+        .await
+        .unwrap();
+    assert_eq!(&unchanged[..], b"corrected");
 
     assert_eq!(
         harness.audit_actions(FILED).await,
-        ["view", "edit", "view", "approve", "approve", "addendum"]
+        ["claim", "view", "edit", "view", "approve", "claim", "view", "addendum"]
     );
+}
+
+fn sha1_base64(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys,hashlib,base64; print(base64.b64encode(hashlib.sha1(sys.stdin.buffer.read()).digest()).decode())",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
 /// A flagged transcript cannot be approved until every flag is acknowledged.
@@ -190,10 +219,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
 async fn flagged_dictations_need_every_flag_acknowledged() {
     let harness = Harness::new().await;
     let ana = harness.login("ana").await;
-    let page = harness
-        .get(&format!("/documents/{DICTATION}"), Some(&ana))
-        .await
-        .text();
+    let page = harness.open(DICTATION, &ana).await.text();
     assert!(page.contains(r#"name="ack" value="1""#));
     assert!(page.contains("text_in_silence"));
     assert!(page.contains(&format!(r#"src="/documents/{DICTATION}/audio""#)));
@@ -219,6 +245,16 @@ async fn flagged_dictations_need_every_flag_acknowledged() {
     assert_eq!(accepted.status, StatusCode::SEE_OTHER);
     let record = json(&harness, &format!("{folder}/reviews/0001-approved.json")).await;
     assert_eq!(record["flags_acknowledged"], serde_json::json!([1]));
+    let reference = json(
+        &harness,
+        &format!("{folder}/versions/1/DocumentReference.json"),
+    )
+    .await;
+    assert_eq!(
+        reference["docStatus"], "preliminary",
+        "a transcription waits for its author's signature"
+    );
+    assert_eq!(reference["content"][0]["attachment"]["contentType"], "audio/wav");
 
     let audio = harness
         .send(
@@ -235,25 +271,40 @@ async fn flagged_dictations_need_every_flag_acknowledged() {
 }
 
 /// Assigning an unmatched chart copies it into the patient's folder and leaves a tombstone; the original
-/// objects stay where they were.
+/// objects stay where they were; only patients of the index can be chosen.
 #[tokio::test]
 async fn assigning_copies_create_only_and_leaves_a_tombstone() {
     let harness = Harness::new().await;
     let ana = harness.login("ana").await;
+    harness.open(UNMATCHED, &ana).await;
     let page = harness
         .get(&format!("/documents/{UNMATCHED}?q=4015"), Some(&ana))
         .await
         .text();
     assert!(page.contains("MRN 40079196"), "matching candidate offered");
     assert!(page.contains("MRN 40158388"), "search result offered");
-    let bad = harness
-        .post(
-            &format!("/documents/{UNMATCHED}/assign"),
-            Some(&ana),
-            &[("mrn", "../x")],
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("MRN 40158399"), "search result offered");
+    let by_name = harness
+        .get(&format!("/documents/{UNMATCHED}?q=cole+1999-09-09"), Some(&ana))
+        .await
+        .text();
+    assert!(by_name.contains("Cole, Devin") && !by_name.contains("Cole, Devon"));
+    for bad in ["../x", "NOT-A-PATIENT-1", ""] {
+        let refused = harness
+            .post(
+                &format!("/documents/{UNMATCHED}/assign"),
+                Some(&ana),
+                &[("mrn", bad)],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert!(harness
+        .store
+        .list("patients/NOT-A-PATIENT-1/")
+        .await
+        .unwrap()
+        .is_empty());
     let response = harness
         .post(
             &format!("/documents/{UNMATCHED}/assign"),
@@ -261,7 +312,7 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
             &[("mrn", "40079196")],
         )
         .await;
-    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.text());
     let from = format!("unmatched/{UNMATCHED}");
     let to = format!("patients/40079196/{UNMATCHED}");
     for name in [
@@ -283,15 +334,19 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
     let queue = harness.get("/", Some(&ana)).await.text();
     assert!(queue.contains(r#"<strong id="unmatched-count">0</strong>"#));
     assert!(queue.contains(r#"<strong id="pending-count">3</strong>"#));
+    // Filed now: moving it again is a supervisor's reassignment.
     let again = harness
         .post(
             &format!("/documents/{UNMATCHED}/assign"),
             Some(&ana),
-            &[("mrn", "40079196")],
+            &[("mrn", "40079197"), ("reason", "x")],
         )
         .await;
-    assert_eq!(again.status, StatusCode::CONFLICT);
-    assert_eq!(harness.audit_actions(UNMATCHED).await, ["view", "assign"]);
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        harness.audit_actions(UNMATCHED).await,
+        ["claim", "view", "view", "view", "assign"]
+    );
 }
 
 /// Returning and rejecting need a reason, write a review record and take the document off the queue.
@@ -299,6 +354,8 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
 async fn return_and_reject_record_the_reason() {
     let harness = Harness::new().await;
     let ana = harness.login("ana").await;
+    harness.open(FILED, &ana).await;
+    harness.open(UNMATCHED, &ana).await;
     let empty = harness
         .post(
             &format!("/documents/{FILED}/return"),
@@ -334,6 +391,12 @@ async fn return_and_reject_record_the_reason() {
         .exists(&format!("unmatched/{UNMATCHED}/reviews/0001-rejected.json"))
         .await
         .unwrap());
-    assert_eq!(harness.audit_actions(FILED).await, ["return"]);
-    assert_eq!(harness.audit_actions(UNMATCHED).await, ["reject"]);
+    assert_eq!(
+        harness.audit_actions(FILED).await,
+        ["claim", "view", "return"]
+    );
+    assert_eq!(
+        harness.audit_actions(UNMATCHED).await,
+        ["claim", "view", "reject"]
+    );
 }

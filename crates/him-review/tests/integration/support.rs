@@ -6,7 +6,8 @@ use std::path::Path;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use him_review::{add_user, reindex, router, AppState, Db, ReviewConfig, Role};
+use him_extract::{CheckDigit, PatientIndex};
+use him_review::{add_user, reindex, router, AppState, Db, Patients, ReviewConfig, Role};
 use him_store::Store;
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -17,11 +18,32 @@ pub const FILED_MRN: &str = "40158388";
 pub const UNMATCHED: &str = "2a8ede9685cc60e43b4ec49f5dac16db";
 pub const DICTATION: &str = "d1c7a7e0000000000000000000000001";
 pub const DICTATION_MRN: &str = "40000001";
+/// A patient of the index with no documents: the right patient for a misfiled chart.
+pub const OTHER_MRN: &str = "40158399";
 
+/// The harness's patient index, a FHIR Patient export (ids `pat-…`), with near-duplicate decoys.
+pub const PATIENTS: &str = r#"{"resourceType":"Patient","id":"pat-schmitt","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"40158388"}],"name":[{"family":"Schmitt","given":["Denis"]}],"birthDate":"2011-03-23","gender":"male"}
+{"resourceType":"Patient","id":"pat-schmidt","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"40158399"}],"name":[{"family":"Schmidt","given":["Dennis"]}],"birthDate":"2011-03-23","gender":"male"}
+{"resourceType":"Patient","id":"pat-cole","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"40079196"}],"name":[{"family":"Cole","given":["Devin"]}],"birthDate":"1999-09-09","gender":"male"}
+{"resourceType":"Patient","id":"pat-cole-2","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"40079197"}],"name":[{"family":"Cole","given":["Devon"]}],"birthDate":"1998-01-01","gender":"female"}
+{"resourceType":"Patient","id":"pat-doe","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"40000001"}],"name":[{"family":"Doe","given":["John"]}],"birthDate":"1950-01-01","gender":"male"}
+"#;
+
+/// The patients of [`PATIENTS`].
+pub fn patients() -> Patients {
+    Patients {
+        index: std::sync::Arc::new(
+            PatientIndex::from_fhir_ndjson(PATIENTS.as_bytes(), CheckDigit::None).unwrap(),
+        ),
+        mrn_system: "urn:oid:2.16.840.1.113883.3.9999.1".to_string(),
+    }
+}
 pub struct Harness {
     pub app: Router,
     pub store: Store,
     pub db: Db,
+    /// The state behind `app`, for calling the library directly.
+    pub state: AppState,
 }
 
 pub struct Response {
@@ -117,8 +139,9 @@ async fn add_dictation(store: &Store) {
 }
 
 impl Harness {
-    /// The fixture store, indexed, with the users `ana` and `bob` (reviewers), `sue` (supervisor) and
-    /// `adam` (admin), all with password `password-123`.
+    /// The fixture store, indexed, with the users `ana` and `bob` (reviewers), `sue` (supervisor),
+    /// `adam` (admin) and `cleo` (clinician, author "Jane Smith" of the dictation), all with password
+    /// `password-123`, and the patient index [`PATIENTS`].
     pub async fn new() -> Self {
         Self::with_config(ReviewConfig::default()).await
     }
@@ -136,10 +159,24 @@ impl Harness {
             ("sue", Role::Supervisor),
             ("adam", Role::Admin),
         ] {
-            add_user(&db, name, role, "password-123").unwrap();
+            add_user(&db, name, role, "password-123", None).unwrap();
         }
-        let app = router(AppState::new(config, store.clone(), db.clone()));
-        Harness { app, store, db }
+        add_user(
+            &db,
+            "cleo",
+            Role::Clinician,
+            "password-123",
+            Some("Jane Smith"),
+        )
+        .unwrap();
+        let state = AppState::new(config, store.clone(), db.clone(), patients());
+        let app = router(state.clone());
+        Harness {
+            app,
+            store,
+            db,
+            state,
+        }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Response {
@@ -243,6 +280,15 @@ impl Harness {
             cookie,
             csrf: hidden_value(&page.text(), "csrf"),
         }
+    }
+
+    /// Opens a document's page (which claims it when free) and returns the page.
+    pub async fn open(&self, document_id: &str, login: &Login) -> Response {
+        let page = self
+            .get(&format!("/documents/{document_id}"), Some(login))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "open {document_id}");
+        page
     }
 
     /// Audit actions recorded in the store for a document, oldest first.

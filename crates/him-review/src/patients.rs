@@ -1,0 +1,153 @@
+//! The hospital's patient index as the review sees it: the one the pipeline matches against. Patients are
+//! assigned and reassigned only to entries of this index, found by MRN, name or date of birth.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use him_extract::{normalize_name, Date, PatientIndex, PatientRecord};
+
+/// The patient index and how FHIR resources name its patients.
+#[derive(Debug, Clone)]
+pub struct Patients {
+    pub index: Arc<PatientIndex>,
+    /// `Identifier.system` of the hospital's MRNs (`[patients] mrn_system`).
+    pub mrn_system: String,
+}
+
+impl Default for Patients {
+    fn default() -> Self {
+        Patients {
+            index: Arc::new(PatientIndex::default()),
+            mrn_system: "urn:him:mrn".to_string(),
+        }
+    }
+}
+
+/// One patient as the assign form shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatientView {
+    pub mrn: String,
+    pub family: String,
+    pub given: String,
+    pub birth_date: Option<String>,
+    pub sex: Option<String>,
+}
+
+impl PatientView {
+    fn of(record: &PatientRecord) -> Self {
+        PatientView {
+            mrn: record.mrn.clone(),
+            family: record.family.clone(),
+            given: record.given.join(" "),
+            birth_date: record.birth_date.map(|date| date.to_string()),
+            sex: record.sex.clone(),
+        }
+    }
+
+    /// `Family, Given`.
+    pub fn display(&self) -> String {
+        if self.given.is_empty() {
+            self.family.clone()
+        } else {
+            format!("{}, {}", self.family, self.given)
+        }
+    }
+}
+
+/// Letters and digits of an MRN, upper-cased (how the index compares MRNs).
+pub(crate) fn mrn_key(mrn: &str) -> String {
+    mrn.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+impl Patients {
+    /// The one patient holding this MRN; `None` when absent or (an index error) held twice.
+    pub fn find(&self, mrn: &str) -> Option<&PatientRecord> {
+        match self.index.by_mrn(mrn).as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The patient holding this MRN, for display.
+    pub fn view(&self, mrn: &str) -> Option<PatientView> {
+        self.find(mrn).map(PatientView::of)
+    }
+
+    /// Patients matching every word of a query, at most `limit`: a word matches an MRN prefix, a family or
+    /// given name prefix (accents, case and punctuation ignored) or a date of birth (`YYYY-MM-DD`).
+    pub fn search(&self, query: &str, limit: usize) -> Vec<PatientView> {
+        let words: Vec<&str> = query.split_whitespace().collect();
+        if words.is_empty() {
+            return Vec::new();
+        }
+        self.index
+            .records()
+            .iter()
+            .filter(|record| words.iter().all(|word| matches(record, word)))
+            .take(limit)
+            .map(PatientView::of)
+            .collect()
+    }
+}
+
+fn matches(record: &PatientRecord, word: &str) -> bool {
+    if let Some(date) = Date::parse_iso(word.trim_matches(',')) {
+        return record.birth_date == Some(date);
+    }
+    let key = mrn_key(word);
+    if !key.is_empty() && mrn_key(&record.mrn).starts_with(&key) {
+        return true;
+    }
+    let name = normalize_name(word.trim_matches(','));
+    !name.is_empty()
+        && std::iter::once(&record.family)
+            .chain(&record.given)
+            .flat_map(|part| {
+                normalize_name(part)
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .any(|part| part.starts_with(&name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use him_extract::CheckDigit;
+
+    fn patients() -> Patients {
+        let csv = "mrn,family,given,birth_date,sex\n\
+                   40079196,Gutmann,Kiana,1977-02-01,F\n\
+                   40158388,O'Keefe,Karena Lou,1957-03-14,F\n\
+                   40158390,Okeefe,Carl,1960-01-01,M\n";
+        Patients {
+            index: Arc::new(PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap()),
+            ..Patients::default()
+        }
+    }
+
+    #[test]
+    fn patients_are_found_by_mrn_name_and_date_of_birth() {
+        let patients = patients();
+        let mrns = |query: &str| -> Vec<String> {
+            patients
+                .search(query, 10)
+                .into_iter()
+                .map(|p| p.mrn)
+                .collect()
+        };
+        assert_eq!(mrns("4015"), ["40158388", "40158390"]);
+        assert_eq!(mrns("okeefe 1957-03-14"), ["40158388"]);
+        assert_eq!(mrns("kar"), ["40158388"]);
+        assert_eq!(mrns("gutmann, kiana"), ["40079196"]);
+        assert!(mrns("nobody").is_empty());
+        assert!(mrns("  ").is_empty());
+        assert_eq!(patients.find("40-079-196").unwrap().family, "Gutmann");
+        assert!(patients.find("NOT-A-PATIENT-1").is_none());
+    }
+}

@@ -1,0 +1,185 @@
+//! Changing a document's patient, the only way it changes: assigning an unmatched document, or moving a
+//! misfiled one (supervisor). The target must be a patient of the index. Every object is copied
+//! create-only into `patients/<mrn>/<id>/`, a tombstone `moved.json` is left in the old folder, the old
+//! DocumentReferences get an `entered-in-error` state and the new folder gets new ones. Nothing is deleted.
+
+use serde_json::json;
+
+use him_store::Written;
+
+use crate::db::now_rfc3339;
+use crate::error::{Error, Result};
+use crate::fhir::RefStatus;
+use crate::queue;
+use crate::review::{
+    self, create, load, read_text, relation_of, restate, to_json_bytes, write_record, Loaded,
+    NewVersion, WRITE_LOCK,
+};
+use crate::web::AppState;
+use crate::workflow::{self, Actor, Decision};
+
+/// The objects a move wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// The new folder.
+    pub location: String,
+    /// The MRN of the patient the document was filed to before, if any.
+    pub from_mrn: Option<String>,
+    pub to_mrn: String,
+}
+
+/// Assigns an unmatched document (`Decision::Assign`) or moves a filed one to another patient
+/// (`Decision::Reassign`, supervisors). Refuses patients not in the index.
+pub async fn move_to_patient(
+    app: &AppState,
+    document_id: &str,
+    actor: &Actor,
+    mrn: &str,
+    reason: &str,
+) -> Result<Moved> {
+    let _guard = WRITE_LOCK.lock().await;
+    let loaded = load(app, document_id).await?;
+    let decision = if loaded.item.status == "unmatched" {
+        Decision::Assign
+    } else {
+        Decision::Reassign
+    };
+    workflow::authorize(&loaded.situation(), decision, actor)?;
+    if decision == Decision::Reassign && reason.trim().is_empty() {
+        return Err(Error::InvalidInput {
+            detail: "a reassignment needs a reason".to_string(),
+        });
+    }
+    let Some(patient) = app.patients.find(mrn.trim()) else {
+        return Err(Error::InvalidInput {
+            detail: "no such patient in the patient index".to_string(),
+        });
+    };
+    let to_mrn = patient.mrn.clone();
+    if !him_extract::is_safe_mrn_for_key(&to_mrn) {
+        return Err(Error::InvalidInput {
+            detail: "this patient's MRN cannot name a folder; file it by hand".to_string(),
+        });
+    }
+    let Loaded { item, state } = loaded;
+    if item.mrn.as_deref() == Some(to_mrn.as_str()) {
+        return Err(Error::Conflict {
+            detail: "the document is filed to this patient already".to_string(),
+        });
+    }
+    let store = &app.store;
+    let from = item.location.clone();
+    let to = format!("patients/{to_mrn}/{document_id}");
+    if store.exists(&format!("{to}/document.json")).await? {
+        return Err(Error::Conflict {
+            detail: "the document was in that patient's folder before; ask IT to restore it there"
+                .to_string(),
+        });
+    }
+    // Everything but the review records and versions, which are the old folder's history.
+    let tombstone = format!("{from}/moved.json");
+    for key in store.list(&format!("{from}/")).await? {
+        let Some(rest) = key.strip_prefix(&format!("{from}/")) else {
+            continue;
+        };
+        if key == tombstone || rest.starts_with("versions/") || rest.starts_with("reviews/") {
+            continue;
+        }
+        let bytes = store.get(&key).await?;
+        store.put_new(&format!("{to}/{rest}"), bytes).await?;
+    }
+    // The approved versions move too: new DocumentReferences naming the right patient, same numbers and
+    // links, same states; the old ones are entered in error.
+    let seq = state.last_seq + 1;
+    let mut new_seq = 1;
+    for version in &state.versions {
+        let number = version.meta.version;
+        let text = read_text(store, &format!("{from}/versions/{number}/text.txt"))
+            .await?
+            .unwrap_or_default();
+        let status = match version.reference["status"].as_str() {
+            Some("superseded") => RefStatus::Superseded,
+            Some("entered-in-error") => RefStatus::EnteredInError,
+            _ => RefStatus::Current,
+        };
+        let doc_status = match version.reference["docStatus"].as_str() {
+            Some("preliminary") => crate::fhir::DocStatus::Preliminary,
+            Some("amended") => crate::fhir::DocStatus::Amended,
+            _ => crate::fhir::DocStatus::Final,
+        };
+        let author = version.meta.fields.get("author").map(String::as_str);
+        let new = NewVersion {
+            kind: &version.meta.kind,
+            fields: &version.meta.fields,
+            text: &text,
+            relates_to: version
+                .meta
+                .relates_to
+                .as_ref()
+                .and_then(|(relation, target)| Some((relation_of(relation)?, *target))),
+            status,
+            doc_status,
+            author: if version.meta.kind == "addendum" {
+                Some(version.meta.by.as_str())
+            } else {
+                author.filter(|a| !a.trim().is_empty())
+            },
+            authenticator: version.reference["authenticator"]["display"].as_str(),
+            by: &version.meta.by,
+        };
+        review::write_version(app, document_id, &to, &to_mrn, number, &new).await?;
+        if version.is_current() {
+            restate(
+                store,
+                &from,
+                version,
+                seq,
+                Some(RefStatus::EnteredInError),
+                None,
+                None,
+            )
+            .await?;
+        }
+    }
+    if state.status == workflow::ReviewStatus::Approved {
+        // The decision that made those versions, so that the new folder reads as approved.
+        let record = json!({"document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
+                            "carried_from_move": true, "versions": state.versions.len()});
+        write_record(store, &to, new_seq, "approved", record).await?;
+        new_seq += 1;
+    }
+    let at = now_rfc3339();
+    let moved = json!({
+        "location": to, "mrn": to_mrn, "from_mrn": item.mrn, "document_id": document_id, "by": actor.name,
+        "at": at, "reason": reason.trim(),
+    });
+    match store.put_new(&tombstone, to_json_bytes(&moved)).await? {
+        Written::Created => {}
+        Written::AlreadyExisted => {
+            return Err(Error::Conflict {
+                detail: "the document was moved meanwhile".to_string(),
+            })
+        }
+    }
+    let action = if decision == Decision::Assign {
+        "assigned"
+    } else {
+        "reassigned"
+    };
+    write_record(store, &from, seq, action, moved.clone()).await?;
+    create(
+        store,
+        &format!("{to}/reviews/{new_seq:04}-{action}.json"),
+        // The old folder is not named here: its key holds another patient's MRN.
+        to_json_bytes(&json!({"seq": new_seq, "action": action, "by": actor.name, "at": at})),
+    )
+    .await?;
+    queue::set_assigned(&app.db, document_id, &to, &to_mrn)?;
+    let state = review::review_state(store, &to).await?;
+    queue::set_review(&app.db, document_id, &state, false)?;
+    Ok(Moved {
+        location: to,
+        from_mrn: item.mrn,
+        to_mrn,
+    })
+}
