@@ -283,7 +283,9 @@ fn patient_from_fhir(resource: &Value, line: usize) -> Result<Option<PatientReco
 fn valid_fhir_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// Splits one CSV line; `"` quotes a cell and `""` is a literal quote. `None` on unbalanced quotes.

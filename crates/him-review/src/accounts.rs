@@ -177,7 +177,8 @@ pub fn add_user(
     let author = author.map(str::trim).filter(|a| !a.is_empty());
     if (role == Role::Clinician) != author.is_some() {
         return Err(Error::InvalidInput {
-            detail: "a clinician needs the author name their notes carry; other roles none".to_string(),
+            detail: "a clinician needs the author name their notes carry; other roles none"
+                .to_string(),
         });
     }
     let hash = hash_password(password)?;

@@ -57,5 +57,5 @@ pub use review::{
     add_addendum, approve, correct, return_document, save_edit, sign, Approval, ReturnKind,
     ReviewInput,
 };
-pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};
 pub use web::{router, serve, AppState};
+pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};

@@ -412,7 +412,11 @@ pub fn break_claim(
     let previous = claim_holder(&find_document(db, document_id)?).map(str::to_string);
     db.lock().execute(
         "UPDATE documents SET claimed_by = ?2, claim_expires_at = ?3 WHERE document_id = ?1",
-        params![document_id, reviewer, now_secs() + (ttl_minutes as i64) * 60],
+        params![
+            document_id,
+            reviewer,
+            now_secs() + (ttl_minutes as i64) * 60
+        ],
     )?;
     Ok(previous)
 }

@@ -381,7 +381,11 @@ async fn authorized(
 }
 
 /// Refuses a changed MRN field: a document's patient changes only through reassignment.
-fn check_identity(item: &QueueItem, original: &BTreeMap<String, String>, input: &ReviewInput) -> Result<()> {
+fn check_identity(
+    item: &QueueItem,
+    original: &BTreeMap<String, String>,
+    input: &ReviewInput,
+) -> Result<()> {
     let Some(given) = input.fields.get("mrn").map(|m| mrn_key(m)) else {
         return Ok(());
     };
@@ -391,21 +395,43 @@ fn check_identity(item: &QueueItem, original: &BTreeMap<String, String>, input: 
         return Ok(());
     }
     Err(Error::Conflict {
-        detail: "the MRN field names another patient: the patient of a filed document changes only by \
+        detail:
+            "the MRN field names another patient: the patient of a filed document changes only by \
                  reassignment (supervisor)"
-            .to_string(),
+                .to_string(),
     })
 }
 
-/// Refuses a document type that is not a LOINC document type code of the bundled table.
+/// Refuses a document type that is not a LOINC document type code of the bundled table, and dates that
+/// are not `YYYY-MM-DD`.
 fn check_document_type(fields: &BTreeMap<String, String>) -> Result<()> {
     match fields.get("document_type").map(|t| t.trim()) {
-        None | Some("") => Ok(()),
-        Some(code) if fhir::loinc_type(code).is_some() => Ok(()),
-        Some(_) => Err(Error::InvalidInput {
-            detail: "document type must be a LOINC document type code from the list".to_string(),
-        }),
+        None | Some("") => {}
+        Some(code) if fhir::loinc_type(code).is_some() => {}
+        Some(_) => {
+            return Err(Error::InvalidInput {
+                detail: "document type must be a LOINC document type code from the list"
+                    .to_string(),
+            })
+        }
     }
+    for name in [
+        "date_of_birth",
+        "date_of_service",
+        "admission_date",
+        "discharge_date",
+    ] {
+        let value = fields.get(name).map(|v| v.trim()).unwrap_or("");
+        if !value.is_empty() && him_extract::Date::parse_iso(value).is_none() {
+            return Err(Error::InvalidInput {
+                detail: format!(
+                    "{} must be a date written YYYY-MM-DD",
+                    name.replace('_', " ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a new DocumentReference needs besides the version itself.
@@ -437,7 +463,10 @@ pub(crate) fn relation_of(name: &str) -> Option<Relation> {
 }
 
 /// The legal original of a document: key, media type and bytes.
-pub(crate) async fn original(store: &Store, location: &str) -> Result<Option<(String, String, Bytes)>> {
+pub(crate) async fn original(
+    store: &Store,
+    location: &str,
+) -> Result<Option<(String, String, Bytes)>> {
     let manifest = read_json(store, &format!("{location}/document.json")).await?;
     let prefix = format!("{location}/original.");
     let Some(key) = store
@@ -624,7 +653,11 @@ pub async fn approve(
         detail: "document has no patient".to_string(),
     })?;
     let number = state.last_version + 1;
-    let author = input.fields.get("author").map(String::as_str).filter(|a| !a.trim().is_empty());
+    let author = input
+        .fields
+        .get("author")
+        .map(String::as_str)
+        .filter(|a| !a.trim().is_empty());
     let new = NewVersion {
         kind: "approval",
         fields: &input.fields,
@@ -683,7 +716,11 @@ pub async fn correct(
         "dictation" => DocStatus::Preliminary,
         _ => DocStatus::Amended,
     };
-    let author = input.fields.get("author").map(String::as_str).filter(|a| !a.trim().is_empty());
+    let author = input
+        .fields
+        .get("author")
+        .map(String::as_str)
+        .filter(|a| !a.trim().is_empty());
     let new = NewVersion {
         kind: "correction",
         fields: &input.fields,
@@ -907,5 +944,7 @@ mod tests {
         assert!(check_document_type(&fields("11506-3")).is_ok());
         assert!(check_document_type(&fields("")).is_ok());
         assert!(check_document_type(&fields("History & Physical")).is_err());
+        let date = BTreeMap::from([("date_of_service".to_string(), "03/20/2019".to_string())]);
+        assert!(check_document_type(&date).is_err());
     }
 }

@@ -188,7 +188,10 @@ pub(crate) async fn break_claim(
         current.name(),
         state.config.claim_ttl_minutes,
     )?;
-    let detail = format!("claim of {} broken", previous.as_deref().unwrap_or("nobody"));
+    let detail = format!(
+        "claim of {} broken",
+        previous.as_deref().unwrap_or("nobody")
+    );
     audit(&state, &current, "claim_break", Some(&id), &detail).await?;
     Ok(Redirect::to(&format!("/documents/{id}?m=claimed")).into_response())
 }
@@ -305,13 +308,16 @@ pub(crate) async fn assign(
     document_item(&state, &id)?;
     let mrn = form_value(&body, "mrn").unwrap_or_default();
     let reason = form_value(&body, "reason").unwrap_or_default();
-    let moved =
-        reassign::move_to_patient(&state, &id, &current.actor(), &mrn, &reason).await?;
+    let moved = reassign::move_to_patient(&state, &id, &current.actor(), &mrn, &reason).await?;
     let (action, detail) = match &moved.from_mrn {
         None => ("assign", format!("to patient {}", moved.to_mrn)),
         Some(from) => (
             "reassign",
-            format!("from patient {from} to patient {}; reason: {}", moved.to_mrn, reason.trim()),
+            format!(
+                "from patient {from} to patient {}; reason: {}",
+                moved.to_mrn,
+                reason.trim()
+            ),
         ),
     };
     audit(&state, &current, action, Some(&id), &detail).await?;
@@ -327,7 +333,14 @@ pub(crate) async fn sign(
 ) -> Result<Response, AppError> {
     document_item(&state, &id)?;
     let signed = review::sign(&state, &id, &current.actor()).await?;
-    audit(&state, &current, "sign", Some(&id), &format!("seq {}", signed.seq)).await?;
+    audit(
+        &state,
+        &current,
+        "sign",
+        Some(&id),
+        &format!("seq {}", signed.seq),
+    )
+    .await?;
     Ok(Redirect::to("/?m=signed").into_response())
 }
 

@@ -64,7 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/pages/{file}", get(pages::page_image))
         .route("/documents/{id}/audio", get(pages::audio))
         .route("/documents/{id}/original", get(pages::original))
-        .route("/documents/{id}/versions/{number}/text", get(pages::version_text))
+        .route(
+            "/documents/{id}/versions/{number}/text",
+            get(pages::version_text),
+        )
         .route("/documents/{id}/claim", post(actions::claim))
         .route("/documents/{id}/release", post(actions::release))
         .route("/documents/{id}/break-claim", post(actions::break_claim))

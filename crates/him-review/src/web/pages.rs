@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::accounts::{random_hex, Role};
 use crate::audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 use crate::document;
-use crate::review;
 use crate::queue::{self, QueueFilter, QueueList};
+use crate::review;
 use crate::web::{AppError, AppState, Current};
 
 /// Cookie holding the login form's CSRF token (double submit: no session exists yet).
@@ -25,7 +25,9 @@ fn message(code: Option<&str>) -> Option<&'static str> {
         "saved" => "Draft saved.",
         "returned" => "Sent back with your reason.",
         "assigned" => "Assigned to the patient; the document now waits for review.",
-        "reassigned" => "Moved to the right patient; the old DocumentReferences are marked entered-in-error.",
+        "reassigned" => {
+            "Moved to the right patient; the old DocumentReferences are marked entered-in-error."
+        }
         "corrected" => "Corrected: a new version replaces the old one, which is superseded.",
         "signed" => "Signed. The note is final.",
         "claimed" => "Claimed: the document is yours for now.",
@@ -160,12 +162,23 @@ pub(crate) async fn document(
     // Opening a document claims it when nobody holds it, so that two reviewers never decide on it at once.
     let open = matches!(item.review_status.as_str(), "pending" | "approved");
     if role.can_review() && open && queue::claim_holder(&item).is_none() {
-        if queue::claim(&state.db, &id, current.name(), state.config.claim_ttl_minutes)? {
+        if queue::claim(
+            &state.db,
+            &id,
+            current.name(),
+            state.config.claim_ttl_minutes,
+        )? {
             audit_event(&state, &current, "claim", &id, "on open").await?;
         }
         item = document_item(&state, &id)?;
     }
-    let view = document::load(&state.store, &state.patients, &item, state.config.low_confidence).await?;
+    let view = document::load(
+        &state.store,
+        &state.patients,
+        &item,
+        state.config.low_confidence,
+    )
+    .await?;
     let q = page.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let results = match q {
         Some(q) => state.patients.search(q, 20),
@@ -230,7 +243,14 @@ pub(crate) async fn page_image(
     if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Err(AppError::NotFound);
     }
-    audit_event(&state, &current, "download", &id, &format!("page {}", &file[..4])).await?;
+    audit_event(
+        &state,
+        &current,
+        "download",
+        &id,
+        &format!("page {}", &file[..4]),
+    )
+    .await?;
     Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }
 
@@ -267,13 +287,22 @@ pub(crate) async fn version_text(
     Path((id, number)): Path<(String, u32)>,
 ) -> Result<Response, AppError> {
     let item = downloadable(&state, &current, &id)?;
-    let Some(text) =
-        review::read_text(&state.store, &format!("{}/versions/{number}/text.txt", item.location))
-            .await?
+    let Some(text) = review::read_text(
+        &state.store,
+        &format!("{}/versions/{number}/text.txt", item.location),
+    )
+    .await?
     else {
         return Err(AppError::NotFound);
     };
-    audit_event(&state, &current, "download", &id, &format!("version {number} text")).await?;
+    audit_event(
+        &state,
+        &current,
+        "download",
+        &id,
+        &format!("version {number} text"),
+    )
+    .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{ClientBuilder, Locator};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::support::{Harness, FILED, FILED_MRN};
+use crate::support::{Harness, DICTATION, FILED, FILED_MRN, OTHER_MRN};
 
 /// Kills chromedriver when the test ends, passing or not.
 struct Driver(Child);
@@ -43,53 +43,29 @@ fn require(program: &str) {
     );
 }
 
-/// A reviewer approves the oldest chart in Chromium and it leaves the queue.
-#[tokio::test]
-async fn a_reviewer_approves_the_oldest_chart_in_chromium() {
-    require("chromium");
-    require("chromedriver");
-    let harness = Harness::new().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = harness.app.clone();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let port = free_port();
-    let _driver = Driver(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
-    let profile = std::env::temp_dir().join(format!("him-review-chromium-{}", std::process::id()));
+async fn session(builder: &mut ClientBuilder<HttpConnector>, port: u16, profile: &Path) -> Client {
     let capabilities = json!({"goog:chromeOptions": {"args": [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--no-first-run", "--window-size=1400,1000", format!("--user-data-dir={}", profile.display()),
     ]}});
-    // Plain HTTP to the local chromedriver: no TLS stack needed.
-    let mut builder = ClientBuilder::new(HttpConnector::new());
     builder.capabilities(capabilities.as_object().unwrap().clone());
-    let mut client = None;
     for _ in 0..50 {
         match builder.connect(&format!("http://127.0.0.1:{port}")).await {
-            Ok(connected) => {
-                client = Some(connected);
-                break;
-            }
+            Ok(connected) => return connected,
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-    let client = client.expect("chromedriver accepts a session within 10 s");
+    panic!("chromedriver accepts a session within 10 s");
+}
 
+async fn login(client: &Client, base: &str, name: &str) {
     client.goto(&format!("{base}/login")).await.unwrap();
     client
         .find(Locator::Id("name"))
         .await
         .unwrap()
-        .send_keys("ana")
+        .send_keys(name)
         .await
         .unwrap();
     client
@@ -109,73 +85,246 @@ async fn a_reviewer_approves_the_oldest_chart_in_chromium() {
     // Clicks return before the next page loaded: wait for an element of it.
     client
         .wait()
-        .for_element(Locator::Id("pending-count"))
+        .for_element(Locator::Css("span.who"))
         .await
         .unwrap();
-    let queue = client.source().await.unwrap();
+}
+
+async fn click(client: &Client, id: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("#{id} on the page"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The part of the queue page listing documents pending review.
+fn pending_list(html: &str) -> &str {
+    let pending = html.split("id=\"pending\"").nth(1).unwrap_or("");
+    pending.split("id=\"unmatched\"").next().unwrap_or("")
+}
+
+/// In Chromium: two reviewers open the oldest chart, only the one holding the claim can approve it and it
+/// leaves the queue; a supervisor moves it to the right patient chosen from the index; the clinician signs
+/// an approved dictation.
+#[tokio::test]
+async fn reviewers_supervisor_and_clinician_work_in_chromium() {
+    require("chromium");
+    require("chromedriver");
+    let harness = Harness::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = harness.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let port = free_port();
+    let _driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let profiles = std::env::temp_dir().join(format!("him-review-chromium-{}", std::process::id()));
+    // Plain HTTP to the local chromedriver: no TLS stack needed.
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    let ana_client = session(&mut builder, port, &profiles.join("ana")).await;
+    let bob_client = session(&mut builder, port, &profiles.join("bob")).await;
+
+    login(&ana_client, &base, "ana").await;
+    let queue = ana_client.source().await.unwrap();
     assert!(
-        queue.contains(&format!("/documents/{FILED}\"")),
+        pending_list(&queue).contains(&format!("/documents/{FILED}\"")),
         "chart waits in the queue"
     );
-
     let screenshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
     std::fs::write(
         screenshots.join("queue.png"),
-        client.screenshot().await.unwrap(),
+        ana_client.screenshot().await.unwrap(),
     )
     .unwrap();
 
-    // The oldest chart is the first chart row of the pending list.
-    client.goto(&format!("{base}/?kind=chart")).await.unwrap();
-    client
+    // The oldest chart is the first chart row of the pending list; opening it claims it for ana.
+    ana_client
+        .goto(&format!("{base}/?kind=chart"))
+        .await
+        .unwrap();
+    ana_client
         .find(Locator::Css("#pending a.open"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    let author = client
+    let author = ana_client
         .wait()
         .for_element(Locator::Id("field-author"))
         .await
         .unwrap();
-    assert!(client.current_url().await.unwrap().path().ends_with(FILED));
+    assert!(ana_client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with(FILED));
+
+    // Bob opens the same chart: he reads it, but cannot decide on it.
+    login(&bob_client, &base, "bob").await;
+    bob_client
+        .goto(&format!("{base}/documents/{FILED}"))
+        .await
+        .unwrap();
+    bob_client
+        .wait()
+        .for_element(Locator::Id("held-by-other"))
+        .await
+        .unwrap();
+    assert!(
+        bob_client.find(Locator::Id("approve")).await.is_err(),
+        "no approve button for bob"
+    );
+
     author.clear().await.unwrap();
     author.send_keys("Gregory House").await.unwrap();
     std::fs::write(
         screenshots.join("document.png"),
-        client.screenshot().await.unwrap(),
+        ana_client.screenshot().await.unwrap(),
     )
     .unwrap();
-    client
-        .find(Locator::Id("approve"))
+    click(&ana_client, "approve").await;
+    ana_client
+        .wait()
+        .for_element(Locator::Css("p.message"))
+        .await
+        .unwrap();
+    let after = ana_client.source().await.unwrap();
+    assert!(after.contains("Approved. The document left the queue."));
+    assert!(
+        !pending_list(&after).contains(&format!("/documents/{FILED}\"")),
+        "approved chart left the queue"
+    );
+    // Bob's page is stale: his approval is refused and nothing more is written.
+    bob_client.refresh().await.unwrap();
+    assert!(bob_client.find(Locator::Id("approve")).await.is_err());
+    let folder = format!("patients/{FILED_MRN}/{FILED}");
+    let versions = harness
+        .store
+        .list(&format!("{folder}/versions/"))
+        .await
+        .unwrap();
+    assert!(
+        versions.iter().all(|key| key.contains("/versions/1/")),
+        "{versions:?}"
+    );
+    let record = harness
+        .store
+        .get(&format!("{folder}/reviews/0001-approved.json"))
+        .await
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+    assert_eq!(record["fields"]["author"], "Gregory House");
+
+    // A supervisor finds the chart misfiled and moves it to the right patient from the index.
+    ana_client.delete_all_cookies().await.unwrap();
+    login(&ana_client, &base, "sue").await;
+    ana_client
+        .goto(&format!("{base}/documents/{FILED}"))
+        .await
+        .unwrap();
+    // Bob's reload claimed the approved chart: the supervisor takes the claim over (audited).
+    ana_client
+        .wait()
+        .for_element(Locator::Id("break-claim"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-
-    client
+    ana_client
+        .wait()
+        .for_element(Locator::Id("patient-query"))
+        .await
+        .unwrap()
+        .send_keys("schmidt")
+        .await
+        .unwrap();
+    click(&ana_client, "patient-search").await;
+    let reason = ana_client
+        .wait()
+        .for_element(Locator::Id(&format!("reason-{OTHER_MRN}")))
+        .await
+        .unwrap();
+    reason.send_keys("misfiled: twin").await.unwrap();
+    ana_client
+        .find(Locator::Css(&format!(
+            "#patients button[data-mrn=\"{OTHER_MRN}\"]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    ana_client
         .wait()
         .for_element(Locator::Css("p.message"))
         .await
         .unwrap();
-    let after = client.source().await.unwrap();
-    assert!(after.contains("Approved. The document left the queue."));
-    assert!(
-        !after.contains(&format!("/documents/{FILED}\"")),
-        "approved chart left the queue"
-    );
-    client.close().await.unwrap();
-    let record = harness
+    assert!(ana_client
+        .source()
+        .await
+        .unwrap()
+        .contains("Moved to the right patient"));
+    assert!(harness
         .store
-        .get(&format!(
-            "patients/{FILED_MRN}/{FILED}/reviews/0001-approved.json"
+        .exists(&format!(
+            "patients/{OTHER_MRN}/{FILED}/versions/1/DocumentReference.json"
         ))
         .await
+        .unwrap());
+
+    // The dictation, approved by HIM, waits for its author; the clinician signs it.
+    harness.open(DICTATION, &harness.login("ana").await).await;
+    let ana = harness.login("ana").await;
+    let approved = harness
+        .post(
+            &format!("/documents/{DICTATION}/approve"),
+            Some(&ana),
+            &[
+                ("text", "Consultation note."),
+                ("ack", "1"),
+                ("field.author", "Jane Smith"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status, axum::http::StatusCode::SEE_OTHER);
+    bob_client.delete_all_cookies().await.unwrap();
+    login(&bob_client, &base, "cleo").await;
+    bob_client
+        .find(Locator::Css("#to-sign a.open"))
+        .await
+        .unwrap()
+        .click()
+        .await
         .unwrap();
-    let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
-    assert_eq!(record["fields"]["author"], "Gregory House");
-    let _ = std::fs::remove_dir_all(profile);
+    bob_client
+        .wait()
+        .for_element(Locator::Id("sign"))
+        .await
+        .unwrap();
+    click(&bob_client, "sign").await;
+    bob_client
+        .wait()
+        .for_element(Locator::Css("p.message"))
+        .await
+        .unwrap();
+    let signed = bob_client.source().await.unwrap();
+    assert!(signed.contains("Signed. The note is final."));
+    assert!(signed.contains("Nothing waits for your signature."));
+    ana_client.close().await.unwrap();
+    bob_client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(profiles);
 }

@@ -5,3 +5,4 @@ mod browser;
 mod queue;
 mod review;
 mod support;
+mod workflow;

@@ -67,7 +67,12 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     let approved = harness
         .post(&format!("/documents/{FILED}/approve"), Some(&ana), &edit)
         .await;
-    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.text());
+    assert_eq!(
+        approved.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        approved.text()
+    );
     assert_eq!(approved.location.as_deref(), Some("/?m=approved"));
 
     let record = json(&harness, &format!("{folder}/reviews/0002-approved.json")).await;
@@ -91,8 +96,14 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     .await;
     assert_eq!(reference["resourceType"], "DocumentReference");
     assert_eq!(reference["status"], "current");
-    assert_eq!(reference["docStatus"], "final", "a scan is final once approved");
-    assert_eq!(reference["masterIdentifier"]["value"], format!("{FILED}-v1"));
+    assert_eq!(
+        reference["docStatus"], "final",
+        "a scan is final once approved"
+    );
+    assert_eq!(
+        reference["masterIdentifier"]["value"],
+        format!("{FILED}-v1")
+    );
     assert_eq!(reference["subject"]["reference"], "Patient/pat-schmitt");
     assert_eq!(reference["subject"]["identifier"]["value"], FILED_MRN);
     assert_eq!(
@@ -102,7 +113,10 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     assert_eq!(reference["type"]["coding"][0]["system"], "http://loinc.org");
     assert_eq!(reference["type"]["coding"][0]["code"], "11506-3");
     assert!(reference["type"]["coding"][0]["display"].is_string());
-    assert_eq!(reference["category"][0]["coding"][0]["code"], "clinical-note");
+    assert_eq!(
+        reference["category"][0]["coding"][0]["code"],
+        "clinical-note"
+    );
     assert_eq!(reference["author"][0]["display"], "Gregory House");
     assert!(
         reference.get("authenticator").is_none(),
@@ -162,7 +176,12 @@ async fn approve_writes_new_objects_and_never_overwrites() {
             &[("addendum", "late result")],
         )
         .await;
-    assert_eq!(addendum.status, StatusCode::SEE_OTHER, "{}", addendum.text());
+    assert_eq!(
+        addendum.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        addendum.text()
+    );
     let second = harness
         .store
         .get(&format!("{folder}/versions/2/text.txt"))
@@ -184,7 +203,10 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         meta["fields"]["author"], "Gregory House",
         "the addendum keeps the reviewer's corrections"
     );
-    assert_eq!(linked["context"]["encounter"][0]["identifier"]["value"], "E-77");
+    assert_eq!(
+        linked["context"]["encounter"][0]["identifier"]["value"],
+        "E-77"
+    );
     let unchanged = harness
         .store
         .get(&format!("{folder}/versions/1/text.txt"))
@@ -254,7 +276,10 @@ async fn flagged_dictations_need_every_flag_acknowledged() {
         reference["docStatus"], "preliminary",
         "a transcription waits for its author's signature"
     );
-    assert_eq!(reference["content"][0]["attachment"]["contentType"], "audio/wav");
+    assert_eq!(
+        reference["content"][0]["attachment"]["contentType"],
+        "audio/wav"
+    );
 
     let audio = harness
         .send(
@@ -285,7 +310,10 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
     assert!(page.contains("MRN 40158388"), "search result offered");
     assert!(page.contains("MRN 40158399"), "search result offered");
     let by_name = harness
-        .get(&format!("/documents/{UNMATCHED}?q=cole+1999-09-09"), Some(&ana))
+        .get(
+            &format!("/documents/{UNMATCHED}?q=cole+1999-09-09"),
+            Some(&ana),
+        )
         .await
         .text();
     assert!(by_name.contains("Cole, Devin") && !by_name.contains("Cole, Devon"));
@@ -312,7 +340,12 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
             &[("mrn", "40079196")],
         )
         .await;
-    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.text());
+    assert_eq!(
+        response.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text()
+    );
     let from = format!("unmatched/{UNMATCHED}");
     let to = format!("patients/40079196/{UNMATCHED}");
     for name in [
