@@ -27,8 +27,7 @@ async fn reference(harness: &Harness, folder: &str, version: u32) -> Value {
     // `DocumentReference-0003.json` sorts before `DocumentReference.json`: the snapshots are the newest.
     let newest = keys
         .iter()
-        .filter(|k| k.contains("DocumentReference-"))
-        .next_back()
+        .rfind(|k| k.contains("DocumentReference-"))
         .or(keys.last())
         .unwrap()
         .clone();
