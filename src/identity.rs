@@ -172,8 +172,8 @@ mod tests {
 
     fn config() -> PatientsConfig {
         PatientsConfig {
-            index: String::new(),
             check_digit: CheckDigit::Luhn,
+            ..PatientsConfig::default()
         }
     }
 
