@@ -266,7 +266,7 @@ pub fn user(common: &CommonArgs, name: &str, role: Option<&str>) -> ExitCode {
                 let role: him_review::Role = role
                     .parse()
                     .map_err(|_| anyhow::anyhow!("unknown role {role:?}"))?;
-                let user = him_review::add_user(&db, name, role, &password)?;
+                let user = him_review::add_user(&db, name, role, &password, None)?;
                 println!(
                     "{}",
                     serde_json::json!({ "user": user.name, "role": user.role.to_string() })

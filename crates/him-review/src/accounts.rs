@@ -1,4 +1,5 @@
-//! Accounts (argon2id password hashes, roles), sessions and login throttling.
+//! Accounts (argon2id password hashes, roles, disabling) and sessions (absolute and idle expiry). Login
+//! throttling is in [`crate::throttle`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,14 +13,16 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::ReviewConfig;
 use crate::db::{now_rfc3339, now_secs, Db};
 use crate::error::{Error, Result};
 
-/// What a user may do. Each role includes the rights of those before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// What a user may do. Reviewer, supervisor and admin each include the rights of the one before; a clinician
+/// only reads and signs the notes they authored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Signs transcribed notes they authored (linked to an author name); not an HIM reviewer.
+    Clinician,
     /// Works the queue: views, edits, assigns, approves, returns.
     Reviewer,
     /// A reviewer who may also search the audit log.
@@ -32,10 +35,28 @@ impl Role {
     /// The lowercase name stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Clinician => "clinician",
             Role::Reviewer => "reviewer",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
         }
+    }
+}
+
+impl Role {
+    /// Works the HIM queue: reviewer, supervisor, admin.
+    pub fn can_review(self) -> bool {
+        matches!(self, Role::Reviewer | Role::Supervisor | Role::Admin)
+    }
+
+    /// Supervisor or admin.
+    pub fn is_supervisor(self) -> bool {
+        matches!(self, Role::Supervisor | Role::Admin)
+    }
+
+    /// Admin.
+    pub fn is_admin(self) -> bool {
+        self == Role::Admin
     }
 }
 
@@ -50,11 +71,14 @@ impl FromStr for Role {
 
     fn from_str(text: &str) -> Result<Self> {
         match text {
+            "clinician" => Ok(Role::Clinician),
             "reviewer" => Ok(Role::Reviewer),
             "supervisor" => Ok(Role::Supervisor),
             "admin" => Ok(Role::Admin),
             other => Err(Error::InvalidInput {
-                detail: format!("unknown role {other:?} (use reviewer, supervisor or admin)"),
+                detail: format!(
+                    "unknown role {other:?} (use clinician, reviewer, supervisor or admin)"
+                ),
             }),
         }
     }
@@ -66,6 +90,10 @@ pub struct User {
     pub id: i64,
     pub name: String,
     pub role: Role,
+    /// For clinicians: the author name their notes carry.
+    pub author: Option<String>,
+    /// A disabled account cannot log in and has no sessions.
+    pub disabled: bool,
 }
 
 /// A logged-in user and the CSRF token of their session.
@@ -75,13 +103,8 @@ pub(crate) struct Session {
     pub csrf: String,
 }
 
-/// The result of a login attempt.
-#[derive(Debug)]
-pub(crate) enum LoginOutcome {
-    Success(User),
-    Invalid,
-    Throttled,
-}
+/// Sessions are written back at most this often (seconds) to record activity for the idle timeout.
+const LAST_SEEN_RESOLUTION_SECS: i64 = 30;
 
 /// `n` random bytes from the operating system, in hex.
 pub(crate) fn random_hex(n: usize) -> String {
@@ -98,6 +121,11 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
+}
+
+/// `minutes` as seconds, saturating instead of overflowing on absurd settings.
+pub(crate) fn minutes_to_secs(minutes: u64) -> i64 {
+    i64::try_from(minutes.saturating_mul(60)).unwrap_or(i64::MAX)
 }
 
 fn hash_password(password: &str) -> Result<String> {
@@ -127,7 +155,8 @@ fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` can be an account name (no account has any other).
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -135,19 +164,65 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
-/// Creates an account with an argon2id-hashed password (at least 8 characters).
-pub fn add_user(db: &Db, name: &str, role: Role, password: &str) -> Result<User> {
+/// The columns [`read_user`] reads, in its order.
+const USER_COLUMNS: &str = "users.id, users.name, users.role, users.author, users.disabled";
+
+/// A user row as stored, before its role is parsed.
+type UserRow = (i64, String, String, Option<String>, bool);
+
+fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn into_user((id, name, role, author, disabled): UserRow) -> Result<User> {
+    Ok(User {
+        id,
+        name,
+        role: role.parse()?,
+        author,
+        disabled,
+    })
+}
+
+/// Creates an account with an argon2id-hashed password (at least 8 characters). A clinician needs the
+/// author name their notes carry; other roles take none. Blocking (argon2, 19 MiB).
+pub fn add_user(
+    db: &Db,
+    name: &str,
+    role: Role,
+    password: &str,
+    author: Option<&str>,
+) -> Result<User> {
     if !valid_name(name) {
         return Err(Error::InvalidInput {
             detail: "user names are 1 to 64 letters, digits, '.', '_', '-' or '@'".to_string(),
         });
     }
+    let author = author.map(str::trim).filter(|a| !a.is_empty());
+    if (role == Role::Clinician) != author.is_some() {
+        return Err(Error::InvalidInput {
+            detail: "a clinician needs the author name their notes carry; other roles none"
+                .to_string(),
+        });
+    }
+    if author.is_some_and(|a| a.chars().count() > 200 || a.chars().any(char::is_control)) {
+        return Err(Error::InvalidInput {
+            detail: "an author name has at most 200 characters and no control characters"
+                .to_string(),
+        });
+    }
     let hash = hash_password(password)?;
     let connection = db.lock();
     let inserted = connection.execute(
-        "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO users (name, role, password_hash, created_at, author) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(name) DO NOTHING",
-        params![name, role.as_str(), hash, now_rfc3339()],
+        params![name, role.as_str(), hash, now_rfc3339(), author],
     )?;
     if inserted == 0 {
         return Err(Error::UserExists {
@@ -158,10 +233,12 @@ pub fn add_user(db: &Db, name: &str, role: Role, password: &str) -> Result<User>
         id: connection.last_insert_rowid(),
         name: name.to_string(),
         role,
+        author: author.map(str::to_string),
+        disabled: false,
     })
 }
 
-/// Replaces a user's password and ends all their sessions.
+/// Replaces a user's password and ends all their sessions. Blocking (argon2, 19 MiB).
 pub fn set_password(db: &Db, name: &str, password: &str) -> Result<()> {
     let hash = hash_password(password)?;
     let connection = db.lock();
@@ -181,94 +258,60 @@ pub fn set_password(db: &Db, name: &str, password: &str) -> Result<()> {
     Ok(())
 }
 
+/// Disables (ending all their sessions) or re-enables an account. A disabled account's logins fail like
+/// wrong passwords.
+pub fn set_disabled(db: &Db, name: &str, disabled: bool) -> Result<()> {
+    let connection = db.lock();
+    let transaction = connection.unchecked_transaction()?;
+    let updated = transaction.execute(
+        "UPDATE users SET disabled = ?2 WHERE name = ?1",
+        params![name, disabled],
+    )?;
+    if updated == 0 {
+        return Err(Error::UserNotFound {
+            name: name.to_string(),
+        });
+    }
+    if disabled {
+        transaction.execute(
+            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+            params![name],
+        )?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
 /// Every account, by name.
 pub fn list_users(db: &Db) -> Result<Vec<User>> {
     let connection = db.lock();
-    let mut statement = connection.prepare("SELECT id, name, role FROM users ORDER BY name")?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut users = Vec::new();
-    for row in rows {
-        let (id, name, role) = row?;
-        users.push(User {
-            id,
-            name,
-            role: role.parse()?,
-        });
-    }
-    Ok(users)
+    let mut statement =
+        connection.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
+    let rows = statement.query_map([], read_user)?;
+    rows.map(|row| into_user(row?)).collect()
 }
 
-/// Checks a login, counting failures per user name and address; runs argon2 even for unknown names so that
-/// timing does not reveal which names exist. Blocking (argon2): call from a blocking thread.
-pub(crate) fn check_login(
-    db: &Db,
-    config: &ReviewConfig,
-    name: &str,
-    password: &str,
-    ip: &str,
-) -> Result<LoginOutcome> {
-    let window_start = now_secs() - (config.login_window_minutes as i64) * 60;
-    let stored = {
-        let connection = db.lock();
-        let failures: u32 = connection.query_row(
-            "SELECT COUNT(*) FROM login_failures WHERE name = ?1 AND ip = ?2 AND at >= ?3",
-            params![name, ip, window_start],
-            |row| row.get(0),
-        )?;
-        if failures >= config.login_max_failures {
-            return Ok(LoginOutcome::Throttled);
-        }
-        connection
-            .query_row(
-                "SELECT id, role, password_hash FROM users WHERE name = ?1",
-                params![name],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-    };
+/// The account a name and password open, if any: `None` for an unknown name, a wrong password or a
+/// disabled account alike. Runs argon2 even for unknown names so that timing does not reveal which names
+/// exist. Blocking (argon2, 19 MiB): call on a blocking thread holding a hashing permit.
+pub(crate) fn verify_login(db: &Db, name: &str, password: &str) -> Result<Option<User>> {
+    let stored = db
+        .lock()
+        .query_row(
+            &format!("SELECT {USER_COLUMNS}, users.password_hash FROM users WHERE name = ?1"),
+            params![name],
+            |row| Ok((read_user(row)?, row.get::<_, String>(5)?)),
+        )
+        .optional()?;
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let (user, hash) = match stored {
-        Some((id, role, hash)) => (Some((id, role)), hash),
-        None => (
-            None,
-            DUMMY
-                .get_or_init(|| hash_password("not a real password").unwrap_or_default())
-                .clone(),
-        ),
+    let hash = match &stored {
+        Some((_, hash)) => hash.as_str(),
+        None => DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default()),
     };
-    let verified = verify_password(password, &hash);
-    let connection = db.lock();
-    match user {
-        Some((id, role)) if verified => {
-            connection.execute(
-                "DELETE FROM login_failures WHERE name = ?1 AND ip = ?2",
-                params![name, ip],
-            )?;
-            Ok(LoginOutcome::Success(User {
-                id,
-                name: name.to_string(),
-                role: role.parse()?,
-            }))
-        }
-        _ => {
-            connection.execute(
-                "INSERT INTO login_failures (name, ip, at) VALUES (?1, ?2, ?3)",
-                params![name, ip, now_secs()],
-            )?;
-            Ok(LoginOutcome::Invalid)
-        }
+    let verified = verify_password(password, hash);
+    match stored {
+        Some((user, _)) if verified && !user.4 => Ok(Some(into_user(user)?)),
+        _ => Ok(None),
     }
 }
 
@@ -276,47 +319,66 @@ pub(crate) fn check_login(
 pub(crate) fn create_session(db: &Db, user_id: i64, ttl_minutes: u64) -> Result<(String, String)> {
     let token = random_hex(32);
     let csrf = random_hex(32);
-    let expires_at = now_secs() + (ttl_minutes as i64) * 60;
+    let now = now_secs();
+    let expires_at = now.saturating_add(minutes_to_secs(ttl_minutes));
     let connection = db.lock();
+    connection.execute("DELETE FROM sessions WHERE expires_at < ?1", params![now])?;
     connection.execute(
-        "DELETE FROM sessions WHERE expires_at < ?1",
-        params![now_secs()],
-    )?;
-    connection.execute(
-        "INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![sha256_hex(token.as_bytes()), user_id, csrf, expires_at],
+        "INSERT INTO sessions (token_hash, user_id, csrf, expires_at, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![sha256_hex(token.as_bytes()), user_id, csrf, expires_at, now],
     )?;
     Ok((token, csrf))
 }
 
-/// The live session a cookie token names.
-pub(crate) fn find_session(db: &Db, token: &str) -> Result<Option<Session>> {
+/// The live session a cookie token names, recording this use of it. A session ends at its absolute
+/// expiry, after `idle_timeout_minutes` without use (0: never idle), or when its user is disabled.
+pub(crate) fn find_session(
+    db: &Db,
+    token: &str,
+    idle_timeout_minutes: u64,
+) -> Result<Option<Session>> {
+    let token_hash = sha256_hex(token.as_bytes());
+    let now = now_secs();
     let connection = db.lock();
     let row = connection
         .query_row(
-            "SELECT users.id, users.name, users.role, sessions.csrf FROM sessions
-             JOIN users ON users.id = sessions.user_id
-             WHERE sessions.token_hash = ?1 AND sessions.expires_at >= ?2",
-            params![sha256_hex(token.as_bytes()), now_secs()],
+            &format!(
+                "SELECT {USER_COLUMNS}, sessions.csrf, sessions.last_seen FROM sessions
+                 JOIN users ON users.id = sessions.user_id
+                 WHERE sessions.token_hash = ?1 AND sessions.expires_at >= ?2 AND users.disabled = 0"
+            ),
+            params![token_hash, now],
             |row| {
                 Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
+                    read_user(row)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, Option<i64>>(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((id, name, role, csrf)) = row else {
+    let Some((user, csrf, last_seen)) = row else {
         return Ok(None);
     };
+    // Sessions of an older release have no last use: they count as idle.
+    let last_seen = last_seen.unwrap_or(0);
+    let idle = now.saturating_sub(last_seen);
+    if idle_timeout_minutes > 0 && idle > minutes_to_secs(idle_timeout_minutes) {
+        connection.execute(
+            "DELETE FROM sessions WHERE token_hash = ?1",
+            params![token_hash],
+        )?;
+        return Ok(None);
+    }
+    if idle >= LAST_SEEN_RESOLUTION_SECS {
+        connection.execute(
+            "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
+            params![token_hash, now],
+        )?;
+    }
     Ok(Some(Session {
-        user: User {
-            id,
-            name,
-            role: role.parse()?,
-        },
+        user: into_user(user)?,
         csrf,
     }))
 }
@@ -337,47 +399,141 @@ mod tests {
     #[test]
     fn passwords_are_hashed_with_argon2id_and_verified() {
         let db = Db::in_memory().unwrap();
-        add_user(&db, "ana", Role::Reviewer, "correct horse").unwrap();
+        add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
         let stored: String = db
             .lock()
             .query_row("SELECT password_hash FROM users", [], |row| row.get(0))
             .unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
-        let config = ReviewConfig::default();
-        assert!(matches!(
-            check_login(&db, &config, "ana", "correct horse", "ip").unwrap(),
-            LoginOutcome::Success(_)
-        ));
-        assert!(matches!(
-            check_login(&db, &config, "ana", "wrong", "ip").unwrap(),
-            LoginOutcome::Invalid
-        ));
+        let ana = verify_login(&db, "ana", "correct horse").unwrap().unwrap();
+        assert_eq!((ana.name.as_str(), ana.role), ("ana", Role::Reviewer));
+        assert_eq!(verify_login(&db, "ana", "wrong").unwrap(), None);
+        assert_eq!(verify_login(&db, "nobody", "correct horse").unwrap(), None);
         set_password(&db, "ana", "battery staple").unwrap();
+        assert!(verify_login(&db, "ana", "battery staple")
+            .unwrap()
+            .is_some());
         assert!(matches!(
-            check_login(&db, &config, "ana", "battery staple", "ip").unwrap(),
-            LoginOutcome::Success(_)
-        ));
-        assert!(matches!(
-            add_user(&db, "ana", Role::Admin, "another one"),
+            add_user(&db, "ana", Role::Admin, "another one", None),
             Err(Error::UserExists { .. })
         ));
-        assert!(add_user(&db, "bob", Role::Admin, "short").is_err());
+        assert!(add_user(&db, "bob", Role::Admin, "short", None).is_err());
+    }
+
+    #[test]
+    fn a_clinician_is_not_a_reviewer_and_needs_an_author() {
+        assert!(!Role::Clinician.can_review() && !Role::Clinician.is_supervisor());
+        assert!(Role::Reviewer.can_review() && !Role::Reviewer.is_supervisor());
+        assert!(Role::Supervisor.is_supervisor() && !Role::Supervisor.is_admin());
+        assert!(Role::Admin.can_review() && Role::Admin.is_supervisor() && Role::Admin.is_admin());
+        for role in [
+            Role::Clinician,
+            Role::Reviewer,
+            Role::Supervisor,
+            Role::Admin,
+        ] {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        let db = Db::in_memory().unwrap();
+        let no_author = add_user(&db, "cleo", Role::Clinician, "password-123", Some("  "));
+        assert!(matches!(no_author, Err(Error::InvalidInput { .. })));
+        let reviewer_with_author = add_user(
+            &db,
+            "ana",
+            Role::Reviewer,
+            "password-123",
+            Some("Jane Smith"),
+        );
+        assert!(matches!(
+            reviewer_with_author,
+            Err(Error::InvalidInput { .. })
+        ));
+        let cleo = add_user(
+            &db,
+            "cleo",
+            Role::Clinician,
+            "password-123",
+            Some(" Jane Smith "),
+        )
+        .unwrap();
+        assert_eq!(cleo.author.as_deref(), Some("Jane Smith"));
+        assert_eq!(list_users(&db).unwrap(), vec![cleo]);
+    }
+
+    #[test]
+    fn disabled_users_cannot_log_in_and_lose_their_sessions() {
+        let db = Db::in_memory().unwrap();
+        let ana = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
+        let (token, _) = create_session(&db, ana.id, 60).unwrap();
+        set_disabled(&db, "ana", true).unwrap();
+        assert!(find_session(&db, &token, 15).unwrap().is_none());
+        let sessions: i64 = db
+            .lock()
+            .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(sessions, 0);
+        assert_eq!(verify_login(&db, "ana", "correct horse").unwrap(), None);
+        assert!(list_users(&db).unwrap()[0].disabled);
+        set_disabled(&db, "ana", false).unwrap();
+        assert!(verify_login(&db, "ana", "correct horse").unwrap().is_some());
+        assert!(matches!(
+            set_disabled(&db, "nobody", true),
+            Err(Error::UserNotFound { .. })
+        ));
     }
 
     #[test]
     fn sessions_are_stored_hashed() {
         let db = Db::in_memory().unwrap();
-        let user = add_user(&db, "ana", Role::Reviewer, "correct horse").unwrap();
+        let user = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
         let (token, csrf) = create_session(&db, user.id, 10).unwrap();
         let stored: String = db
             .lock()
             .query_row("SELECT token_hash FROM sessions", [], |row| row.get(0))
             .unwrap();
         assert_ne!(stored, token);
-        let session = find_session(&db, &token).unwrap().unwrap();
+        let session = find_session(&db, &token, 15).unwrap().unwrap();
         assert_eq!(session.csrf, csrf);
         assert_eq!(session.user.name, "ana");
         delete_session(&db, &token).unwrap();
-        assert!(find_session(&db, &token).unwrap().is_none());
+        assert!(find_session(&db, &token, 15).unwrap().is_none());
+    }
+
+    #[test]
+    fn idle_sessions_end_and_used_ones_are_refreshed() {
+        let db = Db::in_memory().unwrap();
+        let user = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
+        let (token, _) = create_session(&db, user.id, 480).unwrap();
+        let set_last_seen = |secs_ago: i64| {
+            db.lock()
+                .execute(
+                    "UPDATE sessions SET last_seen = ?1",
+                    params![now_secs() - secs_ago],
+                )
+                .unwrap();
+        };
+        let last_seen = || -> i64 {
+            db.lock()
+                .query_row("SELECT last_seen FROM sessions", [], |row| row.get(0))
+                .unwrap()
+        };
+        // Used 14 minutes ago: still live, and this use is recorded.
+        set_last_seen(14 * 60);
+        assert!(find_session(&db, &token, 15).unwrap().is_some());
+        assert!(now_secs() - last_seen() < 5);
+        // Used 10 seconds ago: live, not written again.
+        set_last_seen(10);
+        let before = last_seen();
+        assert!(find_session(&db, &token, 15).unwrap().is_some());
+        assert_eq!(last_seen(), before);
+        // Unused for 16 minutes: gone, even though its absolute lifetime is 8 hours.
+        set_last_seen(16 * 60);
+        assert!(
+            find_session(&db, &token, 0).unwrap().is_some(),
+            "0 = no idle timeout"
+        );
+        set_last_seen(16 * 60);
+        assert!(find_session(&db, &token, 15).unwrap().is_none());
+        assert!(find_session(&db, &token, 0).unwrap().is_none(), "deleted");
     }
 }

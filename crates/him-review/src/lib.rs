@@ -8,7 +8,8 @@
 //!
 //! - [`router`] and [`serve`]: the axum application over an [`AppState`].
 //! - [`Db`]: the SQLite database of accounts, sessions, the queue index and the audit index;
-//!   [`add_user`] and [`set_password`] for the CLI.
+//!   [`add_user`], [`set_password`], [`set_disabled`], [`list_users`], and [`unlock`] / [`locked_out`] of
+//!   the login throttling, for the CLI.
 //! - [`reindex`] rebuilds the queue index from the store (the store stays the source of truth);
 //!   [`apply_event`] applies a pipeline event.
 //! - [`approve`], [`return_document`], [`add_addendum`], [`assign_patient`]: the store writes.
@@ -19,7 +20,7 @@
 //! use him_store::Store;
 //! let config = ReviewConfig::default();
 //! let db = Db::open(std::path::Path::new(&config.database))?;
-//! add_user(&db, "ana", Role::Supervisor, "a long passphrase")?;
+//! add_user(&db, "ana", Role::Supervisor, "a long passphrase", None)?;
 //! serve(config, Store::local(std::path::Path::new("store"))?).await
 //! # }
 //! ```
@@ -33,9 +34,10 @@ mod error;
 mod fhir;
 mod queue;
 mod review;
+mod throttle;
 mod web;
 
-pub use accounts::{add_user, list_users, set_password, Role, User};
+pub use accounts::{add_user, list_users, set_disabled, set_password, Role, User};
 pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
 pub use db::Db;
@@ -48,4 +50,5 @@ pub use review::{
     add_addendum, approve, assign_patient, return_document, save_edit, Approval, ReturnKind,
     ReviewInput,
 };
+pub use throttle::{locked_out, unlock, Lockout};
 pub use web::{router, serve, AppState};

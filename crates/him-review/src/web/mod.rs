@@ -1,10 +1,13 @@
 //! The HTTP layer: router, session middleware (authentication and CSRF), error pages.
 
 mod actions;
+mod admin;
+mod client;
+mod login;
 mod pages;
 mod templates;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -22,6 +25,7 @@ use crate::config::ReviewConfig;
 use crate::db::Db;
 use crate::error::{Error, Result};
 
+pub(crate) use login::LoginGate;
 pub(crate) use templates::Templates;
 
 /// Name of the session cookie.
@@ -34,6 +38,7 @@ const MAX_FORM_BYTES: usize = 4 * 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub db: Db,
+    pub(crate) login: Arc<LoginGate>,
     pub config: Arc<ReviewConfig>,
     pub(crate) templates: Templates,
 }
@@ -44,6 +49,7 @@ impl AppState {
         AppState {
             store,
             db,
+            login: Arc::new(LoginGate::new(&config)),
             config: Arc::new(config),
             templates: Templates::new(),
         }
@@ -66,16 +72,24 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/addendum", post(actions::addendum))
         .route("/documents/{id}/assign", post(actions::assign))
         .route("/audit", get(pages::audit))
-        .route("/admin/users", get(pages::users).post(actions::add_user))
+        .route("/admin/users", get(pages::users).post(admin::add_user))
+        .route("/admin/users/{name}/disable", post(admin::disable_user))
+        .route("/admin/users/{name}/enable", post(admin::enable_user))
+        .route("/admin/users/{name}/password", post(admin::set_password))
+        .route("/admin/lockouts", get(admin::lockouts))
+        .route("/admin/lockouts/unlock", post(admin::unlock))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_session,
         ));
     Router::new()
-        .route("/login", get(pages::login_form).post(actions::login))
+        .route("/login", get(pages::login_form).post(login::login))
         .route("/static/{file}", get(pages::static_file))
         .merge(protected)
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
 }
 
@@ -123,9 +137,15 @@ pub async fn serve(config: ReviewConfig, store: Store) -> Result<()> {
     .map_err(|source| Error::Serve { listen, source })
 }
 
-async fn security_headers(request: Request, next: Next) -> Response {
+async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if state.config.secure_cookies {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"),
@@ -156,13 +176,13 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The address a request came from.
-pub(crate) fn client_ip(request: &Request) -> String {
-    request
+/// The address a request came from: the socket peer, or the client a trusted proxy forwarded for.
+pub(crate) fn client_ip(request: &Request, trusted_proxies: &[IpAddr]) -> String {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+        .map(|info| info.0.ip());
+    client::client_address(peer, request.headers(), trusted_proxies)
 }
 
 /// The logged-in user of a request, with the address it came from.
@@ -179,7 +199,14 @@ impl Current {
 
     /// 403 unless the user has at least `role`.
     pub fn require(&self, role: Role) -> Result<(), AppError> {
-        if self.session.user.role >= role {
+        let mine = self.session.user.role;
+        let allowed = match role {
+            Role::Clinician => mine == Role::Clinician,
+            Role::Reviewer => mine.can_review(),
+            Role::Supervisor => mine.is_supervisor(),
+            Role::Admin => mine.is_admin(),
+        };
+        if allowed {
             Ok(())
         } else {
             Err(AppError::Forbidden)
@@ -215,12 +242,13 @@ async fn require_session(State(state): State<AppState>, request: Request, next: 
     let Some(token) = cookie(request.headers(), SESSION_COOKIE) else {
         return unauthenticated();
     };
-    let session = match accounts::find_session(&state.db, &token) {
+    let idle_timeout = state.config.idle_timeout_minutes;
+    let session = match accounts::find_session(&state.db, &token, idle_timeout) {
         Ok(Some(session)) => session,
         Ok(None) => return unauthenticated(),
         Err(error) => return AppError::from(error).into_response(),
     };
-    let ip = client_ip(&request);
+    let ip = client_ip(&request, &state.config.trusted_proxies);
     let mut request = if is_page {
         request
     } else {
@@ -265,6 +293,7 @@ impl From<Error> for AppError {
     fn from(error: Error) -> Self {
         match error {
             Error::DocumentNotFound { .. } => AppError::NotFound,
+            Error::UserNotFound { .. } => AppError::NotFound,
             Error::Store {
                 source: him_store::Error::NotFound { .. },
             } => AppError::NotFound,
@@ -277,6 +306,7 @@ impl From<Error> for AppError {
 fn error_kind(error: &Error) -> &'static str {
     match error {
         Error::Database { .. } => "database",
+        Error::DatabaseFile { .. } => "database_file",
         Error::Store { .. } => "store",
         Error::Unreadable { .. } => "unreadable_object",
         Error::DocumentNotFound { .. } => "document_not_found",

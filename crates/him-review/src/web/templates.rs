@@ -9,13 +9,14 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::web::AppError;
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("queue.html", include_str!("../templates/queue.html")),
     ("document.html", include_str!("../templates/document.html")),
     ("audit.html", include_str!("../templates/audit.html")),
     ("users.html", include_str!("../templates/users.html")),
+    ("lockouts.html", include_str!("../templates/lockouts.html")),
 ];
 
 /// The compiled templates. Cheap to clone.

@@ -117,8 +117,9 @@ async fn add_dictation(store: &Store) {
 }
 
 impl Harness {
-    /// The fixture store, indexed, with the users `ana` and `bob` (reviewers), `sue` (supervisor) and
-    /// `adam` (admin), all with password `password-123`.
+    /// The fixture store, indexed, with the users `ana` and `bob` (reviewers), `sue` (supervisor),
+    /// `adam` (admin) and `cleo` (clinician, author "Jane Smith" of the dictation), all with password
+    /// `password-123`.
     pub async fn new() -> Self {
         Self::with_config(ReviewConfig::default()).await
     }
@@ -136,8 +137,16 @@ impl Harness {
             ("sue", Role::Supervisor),
             ("adam", Role::Admin),
         ] {
-            add_user(&db, name, role, "password-123").unwrap();
+            add_user(&db, name, role, "password-123", None).unwrap();
         }
+        add_user(
+            &db,
+            "cleo",
+            Role::Clinician,
+            "password-123",
+            Some("Jane Smith"),
+        )
+        .unwrap();
         let app = router(AppState::new(config, store.clone(), db.clone()));
         Harness { app, store, db }
     }
