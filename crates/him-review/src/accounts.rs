@@ -3,10 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
 use rusqlite::{params, OptionalExtension};
@@ -15,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{now_rfc3339, now_secs, Db};
 use crate::error::{Error, Result};
+use crate::password::{hash_password, verify_password, Memory, DUMMY_HASH};
 
 /// What a user may do. Reviewer, supervisor and admin each include the rights of the one before; a clinician
 /// only reads and signs the notes they authored.
@@ -128,33 +126,6 @@ pub(crate) fn minutes_to_secs(minutes: u64) -> i64 {
     i64::try_from(minutes.saturating_mul(60)).unwrap_or(i64::MAX)
 }
 
-fn hash_password(password: &str) -> Result<String> {
-    if password.chars().count() < 8 {
-        return Err(Error::InvalidInput {
-            detail: "password must have at least 8 characters".to_string(),
-        });
-    }
-    let mut salt = [0u8; 16];
-    OsRng
-        .try_fill_bytes(&mut salt)
-        .map_err(|_| Error::PasswordHash)?;
-    let salt = SaltString::encode_b64(&salt).map_err(|_| Error::PasswordHash)?;
-    let hash = Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|_| Error::PasswordHash)?;
-    Ok(hash.to_string())
-}
-
-fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
 /// Whether `name` can be an account name (no account has any other).
 pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -199,6 +170,18 @@ pub fn add_user(
     password: &str,
     author: Option<&str>,
 ) -> Result<User> {
+    add_user_with(&mut Memory::default(), db, name, role, password, author)
+}
+
+/// [`add_user`], hashing in `memory`.
+pub(crate) fn add_user_with(
+    memory: &mut Memory,
+    db: &Db,
+    name: &str,
+    role: Role,
+    password: &str,
+    author: Option<&str>,
+) -> Result<User> {
     if !valid_name(name) {
         return Err(Error::InvalidInput {
             detail: "user names are 1 to 64 letters, digits, '.', '_', '-' or '@'".to_string(),
@@ -217,7 +200,7 @@ pub fn add_user(
                 .to_string(),
         });
     }
-    let hash = hash_password(password)?;
+    let hash = hash_password(password, memory)?;
     let connection = db.lock();
     let inserted = connection.execute(
         "INSERT INTO users (name, role, password_hash, created_at, author) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -240,7 +223,17 @@ pub fn add_user(
 
 /// Replaces a user's password and ends all their sessions. Blocking (argon2, 19 MiB).
 pub fn set_password(db: &Db, name: &str, password: &str) -> Result<()> {
-    let hash = hash_password(password)?;
+    set_password_with(&mut Memory::default(), db, name, password)
+}
+
+/// [`set_password`], hashing in `memory`.
+pub(crate) fn set_password_with(
+    memory: &mut Memory,
+    db: &Db,
+    name: &str,
+    password: &str,
+) -> Result<()> {
+    let hash = hash_password(password, memory)?;
     let connection = db.lock();
     let updated = connection.execute(
         "UPDATE users SET password_hash = ?2 WHERE name = ?1",
@@ -293,8 +286,13 @@ pub fn list_users(db: &Db) -> Result<Vec<User>> {
 
 /// The account a name and password open, if any: `None` for an unknown name, a wrong password or a
 /// disabled account alike. Runs argon2 even for unknown names so that timing does not reveal which names
-/// exist. Blocking (argon2, 19 MiB): call on a blocking thread holding a hashing permit.
-pub(crate) fn verify_login(db: &Db, name: &str, password: &str) -> Result<Option<User>> {
+/// exist. Blocking (argon2 in `memory`): call on a blocking thread holding a hashing permit.
+pub(crate) fn verify_login(
+    memory: &mut Memory,
+    db: &Db,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>> {
     let stored = db
         .lock()
         .query_row(
@@ -303,12 +301,11 @@ pub(crate) fn verify_login(db: &Db, name: &str, password: &str) -> Result<Option
             |row| Ok((read_user(row)?, row.get::<_, String>(5)?)),
         )
         .optional()?;
-    static DUMMY: OnceLock<String> = OnceLock::new();
     let hash = match &stored {
         Some((_, hash)) => hash.as_str(),
-        None => DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default()),
+        None => DUMMY_HASH,
     };
-    let verified = verify_password(password, hash);
+    let verified = verify_password(password, hash, memory);
     match stored {
         Some((user, _)) if verified && !user.4 => Ok(Some(into_user(user)?)),
         _ => Ok(None),
@@ -405,14 +402,24 @@ mod tests {
             .query_row("SELECT password_hash FROM users", [], |row| row.get(0))
             .unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
-        let ana = verify_login(&db, "ana", "correct horse").unwrap().unwrap();
-        assert_eq!((ana.name.as_str(), ana.role), ("ana", Role::Reviewer));
-        assert_eq!(verify_login(&db, "ana", "wrong").unwrap(), None);
-        assert_eq!(verify_login(&db, "nobody", "correct horse").unwrap(), None);
-        set_password(&db, "ana", "battery staple").unwrap();
-        assert!(verify_login(&db, "ana", "battery staple")
+        let ana = verify_login(&mut Memory::default(), &db, "ana", "correct horse")
             .unwrap()
-            .is_some());
+            .unwrap();
+        assert_eq!((ana.name.as_str(), ana.role), ("ana", Role::Reviewer));
+        assert_eq!(
+            verify_login(&mut Memory::default(), &db, "ana", "wrong").unwrap(),
+            None
+        );
+        assert_eq!(
+            verify_login(&mut Memory::default(), &db, "nobody", "correct horse").unwrap(),
+            None
+        );
+        set_password(&db, "ana", "battery staple").unwrap();
+        assert!(
+            verify_login(&mut Memory::default(), &db, "ana", "battery staple")
+                .unwrap()
+                .is_some()
+        );
         assert!(matches!(
             add_user(&db, "ana", Role::Admin, "another one", None),
             Err(Error::UserExists { .. })
@@ -472,10 +479,17 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
             .unwrap();
         assert_eq!(sessions, 0);
-        assert_eq!(verify_login(&db, "ana", "correct horse").unwrap(), None);
+        assert_eq!(
+            verify_login(&mut Memory::default(), &db, "ana", "correct horse").unwrap(),
+            None
+        );
         assert!(list_users(&db).unwrap()[0].disabled);
         set_disabled(&db, "ana", false).unwrap();
-        assert!(verify_login(&db, "ana", "correct horse").unwrap().is_some());
+        assert!(
+            verify_login(&mut Memory::default(), &db, "ana", "correct horse")
+                .unwrap()
+                .is_some()
+        );
         assert!(matches!(
             set_disabled(&db, "nobody", true),
             Err(Error::UserNotFound { .. })

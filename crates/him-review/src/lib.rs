@@ -32,6 +32,7 @@ mod db;
 mod document;
 mod error;
 mod fhir;
+mod password;
 mod queue;
 mod review;
 mod throttle;

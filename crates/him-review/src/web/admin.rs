@@ -43,7 +43,9 @@ pub(crate) async fn add_user(
     let db = state.db.clone();
     let added = state
         .login
-        .hash(move || accounts::add_user(&db, &name, role, &password, author.as_deref()))
+        .hash(move |memory| {
+            accounts::add_user_with(memory, &db, &name, role, &password, author.as_deref())
+        })
         .await?;
     audit(
         &state,
@@ -66,7 +68,7 @@ pub(crate) async fn set_password(
     let (db, user) = (state.db.clone(), name.clone());
     state
         .login
-        .hash(move || accounts::set_password(&db, &user, &password))
+        .hash(move |memory| accounts::set_password_with(memory, &db, &user, &password))
         .await?;
     audit(&state, &current, "user_password", &name).await?;
     Ok(Redirect::to("/admin/users?m=password_set").into_response())

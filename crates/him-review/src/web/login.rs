@@ -4,7 +4,7 @@
 //! ([`crate::throttle`]); throttled and refused attempts write nothing to the record store.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -16,6 +16,7 @@ use crate::audit::{record_audit, AuditEvent};
 use crate::config::ReviewConfig;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::password::Memory;
 use crate::throttle::{self, Attempt};
 use crate::web::actions::{session_cookie, with_cookie};
 use crate::web::pages::{login_page, LOGIN_COOKIE};
@@ -31,6 +32,8 @@ pub(crate) struct LoginGate {
     admission: Arc<Semaphore>,
     /// Hashes computed at once.
     hashing: Arc<Semaphore>,
+    /// Working memory of the hashes, one buffer per hashing permit at most, reused.
+    memory: Arc<Mutex<Vec<Memory>>>,
     /// Password verifications run by logins.
     checks: AtomicU64,
 }
@@ -47,6 +50,7 @@ impl LoginGate {
         LoginGate {
             admission: Arc::new(Semaphore::new(admission)),
             hashing: Arc::new(Semaphore::new(hashing)),
+            memory: Arc::default(),
             checks: AtomicU64::new(0),
         }
     }
@@ -56,11 +60,12 @@ impl LoginGate {
         self.admission.clone().try_acquire_owned().ok()
     }
 
-    /// Runs blocking password work (argon2) on the blocking pool once a hashing permit is free, holding it
-    /// until the work is done, even if the request is dropped meanwhile.
+    /// Runs blocking password work (argon2) on the blocking pool once a hashing permit is free, in the
+    /// working memory that goes with the permit, holding both until the work is done, even if the request is
+    /// dropped meanwhile.
     pub async fn hash<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T> + Send + 'static,
+        work: impl FnOnce(&mut Memory) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let permit = self
             .hashing
@@ -68,9 +73,15 @@ impl LoginGate {
             .acquire_owned()
             .await
             .map_err(|_| Error::PasswordHash)?;
+        let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
+            let lock = || pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut memory = lock().pop().unwrap_or_default();
+            let outcome = work(&mut memory);
+            // Back before the permit is: whoever takes the permit next finds the buffer.
+            lock().push(memory);
+            drop(permit);
+            outcome
         })
         .await
         .map_err(|_| Error::PasswordHash)?
@@ -80,7 +91,7 @@ impl LoginGate {
     async fn verify(&self, db: &Db, name: &str, password: String) -> Result<Option<User>> {
         let (db, name) = (db.clone(), name.to_string());
         self.checks.fetch_add(1, Ordering::Relaxed);
-        self.hash(move || accounts::verify_login(&db, &name, &password))
+        self.hash(move |memory| accounts::verify_login(memory, &db, &name, &password))
             .await
     }
 }
