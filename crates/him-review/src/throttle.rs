@@ -4,7 +4,9 @@
 //! from one address (`login_max_failures`) and one address across all names (`login_max_failures_per_address`).
 //!
 //! Failures are audited in aggregate: the first failure from an address within a window, and each key
-//! reaching its limit, once per window ([`Alert`]); throttled attempts are not audited.
+//! reaching its limit, once per window ([`Alert`]); throttled attempts are not audited. Across all addresses
+//! at most [`MAX_ALERTS_PER_WINDOW`] such records are written per window (an attacker may own many
+//! addresses); one `login_audit_suppressed` record marks the rest.
 
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde::Serialize;
@@ -13,6 +15,9 @@ use crate::accounts::minutes_to_secs;
 use crate::config::ReviewConfig;
 use crate::db::{now_secs, Db};
 use crate::error::{Error, Result};
+
+/// Failed-login audit records written per window at most, whatever the addresses.
+pub(crate) const MAX_ALERTS_PER_WINDOW: u32 = 100;
 
 /// A login attempt counted as a failure until it succeeds.
 #[derive(Debug)]
@@ -32,7 +37,7 @@ pub(crate) enum Attempt {
 /// An audit record a failed login calls for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Alert {
-    /// `login_failed` or `login_locked`.
+    /// `login_failed`, `login_locked` or `login_audit_suppressed`.
     pub action: &'static str,
     /// Which key and how many failures; never a password.
     pub detail: String,
@@ -149,6 +154,24 @@ pub(crate) fn failed(
     let mut connection = db.lock();
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut alerts = Vec::new();
+    let written: u32 = transaction.query_row(
+        "SELECT COUNT(*) FROM login_alerts WHERE kind != 'suppressed' AND at >= ?1",
+        params![since],
+        |row| row.get(0),
+    )?;
+    if written >= MAX_ALERTS_PER_WINDOW {
+        if first_alert(&transaction, "suppressed", None, "*", since)? {
+            alerts.push(Alert {
+                action: "login_audit_suppressed",
+                detail: format!(
+                    "{written} failed-login records in {window} minutes: further failures are counted \
+                     and throttled but not audited until the window has passed"
+                ),
+            });
+        }
+        transaction.commit()?;
+        return Ok(alerts);
+    }
     if first_alert(&transaction, "failed", None, address, since)? {
         alerts.push(Alert {
             action: "login_failed",
@@ -282,6 +305,24 @@ mod tests {
         assert_eq!(fail(&db, &config, "someone", "10.0.0.1"), vec!["throttled"]);
         let locked = locked_out(&db, &config).unwrap();
         assert!(locked.iter().any(|l| l.name.is_none() && l.failures == 20));
+    }
+
+    #[test]
+    fn failures_from_many_addresses_write_a_bounded_number_of_records() {
+        let (db, config) = (Db::in_memory().unwrap(), ReviewConfig::default());
+        let mut actions = Vec::new();
+        for i in 0..150 {
+            actions.extend(fail(
+                &db,
+                &config,
+                "bob",
+                &format!("10.0.{}.{}", i / 100, i % 100),
+            ));
+        }
+        let count = |action: &str| actions.iter().filter(|a| **a == action).count();
+        assert_eq!(count("login_failed"), MAX_ALERTS_PER_WINDOW as usize);
+        assert_eq!(count("login_audit_suppressed"), 1);
+        assert_eq!(actions.len(), MAX_ALERTS_PER_WINDOW as usize + 1);
     }
 
     #[test]
