@@ -35,6 +35,7 @@ mod fhir;
 mod password;
 mod queue;
 mod review;
+mod sessions;
 mod throttle;
 mod web;
 
