@@ -50,7 +50,8 @@ enum Command {
         #[arg(long)]
         reindex: bool,
     },
-    /// Manage review accounts (the password is read from the HIM_PASSWORD variable or standard input).
+    /// Manage review accounts and login lock-outs (passwords are read from the HIM_PASSWORD variable or
+    /// standard input).
     User {
         #[command(flatten)]
         common: CommonArgs,
@@ -135,9 +136,26 @@ enum UserCommand {
     /// Add a user.
     Add {
         name: String,
-        /// reviewer, supervisor or admin.
+        /// clinician, reviewer, supervisor or admin.
         #[arg(long, default_value = "reviewer")]
         role: String,
+        /// For a clinician (required there, refused otherwise): the author name their notes carry.
+        #[arg(long)]
+        author: Option<String>,
+    },
+    /// List the accounts, one JSON line each: name, role, author, disabled.
+    List,
+    /// Disable an account: its sessions end and its logins fail.
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
+    /// Lift login lock-outs of a user name (from every address), of a client address, or of both.
+    #[command(group(clap::ArgGroup::new("key").required(true).multiple(true).args(["name", "address"])))]
+    Unlock {
+        name: Option<String>,
+        /// The client address (IP) whose failures to clear.
+        #[arg(long)]
+        address: Option<String>,
     },
     /// Set a user's password (ends their sessions).
     Passwd { name: String },
@@ -194,8 +212,16 @@ pub fn run() -> ExitCode {
         Command::Watch { common, dir } => crate::services::watch(&common, &dir),
         Command::Review { common, reindex } => crate::services::review(&common, reindex),
         Command::User { common, command } => match command {
-            UserCommand::Add { name, role } => crate::services::user(&common, &name, Some(&role)),
+            UserCommand::Add { name, role, author } => {
+                crate::services::user(&common, &name, Some((&role, author.as_deref())))
+            }
             UserCommand::Passwd { name } => crate::services::user(&common, &name, None),
+            UserCommand::List => crate::services::user_list(&common),
+            UserCommand::Disable { name } => crate::services::user_disable(&common, &name, true),
+            UserCommand::Enable { name } => crate::services::user_disable(&common, &name, false),
+            UserCommand::Unlock { name, address } => {
+                crate::services::user_unlock(&common, name.as_deref(), address.as_deref())
+            }
         },
         Command::Models {
             command: ModelsCommand::ConvertCt2 { from, out, weights },

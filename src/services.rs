@@ -252,8 +252,21 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
     })())
 }
 
-/// `him user add NAME --role ROLE` (role given) and `him user passwd NAME`.
-pub fn user(common: &CommonArgs, name: &str, role: Option<&str>) -> ExitCode {
+/// Records an account change made on the command line in the audit log (user `cli`, address `local`).
+fn audit_cli(
+    setup: &setup::Setup,
+    db: &him_review::Db,
+    action: &str,
+    detail: &str,
+) -> anyhow::Result<()> {
+    let event = him_review::AuditEvent::now("cli", action, None, "local", detail);
+    setup::runtime()?
+        .block_on(him_review::record_audit(&setup.store, db, &event))
+        .context("cannot write the audit record")
+}
+
+/// `him user add NAME --role ROLE [--author NAME]` (role and author given) and `him user passwd NAME`.
+pub fn user(common: &CommonArgs, name: &str, role: Option<(&str, Option<&str>)>) -> ExitCode {
     exit((|| {
         let setup = setup::load(common)?;
         let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
@@ -268,11 +281,12 @@ pub fn user(common: &CommonArgs, name: &str, role: Option<&str>) -> ExitCode {
             }
         };
         match role {
-            Some(role) => {
+            Some((role, author)) => {
                 let role: him_review::Role = role
                     .parse()
                     .map_err(|_| anyhow::anyhow!("unknown role {role:?}"))?;
-                let user = him_review::add_user(&db, name, role, &password, None)?;
+                let user = him_review::add_user(&db, name, role, &password, author)?;
+                audit_cli(&setup, &db, "user_add", &format!("{} as {role}", user.name))?;
                 println!(
                     "{}",
                     serde_json::json!({ "user": user.name, "role": user.role.to_string() })
@@ -280,12 +294,81 @@ pub fn user(common: &CommonArgs, name: &str, role: Option<&str>) -> ExitCode {
             }
             None => {
                 him_review::set_password(&db, name, &password)?;
+                audit_cli(&setup, &db, "user_password", name)?;
                 println!(
                     "{}",
                     serde_json::json!({ "user": name, "password": "changed" })
                 );
             }
         }
+        Ok(ExitCode::SUCCESS)
+    })())
+}
+
+/// `him user list`: one JSON line per account, without password hashes.
+pub fn user_list(common: &CommonArgs) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        for user in him_review::list_users(&db)? {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "name": user.name, "role": user.role.to_string(), "author": user.author,
+                    "disabled": user.disabled,
+                })
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })())
+}
+
+/// `him user disable NAME` (`disabled`) and `him user enable NAME`.
+pub fn user_disable(common: &CommonArgs, name: &str, disabled: bool) -> ExitCode {
+    exit((|| {
+        let setup = setup::load(common)?;
+        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        him_review::set_disabled(&db, name, disabled)?;
+        let action = if disabled {
+            "user_disable"
+        } else {
+            "user_enable"
+        };
+        audit_cli(&setup, &db, action, name)?;
+        println!(
+            "{}",
+            serde_json::json!({ "user": name, "disabled": disabled })
+        );
+        Ok(ExitCode::SUCCESS)
+    })())
+}
+
+/// `him user unlock [NAME] [--address IP]`: clears the recorded login failures of a user name, an address or
+/// both.
+pub fn user_unlock(common: &CommonArgs, name: Option<&str>, address: Option<&str>) -> ExitCode {
+    exit((|| {
+        let address = address
+            .map(|address| {
+                address
+                    .trim()
+                    .parse::<std::net::IpAddr>()
+                    .map(|ip| ip.to_canonical().to_string())
+                    .map_err(|_| anyhow::anyhow!("--address {address:?} is not an IP address"))
+            })
+            .transpose()?;
+        let setup = setup::load(common)?;
+        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        let removed = him_review::unlock(&db, name, address.as_deref())?;
+        let detail = format!(
+            "name {}; address {}; {removed} failures removed",
+            name.unwrap_or("-"),
+            address.as_deref().unwrap_or("-")
+        );
+        audit_cli(&setup, &db, "unlock", &detail)?;
+        println!(
+            "{}",
+            serde_json::json!({ "name": name, "address": address, "failures_removed": removed })
+        );
         Ok(ExitCode::SUCCESS)
     })())
 }

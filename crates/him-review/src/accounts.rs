@@ -1,20 +1,19 @@
-//! Accounts (argon2id password hashes, roles), sessions and login throttling.
+//! Accounts: argon2id password hashes ([`crate::password`]), roles, clinicians' author names, disabling.
+//! Sessions are in [`crate::sessions`] (re-exported here), login throttling in [`crate::throttle`].
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use rand::rngs::OsRng;
 use rand::TryRngCore;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::ReviewConfig;
-use crate::db::{now_rfc3339, now_secs, Db};
+use crate::db::{now_rfc3339, Db};
 use crate::error::{Error, Result};
+use crate::password::{hash_password, verify_password, Memory, DUMMY_HASH};
+pub(crate) use crate::sessions::{create_session, delete_session, find_session, Session};
 
 /// What a user may do. Reviewer, supervisor and admin each include the rights of the one before; a clinician
 /// only reads and signs the notes they authored.
@@ -92,21 +91,8 @@ pub struct User {
     pub role: Role,
     /// For clinicians: the author name their notes carry.
     pub author: Option<String>,
-}
-
-/// A logged-in user and the CSRF token of their session.
-#[derive(Debug, Clone)]
-pub(crate) struct Session {
-    pub user: User,
-    pub csrf: String,
-}
-
-/// The result of a login attempt.
-#[derive(Debug)]
-pub(crate) enum LoginOutcome {
-    Success(User),
-    Invalid,
-    Throttled,
+    /// A disabled account cannot log in and has no sessions.
+    pub disabled: bool,
 }
 
 /// `n` random bytes from the operating system, in hex.
@@ -126,34 +112,13 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-fn hash_password(password: &str) -> Result<String> {
-    if password.chars().count() < 8 {
-        return Err(Error::InvalidInput {
-            detail: "password must have at least 8 characters".to_string(),
-        });
-    }
-    let mut salt = [0u8; 16];
-    OsRng
-        .try_fill_bytes(&mut salt)
-        .map_err(|_| Error::PasswordHash)?;
-    let salt = SaltString::encode_b64(&salt).map_err(|_| Error::PasswordHash)?;
-    let hash = Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|_| Error::PasswordHash)?;
-    Ok(hash.to_string())
+/// `minutes` as seconds, saturating instead of overflowing on absurd settings.
+pub(crate) fn minutes_to_secs(minutes: u64) -> i64 {
+    i64::try_from(minutes.saturating_mul(60)).unwrap_or(i64::MAX)
 }
 
-fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-fn valid_name(name: &str) -> bool {
+/// Whether `name` can be an account name (no account has any other).
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -161,8 +126,48 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
-/// Creates an account with an argon2id-hashed password (at least 8 characters).
+/// The columns [`read_user`] reads, in its order.
+pub(crate) const USER_COLUMNS: &str =
+    "users.id, users.name, users.role, users.author, users.disabled";
+
+/// A user row as stored, before its role is parsed.
+pub(crate) type UserRow = (i64, String, String, Option<String>, bool);
+
+pub(crate) fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+pub(crate) fn into_user((id, name, role, author, disabled): UserRow) -> Result<User> {
+    Ok(User {
+        id,
+        name,
+        role: role.parse()?,
+        author,
+        disabled,
+    })
+}
+
+/// Creates an account with an argon2id-hashed password (at least 8 characters). A clinician needs the
+/// author name their notes carry; other roles take none. Blocking (argon2, 19 MiB).
 pub fn add_user(
+    db: &Db,
+    name: &str,
+    role: Role,
+    password: &str,
+    author: Option<&str>,
+) -> Result<User> {
+    add_user_with(&mut Memory::default(), db, name, role, password, author)
+}
+
+/// [`add_user`], hashing in `memory`.
+pub(crate) fn add_user_with(
+    memory: &mut Memory,
     db: &Db,
     name: &str,
     role: Role,
@@ -181,7 +186,13 @@ pub fn add_user(
                 .to_string(),
         });
     }
-    let hash = hash_password(password)?;
+    if author.is_some_and(|a| a.chars().count() > 200 || a.chars().any(char::is_control)) {
+        return Err(Error::InvalidInput {
+            detail: "an author name has at most 200 characters and no control characters"
+                .to_string(),
+        });
+    }
+    let hash = hash_password(password, memory)?;
     let connection = db.lock();
     let inserted = connection.execute(
         "INSERT INTO users (name, role, password_hash, created_at, author) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -198,12 +209,23 @@ pub fn add_user(
         name: name.to_string(),
         role,
         author: author.map(str::to_string),
+        disabled: false,
     })
 }
 
-/// Replaces a user's password and ends all their sessions.
+/// Replaces a user's password and ends all their sessions. Blocking (argon2, 19 MiB).
 pub fn set_password(db: &Db, name: &str, password: &str) -> Result<()> {
-    let hash = hash_password(password)?;
+    set_password_with(&mut Memory::default(), db, name, password)
+}
+
+/// [`set_password`], hashing in `memory`.
+pub(crate) fn set_password_with(
+    memory: &mut Memory,
+    db: &Db,
+    name: &str,
+    password: &str,
+) -> Result<()> {
+    let hash = hash_password(password, memory)?;
     let connection = db.lock();
     let updated = connection.execute(
         "UPDATE users SET password_hash = ?2 WHERE name = ?1",
@@ -221,160 +243,65 @@ pub fn set_password(db: &Db, name: &str, password: &str) -> Result<()> {
     Ok(())
 }
 
+/// Disables (ending all their sessions) or re-enables an account. A disabled account's logins fail like
+/// wrong passwords.
+pub fn set_disabled(db: &Db, name: &str, disabled: bool) -> Result<()> {
+    let connection = db.lock();
+    let transaction = connection.unchecked_transaction()?;
+    let updated = transaction.execute(
+        "UPDATE users SET disabled = ?2 WHERE name = ?1",
+        params![name, disabled],
+    )?;
+    if updated == 0 {
+        return Err(Error::UserNotFound {
+            name: name.to_string(),
+        });
+    }
+    if disabled {
+        transaction.execute(
+            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+            params![name],
+        )?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
 /// Every account, by name.
 pub fn list_users(db: &Db) -> Result<Vec<User>> {
     let connection = db.lock();
     let mut statement =
-        connection.prepare("SELECT id, name, role, author FROM users ORDER BY name")?;
-    let rows = statement.query_map([], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-            row.get::<_, Option<String>>(3)?,
-        ))
-    })?;
-    let mut users = Vec::new();
-    for row in rows {
-        let (id, name, role, author) = row?;
-        users.push(User {
-            id,
-            name,
-            role: role.parse()?,
-            author,
-        });
-    }
-    Ok(users)
+        connection.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
+    let rows = statement.query_map([], read_user)?;
+    rows.map(|row| into_user(row?)).collect()
 }
 
-/// Checks a login, counting failures per user name and address; runs argon2 even for unknown names so that
-/// timing does not reveal which names exist. Blocking (argon2): call from a blocking thread.
-pub(crate) fn check_login(
+/// The account a name and password open, if any: `None` for an unknown name, a wrong password or a
+/// disabled account alike. Runs argon2 even for unknown names so that timing does not reveal which names
+/// exist. Blocking (argon2 in `memory`): call on a blocking thread holding a hashing permit.
+pub(crate) fn verify_login(
+    memory: &mut Memory,
     db: &Db,
-    config: &ReviewConfig,
     name: &str,
     password: &str,
-    ip: &str,
-) -> Result<LoginOutcome> {
-    let window_start = now_secs() - (config.login_window_minutes as i64) * 60;
-    let stored = {
-        let connection = db.lock();
-        let failures: u32 = connection.query_row(
-            "SELECT COUNT(*) FROM login_failures WHERE name = ?1 AND ip = ?2 AND at >= ?3",
-            params![name, ip, window_start],
-            |row| row.get(0),
-        )?;
-        if failures >= config.login_max_failures {
-            return Ok(LoginOutcome::Throttled);
-        }
-        connection
-            .query_row(
-                "SELECT id, role, password_hash, author FROM users WHERE name = ?1",
-                params![name],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, Option<String>>(3)?,
-                    ))
-                },
-            )
-            .optional()?
-    };
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    let (user, hash) = match stored {
-        Some((id, role, hash, author)) => (Some((id, role, author)), hash),
-        None => (
-            None,
-            DUMMY
-                .get_or_init(|| hash_password("not a real password").unwrap_or_default())
-                .clone(),
-        ),
-    };
-    let verified = verify_password(password, &hash);
-    let connection = db.lock();
-    match user {
-        Some((id, role, author)) if verified => {
-            connection.execute(
-                "DELETE FROM login_failures WHERE name = ?1 AND ip = ?2",
-                params![name, ip],
-            )?;
-            Ok(LoginOutcome::Success(User {
-                id,
-                name: name.to_string(),
-                role: role.parse()?,
-                author,
-            }))
-        }
-        _ => {
-            connection.execute(
-                "INSERT INTO login_failures (name, ip, at) VALUES (?1, ?2, ?3)",
-                params![name, ip, now_secs()],
-            )?;
-            Ok(LoginOutcome::Invalid)
-        }
-    }
-}
-
-/// Starts a session; returns the cookie token (only its hash is stored) and the session's CSRF token.
-pub(crate) fn create_session(db: &Db, user_id: i64, ttl_minutes: u64) -> Result<(String, String)> {
-    let token = random_hex(32);
-    let csrf = random_hex(32);
-    let expires_at = now_secs() + (ttl_minutes as i64) * 60;
-    let connection = db.lock();
-    connection.execute(
-        "DELETE FROM sessions WHERE expires_at < ?1",
-        params![now_secs()],
-    )?;
-    connection.execute(
-        "INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        params![sha256_hex(token.as_bytes()), user_id, csrf, expires_at],
-    )?;
-    Ok((token, csrf))
-}
-
-/// The live session a cookie token names.
-pub(crate) fn find_session(db: &Db, token: &str) -> Result<Option<Session>> {
-    let connection = db.lock();
-    let row = connection
+) -> Result<Option<User>> {
+    let stored = db
+        .lock()
         .query_row(
-            "SELECT users.id, users.name, users.role, sessions.csrf, users.author FROM sessions
-             JOIN users ON users.id = sessions.user_id
-             WHERE sessions.token_hash = ?1 AND sessions.expires_at >= ?2",
-            params![sha256_hex(token.as_bytes()), now_secs()],
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Option<String>>(4)?,
-                ))
-            },
+            &format!("SELECT {USER_COLUMNS}, users.password_hash FROM users WHERE name = ?1"),
+            params![name],
+            |row| Ok((read_user(row)?, row.get::<_, String>(5)?)),
         )
         .optional()?;
-    let Some((id, name, role, csrf, author)) = row else {
-        return Ok(None);
+    let hash = match &stored {
+        Some((_, hash)) => hash.as_str(),
+        None => DUMMY_HASH,
     };
-    Ok(Some(Session {
-        user: User {
-            id,
-            name,
-            role: role.parse()?,
-            author,
-        },
-        csrf,
-    }))
-}
-
-/// Ends a session.
-pub(crate) fn delete_session(db: &Db, token: &str) -> Result<()> {
-    db.lock().execute(
-        "DELETE FROM sessions WHERE token_hash = ?1",
-        params![sha256_hex(token.as_bytes())],
-    )?;
-    Ok(())
+    let verified = verify_password(password, hash, memory);
+    match stored {
+        Some((user, _)) if verified && !user.4 => Ok(Some(into_user(user)?)),
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]
@@ -390,20 +317,24 @@ mod tests {
             .query_row("SELECT password_hash FROM users", [], |row| row.get(0))
             .unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
-        let config = ReviewConfig::default();
-        assert!(matches!(
-            check_login(&db, &config, "ana", "correct horse", "ip").unwrap(),
-            LoginOutcome::Success(_)
-        ));
-        assert!(matches!(
-            check_login(&db, &config, "ana", "wrong", "ip").unwrap(),
-            LoginOutcome::Invalid
-        ));
+        let ana = verify_login(&mut Memory::default(), &db, "ana", "correct horse")
+            .unwrap()
+            .unwrap();
+        assert_eq!((ana.name.as_str(), ana.role), ("ana", Role::Reviewer));
+        assert_eq!(
+            verify_login(&mut Memory::default(), &db, "ana", "wrong").unwrap(),
+            None
+        );
+        assert_eq!(
+            verify_login(&mut Memory::default(), &db, "nobody", "correct horse").unwrap(),
+            None
+        );
         set_password(&db, "ana", "battery staple").unwrap();
-        assert!(matches!(
-            check_login(&db, &config, "ana", "battery staple", "ip").unwrap(),
-            LoginOutcome::Success(_)
-        ));
+        assert!(
+            verify_login(&mut Memory::default(), &db, "ana", "battery staple")
+                .unwrap()
+                .is_some()
+        );
         assert!(matches!(
             add_user(&db, "ana", Role::Admin, "another one", None),
             Err(Error::UserExists { .. })
@@ -412,19 +343,71 @@ mod tests {
     }
 
     #[test]
-    fn sessions_are_stored_hashed() {
+    fn a_clinician_is_not_a_reviewer_and_needs_an_author() {
+        assert!(!Role::Clinician.can_review() && !Role::Clinician.is_supervisor());
+        assert!(Role::Reviewer.can_review() && !Role::Reviewer.is_supervisor());
+        assert!(Role::Supervisor.is_supervisor() && !Role::Supervisor.is_admin());
+        assert!(Role::Admin.can_review() && Role::Admin.is_supervisor() && Role::Admin.is_admin());
+        for role in [
+            Role::Clinician,
+            Role::Reviewer,
+            Role::Supervisor,
+            Role::Admin,
+        ] {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
         let db = Db::in_memory().unwrap();
-        let user = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
-        let (token, csrf) = create_session(&db, user.id, 10).unwrap();
-        let stored: String = db
+        let no_author = add_user(&db, "cleo", Role::Clinician, "password-123", Some("  "));
+        assert!(matches!(no_author, Err(Error::InvalidInput { .. })));
+        let reviewer_with_author = add_user(
+            &db,
+            "ana",
+            Role::Reviewer,
+            "password-123",
+            Some("Jane Smith"),
+        );
+        assert!(matches!(
+            reviewer_with_author,
+            Err(Error::InvalidInput { .. })
+        ));
+        let cleo = add_user(
+            &db,
+            "cleo",
+            Role::Clinician,
+            "password-123",
+            Some(" Jane Smith "),
+        )
+        .unwrap();
+        assert_eq!(cleo.author.as_deref(), Some("Jane Smith"));
+        assert_eq!(list_users(&db).unwrap(), vec![cleo]);
+    }
+
+    #[test]
+    fn disabled_users_cannot_log_in_and_lose_their_sessions() {
+        let db = Db::in_memory().unwrap();
+        let ana = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
+        let (token, _) = create_session(&db, ana.id, 60).unwrap();
+        set_disabled(&db, "ana", true).unwrap();
+        assert!(find_session(&db, &token, 15).unwrap().is_none());
+        let sessions: i64 = db
             .lock()
-            .query_row("SELECT token_hash FROM sessions", [], |row| row.get(0))
+            .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
             .unwrap();
-        assert_ne!(stored, token);
-        let session = find_session(&db, &token).unwrap().unwrap();
-        assert_eq!(session.csrf, csrf);
-        assert_eq!(session.user.name, "ana");
-        delete_session(&db, &token).unwrap();
-        assert!(find_session(&db, &token).unwrap().is_none());
+        assert_eq!(sessions, 0);
+        assert_eq!(
+            verify_login(&mut Memory::default(), &db, "ana", "correct horse").unwrap(),
+            None
+        );
+        assert!(list_users(&db).unwrap()[0].disabled);
+        set_disabled(&db, "ana", false).unwrap();
+        assert!(
+            verify_login(&mut Memory::default(), &db, "ana", "correct horse")
+                .unwrap()
+                .is_some()
+        );
+        assert!(matches!(
+            set_disabled(&db, "nobody", true),
+            Err(Error::UserNotFound { .. })
+        ));
     }
 }

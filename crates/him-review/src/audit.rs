@@ -17,8 +17,11 @@ pub struct AuditEvent {
     pub at: String,
     /// User name, or the name tried for a failed login.
     pub user: String,
-    /// `login`, `login_failed`, `logout`, `view`, `claim`, `edit`, `assign`, `approve`, `return`, `reject`,
-    /// `addendum`, `user_add`.
+    /// `login`, `login_failed` (the first failure from an address within the throttling window),
+    /// `login_locked` (a user name and address, or an address, reached its limit), `login_audit_suppressed`
+    /// (the window's budget of failed-login records is spent), `logout`, `view`, `claim`,
+    /// `edit`, `assign`, `approve`, `return`, `reject`, `addendum`, `user_add`, `user_disable`,
+    /// `user_enable`, `user_password`, `unlock`.
     pub action: String,
     pub document_id: Option<String>,
     /// Address the request came from.

@@ -1,5 +1,7 @@
 //! The `[review]` section of `pipeline.toml`.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 
 /// Settings of the review web UI.
@@ -12,7 +14,7 @@ pub struct ReviewConfig {
     pub database: String,
     /// Marks the session cookie `Secure`; turn on whenever the UI is served over TLS (anything but localhost).
     pub secure_cookies: bool,
-    /// Minutes a session lives after login.
+    /// Minutes a session lives after login, however active.
     pub session_ttl_minutes: u64,
     /// Minutes a reviewer's claim on a document holds before another reviewer may take it.
     pub claim_ttl_minutes: u64,
@@ -22,6 +24,19 @@ pub struct ReviewConfig {
     pub login_max_failures: u32,
     /// Length of the login throttling window, in minutes.
     pub login_window_minutes: u64,
+    /// Failed logins from one address, whatever the user names, within the window before further attempts
+    /// from it get 429.
+    pub login_max_failures_per_address: u32,
+    /// Password hashes (argon2, 19 MiB each) computed at once; logins and password changes wait for one.
+    pub login_hash_concurrency: usize,
+    /// Logins that may wait for a hashing slot; a login arriving when all slots and this queue are taken
+    /// answers 503 at once.
+    pub login_queue: usize,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed: for a request from one of them the
+    /// client is the right-most forwarded address that is not itself a trusted proxy.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Minutes without a request after which a session ends; 0 keeps sessions until `session_ttl_minutes`.
+    pub idle_timeout_minutes: u64,
     /// Seconds between two refreshes of the queue index from the store; 0 refreshes only at start.
     pub refresh_secs: u64,
     /// Address under which EHRs and users reach this UI; DocumentReference attachment URLs start with it.
@@ -43,6 +58,11 @@ impl Default for ReviewConfig {
             low_confidence: 60.0,
             login_max_failures: 5,
             login_window_minutes: 15,
+            login_max_failures_per_address: 20,
+            login_hash_concurrency: 2,
+            login_queue: 16,
+            trusted_proxies: Vec::new(),
+            idle_timeout_minutes: 15,
             refresh_secs: 30,
             public_base_url: "http://127.0.0.1:8080".to_string(),
             document_system: "urn:him:document".to_string(),
@@ -61,5 +81,19 @@ mod tests {
         assert_eq!(config.claim_ttl_minutes, 5);
         assert_eq!(config.listen, "127.0.0.1:8080");
         assert!(serde_json::from_str::<ReviewConfig>(r#"{"listn": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_ip_addresses() {
+        let config: ReviewConfig =
+            serde_json::from_str(r#"{"trusted_proxies": ["10.0.0.1", "::1"]}"#).unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                "10.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse::<IpAddr>().unwrap()
+            ]
+        );
+        assert!(serde_json::from_str::<ReviewConfig>(r#"{"trusted_proxies": ["proxy"]}"#).is_err());
     }
 }

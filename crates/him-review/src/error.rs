@@ -13,6 +13,13 @@ pub enum Error {
         #[from]
         source: rusqlite::Error,
     },
+    /// The review database file could not be created or made private (mode 0600).
+    #[error("review database file {path} could not be created or restricted")]
+    DatabaseFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The record store failed.
     #[error("record store failed")]
     Store {

@@ -8,7 +8,8 @@
 //!
 //! - [`router`] and [`serve`]: the axum application over an [`AppState`].
 //! - [`Db`]: the SQLite database of accounts, sessions, the queue index and the audit index;
-//!   [`add_user`] and [`set_password`] for the CLI.
+//!   [`add_user`], [`set_password`], [`set_disabled`], [`list_users`], and [`unlock`] / [`locked_out`] of
+//!   the login throttling, for the CLI.
 //! - [`reindex`] rebuilds the queue index from the store (the store stays the source of truth);
 //!   [`apply_event`] applies a pipeline event.
 //! - [`authorize`]: the review state machine, in one place ([`Decision`], [`ReviewStatus`]): every
@@ -35,14 +36,17 @@ mod db;
 mod document;
 mod error;
 mod fhir;
+mod password;
 mod patients;
 mod queue;
 mod reassign;
 mod review;
+mod sessions;
+mod throttle;
 mod web;
 mod workflow;
 
-pub use accounts::{add_user, list_users, set_password, Role, User};
+pub use accounts::{add_user, list_users, set_disabled, set_password, Role, User};
 pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
 pub use db::Db;
@@ -57,5 +61,6 @@ pub use review::{
     add_addendum, approve, correct, return_document, save_edit, sign, Approval, ReturnKind,
     ReviewInput,
 };
+pub use throttle::{locked_out, unlock, Lockout};
 pub use web::{router, serve, AppState};
 pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};

@@ -30,6 +30,13 @@ pub enum Error {
         #[source]
         source: object_store::Error,
     },
+    /// A local object was written but its file or folder could not be made private (mode 0600 / 0700).
+    #[error("cannot restrict the permissions of {key}")]
+    Permissions {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -1,7 +1,7 @@
 //! The create-only store.
 
 use std::collections::HashMap;
-use std::path::Path as FsPath;
+use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +31,15 @@ pub struct Store {
     inner: Arc<dyn ObjectStore>,
     /// Where the store is, safe to log (no credentials).
     location: String,
+    /// For a local folder: the folder, whose files are kept private to the service's user.
+    local: Option<Arc<LocalRoot>>,
+}
+
+/// A local store's folder and the backend that maps keys to files in it.
+#[derive(Debug)]
+struct LocalRoot {
+    folder: PathBuf,
+    files: Arc<LocalFileSystem>,
 }
 
 impl Store {
@@ -39,21 +48,35 @@ impl Store {
         Store {
             inner: Arc::new(InMemory::new()),
             location: "memory://".to_string(),
+            local: None,
         }
     }
 
-    /// A store in a local folder, created when missing.
+    /// A store in a local folder, created (mode 0700) when missing. Objects written are left readable by
+    /// the service's user only: files 0600, the folders a write creates 0700.
     pub fn local(folder: &FsPath) -> Result<Self> {
-        std::fs::create_dir_all(folder).map_err(|error| Error::Config {
-            detail: format!("cannot create store folder {}: {error}", folder.display()),
-        })?;
-        let inner = LocalFileSystem::new_with_prefix(folder).map_err(|error| Error::Config {
-            detail: format!("cannot open store folder {}: {error}", folder.display()),
-        })?;
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder)
+            .map_err(|error| Error::Config {
+                detail: format!("cannot create store folder {}: {error}", folder.display()),
+            })?;
+        let files =
+            Arc::new(
+                LocalFileSystem::new_with_prefix(folder).map_err(|error| Error::Config {
+                    detail: format!("cannot open store folder {}: {error}", folder.display()),
+                })?,
+            );
         let absolute = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
         Ok(Store {
-            inner: Arc::new(inner),
+            inner: files.clone(),
             location: format!("file://{}", absolute.display()),
+            local: Some(Arc::new(LocalRoot {
+                folder: absolute,
+                files,
+            })),
         })
     }
 
@@ -148,6 +171,7 @@ impl Store {
         Ok(Store {
             inner,
             location: format!("s3://{bucket}/{prefix}"),
+            local: None,
         })
     }
 
@@ -175,18 +199,29 @@ impl Store {
     }
 
     /// Writes `bytes` under `key` unless an object already exists there, which is then left untouched.
+    ///
+    /// In a local folder the new file gets mode 0600 and the folders this write created 0700.
     pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<Written> {
         let path = Self::path(key)?;
         let options = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
+        let local = match &self.local {
+            Some(root) => Some(root.plan(key, &path)?),
+            None => None,
+        };
         match self
             .inner
             .put_opts(&path, PutPayload::from(bytes), options)
             .await
         {
-            Ok(_) => Ok(Written::Created),
+            Ok(_) => {
+                if let Some(written) = local {
+                    written.restrict(key)?;
+                }
+                Ok(Written::Created)
+            }
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyExisted),
             Err(error) => Err(Error::from_object_store(key, error)),
         }
@@ -256,6 +291,56 @@ impl Store {
     }
 }
 
+/// The file a local write creates and the folders missing before it.
+struct LocalWrite {
+    file: PathBuf,
+    new_folders: Vec<PathBuf>,
+}
+
+impl LocalRoot {
+    /// Where `key` goes, noting which of its folders do not exist yet.
+    fn plan(&self, key: &str, path: &Path) -> Result<LocalWrite> {
+        let file = self
+            .files
+            .path_to_filesystem(path)
+            .map_err(|_| Error::InvalidKey {
+                key: key.to_string(),
+            })?;
+        let new_folders = file
+            .ancestors()
+            .skip(1)
+            .take_while(|folder| folder.starts_with(&self.folder) && *folder != self.folder)
+            .take_while(|folder| !folder.exists())
+            .map(FsPath::to_path_buf)
+            .collect();
+        Ok(LocalWrite { file, new_folders })
+    }
+}
+
+impl LocalWrite {
+    /// Files 0600, new folders 0700, whatever the process umask made of them.
+    fn restrict(self, key: &str) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |path: &FsPath, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
+                |source| Error::Permissions {
+                    key: key.to_string(),
+                    source,
+                },
+            )
+        };
+        set(&self.file, 0o600)?;
+        for folder in &self.new_folders {
+            match set(folder, 0o700) {
+                // A concurrent write may have created (and restricted) it; only a folder that exists matters.
+                Err(_) if !folder.exists() => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +366,38 @@ mod tests {
         };
         let error = Store::from_config(&config, &HashMap::new()).unwrap_err();
         assert!(error.to_string().contains("credentials missing"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn local_objects_are_private_to_the_service_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        let store = Store::local(&root).unwrap();
+        let key = "patients/0001/abc/original.pdf";
+        assert_eq!(
+            store.put_new(key, "x".into()).await.unwrap(),
+            Written::Created
+        );
+        let mode = |path: &FsPath| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join(key)), 0o600);
+        for folder in ["patients", "patients/0001", "patients/0001/abc"] {
+            assert_eq!(mode(&root.join(folder)), 0o700, "{folder}");
+        }
+        // A folder that existed before keeps its mode.
+        std::fs::set_permissions(
+            root.join("patients/0001"),
+            std::fs::Permissions::from_mode(0o750),
+        )
+        .unwrap();
+        store
+            .put_new("patients/0001/def/text.txt", "y".into())
+            .await
+            .unwrap();
+        assert_eq!(mode(&root.join("patients/0001")), 0o750);
+        assert_eq!(mode(&root.join("patients/0001/def")), 0o700);
+        assert_eq!(mode(&root.join("patients/0001/def/text.txt")), 0o600);
     }
 
     #[test]

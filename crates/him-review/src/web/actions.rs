@@ -1,20 +1,20 @@
-//! POST handlers: login, logout and the review actions. Every action is audited.
+//! POST handlers: logout and the review actions (login is in `login.rs`, account changes in `admin.rs`).
+//! Every action is audited.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
-use crate::accounts::{self, LoginOutcome, Role};
+use crate::accounts::{self, Role};
 use crate::audit::{record_audit, AuditEvent};
 use crate::document::EDITABLE_FIELDS;
-use crate::error::Error;
 use crate::queue;
 use crate::reassign;
 use crate::review::{self, ReturnKind, ReviewInput};
-use crate::web::pages::{document_item, login_page, LOGIN_COOKIE};
-use crate::web::{client_ip, cookie, form_value, AppError, AppState, Current, SESSION_COOKIE};
+use crate::web::pages::document_item;
+use crate::web::{cookie, form_value, AppError, AppState, Current, SESSION_COOKIE};
 
 async fn audit(
     state: &AppState,
@@ -27,7 +27,7 @@ async fn audit(
     Ok(record_audit(&state.store, &state.db, &event).await?)
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
+pub(crate) fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
     let secure = if state.config.secure_cookies {
         "; Secure"
     } else {
@@ -36,87 +36,11 @@ fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
     format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
 }
 
-fn with_cookie(mut response: Response, cookie: &str) -> Response {
+pub(crate) fn with_cookie(mut response: Response, cookie: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
-}
-
-pub(crate) async fn login(State(state): State<AppState>, request: Request) -> Response {
-    let ip = client_ip(&request);
-    let expected = cookie(request.headers(), LOGIN_COOKIE);
-    let Ok(body) = axum::body::to_bytes(request.into_body(), 64 * 1024).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request too large").into_response();
-    };
-    let given = form_value(&body, "csrf");
-    if expected.is_none() || given != expected {
-        return (
-            StatusCode::FORBIDDEN,
-            "invalid or missing form token; reload the page",
-        )
-            .into_response();
-    }
-    let name = form_value(&body, "name").unwrap_or_default();
-    let password = form_value(&body, "password").unwrap_or_default();
-    let (db, config) = (state.db.clone(), state.config.clone());
-    let (name_for_check, ip_for_check) = (name.clone(), ip.clone());
-    let outcome = tokio::task::spawn_blocking(move || {
-        accounts::check_login(&db, &config, &name_for_check, &password, &ip_for_check)
-    })
-    .await;
-    let outcome = match outcome {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(error)) => return AppError::from(error).into_response(),
-        Err(_) => return AppError::Internal(Error::PasswordHash).into_response(),
-    };
-    let audited = |action: &'static str| {
-        let event = AuditEvent::now(&name, action, None, &ip, "");
-        let (store, db) = (state.store.clone(), state.db.clone());
-        async move { record_audit(&store, &db, &event).await }
-    };
-    match outcome {
-        LoginOutcome::Throttled => {
-            tracing::warn!("login throttled");
-            if let Err(error) = audited("login_throttled").await {
-                return AppError::from(error).into_response();
-            }
-            login_page(
-                &state,
-                Some("Too many failed attempts; try again later."),
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-        }
-        LoginOutcome::Invalid => {
-            if let Err(error) = audited("login_failed").await {
-                return AppError::from(error).into_response();
-            }
-            login_page(
-                &state,
-                Some("User or password is wrong."),
-                StatusCode::UNAUTHORIZED,
-            )
-        }
-        LoginOutcome::Success(user) => {
-            let ttl = state.config.session_ttl_minutes;
-            let (token, _csrf) = match accounts::create_session(&state.db, user.id, ttl) {
-                Ok(session) => session,
-                Err(error) => return AppError::from(error).into_response(),
-            };
-            if let Err(error) = audited("login").await {
-                return AppError::from(error).into_response();
-            }
-            tracing::info!(user.id = user.id, "login");
-            let response = with_cookie(
-                Redirect::to("/").into_response(),
-                &session_cookie(&state, &token, ttl * 60),
-            );
-            with_cookie(
-                response,
-                &format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0"),
-            )
-        }
-    }
 }
 
 pub(crate) async fn logout(
@@ -342,33 +266,6 @@ pub(crate) async fn sign(
     )
     .await?;
     Ok(Redirect::to("/?m=signed").into_response())
-}
-
-pub(crate) async fn add_user(
-    State(state): State<AppState>,
-    Extension(current): Extension<Current>,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    current.require(Role::Admin)?;
-    let name = form_value(&body, "name").unwrap_or_default();
-    let role: Role = form_value(&body, "role").unwrap_or_default().parse()?;
-    let password = form_value(&body, "password").unwrap_or_default();
-    let db = state.db.clone();
-    let added = {
-        let name = name.clone();
-        tokio::task::spawn_blocking(move || accounts::add_user(&db, &name, role, &password, None))
-            .await
-            .map_err(|_| AppError::Internal(Error::PasswordHash))?
-    }?;
-    audit(
-        &state,
-        &current,
-        "user_add",
-        None,
-        &format!("{} as {}", added.name, role),
-    )
-    .await?;
-    Ok(Redirect::to("/admin/users?m=user_added").into_response())
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! The HTTP layer: router, session middleware (authentication and CSRF), error pages.
 
 mod actions;
+mod admin;
+mod client;
+mod login;
 mod pages;
 mod templates;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -24,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::patients::Patients;
 use crate::workflow::Actor;
 
+pub(crate) use login::LoginGate;
 pub(crate) use templates::Templates;
 
 /// Name of the session cookie.
@@ -36,6 +40,7 @@ const MAX_FORM_BYTES: usize = 4 * 1024 * 1024;
 pub struct AppState {
     pub store: Store,
     pub db: Db,
+    pub(crate) login: Arc<LoginGate>,
     pub config: Arc<ReviewConfig>,
     /// The patient index documents are assigned to (empty: nothing can be assigned).
     pub patients: Arc<Patients>,
@@ -48,6 +53,7 @@ impl AppState {
         AppState {
             store,
             db,
+            login: Arc::new(LoginGate::new(&config)),
             config: Arc::new(config),
             patients: Arc::new(patients),
             templates: Templates::new(),
@@ -79,16 +85,24 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/assign", post(actions::assign))
         .route("/documents/{id}/sign", post(actions::sign))
         .route("/audit", get(pages::audit))
-        .route("/admin/users", get(pages::users).post(actions::add_user))
+        .route("/admin/users", get(pages::users).post(admin::add_user))
+        .route("/admin/users/{name}/disable", post(admin::disable_user))
+        .route("/admin/users/{name}/enable", post(admin::enable_user))
+        .route("/admin/users/{name}/password", post(admin::set_password))
+        .route("/admin/lockouts", get(admin::lockouts))
+        .route("/admin/lockouts/unlock", post(admin::unlock))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_session,
         ));
     Router::new()
-        .route("/login", get(pages::login_form).post(actions::login))
+        .route("/login", get(pages::login_form).post(login::login))
         .route("/static/{file}", get(pages::static_file))
         .merge(protected)
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
 }
 
@@ -136,9 +150,15 @@ pub async fn serve(config: ReviewConfig, store: Store, patients: Patients) -> Re
     .map_err(|source| Error::Serve { listen, source })
 }
 
-async fn security_headers(request: Request, next: Next) -> Response {
+async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    if state.config.secure_cookies {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"),
@@ -169,13 +189,13 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The address a request came from.
-pub(crate) fn client_ip(request: &Request) -> String {
-    request
+/// The address a request came from: the socket peer, or the client a trusted proxy forwarded for.
+pub(crate) fn client_ip(request: &Request, trusted_proxies: &[IpAddr]) -> String {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_string())
+        .map(|info| info.0.ip());
+    client::client_address(peer, request.headers(), trusted_proxies)
 }
 
 /// The logged-in user of a request, with the address it came from.
@@ -244,12 +264,13 @@ async fn require_session(State(state): State<AppState>, request: Request, next: 
     let Some(token) = cookie(request.headers(), SESSION_COOKIE) else {
         return unauthenticated();
     };
-    let session = match accounts::find_session(&state.db, &token) {
+    let idle_timeout = state.config.idle_timeout_minutes;
+    let session = match accounts::find_session(&state.db, &token, idle_timeout) {
         Ok(Some(session)) => session,
         Ok(None) => return unauthenticated(),
         Err(error) => return AppError::from(error).into_response(),
     };
-    let ip = client_ip(&request);
+    let ip = client_ip(&request, &state.config.trusted_proxies);
     let mut request = if is_page {
         request
     } else {
@@ -294,6 +315,7 @@ impl From<Error> for AppError {
     fn from(error: Error) -> Self {
         match error {
             Error::DocumentNotFound { .. } => AppError::NotFound,
+            Error::UserNotFound { .. } => AppError::NotFound,
             Error::Store {
                 source: him_store::Error::NotFound { .. },
             } => AppError::NotFound,
@@ -306,6 +328,7 @@ impl From<Error> for AppError {
 fn error_kind(error: &Error) -> &'static str {
     match error {
         Error::Database { .. } => "database",
+        Error::DatabaseFile { .. } => "database_file",
         Error::Store { .. } => "store",
         Error::Unreadable { .. } => "unreadable_object",
         Error::DocumentNotFound { .. } => "document_not_found",

@@ -34,6 +34,9 @@ fn message(code: Option<&str>) -> Option<&'static str> {
         "released" => "Claim released.",
         "addendum" => "Addendum added as a new version.",
         "user_added" => "User added.",
+        "user_disabled" => "User disabled; their sessions have ended.",
+        "user_enabled" => "User enabled.",
+        "password_set" => "Password set; the user's sessions have ended.",
         _ => return None,
     })
 }
