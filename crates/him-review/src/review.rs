@@ -823,11 +823,27 @@ pub async fn add_addendum(
         by: &actor.name,
     };
     let mut keys = write_version(app, document_id, &item.location, &mrn, number, &new).await?;
+    let seq = state.last_seq + 1;
+    // A final document added to after its release is `amended` (FHIR composition-status); a preliminary
+    // one stays preliminary until its author signs.
+    if base.reference["docStatus"] == "final" {
+        keys.push(
+            restate(
+                &app.store,
+                &item.location,
+                &base,
+                seq,
+                None,
+                Some(DocStatus::Amended),
+                None,
+            )
+            .await?,
+        );
+    }
     let record = json!({
         "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
         "version": number, "appends": base.meta.version,
     });
-    let seq = state.last_seq + 1;
     keys.push(write_record(&app.store, &item.location, seq, "addendum", record).await?);
     reindex_one(app, &item).await?;
     Ok(Approval {

@@ -207,6 +207,16 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         linked["context"]["encounter"][0]["identifier"]["value"],
         "E-77"
     );
+    let amended = json(
+        &harness,
+        &format!("{folder}/versions/1/DocumentReference-0003.json"),
+    )
+    .await;
+    assert_eq!(
+        amended["docStatus"], "amended",
+        "the base was added to after release"
+    );
+    assert_eq!(amended["status"], "current");
     let unchanged = harness
         .store
         .get(&format!("{folder}/versions/1/text.txt"))

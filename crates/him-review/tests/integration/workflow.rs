@@ -712,7 +712,7 @@ async fn every_document_reference_passes_the_fhir_validator() {
     for expected in [
         r#""current"/"final""#,
         r#""current"/"amended""#,
-        r#""superseded"/"final""#,
+        r#""superseded"/"amended""#,
         r#""entered-in-error"/"final""#,
         r#""current"/"preliminary""#,
     ] {
