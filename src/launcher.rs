@@ -27,12 +27,14 @@ pub fn ensure_engine_environment() {
     eprintln!("warning: could not re-execute with OMP_THREAD_LIMIT=1 ({error}); OCR may be slow");
 }
 
-/// Logs to stderr, filtered by `HIM_LOG` (default `info`), and replaces the panic message printer.
+/// Logs to stderr, filtered by `HIM_LOG` (default `info`), and replaces the panic message printer. Colour
+/// codes only when stderr is a terminal, so that log files and journald stay plain text.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HIM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();

@@ -45,10 +45,8 @@ pub async fn move_to_patient(
         Decision::Reassign
     };
     workflow::authorize(&loaded.situation(), decision, actor)?;
-    if decision == Decision::Reassign && reason.trim().is_empty() {
-        return Err(Error::InvalidInput {
-            detail: "a reassignment needs a reason".to_string(),
-        });
+    if decision == Decision::Reassign {
+        review::required(reason, "a reassignment needs a reason")?;
     }
     let Some(patient) = app.patients.find(mrn.trim()) else {
         return Err(Error::InvalidInput {

@@ -245,6 +245,16 @@ pub(crate) fn to_json_bytes(value: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default())
 }
 
+/// Refuses an empty reason or text with `detail`.
+pub(crate) fn required(text: &str, detail: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(Error::InvalidInput {
+            detail: detail.to_string(),
+        });
+    }
+    Ok(())
+}
+
 fn changed_meanwhile() -> Error {
     Error::Conflict {
         detail: "the document changed meanwhile; reload it".to_string(),
@@ -694,11 +704,7 @@ pub async fn correct(
     input: &ReviewInput,
     reason: &str,
 ) -> Result<Approval> {
-    if reason.trim().is_empty() {
-        return Err(Error::InvalidInput {
-            detail: "a correction needs a reason".to_string(),
-        });
-    }
+    required(reason, "a correction needs a reason")?;
     let _guard = WRITE_LOCK.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Correct, actor).await?;
     let Some(previous) = state.main_version().cloned() else {
@@ -768,11 +774,7 @@ pub async fn return_document(
     kind: ReturnKind,
     reason: &str,
 ) -> Result<u32> {
-    if reason.trim().is_empty() {
-        return Err(Error::InvalidInput {
-            detail: "a reason is required".to_string(),
-        });
-    }
+    required(reason, "a reason is required")?;
     let _guard = WRITE_LOCK.lock().await;
     let (decision, action) = match kind {
         ReturnKind::Return => (Decision::Return, "returned"),
@@ -796,11 +798,7 @@ pub async fn add_addendum(
     actor: &Actor,
     addendum: &str,
 ) -> Result<Approval> {
-    if addendum.trim().is_empty() {
-        return Err(Error::InvalidInput {
-            detail: "an addendum needs text".to_string(),
-        });
-    }
+    required(addendum, "an addendum needs text")?;
     let _guard = WRITE_LOCK.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Addendum, actor).await?;
     let Some(base) = state.main_version().cloned() else {

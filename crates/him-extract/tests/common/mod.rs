@@ -14,15 +14,16 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The project corpus (`shared/corpus` beside the repository), or `HIM_CORPUS_DIR`.
-pub fn corpus() -> PathBuf {
+/// The MTSamples notes: the development split kept in `tests/fixtures/mtsamples`, or the `text/mtsamples`
+/// folder of a corpus named by `HIM_CORPUS_DIR` (to run the same test over another split).
+pub fn mtsamples() -> PathBuf {
     let dir = std::env::var_os("HIM_CORPUS_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-        PathBuf::from,
+        || fixtures().join("mtsamples"),
+        |corpus| PathBuf::from(corpus).join("text/mtsamples"),
     );
     assert!(
-        dir.join("text/mtsamples/manifest.csv").is_file(),
-        "corpus not found at {}: put shared/ beside the repository or set HIM_CORPUS_DIR",
+        dir.join("manifest.csv").is_file(),
+        "MTSamples notes not found at {}",
         dir.display()
     );
     dir

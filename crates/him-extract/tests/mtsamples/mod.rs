@@ -4,7 +4,7 @@ use std::fs;
 
 use him_extract::extract;
 
-use crate::common::{corpus, options, Accuracy};
+use crate::common::{mtsamples, options, Accuracy};
 
 /// The LOINC codes accepted for an MTSamples type; empty where LOINC has no matching type here.
 fn expected(doc_type: &str) -> &'static [&'static str] {
@@ -23,7 +23,7 @@ fn expected(doc_type: &str) -> &'static [&'static str] {
 /// Notes of a type with a LOINC code mostly get that code; the accuracy is printed.
 #[test]
 fn mtsamples_document_types() {
-    let dir = corpus().join("text/mtsamples");
+    let dir = mtsamples();
     let manifest = fs::read_to_string(dir.join("manifest.csv")).expect("mtsamples manifest");
     let mut accuracy = Accuracy::default();
     let mut overall = Accuracy::default();

@@ -390,6 +390,20 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
         harness.audit_actions(UNMATCHED).await,
         ["claim", "view", "view", "view", "assign"]
     );
+    let assign = him_review::search_audit(
+        &harness.db,
+        &him_review::AuditQuery {
+            action: Some("assign".to_string()),
+            ..Default::default()
+        },
+        10,
+    )
+    .unwrap();
+    assert!(
+        assign[0].detail.contains("40079196"),
+        "the assign record names the patient: {}",
+        assign[0].detail
+    );
 }
 
 /// Returning and rejecting need a reason, write a review record and take the document off the queue.
