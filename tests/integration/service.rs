@@ -1,7 +1,9 @@
 //! Service mode end to end: `him submit` → RabbitMQ → two `him worker` processes → a real S3-protocol server
 //! (moto). Nothing is lost or filed twice when workers are killed, the broker restarts or storage stalls.
 //!
-//! The scenarios share RabbitMQ (one restarts it), so they run one at a time behind a lock.
+//! The scenarios run one at a time behind a lock. They use the machine's RabbitMQ node, except the broker
+//! restart, which starts a node of its own (own name, ports and data folder) and restarts that one: a test
+//! never stops the machine's node.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -80,12 +82,23 @@ struct World {
     config: PathBuf,
     prefix: String,
     bucket: String,
+    /// The broker's URL when it is not the machine's node.
+    queue_url: Option<String>,
     workers: Vec<Proc>,
 }
 
 impl World {
     fn new(name: &str, extra_config: &str) -> World {
         require_rabbitmq();
+        Self::build(name, extra_config, None)
+    }
+
+    /// A world on a RabbitMQ node of the test's own.
+    fn with_queue(name: &str, extra_config: &str, url: &str) -> World {
+        Self::build(name, extra_config, Some(url.to_string()))
+    }
+
+    fn build(name: &str, extra_config: &str, queue_url: Option<String>) -> World {
         let moto_port = free_port();
         let unique = format!("{name}-{}-{}", std::process::id(), moto_port);
         let bucket = format!("him-{unique}");
@@ -99,9 +112,13 @@ impl World {
             format!(
                 "[store]\nurl = \"s3://{bucket}/site\"\nendpoint = \"http://127.0.0.1:{moto_port}\"\nallow_http = true\n\
                  request_timeout_secs = 2\nmax_retries = 1\n\n\
-                 [queue]\nprefix = \"{prefix}\"\nreconnect_max_ms = 2000\n\n\
+                 [queue]\n{}prefix = \"{prefix}\"\nreconnect_max_ms = 2000\n\n\
                  [worker]\nmetrics_listen = \"\"\n{extra_config}\n\n\
                  [asr]\nmodel_path = {:?}\n",
+                queue_url
+                    .as_deref()
+                    .map(|url| format!("url = {url:?}\n"))
+                    .unwrap_or_default(),
                 model.display().to_string()
             ),
         )
@@ -113,6 +130,7 @@ impl World {
             config,
             prefix,
             bucket,
+            queue_url,
             workers: Vec::new(),
         }
     }
@@ -230,10 +248,14 @@ impl World {
     }
 
     fn delete_queues(&self) {
-        let config = him_queue::QueueConfig {
+        let mut config = him_queue::QueueConfig {
             prefix: self.prefix.clone(),
             ..him_queue::QueueConfig::default()
         };
+        if let Some(url) = &self.queue_url {
+            // The test's own node goes away with the test.
+            config.url = url.clone();
+        }
         let runtime = tokio::runtime::Runtime::new().unwrap();
         runtime.block_on(async {
             if let Ok(queue) = him_queue::Queue::connect(&config).await {
@@ -355,44 +377,131 @@ fn killed_workers_lose_nothing_and_file_nothing_twice() {
     assert_filed_once(&keys, &submitted);
 }
 
-/// Stops the RabbitMQ node and starts it again (as the machine's service scripts do), waiting until it
-/// serves again.
-fn restart_rabbitmq() {
-    let stop = Command::new("rabbitmqctl")
-        .args(["-q", "stop"])
-        .output()
+/// Where Debian keeps the RabbitMQ programs that run as the calling user (the ones in /usr/sbin switch to
+/// the `rabbitmq` user and its environment).
+fn rabbitmq_program(name: &str) -> PathBuf {
+    let debian = Path::new("/usr/lib/rabbitmq/bin").join(name);
+    if debian.is_file() {
+        debian
+    } else {
+        PathBuf::from(name)
+    }
+}
+
+/// Two consecutive free ports below the ephemeral range (an outgoing connection can hold a port above
+/// 32768 that a listener then cannot bind).
+fn free_port_pair() -> u16 {
+    let start = 20_000 + (std::process::id() % 5_000) as u16 * 2;
+    (start..30_000)
+        .step_by(2)
+        .find(|&port| {
+            TcpListener::bind(("127.0.0.1", port)).is_ok()
+                && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
+        })
+        .expect("two free ports between 20000 and 30000")
+}
+
+/// A RabbitMQ node of the test's own: its own node name, AMQP and distribution ports and data folder, so
+/// that it can be stopped and restarted without touching the machine's node. Stopped on drop.
+struct Broker {
+    dir: tempfile::TempDir,
+    node: String,
+    port: u16,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port_pair();
+        std::fs::write(dir.path().join("enabled_plugins"), "[].\n").unwrap();
+        std::fs::write(
+            dir.path().join("rabbitmq.conf"),
+            format!("listeners.tcp.default = 127.0.0.1:{port}\n"),
+        )
         .unwrap();
-    assert!(
-        stop.status.success(),
-        "rabbitmqctl stop: {}",
-        String::from_utf8_lossy(&stop.stderr)
-    );
-    std::thread::sleep(Duration::from_secs(2));
-    let start = Command::new("rabbitmq-server")
-        .arg("-detached")
-        .status()
-        .unwrap();
-    assert!(start.success(), "rabbitmq-server -detached failed");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let ready = Command::new("rabbitmqctl")
-            .args(["-q", "await_startup", "--timeout", "60"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ready && quorum_queues_work() {
-            return;
-        }
+        let broker = Broker {
+            node: format!("him-test-{port}@localhost"),
+            dir,
+            port,
+        };
+        broker.launch();
+        broker
+    }
+
+    fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    fn launch(&self) {
+        let folder = self.dir.path();
+        let status = Command::new(rabbitmq_program("rabbitmq-server"))
+            .arg("-detached")
+            .env("RABBITMQ_NODENAME", &self.node)
+            .env("RABBITMQ_DIST_PORT", (self.port + 1).to_string())
+            .env("RABBITMQ_MNESIA_BASE", folder.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", folder.join("log"))
+            .env("RABBITMQ_PID_FILE", folder.join("pid"))
+            .env("RABBITMQ_CONFIG_FILE", folder.join("rabbitmq.conf"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", folder.join("enabled_plugins"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("cannot start a RabbitMQ node for the test ({e}): apt-get install -y rabbitmq-server")
+            });
         assert!(
-            Instant::now() < deadline,
-            "RabbitMQ did not come back within 120 s"
+            status.success(),
+            "rabbitmq-server -detached failed for {}",
+            self.node
         );
-        std::thread::sleep(Duration::from_secs(1));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let ready = self
+                .ctl(&["await_startup", "--timeout", "60"])
+                .is_ok_and(|o| o.status.success());
+            if ready && quorum_queues_work(&self.url()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the test's RabbitMQ node {} did not start within 120 s; see {}",
+                self.node,
+                folder.join("log").display()
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    fn ctl(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
+        Command::new(rabbitmq_program("rabbitmqctl"))
+            .args(["-q", "-n", &self.node])
+            .args(args)
+            .output()
+    }
+
+    /// Stops the node and starts it again on the same data, waiting until it serves again.
+    fn restart(&self) {
+        let stop = self.ctl(&["stop"]).unwrap();
+        assert!(
+            stop.status.success(),
+            "rabbitmqctl stop: {}",
+            String::from_utf8_lossy(&stop.stderr)
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        self.launch();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.ctl(&["stop"]);
     }
 }
 
 /// Whether a quorum queue can be declared: after a restart the node answers before its quorum system does.
-fn quorum_queues_work() -> bool {
+fn quorum_queues_work(url: &str) -> bool {
     let config = him_queue::QueueConfig {
+        url: url.to_string(),
         prefix: format!("him-test-probe-{}", std::process::id()),
         ..him_queue::QueueConfig::default()
     };
@@ -412,14 +521,15 @@ fn quorum_queues_work() -> bool {
 #[test]
 fn broker_restart_mid_batch_is_survived() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let mut world = World::new("restart", "");
+    let broker = Broker::start();
+    let mut world = World::with_queue("restart", "", &broker.url());
     let dir = tempfile::tempdir().unwrap();
     let files = distinct_charts(dir.path(), 16);
     let submitted = world.submit(&files, &[]);
     world.start_worker();
     world.start_worker();
     std::thread::sleep(Duration::from_millis(1500));
-    restart_rabbitmq();
+    broker.restart();
     let keys = world.wait_for_index(16, Duration::from_secs(240));
     assert_filed_once(&keys, &submitted);
 }
