@@ -237,7 +237,11 @@ pub(crate) async fn load(
         .iter()
         .map(|name| FieldView {
             name: name.to_string(),
-            value: current.get(*name).cloned().unwrap_or_default(),
+            // A filed document's MRN is its patient's: it changes only by reassignment.
+            value: match (*name, &item.mrn) {
+                ("mrn", Some(mrn)) if item.status == "filed" => mrn.clone(),
+                _ => current.get(*name).cloned().unwrap_or_default(),
+            },
             original: original.get(*name).cloned().unwrap_or_default(),
             confidence: manifest["fields"][*name]["confidence"].as_f64(),
         })

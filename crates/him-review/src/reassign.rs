@@ -106,9 +106,12 @@ pub async fn move_to_patient(
             _ => crate::fhir::DocStatus::Final,
         };
         let author = version.meta.fields.get("author").map(String::as_str);
+        // The fields name the patient the document now belongs to.
+        let mut fields = version.meta.fields.clone();
+        fields.insert("mrn".to_string(), to_mrn.clone());
         let new = NewVersion {
             kind: &version.meta.kind,
-            fields: &version.meta.fields,
+            fields: &fields,
             text: &text,
             relates_to: version
                 .meta

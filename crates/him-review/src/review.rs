@@ -412,6 +412,14 @@ fn check_identity(
     })
 }
 
+/// The input with the MRN of the patient the document is filed to: the approved fields never contradict the
+/// DocumentReference's subject (a stale or OCR-read MRN of an assigned document is replaced).
+fn with_filed_mrn(input: &ReviewInput, mrn: &str) -> ReviewInput {
+    let mut input = input.clone();
+    input.fields.insert("mrn".to_string(), mrn.to_string());
+    input
+}
+
 /// Refuses a document type that is not a LOINC document type code of the bundled table, and dates that
 /// are not `YYYY-MM-DD`.
 fn check_document_type(fields: &BTreeMap<String, String>) -> Result<()> {
@@ -662,6 +670,7 @@ pub async fn approve(
     let mrn = item.mrn.clone().ok_or_else(|| Error::Conflict {
         detail: "document has no patient".to_string(),
     })?;
+    let input = &with_filed_mrn(input, &mrn);
     let number = state.last_version + 1;
     let author = input
         .fields
@@ -716,6 +725,7 @@ pub async fn correct(
     check_identity(&item, &original, input)?;
     check_document_type(&input.fields)?;
     let mrn = item.mrn.clone().unwrap_or_default();
+    let input = &with_filed_mrn(input, &mrn);
     let number = state.last_version + 1;
     let seq = state.last_seq + 1;
     let doc_status = match item.kind.as_str() {

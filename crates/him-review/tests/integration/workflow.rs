@@ -372,6 +372,16 @@ async fn reassign_corrects_a_misfile() {
     assert_eq!(new_reference["subject"]["reference"], "Patient/pat-schmidt");
     assert_eq!(new_reference["subject"]["identifier"]["value"], OTHER_MRN);
     assert_eq!(new_reference["author"][0]["display"], "Gregory House");
+    let meta = json(&harness, &format!("{new}/versions/1/version.json")).await;
+    assert_eq!(
+        meta["fields"]["mrn"], OTHER_MRN,
+        "the approved fields name the new patient"
+    );
+    let old_meta = json(&harness, &format!("{old}/versions/1/version.json")).await;
+    assert_eq!(
+        old_meta["fields"]["mrn"], FILED_MRN,
+        "the old version is kept as it was"
+    );
     let item = find_document(&harness.db, FILED).unwrap();
     assert_eq!(
         (item.location.as_str(), item.mrn.as_deref()),
