@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use him_store::Store;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::queue::QueueItem;
 use crate::review;
 
@@ -82,15 +82,6 @@ pub(crate) const EDITABLE_FIELDS: [&str; 10] = [
     "author",
     "encounter",
 ];
-
-async fn read_json(store: &Store, key: &str) -> Result<Value> {
-    match store.get_opt(key).await? {
-        None => Ok(Value::Null),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|_| Error::Unreadable {
-            key: key.to_string(),
-        }),
-    }
-}
 
 /// Byte spans of each OCR word in its page's text, found in reading order.
 fn word_spans(page_text: &str, words: &[Value]) -> Vec<Option<(usize, usize)>> {
@@ -191,9 +182,9 @@ pub(crate) async fn load(
 ) -> Result<DocumentView> {
     let location = &item.location;
     let state = review::review_state(store, location).await?;
-    let manifest = read_json(store, &format!("{location}/document.json")).await?;
-    let ocr = read_json(store, &format!("{location}/ocr.json")).await?;
-    let transcript = read_json(store, &format!("{location}/transcript.json")).await?;
+    let manifest = review::read_json(store, &format!("{location}/document.json")).await?;
+    let ocr = review::read_json(store, &format!("{location}/ocr.json")).await?;
+    let transcript = review::read_json(store, &format!("{location}/transcript.json")).await?;
     let raw_text = store
         .get_opt(&format!("{location}/text.txt"))
         .await?
@@ -291,21 +282,12 @@ pub(crate) async fn audio_key(store: &Store, item: &QueueItem) -> Result<Option<
     if item.kind != "dictation" {
         return Ok(None);
     }
-    let manifest = read_json(store, &format!("{}/document.json", item.location)).await?;
-    let Some(media_type) = manifest["media_type"]
-        .as_str()
-        .filter(|t| t.starts_with("audio/"))
-        .map(str::to_string)
-    else {
+    let Some((key, media_type)) = review::original_key(store, &item.location).await? else {
         return Ok(None);
     };
-    let prefix = format!("{}/original.", item.location);
-    let key = store
-        .list(&format!("{}/", item.location))
-        .await?
-        .into_iter()
-        .find(|key| key.starts_with(&prefix));
-    Ok(key.map(|key| (key, media_type)))
+    Ok(media_type
+        .starts_with("audio/")
+        .then_some((key, media_type)))
 }
 
 #[cfg(test)]

@@ -151,24 +151,13 @@ fn status_of_location(location: &str) -> &'static str {
     }
 }
 
-async fn read_json(store: &Store, key: &str) -> Result<Option<Value>> {
-    let Some(bytes) = store.get_opt(key).await? else {
-        return Ok(None);
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|_| Error::Unreadable {
-            key: key.to_string(),
-        })
-}
-
 /// Reads one document's state from the store and writes it into the index, keeping live claims.
 async fn refresh(store: &Store, db: &Db, id: &str, location: &str) -> Result<()> {
     let location = current_location(store, location).await?;
-    let manifest = read_json(store, &format!("{location}/document.json"))
+    let manifest = review::read_json_opt(store, &format!("{location}/document.json"))
         .await?
         .unwrap_or(Value::Null);
-    let transcript = read_json(store, &format!("{location}/transcript.json")).await?;
+    let transcript = review::read_json_opt(store, &format!("{location}/transcript.json")).await?;
     let mut row = describe(id, &location, &manifest, transcript.as_ref());
     row.status = status_of_location(&location).to_string();
     if row.received_at.is_empty() {
@@ -188,7 +177,8 @@ const MAX_MOVES: usize = 32;
 pub(crate) async fn current_location(store: &Store, location: &str) -> Result<String> {
     let mut location = location.to_string();
     for _ in 0..MAX_MOVES {
-        let Some(moved) = read_json(store, &format!("{location}/moved.json")).await? else {
+        let Some(moved) = review::read_json_opt(store, &format!("{location}/moved.json")).await?
+        else {
             return Ok(location);
         };
         match moved["location"].as_str() {
@@ -233,7 +223,7 @@ fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
 pub async fn reindex(store: &Store, db: &Db) -> Result<usize> {
     let mut count = 0;
     for key in store.list("index/").await? {
-        let Some(entry) = read_json(store, &key).await? else {
+        let Some(entry) = review::read_json_opt(store, &key).await? else {
             continue;
         };
         let (Some(id), Some(location)) =

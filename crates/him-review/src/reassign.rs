@@ -90,6 +90,7 @@ pub async fn move_to_patient(
     // links, same states; the old ones are entered in error.
     let seq = state.last_seq + 1;
     let mut new_seq = 1;
+    let original = review::original(store, &to).await?;
     for version in &state.versions {
         let number = version.meta.version;
         let text = read_text(store, &format!("{from}/versions/{number}/text.txt"))
@@ -128,7 +129,16 @@ pub async fn move_to_patient(
             authenticator: version.reference["authenticator"]["display"].as_str(),
             by: &version.meta.by,
         };
-        review::write_version(app, document_id, &to, &to_mrn, number, &new).await?;
+        review::write_version(
+            app,
+            document_id,
+            &to,
+            &to_mrn,
+            number,
+            original.as_ref(),
+            &new,
+        )
+        .await?;
         if version.is_current() {
             restate(
                 store,

@@ -230,7 +230,7 @@ pub(crate) async fn read_json_opt(store: &Store, key: &str) -> Result<Option<Val
     }
 }
 
-async fn read_json(store: &Store, key: &str) -> Result<Value> {
+pub(crate) async fn read_json(store: &Store, key: &str) -> Result<Value> {
     Ok(read_json_opt(store, key).await?.unwrap_or(Value::Null))
 }
 
@@ -422,7 +422,7 @@ fn with_filed_mrn(input: &ReviewInput, mrn: &str) -> ReviewInput {
 
 /// Refuses a document type that is not a LOINC document type code of the bundled table, and dates that
 /// are not `YYYY-MM-DD`.
-fn check_document_type(fields: &BTreeMap<String, String>) -> Result<()> {
+fn check_fields(fields: &BTreeMap<String, String>) -> Result<()> {
     match fields.get("document_type").map(|t| t.trim()) {
         None | Some("") => {}
         Some(code) if fhir::loinc_type(code).is_some() => {}
@@ -480,12 +480,11 @@ pub(crate) fn relation_of(name: &str) -> Option<Relation> {
     }
 }
 
-/// The legal original of a document: key, media type and bytes.
-pub(crate) async fn original(
+/// Key and media type (from `document.json`) of a document's legal original, if it is there.
+pub(crate) async fn original_key(
     store: &Store,
     location: &str,
-) -> Result<Option<(String, String, Bytes)>> {
-    let manifest = read_json(store, &format!("{location}/document.json")).await?;
+) -> Result<Option<(String, String)>> {
     let prefix = format!("{location}/original.");
     let Some(key) = store
         .list(&format!("{location}/"))
@@ -495,22 +494,36 @@ pub(crate) async fn original(
     else {
         return Ok(None);
     };
+    let manifest = read_json(store, &format!("{location}/document.json")).await?;
     let media_type = manifest["media_type"]
         .as_str()
         .unwrap_or("application/octet-stream")
         .to_string();
+    Ok(Some((key, media_type)))
+}
+
+/// The legal original of a document: key, media type and bytes.
+pub(crate) async fn original(
+    store: &Store,
+    location: &str,
+) -> Result<Option<(String, String, Bytes)>> {
+    let Some((key, media_type)) = original_key(store, location).await? else {
+        return Ok(None);
+    };
     let bytes = store.get(&key).await?;
     Ok(Some((key, media_type, bytes)))
 }
 
 /// Writes `versions/<number>/` (text, meta, DocumentReference) create-only at `location` for the patient
-/// `mrn`. A version number taken meanwhile is a conflict, never a second version.
+/// `mrn`; `original` is the document's legal original ([`original`]), attached by size and hash. A version
+/// number taken meanwhile is a conflict, never a second version.
 pub(crate) async fn write_version(
     app: &AppState,
     document_id: &str,
     location: &str,
     mrn: &str,
     number: u32,
+    original: Option<&(String, String, Bytes)>,
     version: &NewVersion<'_>,
 ) -> Result<Vec<String>> {
     let store = &app.store;
@@ -530,7 +543,6 @@ pub(crate) async fn write_version(
     };
     let meta_key = format!("{folder}/version.json");
     create(store, &meta_key, to_json_bytes(&json!(meta))).await?;
-    let original = original(store, location).await?;
     let patient = app.patients.find(mrn);
     let display = app.patients.view(mrn).map(|p| p.display());
     let base = app.config.public_base_url.trim_end_matches('/');
@@ -560,7 +572,7 @@ pub(crate) async fn write_version(
         date_of_service: field("date_of_service"),
         encounter: field("encounter"),
         encounter_system: &app.config.encounter_system,
-        original: original.as_ref().map(|(_, media_type, bytes)| Attachment {
+        original: original.map(|(_, media_type, bytes)| Attachment {
             content_type: media_type,
             bytes,
             url: format!("{base}/documents/{document_id}/original"),
@@ -666,7 +678,7 @@ pub async fn approve(
     }
     let original = original_fields(&app.store, &item.location).await?;
     check_identity(&item, &original, input)?;
-    check_document_type(&input.fields)?;
+    check_fields(&input.fields)?;
     let mrn = item.mrn.clone().ok_or_else(|| Error::Conflict {
         detail: "document has no patient".to_string(),
     })?;
@@ -688,7 +700,16 @@ pub async fn approve(
         authenticator: None,
         by: &actor.name,
     };
-    let mut keys = write_version(app, document_id, &item.location, &mrn, number, &new).await?;
+    let mut keys = write_version(
+        app,
+        document_id,
+        &item.location,
+        &mrn,
+        number,
+        self::original(&app.store, &item.location).await?.as_ref(),
+        &new,
+    )
+    .await?;
     let record = json!({
         "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
         "fields": input.fields, "fields_changed": changed(&original, &input.fields),
@@ -723,7 +744,7 @@ pub async fn correct(
     };
     let original = original_fields(&app.store, &item.location).await?;
     check_identity(&item, &original, input)?;
-    check_document_type(&input.fields)?;
+    check_fields(&input.fields)?;
     let mrn = item.mrn.clone().unwrap_or_default();
     let input = &with_filed_mrn(input, &mrn);
     let number = state.last_version + 1;
@@ -748,7 +769,16 @@ pub async fn correct(
         authenticator: None,
         by: &actor.name,
     };
-    let mut keys = write_version(app, document_id, &item.location, &mrn, number, &new).await?;
+    let mut keys = write_version(
+        app,
+        document_id,
+        &item.location,
+        &mrn,
+        number,
+        self::original(&app.store, &item.location).await?.as_ref(),
+        &new,
+    )
+    .await?;
     keys.push(
         restate(
             &app.store,
@@ -830,7 +860,16 @@ pub async fn add_addendum(
         authenticator: None,
         by: &actor.name,
     };
-    let mut keys = write_version(app, document_id, &item.location, &mrn, number, &new).await?;
+    let mut keys = write_version(
+        app,
+        document_id,
+        &item.location,
+        &mrn,
+        number,
+        self::original(&app.store, &item.location).await?.as_ref(),
+        &new,
+    )
+    .await?;
     let seq = state.last_seq + 1;
     // A final document added to after its release is `amended` (FHIR composition-status); a preliminary
     // one stays preliminary until its author signs.
@@ -965,10 +1004,10 @@ mod tests {
     #[test]
     fn document_types_outside_the_loinc_table_are_refused() {
         let fields = |t: &str| BTreeMap::from([("document_type".to_string(), t.to_string())]);
-        assert!(check_document_type(&fields("11506-3")).is_ok());
-        assert!(check_document_type(&fields("")).is_ok());
-        assert!(check_document_type(&fields("History & Physical")).is_err());
+        assert!(check_fields(&fields("11506-3")).is_ok());
+        assert!(check_fields(&fields("")).is_ok());
+        assert!(check_fields(&fields("History & Physical")).is_err());
         let date = BTreeMap::from([("date_of_service".to_string(), "03/20/2019".to_string())]);
-        assert!(check_document_type(&date).is_err());
+        assert!(check_fields(&date).is_err());
     }
 }

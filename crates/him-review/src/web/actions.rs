@@ -8,24 +8,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
 use crate::accounts::{self, Role};
-use crate::audit::{record_audit, AuditEvent};
 use crate::document::EDITABLE_FIELDS;
 use crate::queue;
 use crate::reassign;
 use crate::review::{self, ReturnKind, ReviewInput};
 use crate::web::pages::document_item;
-use crate::web::{cookie, form_value, AppError, AppState, Current, SESSION_COOKIE};
-
-async fn audit(
-    state: &AppState,
-    current: &Current,
-    action: &str,
-    document_id: Option<&str>,
-    detail: &str,
-) -> Result<(), AppError> {
-    let event = AuditEvent::now(current.name(), action, document_id, &current.ip, detail);
-    Ok(record_audit(&state.store, &state.db, &event).await?)
-}
+use crate::web::{
+    cookie, form_value, record as audit, AppError, AppState, Current, SESSION_COOKIE,
+};
 
 pub(crate) fn session_cookie(state: &AppState, value: &str, max_age_secs: u64) -> String {
     let secure = if state.config.secure_cookies {

@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::accounts::{self, Role};
-use crate::audit::{record_audit, AuditEvent};
 use crate::error::Error;
 use crate::throttle;
 use crate::web::{form_value, AppError, AppState, Current};
@@ -19,8 +18,7 @@ async fn audit(
     action: &str,
     detail: &str,
 ) -> Result<(), AppError> {
-    let event = AuditEvent::now(current.name(), action, None, &current.ip, detail);
-    Ok(record_audit(&state.store, &state.db, &event).await?)
+    crate::web::record(state, current, action, None, detail).await
 }
 
 /// A form field, `None` when missing or blank.

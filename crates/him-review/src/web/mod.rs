@@ -236,6 +236,19 @@ impl Current {
     }
 }
 
+/// Records what the current user did in the audit log (a create-only object in the store, indexed).
+pub(crate) async fn record(
+    state: &AppState,
+    current: &Current,
+    action: &str,
+    document_id: Option<&str>,
+    detail: &str,
+) -> Result<(), AppError> {
+    let event =
+        crate::audit::AuditEvent::now(current.name(), action, document_id, &current.ip, detail);
+    Ok(crate::audit::record_audit(&state.store, &state.db, &event).await?)
+}
+
 /// Compares two strings in time independent of where they differ.
 fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::accounts::{random_hex, Role};
-use crate::audit::{record_audit, search_audit, AuditEvent, AuditQuery};
+use crate::audit::{search_audit, AuditQuery};
 use crate::document;
 use crate::queue::{self, QueueFilter, QueueList};
 use crate::review;
-use crate::web::{AppError, AppState, Current};
+use crate::web::{record, AppError, AppState, Current};
 
 /// Cookie holding the login form's CSRF token (double submit: no session exists yet).
 pub(crate) const LOGIN_COOKIE: &str = "him_login";
@@ -171,7 +171,7 @@ pub(crate) async fn document(
             current.name(),
             state.config.claim_ttl_minutes,
         )? {
-            audit_event(&state, &current, "claim", &id, "on open").await?;
+            record(&state, &current, "claim", Some(&id), "on open").await?;
         }
         item = document_item(&state, &id)?;
     }
@@ -187,7 +187,7 @@ pub(crate) async fn document(
         Some(q) => state.patients.search(q, 20),
         None => Vec::new(),
     };
-    audit_event(&state, &current, "view", &id, "").await?;
+    record(&state, &current, "view", Some(&id), "").await?;
     let holder = queue::claim_holder(&item);
     state.templates.render(
         "document.html",
@@ -200,17 +200,6 @@ pub(crate) async fn document(
             "document_types": him_extract::document_types(),
         }),
     )
-}
-
-async fn audit_event(
-    state: &AppState,
-    current: &Current,
-    action: &str,
-    id: &str,
-    detail: &str,
-) -> Result<(), AppError> {
-    let event = AuditEvent::now(current.name(), action, Some(id), &current.ip, detail);
-    Ok(record_audit(&state.store, &state.db, &event).await?)
 }
 
 /// A document a download route may serve to this user: HIM staff see everything, clinicians their
@@ -246,11 +235,11 @@ pub(crate) async fn page_image(
     if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Err(AppError::NotFound);
     }
-    audit_event(
+    record(
         &state,
         &current,
         "download",
-        &id,
+        Some(&id),
         &format!("page {}", &file[..4]),
     )
     .await?;
@@ -267,7 +256,7 @@ pub(crate) async fn original(
     let Some((_, media_type, bytes)) = review::original(&state.store, &item.location).await? else {
         return Err(AppError::NotFound);
     };
-    audit_event(&state, &current, "download", &id, "original").await?;
+    record(&state, &current, "download", Some(&id), "original").await?;
     let content_type = HeaderValue::from_str(&media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     Ok((
@@ -298,11 +287,11 @@ pub(crate) async fn version_text(
     else {
         return Err(AppError::NotFound);
     };
-    audit_event(
+    record(
         &state,
         &current,
         "download",
-        &id,
+        Some(&id),
         &format!("version {number} text"),
     )
     .await?;
@@ -347,7 +336,7 @@ pub(crate) async fn audio(
     let range = byte_range(&headers, len);
     // A player fetches many ranges while seeking: one audit record per playback, from its start.
     if range.is_none_or(|(start, _)| start == 0) {
-        audit_event(&state, &current, "download", &id, "audio").await?;
+        record(&state, &current, "download", Some(&id), "audio").await?;
     }
     let mut response = match range {
         Some((start, end)) => {

@@ -288,8 +288,8 @@ async fn reviewers_supervisor_and_clinician_work_in_chromium() {
         .unwrap());
 
     // The dictation, approved by HIM, waits for its author; the clinician signs it.
-    harness.open(DICTATION, &harness.login("ana").await).await;
     let ana = harness.login("ana").await;
+    harness.open(DICTATION, &ana).await;
     let approved = harness
         .post(
             &format!("/documents/{DICTATION}/approve"),
