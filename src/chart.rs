@@ -7,6 +7,7 @@ use him_core::{
     OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageInfo, PageSegMode, PageSource,
 };
 use him_ocr::OcrConfig;
+use him_store::Object;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 use serde::Serialize;
@@ -19,6 +20,7 @@ use crate::cleanup;
 use crate::decode::{decode_chart, DecodedPage, Rejection};
 use crate::identity::identify;
 use crate::pipeline::{mean, Pipeline, Prepared, Stage};
+use crate::pool::PoolError;
 
 /// Everything produced for one page.
 #[derive(Debug)]
@@ -57,15 +59,23 @@ impl Pipeline {
             .engines
             .ocr
             .run(move |_engine| decode_chart(&original, media, &limits, &renderer))
-            .await
-            .unwrap_or_else(|_| {
+            .await;
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            // A decoder panic is the input's doing: reject it, keep the original, keep running.
+            Err(PoolError::Panicked) => {
                 let reason = if media == MediaType::Pdf {
                     RejectReason::PdfCorrupt
                 } else {
                     RejectReason::ImageCorrupt
                 };
                 Err(Rejection::new(reason, "decoder failed on malformed input"))
-            });
+            }
+            // A pool shut down says nothing about the input: the job is retried elsewhere.
+            Err(error @ PoolError::Closed) => {
+                return Err(anyhow::Error::new(error).context("chart decoding unavailable"))
+            }
+        };
         let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(rejection) => return Ok(Stage::Rejected(rejection)),
@@ -90,6 +100,9 @@ impl Pipeline {
         {
             match result {
                 Ok(page) => pages.push(page),
+                Err(error @ PoolError::Closed) => {
+                    return Err(anyhow::Error::new(error).context("ocr engine unavailable"))
+                }
                 Err(error) => {
                     warn!(page = index + 1, error = %error, "page processing failed");
                     return Ok(Stage::Rejected(Rejection::new(
@@ -119,15 +132,12 @@ impl Pipeline {
             }).collect::<Vec<_>>(),
         });
         let mut objects = vec![
-            ("text.txt".to_string(), Bytes::from(text)),
-            (
-                "ocr.json".to_string(),
-                Bytes::from(serde_json::to_vec(&ocr_json)?),
-            ),
+            (Object::Text, Bytes::from(text)),
+            (Object::Ocr, Bytes::from(serde_json::to_vec(&ocr_json)?)),
         ];
         for page in &mut pages {
             if let Some(png) = page.png.take() {
-                objects.push((page_image_key(page.info.number), Bytes::from(png)));
+                objects.push((Object::PageImage(page.info.number), Bytes::from(png)));
             }
         }
         Ok(Stage::Ready(Box::new(Prepared {
@@ -141,11 +151,6 @@ impl Pipeline {
             risk_flags: Vec::new(),
         })))
     }
-}
-
-/// Object key, relative to the document folder, of page `number`'s image.
-pub fn page_image_key(number: u32) -> String {
-    format!("pages/{number:04}.png")
 }
 
 fn blank_info(number: u32, source: PageSource) -> PageInfo {
@@ -269,7 +274,7 @@ fn ocr_page(
     };
     let png = encode_png(&image);
     if png.is_some() {
-        info.image = Some(page_image_key(number));
+        info.image = Some(Object::PageImage(number).name());
     }
     PageOutput {
         info,

@@ -12,6 +12,7 @@ use crate::pipeline::{mean, Pipeline, Prepared, Stage};
 use crate::pool::PoolError;
 use him_asr::decode_audio;
 use him_core::Rejection;
+use him_store::Object;
 
 impl Pipeline {
     /// Decodes a dictation, transcribes it, and extracts and matches its identity.
@@ -21,7 +22,10 @@ impl Pipeline {
         media: MediaType,
     ) -> anyhow::Result<Stage> {
         let Some(pool) = &self.engines.asr else {
-            anyhow::bail!("speech-to-text engine is not running; run models/fetch-whisper.sh and check [asr] model_path");
+            return Err(
+                anyhow::Error::new(crate::worker::EngineUnavailable("speech-to-text"))
+                    .context("run models/fetch-whisper.sh and check [asr] model_path"),
+            );
         };
         let limits = self.config.audio.clone();
         let result = pool
@@ -74,9 +78,9 @@ impl Pipeline {
                 .flat_map(|s| s.words.iter().map(|w| w.probability * 100.0)),
         );
         let objects = vec![
-            ("text.txt".to_string(), Bytes::from(transcript.text())),
+            (Object::Text, Bytes::from(transcript.text())),
             (
-                "transcript.json".to_string(),
+                Object::Transcript,
                 Bytes::from(serde_json::to_vec(&transcript)?),
             ),
         ];

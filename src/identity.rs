@@ -9,6 +9,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
+use him_core::{FiledPatient, Mrn};
 use him_extract::{
     extract, extract_transcript, match_patient, CheckDigit, Date, ExtractOptions, Fields,
     MatchConfig, MatchDecision, MatchOutcome, PatientIndex, TranscriptSegment,
@@ -111,9 +112,9 @@ pub fn identify_transcript(
 
 impl Identity {
     /// The MRN to file under: present only for a match whose MRN is safe as an object-key segment.
-    pub fn filing_mrn(&self) -> Option<&str> {
+    pub fn filing_mrn(&self) -> Option<Mrn> {
         match &self.decision.as_ref()?.outcome {
-            MatchOutcome::Matched { mrn, .. } if him_extract::is_safe_mrn_for_key(mrn) => Some(mrn),
+            MatchOutcome::Matched { mrn, .. } => Mrn::parse(mrn),
             _ => None,
         }
     }
@@ -136,12 +137,17 @@ impl Identity {
     }
 
     /// `{mrn, score, rule}` of the matched patient, for the JSON line and the manifest.
-    pub fn patient(&self) -> Option<serde_json::Value> {
-        self.filing_mrn()?;
+    pub fn patient(&self) -> Option<FiledPatient> {
+        let mrn = self.filing_mrn()?;
         match &self.decision.as_ref()?.outcome {
-            MatchOutcome::Matched { mrn, score, rule } => {
-                Some(serde_json::json!({ "mrn": mrn, "score": score, "rule": rule }))
-            }
+            MatchOutcome::Matched { score, rule, .. } => Some(FiledPatient {
+                mrn,
+                score: *score,
+                rule: serde_json::to_value(rule)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            }),
             MatchOutcome::Unmatched { .. } => None,
         }
     }
@@ -182,8 +188,11 @@ mod tests {
         let page =
             "DISCHARGE SUMMARY\nPATIENT: O'KEEFE, KARENA   MRN: 408-112-1\nDOB: 03/14/1957\n";
         let identity = identify(&[page], Some(&index()), &config(), &MatchConfig::default());
-        assert_eq!(identity.filing_mrn(), Some("4081121"));
-        assert_eq!(identity.patient().unwrap()["mrn"], "4081121");
+        assert_eq!(
+            identity.filing_mrn().as_ref().map(him_core::Mrn::as_str),
+            Some("4081121")
+        );
+        assert_eq!(identity.patient().unwrap().mrn.as_str(), "4081121");
     }
 
     #[test]

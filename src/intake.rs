@@ -6,23 +6,10 @@
 use bytes::Bytes;
 use him_core::{DocumentId, MediaType, Sha256};
 use him_queue::{JobMessage, Queue, WorkKind, SCHEMA_VERSION};
-use him_store::Store;
+use him_store::{Folder, Store};
 use serde::Serialize;
 
 use crate::filing;
-
-/// Object key of an intake original.
-pub fn intake_original_key(id: &DocumentId, media: Option<MediaType>) -> String {
-    format!(
-        "intake/{id}/original.{}",
-        media.map_or("bin", MediaType::extension)
-    )
-}
-
-/// Object key of the marker written once the job is confirmed by the broker.
-fn queued_marker_key(id: &DocumentId) -> String {
-    format!("intake/{id}/queued.json")
-}
 
 /// The result of submitting one file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,7 +57,8 @@ pub async fn submit(
         status: "duplicate",
         bytes,
     };
-    if store.exists(&queued_marker_key(&id)).await? || filing::lookup(store, &id).await?.is_some() {
+    let folder = Folder::Intake(id.clone());
+    if store.exists(&folder.queued()).await? || filing::lookup(store, &id).await?.is_some() {
         return Ok(duplicate(id, sha256));
     }
     let media = MediaType::sniff(&original);
@@ -79,14 +67,14 @@ pub async fn submit(
         Some(him_core::Kind::Dictation) => WorkKind::Dictations,
         _ => WorkKind::Charts,
     };
-    let original_key = intake_original_key(&id, media);
+    let original_key = folder.original(media.map_or("bin", MediaType::extension));
     store.put_new(&original_key, original).await?;
     let job = JobMessage {
         schema: SCHEMA_VERSION,
         document_id: id.to_string(),
         sha256: sha256.to_string(),
         kind,
-        original_key,
+        original_key: original_key.path(),
         media_type: media
             .map_or("application/octet-stream", MediaType::mime)
             .to_string(),
@@ -103,9 +91,7 @@ pub async fn submit(
         "station": station,
         "queued_at": job.submitted_at,
     }))?;
-    store
-        .put_new(&queued_marker_key(&id), marker.into())
-        .await?;
+    store.put_new(&folder.queued(), marker.into()).await?;
     Ok(Submitted {
         document_id: id,
         sha256,
@@ -153,7 +139,7 @@ mod tests {
             .unwrap();
         assert_eq!((first.status, second.status), ("queued", "duplicate"));
         assert!(store
-            .exists(&format!("intake/{}/original.pdf", first.document_id))
+            .exists(&Folder::Intake(first.document_id.clone()).original("pdf"))
             .await
             .unwrap());
     }

@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use him_core::{
-    AsrEngine, DocumentId, DocumentManifest, EngineVersions, Kind, MediaType, OcrEngine, PageInfo,
-    RejectReason, RiskFlag, Sha256, Status,
+    AsrEngine, DocumentId, EngineVersions, FiledPatient, JobContext, Kind, MediaType, OcrEngine,
+    PageInfo, RejectReason, RiskFlag, Sha256, Status,
 };
-use him_extract::PatientIndex;
-use him_store::{Store, Written};
+use him_extract::{Manifest, PatientIndex};
+use him_store::{Folder, Object, Store, Written};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -37,10 +37,10 @@ pub struct Outcome {
     pub kind: Option<Kind>,
     pub status: Status,
     pub reason: Option<RejectReason>,
-    pub location: String,
+    pub location: Folder,
     pub pages: u32,
     pub fields: serde_json::Value,
-    pub patient: Option<serde_json::Value>,
+    pub patient: Option<FiledPatient>,
     /// Why an unmatched document was not filed into a patient folder (`no_candidate`, `mrn_conflict`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unmatched_reason: Option<String>,
@@ -63,7 +63,7 @@ impl Outcome {
         sha256: Sha256,
         kind: Option<Kind>,
         status: Status,
-        location: String,
+        location: Folder,
         bytes: u64,
     ) -> Self {
         Outcome {
@@ -89,8 +89,8 @@ impl Outcome {
 /// What a kind-specific stage produced, ready to file.
 pub(crate) struct Prepared {
     pub kind: Kind,
-    /// Objects besides the original and `document.json`, named relative to the document folder.
-    pub objects: Vec<(String, Bytes)>,
+    /// Objects besides the original and `document.json`.
+    pub objects: Vec<(Object, Bytes)>,
     pub pages: Vec<PageInfo>,
     pub identity: Identity,
     pub engine_seconds: f64,
@@ -162,9 +162,10 @@ impl Pipeline {
         &self.store
     }
 
-    /// Processes one original. Bad input is an `Ok` outcome with status `rejected`; an `Err` means the
-    /// document could not be filed (store or engine unavailable) and the same call should be retried later.
-    pub async fn process(&self, original: Bytes) -> anyhow::Result<Outcome> {
+    /// Processes one original submitted as `job` says. Bad input is an `Ok` outcome with status
+    /// `rejected`; an `Err` means the document could not be filed (store or engine unavailable) and the
+    /// same call should be retried later.
+    pub async fn process(&self, original: Bytes, job: &JobContext) -> anyhow::Result<Outcome> {
         let started = Instant::now();
         let sha256 = Sha256::of(&original);
         let id = DocumentId::from_sha256(&sha256);
@@ -180,7 +181,7 @@ impl Pipeline {
         };
         let result = {
             let _turn = gate.lock().await;
-            self.process_inner(original, sha256, id.clone(), media)
+            self.process_inner(original, sha256, id.clone(), media, job)
                 .instrument(span)
                 .await
         };
@@ -204,6 +205,7 @@ impl Pipeline {
         sha256: Sha256,
         id: DocumentId,
         media: Option<MediaType>,
+        job: &JobContext,
     ) -> anyhow::Result<Outcome> {
         let started = Instant::now();
         let bytes = original.len() as u64;
@@ -219,7 +221,11 @@ impl Pipeline {
                 bytes,
             ));
         }
-        let received_at = now();
+        let received = Received {
+            at: now(),
+            job: job.clone(),
+            started,
+        };
         let limits = &self.config.limits;
         let rejection = if original.is_empty() {
             Some(Rejection::new(RejectReason::Empty, "file is empty"))
@@ -240,7 +246,7 @@ impl Pipeline {
             let rejection = rejection
                 .unwrap_or_else(|| Rejection::new(RejectReason::UnsupportedType, "unknown"));
             return self
-                .reject(original, sha256, id, media, rejection, received_at, started)
+                .reject(original, sha256, id, media, rejection, received)
                 .await;
         };
         let stage = match media.kind() {
@@ -249,28 +255,16 @@ impl Pipeline {
         };
         match stage {
             Stage::Rejected(rejection) => {
-                self.reject(
-                    original,
-                    sha256,
-                    id,
-                    Some(media),
-                    rejection,
-                    received_at,
-                    started,
-                )
-                .await
+                self.reject(original, sha256, id, Some(media), rejection, received)
+                    .await
             }
             Stage::Ready(prepared) => {
-                self.file_prepared(original, sha256, id, media, *prepared, received_at, started)
+                self.file_prepared(original, sha256, id, media, *prepared, received)
                     .await
             }
         }
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the one place a prepared document is filed"
-    )]
     async fn file_prepared(
         &self,
         original: Bytes,
@@ -278,43 +272,45 @@ impl Pipeline {
         id: DocumentId,
         media: MediaType,
         prepared: Prepared,
-        received_at: String,
-        started: Instant,
+        received: Received,
     ) -> anyhow::Result<Outcome> {
+        let Received { at, job, started } = received;
         let bytes = original.len() as u64;
         let identity = &prepared.identity;
         let (location, status) = match identity.filing_mrn() {
-            Some(mrn) => (filing::patient_prefix(mrn, &id), Status::Filed),
-            None => (filing::unmatched_prefix(&id), Status::Unmatched),
+            Some(mrn) => (Folder::Patient(mrn, id.clone()), Status::Filed),
+            None => (Folder::Unmatched(id.clone()), Status::Unmatched),
         };
-        let manifest = DocumentManifest {
-            schema: DocumentManifest::SCHEMA,
+        let manifest = Manifest {
+            schema: Manifest::SCHEMA,
             document_id: id.clone(),
             sha256: sha256.clone(),
             kind: prepared.kind,
             media_type: media.mime().to_string(),
             bytes,
-            received_at,
+            received_at: at,
+            job: job.clone(),
             status,
             reason: None,
             page_count: prepared.pages.len() as u32,
             pages: prepared.pages,
             engines: self.versions.clone(),
-            fields: serde_json::to_value(&identity.fields)?,
+            fields: identity.fields.clone(),
             patient: identity.patient(),
-            matching: identity
-                .decision
-                .as_ref()
-                .map(serde_json::to_value)
-                .transpose()?,
+            matching: identity.decision.clone(),
             duration_ms: prepared.duration_ms,
             risk_flags: prepared.risk_flags.clone(),
             needs_review: !prepared.risk_flags.is_empty(),
         };
-        let mut objects = vec![(format!("original.{}", media.extension()), original)];
-        objects.extend(prepared.objects);
+        let mut objects = vec![(location.original(media.extension()), original)];
+        objects.extend(
+            prepared
+                .objects
+                .into_iter()
+                .map(|(object, bytes)| (location.key(object), bytes)),
+        );
         objects.push((
-            "document.json".to_string(),
+            location.manifest(),
             Bytes::from(serde_json::to_vec_pretty(&manifest)?),
         ));
         let entry = IndexEntry {
@@ -323,6 +319,7 @@ impl Pipeline {
             status,
             location: location.clone(),
             filed_at: now(),
+            job,
         };
         if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
             info!(
@@ -367,10 +364,6 @@ impl Pipeline {
         })
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site per rejection path, all fields needed"
-    )]
     async fn reject(
         &self,
         original: Bytes,
@@ -378,26 +371,26 @@ impl Pipeline {
         id: DocumentId,
         media: Option<MediaType>,
         rejection: Rejection,
-        received_at: String,
-        started: Instant,
+        received: Received,
     ) -> anyhow::Result<Outcome> {
+        let Received { at, job, started } = received;
         let bytes = original.len() as u64;
-        let location = filing::rejected_prefix(&id);
+        let location = Folder::Rejected(id.clone());
         let extension = media.map_or("bin", MediaType::extension);
         let record = serde_json::json!({
             "document_id": id,
             "sha256": sha256,
             "media_type": media.map(MediaType::mime),
             "bytes": bytes,
-            "received_at": received_at,
+            "received_at": at,
             "status": Status::Rejected,
             "reason": rejection.reason,
             "detail": rejection.detail,
         });
         let objects = vec![
-            (format!("original.{extension}"), original),
+            (location.original(extension), original),
             (
-                "rejection.json".to_string(),
+                location.rejection(),
                 Bytes::from(serde_json::to_vec_pretty(&record)?),
             ),
         ];
@@ -407,6 +400,7 @@ impl Pipeline {
             status: Status::Rejected,
             location: location.clone(),
             filed_at: now(),
+            job,
         };
         let kind = media.map(MediaType::kind);
         if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
@@ -430,6 +424,13 @@ impl Pipeline {
             ..Outcome::new(id, sha256, kind, Status::Rejected, location, bytes)
         })
     }
+}
+
+/// When and how a document arrived: the job it came with and the time the pipeline took it.
+struct Received {
+    at: String,
+    job: JobContext,
+    started: Instant,
 }
 
 /// The current time in RFC 3339 with milliseconds.

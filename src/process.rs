@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use him_core::{Kind, MediaType, Status};
+use him_core::{JobContext, Kind, MediaType, Status};
 use tracing::{error, info};
 
 use crate::cli::ProcessArgs;
@@ -96,7 +96,11 @@ async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: us
     let mut results = futures::stream::iter(files)
         .map(|path| async move {
             let outcome = match tokio::fs::read(&path).await {
-                Ok(bytes) => pipeline.process(Bytes::from(bytes)).await,
+                Ok(bytes) => {
+                    pipeline
+                        .process(Bytes::from(bytes), &JobContext::default())
+                        .await
+                }
                 Err(error) => Err(anyhow::Error::new(error).context("cannot read input")),
             };
             (path, outcome)

@@ -468,7 +468,12 @@ mod tests {
             .body(Body::from(multipart_body(Some(PDF), None)))
             .unwrap();
         assert_eq!(send(&state, basic).await.0, StatusCode::UNAUTHORIZED);
-        assert!(state.store.list("intake/").await.unwrap().is_empty());
+        assert!(state
+            .store
+            .list(&him_store::Prefix::Intake)
+            .await
+            .unwrap()
+            .is_empty());
         assert!(published(&state.queue).await.is_empty());
     }
 
@@ -487,7 +492,10 @@ mod tests {
         assert_eq!(body["sha256"].as_str().unwrap().len(), 64);
         let original = state
             .store
-            .get(&format!("intake/{id}/original.pdf"))
+            .get(
+                &him_store::Folder::Intake(him_core::DocumentId::parse(&id).unwrap())
+                    .original("pdf"),
+            )
             .await
             .unwrap();
         assert_eq!(&original[..], PDF);

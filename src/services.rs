@@ -246,7 +246,13 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
                 index,
                 mrn_system: setup.config.patients.mrn_system.clone(),
             };
-            him_review::serve(setup.config.review.clone(), setup.store, patients).await?;
+            him_review::serve(
+                setup.config.review.clone(),
+                setup.store,
+                patients,
+                Some(setup.config.queue.clone()),
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         })
     })())

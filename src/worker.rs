@@ -1,25 +1,31 @@
 //! `him worker`: consume jobs from RabbitMQ, run the same pipeline as `him process`, file, publish an event,
 //! and only then acknowledge.
 //!
+//! [`disposition`] is the one place an outcome becomes ack, requeue or dead-letter:
+//!
 //! | what happened | what the worker does |
 //! |---|---|
 //! | filed / unmatched / rejected / duplicate | publish `document.*` event, then ack |
-//! | store, engine or broker unavailable; job timed out | requeue (the quorum queue's delivery limit bounds it) |
-//! | original missing or not matching its checksum | dead-letter with the reason |
+//! | store, engine pool, engine or broker unavailable (`is_transient`); job timed out | requeue (the quorum queue's delivery limit bounds it) |
+//! | original missing or not matching its checksum | dead-letter: `original_missing`, `checksum_mismatch` |
+//! | store refused a write or key (permanent) | dead-letter: `store_refused`, `store_invalid_key`, `store_permissions` |
 //! | panic while processing | dead-letter with `worker_panic`; the worker keeps running |
+//! | any other error | dead-letter: `processing_failed` (never requeued by default) |
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use him_core::{DocumentId, Sha256, Status};
-use him_queue::{Delivery, EventKind, EventMessage, Queue, WorkKind, SCHEMA_VERSION};
+use him_core::{DocumentId, JobContext, Sha256, Status};
+use him_queue::{Delivery, EventKind, EventMessage, JobMessage, Queue, WorkKind, SCHEMA_VERSION};
+use him_store::Folder;
 use serde::Deserialize;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Pipeline};
+use crate::pool::PoolError;
 
 /// The `[worker]` section of `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -112,81 +118,196 @@ async fn handle(
     .await
 }
 
+/// Why a job did not end in a filed result.
+#[derive(Debug)]
+pub enum Failure {
+    /// The message's document id is not one (the queue validates messages; this is the last guard).
+    MalformedMessage,
+    /// The intake original is not in the store.
+    OriginalMissing,
+    /// The intake original's bytes do not hash to the job's checksum.
+    ChecksumMismatch,
+    /// Reading the intake original failed.
+    ReadOriginal(him_store::Error),
+    /// The pipeline could not file the document (store, engine pool or engine unavailable, or refused).
+    Pipeline(anyhow::Error),
+    /// The job ran past `job_timeout_secs`.
+    TimedOut,
+    /// The job panicked; the panic was contained.
+    Panicked,
+    /// The results are stored but the event could not be published.
+    Publish(him_queue::Error),
+}
+
+/// What to do with a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done: remove it from the queue.
+    Ack,
+    /// Try again later (the quorum queue's delivery limit bounds the retries).
+    Requeue,
+    /// Will never succeed: park it in the dead-letter queue with this reason code.
+    DeadLetter(&'static str),
+}
+
+/// The one place a job's result becomes ack, requeue or dead-letter: a stored result is acked; for an
+/// error, what every library error says about retrying (`is_transient`) decides, and nothing is requeued by
+/// default.
+pub fn disposition(result: &Result<Outcome, Failure>) -> Disposition {
+    let failure = match result {
+        Ok(_) => return Disposition::Ack,
+        Err(failure) => failure,
+    };
+    match failure {
+        Failure::MalformedMessage => Disposition::DeadLetter("malformed_message"),
+        Failure::OriginalMissing => Disposition::DeadLetter("original_missing"),
+        Failure::ChecksumMismatch => Disposition::DeadLetter("checksum_mismatch"),
+        Failure::ReadOriginal(error) => store_disposition(error),
+        Failure::TimedOut => Disposition::Requeue,
+        Failure::Panicked => Disposition::DeadLetter("worker_panic"),
+        Failure::Publish(error) if error.is_transient() => Disposition::Requeue,
+        Failure::Publish(_) => Disposition::DeadLetter("event_refused"),
+        Failure::Pipeline(error) => {
+            for cause in error.chain() {
+                if let Some(error) = cause.downcast_ref::<him_store::Error>() {
+                    return store_disposition(error);
+                }
+                if let Some(error) = cause.downcast_ref::<PoolError>() {
+                    return match error {
+                        PoolError::Closed => Disposition::Requeue,
+                        PoolError::Panicked => Disposition::DeadLetter("worker_panic"),
+                    };
+                }
+                if let Some(error) = cause.downcast_ref::<him_core::EngineError>() {
+                    return if error.is_transient() {
+                        Disposition::Requeue
+                    } else {
+                        Disposition::DeadLetter("engine_failed")
+                    };
+                }
+                if cause.is::<EngineUnavailable>() {
+                    return Disposition::Requeue;
+                }
+            }
+            Disposition::DeadLetter("processing_failed")
+        }
+    }
+}
+
+fn store_disposition(error: &him_store::Error) -> Disposition {
+    if error.is_transient() {
+        return Disposition::Requeue;
+    }
+    match error {
+        him_store::Error::NotFound { .. } => Disposition::DeadLetter("store_object_missing"),
+        him_store::Error::InvalidKey { .. } => Disposition::DeadLetter("store_invalid_key"),
+        him_store::Error::Permissions { .. } => Disposition::DeadLetter("store_permissions"),
+        _ => Disposition::DeadLetter("store_refused"),
+    }
+}
+
+/// An engine the job needs is not running in this worker (a dictation reached a worker started without
+/// the speech model): another worker, or this one restarted, can do it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} engine is not running in this worker")]
+pub struct EngineUnavailable(pub &'static str);
+
 /// Runs the job and acks, requeues or dead-letters it; returns the outcome label and engine seconds.
-async fn settle(
+pub(crate) async fn settle(
     pipeline: &Pipeline,
     queue: &Queue,
     delivery: Delivery,
     timeout: Duration,
 ) -> (&'static str, f64) {
-    let job = delivery.message.clone();
-    if DocumentId::parse(&job.document_id).is_none() {
-        return dead_letter(delivery, "malformed_message").await;
+    let result = run_job(pipeline, queue, &delivery.message, timeout).await;
+    let disposition = disposition(&result);
+    match result {
+        Ok(outcome) => {
+            debug_assert_eq!(disposition, Disposition::Ack);
+            let label = status_label(outcome.status);
+            if let Err(error) = delivery.ack().await {
+                warn!(error = %error, "ack failed after the results were stored; redelivery will find them filed");
+            }
+            (label, outcome.engine_ms as f64 / 1000.0)
+        }
+        Err(failure) => {
+            // The top-level context only: deeper causes can quote object keys (redacted) and engine detail.
+            let error = match &failure {
+                Failure::Pipeline(error) => error.to_string(),
+                Failure::ReadOriginal(error) => error.to_string(),
+                Failure::Publish(error) => error.to_string(),
+                other => format!("{other:?}"),
+            };
+            match disposition {
+                Disposition::Ack => {
+                    if let Err(error) = delivery.ack().await {
+                        warn!(error = %error, "ack failed");
+                    }
+                    ("acked", 0.0)
+                }
+                Disposition::Requeue => {
+                    warn!(error = %error, deliveries = delivery.delivery_count, "job failed; requeued");
+                    if let Err(error) = delivery.requeue().await {
+                        warn!(error = %error, "requeue failed; the broker returns the job when the channel closes");
+                    }
+                    ("requeued", 0.0)
+                }
+                Disposition::DeadLetter(reason) => {
+                    warn!(reason, error = %error, deliveries = delivery.delivery_count, "job dead-lettered");
+                    if let Err(error) = delivery.dead_letter(reason).await {
+                        warn!(error = %error, "failed to dead-letter job; it returns to the queue");
+                    }
+                    ("dead_lettered", 0.0)
+                }
+            }
+        }
     }
-    let original = match pipeline.store().get(&job.original_key).await {
+}
+
+/// Reads the original, runs the pipeline and publishes the event; the outcome is stored when this
+/// returns `Ok`.
+async fn run_job(
+    pipeline: &Pipeline,
+    queue: &Queue,
+    job: &JobMessage,
+    timeout: Duration,
+) -> Result<Outcome, Failure> {
+    if DocumentId::parse(&job.document_id).is_none() {
+        return Err(Failure::MalformedMessage);
+    }
+    let Some(key) = him_store::Key::parse(&job.original_key) else {
+        return Err(Failure::MalformedMessage);
+    };
+    let original = match pipeline.store().get(&key).await {
         Ok(bytes) => bytes,
-        Err(him_store::Error::NotFound { .. }) => {
-            return dead_letter(delivery, "original_missing").await
-        }
-        Err(error) => {
-            warn!(
-                transient = error.is_transient(),
-                "store unavailable reading the original; requeued"
-            );
-            return requeue(delivery).await;
-        }
+        Err(him_store::Error::NotFound { .. }) => return Err(Failure::OriginalMissing),
+        Err(error) => return Err(Failure::ReadOriginal(error)),
     };
     if Sha256::of(&original).as_str() != job.sha256 {
-        return dead_letter(delivery, "checksum_mismatch").await;
+        return Err(Failure::ChecksumMismatch);
     }
+    let context = JobContext {
+        stat: job.stat,
+        station: job.station.clone(),
+        submitted_at: Some(job.submitted_at.clone()),
+    };
     let result = tokio::time::timeout(
         timeout,
-        AssertUnwindSafe(pipeline.process(original)).catch_unwind(),
+        AssertUnwindSafe(pipeline.process(original, &context)).catch_unwind(),
     )
     .await;
     let outcome = match result {
-        Err(_elapsed) => {
-            warn!(timeout_secs = timeout.as_secs(), "job timed out; requeued");
-            return requeue(delivery).await;
-        }
-        Ok(Err(_panic)) => return dead_letter(delivery, "worker_panic").await,
-        Ok(Ok(Err(error))) => {
-            // The top-level context only: deeper causes can quote object keys that carry MRNs.
-            warn!(error = %error, "job failed before its results were stored; requeued");
-            return requeue(delivery).await;
-        }
+        Err(_elapsed) => return Err(Failure::TimedOut),
+        Ok(Err(_panic)) => return Err(Failure::Panicked),
+        Ok(Ok(Err(error))) => return Err(Failure::Pipeline(error)),
         Ok(Ok(Ok(outcome))) => outcome,
     };
-    if let Err(error) = queue.publish_event(&event_for(&outcome)).await {
-        // The results are stored; redelivery finds them (duplicate) and publishes the event again.
-        warn!(error = %error, "failed to publish event; requeued");
-        return requeue(delivery).await;
-    }
-    let label = status_label(outcome.status);
-    let engine_seconds = outcome.engine_ms as f64 / 1000.0;
-    if let Err(error) = delivery.ack().await {
-        warn!(error = %error, "ack failed after the results were stored; redelivery will find them filed");
-    }
-    (label, engine_seconds)
-}
-
-async fn dead_letter(delivery: Delivery, reason: &'static str) -> (&'static str, f64) {
-    warn!(
-        reason,
-        deliveries = delivery.delivery_count,
-        "job dead-lettered"
-    );
-    if let Err(error) = delivery.dead_letter(reason).await {
-        warn!(error = %error, "failed to dead-letter job; it returns to the queue");
-    }
-    ("dead_lettered", 0.0)
-}
-
-async fn requeue(delivery: Delivery) -> (&'static str, f64) {
-    if let Err(error) = delivery.requeue().await {
-        warn!(error = %error, "requeue failed; the broker returns the job when the channel closes");
-    }
-    ("requeued", 0.0)
+    // The results are stored; if publishing fails, redelivery finds them (duplicate) and publishes again.
+    queue
+        .publish_event(&event_for(&outcome))
+        .await
+        .map_err(Failure::Publish)?;
+    Ok(outcome)
 }
 
 fn status_label(status: Status) -> &'static str {
@@ -203,11 +324,11 @@ fn status_label(status: Status) -> &'static str {
 /// document's index entry (`index/<id>.json`), never its folder: a patient folder's key holds the MRN, and
 /// queue messages carry no PHI.
 pub fn event_for(outcome: &Outcome) -> EventMessage {
-    let status = match outcome.status {
-        Status::Duplicate if outcome.location.starts_with("patients/") => Status::Filed,
-        Status::Duplicate if outcome.location.starts_with("rejected/") => Status::Rejected,
-        Status::Duplicate => Status::Unmatched,
-        other => other,
+    let status = match (&outcome.status, &outcome.location) {
+        (Status::Duplicate, Folder::Patient(..)) => Status::Filed,
+        (Status::Duplicate, Folder::Rejected(_)) => Status::Rejected,
+        (Status::Duplicate, _) => Status::Unmatched,
+        (other, _) => *other,
     };
     let event = match status {
         Status::Filed => EventKind::Filed,
@@ -219,7 +340,7 @@ pub fn event_for(outcome: &Outcome) -> EventMessage {
         event,
         document_id: outcome.document_id.to_string(),
         status: status_label(status).to_string(),
-        location: crate::filing::index_key(&outcome.document_id),
+        location: him_store::Key::Index(outcome.document_id.clone()).path(),
         reason: outcome.reason.map(|r| r.code().to_string()),
     }
 }

@@ -219,8 +219,11 @@ impl World {
         let store = self.store();
         tokio::runtime::Runtime::new()
             .unwrap()
-            .block_on(store.list(""))
+            .block_on(store.list(&him_store::Prefix::All))
             .unwrap()
+            .iter()
+            .map(him_store::Key::path)
+            .collect()
     }
 
     /// Waits until `count` documents have index entries; panics with the worker logs after `limit`.

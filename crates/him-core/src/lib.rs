@@ -5,6 +5,7 @@
 //! without compiling tesseract or whisper.cpp:
 //!
 //! - [`DocumentId`] and [`Sha256`]: a document is named by the SHA-256 of its original bytes.
+//! - [`Mrn`]: a medical record number that passed the one rule for naming a patient folder.
 //! - [`MediaType`] sniffed from magic bytes (never from a file name), and the [`Kind`] it implies.
 //! - [`RejectReason`] and [`Rejection`]: the stable reason codes for bad input.
 //! - [`AudioClip`] and the [`AsrEngine`] trait with its [`Transcript`] and [`RiskFlag`]s.
@@ -24,6 +25,7 @@ mod error;
 mod id;
 mod manifest;
 mod media;
+mod mrn;
 mod ocr;
 mod reason;
 
@@ -32,7 +34,10 @@ pub use asr::{
 };
 pub use error::{EngineError, Result};
 pub use id::{DocumentId, Sha256};
-pub use manifest::{DocumentManifest, EngineVersions, PageInfo, PageSource, Status};
+pub use manifest::{
+    DocumentManifest, EngineVersions, FiledPatient, JobContext, PageInfo, PageSource, Status,
+};
 pub use media::{Kind, MediaType};
+pub use mrn::Mrn;
 pub use ocr::{OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageSegMode};
 pub use reason::{RejectReason, Rejection};

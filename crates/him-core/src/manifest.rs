@@ -2,7 +2,33 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DocumentId, Kind, PageSegMode, RejectReason, RiskFlag, Sha256};
+use crate::{DocumentId, Kind, Mrn, PageSegMode, RejectReason, RiskFlag, Sha256};
+
+/// What the submitter said about a job: carried from `him submit`, the intake API and the drop folder
+/// through the queue into the manifest and the index entry, so the review queue orders STAT work first,
+/// filters by station and counts waiting time from submission.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobContext {
+    /// Urgent (STAT) work.
+    #[serde(default)]
+    pub stat: bool,
+    /// Id of the submitting station or drop (a device id, never a person).
+    #[serde(default)]
+    pub station: Option<String>,
+    /// When the document was submitted, RFC 3339; `None` for `him process`, which submits nothing.
+    #[serde(default)]
+    pub submitted_at: Option<String>,
+}
+
+/// The patient a document was filed to, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiledPatient {
+    pub mrn: Mrn,
+    /// Match score, 0 to 1.
+    pub score: f32,
+    /// The matching rule that fired (`mrn+dob+name`, …).
+    pub rule: String,
+}
 
 /// Where a document ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,8 +106,11 @@ pub struct EngineVersions {
 }
 
 /// `document.json`: everything known about a filed document except its content.
+///
+/// The extracted fields and the match decision are typed by the extraction stage (`him_extract::Manifest`
+/// names them); the defaults read them as plain JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DocumentManifest {
+pub struct DocumentManifest<Fields = serde_json::Value, Matching = serde_json::Value> {
     /// Version of this schema.
     pub schema: u32,
     pub document_id: DocumentId,
@@ -91,17 +120,20 @@ pub struct DocumentManifest {
     pub bytes: u64,
     /// RFC 3339 time the pipeline received the bytes.
     pub received_at: String,
+    /// STAT, station and submission time, as submitted.
+    #[serde(flatten)]
+    pub job: JobContext,
     pub status: Status,
     pub reason: Option<RejectReason>,
     pub page_count: u32,
     pub pages: Vec<PageInfo>,
     pub engines: EngineVersions,
     /// Extracted fields (filled by the identity stage).
-    pub fields: serde_json::Value,
+    pub fields: Fields,
     /// The matched patient, when one matched.
-    pub patient: Option<serde_json::Value>,
+    pub patient: Option<FiledPatient>,
     /// The matching decision with its candidates and the rule that fired.
-    pub matching: Option<serde_json::Value>,
+    pub matching: Option<Matching>,
     /// Length of a dictation, in milliseconds.
     #[serde(default)]
     pub duration_ms: Option<u64>,
@@ -113,7 +145,15 @@ pub struct DocumentManifest {
     pub needs_review: bool,
 }
 
-impl DocumentManifest {
+impl<F, M> DocumentManifest<F, M> {
     /// Current schema version.
     pub const SCHEMA: u32 = 1;
+
+    /// When the document's wait started: its submission, else its arrival in the pipeline.
+    pub fn waiting_since(&self) -> &str {
+        self.job
+            .submitted_at
+            .as_deref()
+            .unwrap_or(&self.received_at)
+    }
 }

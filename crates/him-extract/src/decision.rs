@@ -39,7 +39,7 @@ impl Default for MatchConfig {
 }
 
 /// Which identifiers agreed when a document was matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MatchRule {
     /// MRN, date of birth and name all agree.
     #[serde(rename = "mrn+dob+name")]
@@ -60,7 +60,7 @@ pub enum MatchRule {
 }
 
 /// Why a document was not matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmatchedReason {
     /// No patient in the index fits.
@@ -81,7 +81,7 @@ pub enum UnmatchedReason {
 }
 
 /// The outcome of [`match_patient`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum MatchOutcome {
     /// File the document under this patient.
@@ -101,7 +101,7 @@ pub enum MatchOutcome {
 }
 
 /// Per-identifier agreement of a candidate with the page, 0 to 1; `None` when the page lacks it.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct IdentifierScores {
     /// 1 when the MRN read equals the candidate's, 0.9 when only a correction does, 0 otherwise.
     pub mrn: Option<f32>,
@@ -114,7 +114,7 @@ pub struct IdentifierScores {
 }
 
 /// A patient the matcher considered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     /// The candidate's MRN.
     pub mrn: String,
@@ -125,7 +125,7 @@ pub struct Candidate {
 }
 
 /// The explainable match decision, stored in `document.json`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MatchDecision {
     /// Matched or not, and why.
     pub outcome: MatchOutcome,

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::date::Date;
 use crate::mrn::CheckDigit;
 
 /// Where a field's value was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// A byte span `start..end` in the text of page `page` (0-based), as given to [`extract`](crate::extract).
@@ -30,7 +30,7 @@ pub enum Source {
 }
 
 /// One extracted value with its confidence (0 to 1) and its source.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Field {
     /// The normalised value: ISO dates, LOINC codes, an MRN without spaces.
     pub value: String,
@@ -44,7 +44,7 @@ pub struct Field {
 }
 
 /// The fields of [`Fields`], for warnings and summaries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldName {
     /// [`Fields::patient_family`].
@@ -88,7 +88,7 @@ impl FieldName {
 }
 
 /// Something the extractor noticed that a reviewer or the matcher should know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExtractWarning {
     /// The document carries two different values for this field (e.g. pages of two patients).
@@ -104,7 +104,7 @@ pub enum ExtractWarning {
 }
 
 /// Everything extracted from one document.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fields {
     /// Patient family name, as printed (Synthea-style trailing digits kept).
     pub patient_family: Option<Field>,
@@ -114,7 +114,7 @@ pub struct Fields {
     pub mrn: Option<Field>,
     /// OCR corrections of [`Fields::mrn`] (O→0, l/I→1, S→5, B→8); with [`CheckDigit::Luhn`]
     /// only those that pass. The matcher accepts one only where the index confirms it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mrn_candidates: Vec<String>,
     /// Date of birth, ISO.
     pub date_of_birth: Option<Field>,
@@ -131,7 +131,7 @@ pub struct Fields {
     /// Encounter, visit or account number.
     pub encounter: Option<Field>,
     /// What a reviewer should know about these fields.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<ExtractWarning>,
 }
 
@@ -174,6 +174,13 @@ impl Fields {
             FieldName::Author => &mut self.author,
             FieldName::Encounter => &mut self.encounter,
         }
+    }
+
+    /// The fields present, in a fixed order.
+    pub fn present(&self) -> impl Iterator<Item = (FieldName, &Field)> {
+        ALL_FIELDS
+            .iter()
+            .filter_map(|&name| Some((name, self.get(name)?)))
     }
 
     /// A flat `{name: {value, confidence}}` map of the fields present, for one JSON line.

@@ -62,3 +62,7 @@ pub use matching::match_patient;
 pub use mrn::{is_safe_mrn_for_key, luhn_valid, CheckDigit};
 pub use names::normalize_name;
 pub use spoken::{extract_transcript, TranscriptSegment};
+
+/// `document.json` as the pipeline writes it and the review reads it: the manifest with this crate's
+/// typed fields and match decision.
+pub type Manifest = him_core::DocumentManifest<Fields, MatchDecision>;

@@ -53,13 +53,9 @@ pub fn luhn_valid(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Tells whether `mrn` may be used inside an object-store key: `[A-Za-z0-9-]{1,64}`.
-///
-/// That excludes `/`, `\`, `.` (so no `..`), whitespace and control characters.
+/// Tells whether `mrn` may be used inside an object-store key: the rule of [`him_core::Mrn`].
 pub fn is_safe_mrn_for_key(mrn: &str) -> bool {
-    (1..=64).contains(&mrn.len())
-        && mrn.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !mrn.contains("..")
+    him_core::Mrn::parse(mrn).is_some()
 }
 
 /// The comparison key of an MRN: ASCII letters and digits only, upper-cased.

@@ -33,7 +33,9 @@
 //! let job = JobMessage {
 //!     schema: SCHEMA_VERSION,
 //!     document_id: sha256[..32].to_string(),
-//!     original_key: format!("intake/{}/original.pdf", &sha256[..32]),
+//!     original_key: him_store::Folder::Intake(him_core::DocumentId::parse(&sha256[..32]).unwrap())
+//!         .original("pdf")
+//!         .path(),
 //!     sha256,
 //!     kind: WorkKind::Charts,
 //!     media_type: "application/pdf".to_string(),
@@ -59,6 +61,7 @@ mod config;
 mod dead_letters;
 mod delivery;
 mod error;
+mod events;
 mod memory;
 mod message;
 mod queue;
@@ -68,6 +71,7 @@ pub use amqp::AmqpQueue;
 pub use config::QueueConfig;
 pub use delivery::{Consumer, Delivery};
 pub use error::{Error, Result};
+pub use events::EventSubscription;
 pub use memory::MemoryQueue;
 pub use message::{DeadLetter, EventKind, EventMessage, JobMessage, WorkKind, SCHEMA_VERSION};
 pub use queue::Queue;

@@ -29,6 +29,7 @@ struct State {
     queues: HashMap<String, VecDeque<Stored>>,
     dead: VecDeque<DeadStored>,
     events: Vec<EventMessage>,
+    subscribers: Vec<tokio::sync::mpsc::UnboundedSender<EventMessage>>,
     unacked: HashMap<u64, Unacked>,
     cancelled: Vec<u64>,
     next_tag: u64,
@@ -82,6 +83,7 @@ impl MemoryQueue {
             queues,
             dead: VecDeque::new(),
             events: Vec::new(),
+            subscribers: Vec::new(),
             unacked: HashMap::new(),
             cancelled: Vec::new(),
             next_tag: 0,
@@ -123,8 +125,19 @@ impl MemoryQueue {
     /// Records an event; see [`MemoryQueue::events`].
     pub async fn publish_event(&self, event: &EventMessage) -> Result<()> {
         event.validate()?;
-        self.lock().events.push(event.clone());
+        let mut state = self.lock();
+        state.events.push(event.clone());
+        state
+            .subscribers
+            .retain(|subscriber| subscriber.send(event.clone()).is_ok());
         Ok(())
+    }
+
+    /// Receives every event published from now on.
+    pub fn subscribe_events(&self) -> crate::EventSubscription {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.lock().subscribers.push(sender);
+        crate::EventSubscription::memory(receiver)
     }
 
     /// Every event published so far.

@@ -7,6 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use him_store::{Folder, Key};
+
 use crate::{Error, Result};
 
 /// The schema version this crate writes and accepts.
@@ -83,11 +85,14 @@ impl JobMessage {
         if !is_lower_hex(&self.sha256, 64) || !self.sha256.starts_with(&self.document_id) {
             return invalid("sha256 is not the 64-character hash the document_id derives from");
         }
-        let prefix = format!("intake/{}/original.", self.document_id);
-        let extension_ok = self.original_key.strip_prefix(&prefix).is_some_and(|ext| {
-            !ext.is_empty() && ext.len() <= 8 && ext.bytes().all(|b| b.is_ascii_alphanumeric())
-        });
-        if !extension_ok {
+        let original_ok = match Key::parse(&self.original_key) {
+            Some(key) => {
+                matches!(key.folder(), Some(Folder::Intake(id)) if id.as_str() == self.document_id)
+                    && key.original_extension().is_some()
+            }
+            None => false,
+        };
+        if !original_ok {
             return invalid("original_key is not intake/<document_id>/original.<ext>");
         }
         let media_ok = self.media_type.contains('/')
@@ -168,7 +173,8 @@ pub struct EventMessage {
     pub document_id: String,
     /// The document's status after the event, e.g. `filed`.
     pub status: String,
-    /// Object key or folder of the result.
+    /// Object key of the document's index entry (`index/<id>.json`, [`him_store::Key::Index`]); never
+    /// its folder, whose key can hold an MRN.
     pub location: String,
     /// A reason code such as `too_large`, for rejections; never free text about the patient.
     pub reason: Option<String>,
@@ -185,6 +191,12 @@ impl EventMessage {
         if !is_lower_hex(&self.document_id, 32) {
             return Err(Error::InvalidMessage {
                 detail: "document_id is not 32 lower-case hex characters".to_string(),
+            });
+        }
+        let index_ok = matches!(Key::parse(&self.location), Some(Key::Index(id)) if id.as_str() == self.document_id);
+        if !index_ok {
+            return Err(Error::InvalidMessage {
+                detail: "location is not the document's index entry".to_string(),
             });
         }
         if let Some(reason) = &self.reason {
@@ -272,6 +284,13 @@ fn is_rfc3339_shaped(text: &str) -> bool {
 pub(crate) mod tests {
     use super::*;
 
+    /// The intake original's key of a document.
+    pub(crate) fn intake_original(id: &str) -> String {
+        Folder::Intake(him_core::DocumentId::parse(id).unwrap())
+            .original("pdf")
+            .path()
+    }
+
     /// A valid job for document number `n`.
     pub(crate) fn job(n: u8, kind: WorkKind, stat: bool) -> JobMessage {
         let sha256 = format!("{n:02x}").repeat(32);
@@ -280,7 +299,7 @@ pub(crate) mod tests {
             document_id: sha256[..32].to_string(),
             sha256,
             kind,
-            original_key: format!("intake/{}/original.pdf", &format!("{n:02x}").repeat(16)),
+            original_key: intake_original(&format!("{n:02x}").repeat(16)),
             media_type: "application/pdf".to_string(),
             bytes: 1024,
             stat,
@@ -305,7 +324,7 @@ pub(crate) mod tests {
         bad.schema = 2;
         assert!(bad.validate().is_err());
         let mut bad = job(1, WorkKind::Dictations, false);
-        bad.original_key = "intake/other/original.pdf".to_string();
+        bad.original_key = intake_original(&"ff".repeat(16));
         assert!(bad.validate().is_err());
         let mut bad = job(1, WorkKind::Dictations, false);
         bad.station = Some("Dr Jane Doe".to_string());
@@ -333,7 +352,7 @@ pub(crate) mod tests {
             event: EventKind::Unmatched,
             document_id: "ab".repeat(16),
             status: "unmatched".to_string(),
-            location: format!("unmatched/{}/", "ab".repeat(16)),
+            location: Key::Index(him_core::DocumentId::parse(&"ab".repeat(16)).unwrap()).path(),
             reason: None,
         };
         let text = String::from_utf8(event.to_body().unwrap()).unwrap();

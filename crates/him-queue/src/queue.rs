@@ -1,8 +1,8 @@
 //! [`Queue`]: one type for the worker, over RabbitMQ or the in-memory twin.
 
 use crate::{
-    AmqpQueue, Consumer, DeadLetter, EventMessage, JobMessage, MemoryQueue, QueueConfig, Result,
-    WorkKind,
+    AmqpQueue, Consumer, DeadLetter, EventMessage, EventSubscription, JobMessage, MemoryQueue,
+    QueueConfig, Result, WorkKind,
 };
 
 /// The work queue, whichever backend is behind it; the worker loop is written once against this.
@@ -42,6 +42,14 @@ impl Queue {
     /// Publishes an outcome event.
     pub async fn publish_event(&self, event: &EventMessage) -> Result<()> {
         both!(self, queue => queue.publish_event(event).await)
+    }
+
+    /// Subscribes to the outcome events under the name `subscriber` (an identifier: `review`).
+    pub async fn subscribe_events(&self, subscriber: &str) -> Result<EventSubscription> {
+        match self {
+            Queue::Amqp(queue) => EventSubscription::amqp(&queue.shared, subscriber).await,
+            Queue::Memory(queue) => Ok(queue.subscribe_events()),
+        }
     }
 
     /// Consumes the work queues of `kinds`, STAT first, with `prefetch` unacknowledged jobs per queue

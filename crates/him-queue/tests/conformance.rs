@@ -21,7 +21,11 @@ fn job(n: u8, kind: WorkKind, stat: bool) -> JobMessage {
     JobMessage {
         schema: SCHEMA_VERSION,
         document_id: sha256[..32].to_string(),
-        original_key: format!("intake/{}/original.pdf", &sha256[..32]),
+        original_key: him_store::Folder::Intake(
+            him_core::DocumentId::parse(&sha256[..32]).unwrap(),
+        )
+        .original("pdf")
+        .path(),
         sha256,
         kind,
         media_type: "application/pdf".to_string(),
@@ -178,7 +182,10 @@ async fn conformance(queue: &Queue, prefix: &str) {
         event: EventKind::Filed,
         document_id: dictation.document_id.clone(),
         status: "filed".to_string(),
-        location: format!("patients/p1/{}/", dictation.document_id),
+        location: him_store::Key::Index(
+            him_core::DocumentId::parse(&dictation.document_id).unwrap(),
+        )
+        .path(),
         reason: None,
     };
     queue.publish_event(&event).await.unwrap();

@@ -17,7 +17,11 @@ fn job(n: u8) -> JobMessage {
     JobMessage {
         schema: SCHEMA_VERSION,
         document_id: sha256[..32].to_string(),
-        original_key: format!("intake/{}/original.wav", &sha256[..32]),
+        original_key: him_store::Folder::Intake(
+            him_core::DocumentId::parse(&sha256[..32]).unwrap(),
+        )
+        .original("wav")
+        .path(),
         sha256,
         kind: WorkKind::Dictations,
         media_type: "audio/wav".to_string(),

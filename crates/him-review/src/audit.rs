@@ -4,7 +4,7 @@
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use him_store::Store;
+use him_store::{Key, Prefix, Store};
 
 use crate::accounts::random_hex;
 use crate::db::Db;
@@ -64,15 +64,15 @@ impl AuditEvent {
     }
 }
 
-fn audit_key(event: &AuditEvent) -> String {
+fn audit_key(event: &AuditEvent) -> Result<Key> {
     let day = event.at.get(..10).unwrap_or("0000-00-00");
-    let (yyyy, mm, dd) = (
-        day.get(..4).unwrap_or("0000"),
-        day.get(5..7).unwrap_or("00"),
-        day.get(8..10).unwrap_or("00"),
-    );
     let stamp: String = event.at.chars().filter(char::is_ascii_digit).collect();
-    format!("audit/{yyyy}/{mm}/{dd}/{stamp}-{}.json", random_hex(8))
+    let name = format!("{stamp}-{}.json", random_hex(8));
+    Key::audit(day, &name)
+        .or_else(|| Key::audit("0000-00-00", &name))
+        .ok_or_else(|| Error::InvalidInput {
+            detail: "audit time is not a timestamp".to_string(),
+        })
 }
 
 fn index(db: &Db, key: &str, event: &AuditEvent) -> Result<()> {
@@ -98,20 +98,21 @@ pub async fn record_audit(store: &Store, db: &Db, event: &AuditEvent) -> Result<
         key: "audit event".to_string(),
     })?;
     loop {
-        let key = audit_key(event);
+        let key = audit_key(event)?;
         if store.put_new(&key, bytes.clone().into()).await? == him_store::Written::Created {
-            return index(db, &key, event);
+            return index(db, &key.path(), event);
         }
     }
 }
 
 /// Re-indexes every audit object of the store.
 pub(crate) async fn reindex_audit(store: &Store, db: &Db) -> Result<()> {
-    for key in store.list("audit/").await? {
+    for key in store.list(&Prefix::Audit).await? {
         let bytes = store.get(&key).await?;
-        let event: AuditEvent =
-            serde_json::from_slice(&bytes).map_err(|_| Error::Unreadable { key: key.clone() })?;
-        index(db, &key, &event)?;
+        let event: AuditEvent = serde_json::from_slice(&bytes).map_err(|_| Error::Unreadable {
+            key: key.to_string(),
+        })?;
+        index(db, &key.path(), &event)?;
     }
     Ok(())
 }
@@ -162,10 +163,14 @@ mod tests {
         let event = AuditEvent::now("ana", "view", Some("abc"), "127.0.0.1", "");
         record_audit(&store, &db, &event).await.unwrap();
         record_audit(&store, &db, &event).await.unwrap();
-        let keys = store.list("audit/").await.unwrap();
+        let keys = store.list(&Prefix::Audit).await.unwrap();
         assert_eq!(keys.len(), 2);
         let day = &event.at[..10].replace('-', "/");
-        assert!(keys[0].starts_with(&format!("audit/{day}/")), "{}", keys[0]);
+        assert!(
+            keys[0].path().starts_with(&format!("audit/{day}/")),
+            "{}",
+            keys[0]
+        );
         let fresh = Db::in_memory().unwrap();
         reindex_audit(&store, &fresh).await.unwrap();
         let query = AuditQuery {

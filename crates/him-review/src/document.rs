@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use him_store::Store;
+use him_extract::{Field, Fields, Source};
+use him_store::{Key, Store};
 
 use crate::error::Result;
 use crate::queue::QueueItem;
@@ -100,19 +101,12 @@ fn word_spans(page_text: &str, words: &[Value]) -> Vec<Option<(usize, usize)>> {
         .collect()
 }
 
-/// `(page, start, end)` of a field's text source, in either serialisation of `Source`.
-fn text_source(field: &Value) -> Option<(u64, usize, usize)> {
-    let source = &field["source"];
-    let span = if source["kind"] == "text" {
-        source
-    } else {
-        &source["Text"]
-    };
-    Some((
-        span["page"].as_u64()?,
-        span["start"].as_u64()? as usize,
-        span["end"].as_u64()? as usize,
-    ))
+/// `(page, start, end)` of a field read from a page's text.
+fn text_source(field: &Field) -> Option<(u64, usize, usize)> {
+    match field.source {
+        Source::Text { page, start, end } => Some((u64::from(page), start, end)),
+        Source::Audio { .. } => None,
+    }
 }
 
 fn percent(part: f64, whole: f64) -> f64 {
@@ -127,7 +121,7 @@ fn page_highlights(
     page: &Value,
     page_index: u64,
     page_text: &str,
-    fields: &Value,
+    fields: &Fields,
     low_confidence: f32,
 ) -> Vec<Highlight> {
     let (width, height) = (
@@ -149,18 +143,16 @@ fn page_highlights(
         })
     };
     let mut highlights = Vec::new();
-    if let Some(map) = fields.as_object() {
-        for (name, field) in map {
-            let Some((page_of_field, start, end)) = text_source(field) else {
-                continue;
-            };
-            if page_of_field != page_index {
-                continue;
-            }
-            for (word, span) in words.iter().zip(&spans) {
-                if matches!(span, Some((s, e)) if *s < end && *e > start) {
-                    highlights.extend(boxed(word, "field", name.clone()));
-                }
+    for (name, field) in fields.present() {
+        let Some((page_of_field, start, end)) = text_source(field) else {
+            continue;
+        };
+        if page_of_field != page_index {
+            continue;
+        }
+        for (word, span) in words.iter().zip(&spans) {
+            if matches!(span, Some((s, e)) if *s < end && *e > start) {
+                highlights.extend(boxed(word, "field", name.as_str().to_string()));
             }
         }
     }
@@ -182,27 +174,24 @@ pub(crate) async fn load(
 ) -> Result<DocumentView> {
     let location = &item.location;
     let state = review::review_state(store, location).await?;
-    let manifest = review::read_json(store, &format!("{location}/document.json")).await?;
-    let ocr = review::read_json(store, &format!("{location}/ocr.json")).await?;
-    let transcript = review::read_json(store, &format!("{location}/transcript.json")).await?;
+    let manifest = review::manifest(store, location).await?;
+    let ocr = review::read_json(store, &location.ocr()).await?;
+    let transcript = review::read_json(store, &location.transcript()).await?;
     let raw_text = store
-        .get_opt(&format!("{location}/text.txt"))
+        .get_opt(&location.text())
         .await?
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
     let page_texts: Vec<&str> = raw_text.split('\u{c}').collect();
     let ocr_pages = ocr["pages"].as_array().cloned().unwrap_or_default();
     let mut pages = Vec::new();
-    for (index, page) in manifest["pages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let Some(image) = page["image"].as_str() else {
+    let no_fields = Fields::default();
+    let fields_read = manifest.as_ref().map_or(&no_fields, |m| &m.fields);
+    for (index, page) in manifest.iter().flat_map(|m| m.pages.iter()).enumerate() {
+        let Some(image) = page.image.as_deref() else {
             continue;
         };
-        let number = page["number"].as_u64().unwrap_or(index as u64 + 1);
+        let number = u64::from(page.number);
         let ocr_page = ocr_pages
             .iter()
             .find(|p| p["number"].as_u64() == Some(number))
@@ -211,13 +200,13 @@ pub(crate) async fn load(
         pages.push(PageView {
             number,
             file: image.trim_start_matches("pages/").to_string(),
-            width: page["width"].as_u64().unwrap_or(0),
-            height: page["height"].as_u64().unwrap_or(0),
+            width: u64::from(page.width),
+            height: u64::from(page.height),
             highlights: page_highlights(
                 &ocr_page,
                 index as u64,
                 page_texts.get(index).copied().unwrap_or(""),
-                &manifest["fields"],
+                fields_read,
                 low_confidence,
             ),
         });
@@ -234,15 +223,17 @@ pub(crate) async fn load(
                 _ => current.get(*name).cloned().unwrap_or_default(),
             },
             original: original.get(*name).cloned().unwrap_or_default(),
-            confidence: manifest["fields"][*name]["confidence"].as_f64(),
+            confidence: fields_read
+                .present()
+                .find(|(field, _)| field.as_str() == *name)
+                .map(|(_, field)| f64::from(field.confidence)),
         })
         .collect();
-    let candidates = manifest["matching"]["candidates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["mrn"].as_str())
-        .filter_map(|mrn| patients.view(mrn))
+    let candidates = manifest
+        .iter()
+        .filter_map(|m| m.matching.as_ref())
+        .flat_map(|matching| matching.candidates.iter())
+        .filter_map(|candidate| patients.view(&candidate.mrn))
         .collect();
     let versions = state
         .versions
@@ -278,7 +269,7 @@ pub(crate) async fn load(
 }
 
 /// Key and media type of a dictation's original audio; `None` for anything that is not audio.
-pub(crate) async fn audio_key(store: &Store, item: &QueueItem) -> Result<Option<(String, String)>> {
+pub(crate) async fn audio_key(store: &Store, item: &QueueItem) -> Result<Option<(Key, String)>> {
     if item.kind != "dictation" {
         return Ok(None);
     }
@@ -301,7 +292,19 @@ mod tests {
             {"text": "MRN:", "confidence": 95.0, "bbox": [100, 200, 50, 20]},
             {"text": "123", "confidence": 40.0, "bbox": [200, 200, 60, 20]},
         ]});
-        let fields = json!({"mrn": {"value": "123", "source": {"kind": "text", "page": 0, "start": 5, "end": 8}}});
+        let fields = Fields {
+            mrn: Some(Field {
+                value: "123".to_string(),
+                confidence: 0.9,
+                source: Source::Text {
+                    page: 0,
+                    start: 5,
+                    end: 8,
+                },
+                raw: None,
+            }),
+            ..Fields::default()
+        };
         let highlights = page_highlights(&page, 0, "MRN: 123\n", &fields, 60.0);
         assert_eq!(highlights.len(), 2);
         assert_eq!(highlights[0].class, "field");

@@ -35,6 +35,7 @@ mod config;
 mod db;
 mod document;
 mod error;
+mod events;
 mod fhir;
 mod password;
 mod patients;
@@ -51,10 +52,11 @@ pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
 pub use db::Db;
 pub use error::{Error, Result};
+pub use events::{connect_and_follow, follow_events};
 pub use patients::{PatientView, Patients};
 pub use queue::{
     apply_event, awaiting_signature, break_claim, claim, find_document, list_queue, reindex,
-    release, QueueEvent, QueueFilter, QueueItem, QueueList,
+    release, QueueFilter, QueueItem, QueueList,
 };
 pub use reassign::{move_to_patient, Moved};
 pub use review::{

@@ -1,29 +1,15 @@
 //! The queue index: one row per document, rebuilt from the store ([`reindex`]) and kept current by pipeline
 //! events ([`apply_event`]); reviewers claim rows so that two never work the same document.
 
+use him_extract::Manifest;
+use him_queue::EventMessage;
+use him_store::{Folder, IndexEntry, Key, Prefix, Store};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-use him_store::Store;
 
 use crate::db::{now_secs, Db};
 use crate::error::{Error, Result};
 use crate::review;
-
-/// A pipeline event telling where a document was filed (`document.filed`, `document.unmatched`,
-/// `document.rejected`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueEvent {
-    pub document_id: String,
-    /// `filed`, `unmatched` or `rejected`.
-    pub status: String,
-    /// Object-key prefix of the document's folder.
-    pub location: String,
-    /// Reason code of a rejection.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
 
 /// One document as the queue sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,7 +19,8 @@ pub struct QueueItem {
     pub kind: String,
     /// Pipeline status: `filed`, `unmatched`, `rejected`.
     pub status: String,
-    pub location: String,
+    pub location: Folder,
+    /// When the document's wait started: its submission, else its arrival in the pipeline.
     pub received_at: String,
     /// LOINC code of the document type, when extracted.
     pub document_type: Option<String>,
@@ -79,11 +66,19 @@ const COLUMNS: &str =
     review_status, claimed_by, claim_expires_at, author, awaiting_signature";
 
 fn item(row: &Row<'_>) -> rusqlite::Result<QueueItem> {
+    let location: String = row.get(3)?;
+    let location = Folder::parse(&location).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            "not a document folder".into(),
+        )
+    })?;
     Ok(QueueItem {
         document_id: row.get(0)?,
         kind: row.get(1)?,
         status: row.get(2)?,
-        location: row.get(3)?,
+        location,
         received_at: row.get(4)?,
         document_type: row.get(5)?,
         station: row.get(6)?,
@@ -98,33 +93,44 @@ fn item(row: &Row<'_>) -> rusqlite::Result<QueueItem> {
     })
 }
 
-/// What the queue needs from a `document.json` (read loosely, so dictation manifests fit too).
-fn describe(id: &str, location: &str, manifest: &Value, transcript: Option<&Value>) -> QueueItem {
-    let text = |value: &Value| value.as_str().map(str::to_string);
-    let field = |name: &str| {
-        manifest["fields"][name]["value"]
-            .as_str()
-            .map(str::to_string)
+/// The queue row of a document from its index entry, its manifest (absent for a rejected document) and
+/// its transcript.
+fn describe(
+    entry: &IndexEntry,
+    location: &Folder,
+    manifest: Option<&Manifest>,
+    transcript: Option<&serde_json::Value>,
+) -> QueueItem {
+    let status = match location {
+        Folder::Patient(..) => "filed",
+        Folder::Rejected(_) => "rejected",
+        _ => "unmatched",
     };
-    let mrn = manifest["patient"]["mrn"]
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| mrn_of_location(location));
-    let priority = text(&manifest["priority"]).or_else(|| field("priority"));
-    let warnings = manifest["fields"]["warnings"]
-        .as_array()
-        .is_some_and(|w| !w.is_empty());
+    let job = manifest.map_or(&entry.job, |m| &m.job);
+    let received_at = match manifest {
+        Some(manifest) => manifest.waiting_since().to_string(),
+        None => entry
+            .job
+            .submitted_at
+            .clone()
+            .unwrap_or_else(|| entry.filed_at.clone()),
+    };
+    let fields = manifest.map(|m| &m.fields);
+    let risk = manifest.is_some_and(|m| m.needs_review || !m.fields.warnings.is_empty())
+        || transcript.is_some_and(|t| !review::transcript_flags(t).is_empty());
     QueueItem {
-        document_id: id.to_string(),
-        kind: text(&manifest["kind"]).unwrap_or_else(|| "chart".to_string()),
-        status: text(&manifest["status"]).unwrap_or_else(|| "filed".to_string()),
-        location: location.to_string(),
-        received_at: text(&manifest["received_at"]).unwrap_or_default(),
-        document_type: field("document_type"),
-        station: text(&manifest["station"]).or_else(|| field("station")),
-        stat: priority.is_some_and(|p| p.eq_ignore_ascii_case("stat")),
-        risk: warnings || transcript.is_some_and(|t| !review::transcript_flags(t).is_empty()),
-        mrn,
+        document_id: entry.document_id.to_string(),
+        kind: manifest.map_or_else(|| "chart".to_string(), |m| m.kind.to_string()),
+        status: status.to_string(),
+        location: location.clone(),
+        received_at,
+        document_type: fields
+            .and_then(|f| f.document_type.as_ref())
+            .map(|f| f.value.clone()),
+        station: job.station.clone(),
+        stat: job.stat,
+        risk,
+        mrn: location.mrn().map(|mrn| mrn.as_str().to_string()),
         review_status: "pending".to_string(),
         claimed_by: None,
         claim_expires_at: None,
@@ -133,33 +139,12 @@ fn describe(id: &str, location: &str, manifest: &Value, transcript: Option<&Valu
     }
 }
 
-/// The MRN in a `patients/<mrn>/<id>` location.
-pub(crate) fn mrn_of_location(location: &str) -> Option<String> {
-    let mut parts = location.split('/');
-    (parts.next() == Some("patients"))
-        .then(|| parts.next().map(str::to_string))
-        .flatten()
-}
-
-fn status_of_location(location: &str) -> &'static str {
-    if location.starts_with("patients/") {
-        "filed"
-    } else if location.starts_with("rejected/") {
-        "rejected"
-    } else {
-        "unmatched"
-    }
-}
-
 /// Reads one document's state from the store and writes it into the index, keeping live claims.
-async fn refresh(store: &Store, db: &Db, id: &str, location: &str) -> Result<()> {
-    let location = current_location(store, location).await?;
-    let manifest = review::read_json_opt(store, &format!("{location}/document.json"))
-        .await?
-        .unwrap_or(Value::Null);
-    let transcript = review::read_json_opt(store, &format!("{location}/transcript.json")).await?;
-    let mut row = describe(id, &location, &manifest, transcript.as_ref());
-    row.status = status_of_location(&location).to_string();
+async fn refresh(store: &Store, db: &Db, entry: &IndexEntry) -> Result<()> {
+    let location = current_location(store, &entry.location).await?;
+    let manifest = review::manifest(store, &location).await?;
+    let transcript = review::read_json_opt(store, &location.transcript()).await?;
+    let mut row = describe(entry, &location, manifest.as_ref(), transcript.as_ref());
     if row.received_at.is_empty() {
         row.received_at = crate::db::now_rfc3339();
     }
@@ -173,21 +158,29 @@ async fn refresh(store: &Store, db: &Db, id: &str, location: &str) -> Result<()>
 /// Most moves one document can have been through before the chain is taken for a loop.
 const MAX_MOVES: usize = 32;
 
+/// The tombstone `moved.json` left in a folder a document moved out of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Moved {
+    /// Where the document is now.
+    pub location: Folder,
+    #[serde(flatten)]
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
 /// Where a document is now: its first folder, or where the tombstones (`moved.json`) lead from there.
-pub(crate) async fn current_location(store: &Store, location: &str) -> Result<String> {
-    let mut location = location.to_string();
+pub(crate) async fn current_location(store: &Store, location: &Folder) -> Result<Folder> {
+    let mut location = location.clone();
     for _ in 0..MAX_MOVES {
-        let Some(moved) = review::read_json_opt(store, &format!("{location}/moved.json")).await?
-        else {
+        let Some(moved) = review::read_typed_opt::<Moved>(store, &location.moved()).await? else {
             return Ok(location);
         };
-        match moved["location"].as_str() {
-            Some(to) if to != location => location = to.to_string(),
-            _ => return Ok(location),
+        if moved.location == location {
+            return Ok(location);
         }
+        location = moved.location;
     }
     Err(Error::Unreadable {
-        key: format!("{location}/moved.json"),
+        key: location.moved().to_string(),
     })
 }
 
@@ -203,7 +196,7 @@ fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
             row.document_id,
             row.kind,
             row.status,
-            row.location,
+            row.location.location(),
             row.received_at,
             row.document_type,
             row.station,
@@ -222,30 +215,32 @@ fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
 /// tombstones of assigned documents and the review records. Returns the number of documents indexed.
 pub async fn reindex(store: &Store, db: &Db) -> Result<usize> {
     let mut count = 0;
-    for key in store.list("index/").await? {
-        let Some(entry) = review::read_json_opt(store, &key).await? else {
+    for key in store.list(&Prefix::Index).await? {
+        let Some(entry) = review::read_typed_opt::<IndexEntry>(store, &key).await? else {
             continue;
         };
-        let (Some(id), Some(location)) =
-            (entry["document_id"].as_str(), entry["location"].as_str())
-        else {
-            return Err(Error::Unreadable { key });
-        };
-        refresh(store, db, id, location).await?;
+        refresh(store, db, &entry).await?;
         count += 1;
     }
     crate::audit::reindex_audit(store, db).await?;
     Ok(count)
 }
 
-/// Applies a pipeline event: reads the document's files from the store and updates its row.
-pub async fn apply_event(store: &Store, db: &Db, event: &QueueEvent) -> Result<()> {
-    if him_core::DocumentId::parse(&event.document_id).is_none() {
+/// Applies a pipeline event (`document.filed`, `document.unmatched`, `document.rejected`): reads the
+/// document's index entry and files from the store and updates its row.
+pub async fn apply_event(store: &Store, db: &Db, event: &EventMessage) -> Result<()> {
+    let Some(id) = him_core::DocumentId::parse(&event.document_id) else {
         return Err(Error::InvalidInput {
             detail: "event document id is not 32 hex characters".to_string(),
         });
-    }
-    refresh(store, db, &event.document_id, &event.location).await
+    };
+    let key = Key::Index(id);
+    let Some(entry) = review::read_typed_opt::<IndexEntry>(store, &key).await? else {
+        return Err(Error::Unreadable {
+            key: key.to_string(),
+        });
+    };
+    refresh(store, db, &entry).await
 }
 
 /// One document's row.
@@ -412,11 +407,11 @@ pub fn break_claim(
 }
 
 /// Records that an unmatched document was assigned to a patient.
-pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &str, mrn: &str) -> Result<()> {
+pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &Folder, mrn: &str) -> Result<()> {
     db.lock().execute(
         "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending'
          WHERE document_id = ?1",
-        params![document_id, location, mrn],
+        params![document_id, location.location(), mrn],
     )?;
     Ok(())
 }
@@ -430,7 +425,10 @@ mod tests {
             document_id: id.to_string(),
             kind: "chart".to_string(),
             status: "filed".to_string(),
-            location: format!("patients/1/{id}"),
+            location: him_store::Folder::Patient(
+                him_core::Mrn::parse("1").unwrap(),
+                him_core::DocumentId::for_bytes(id.as_bytes()),
+            ),
             received_at: received_at.to_string(),
             document_type: None,
             station: None,
@@ -475,11 +473,5 @@ mod tests {
             find_document(&db, "a").unwrap().claimed_by.as_deref(),
             Some("bob")
         );
-    }
-
-    #[test]
-    fn mrn_is_read_from_a_patient_location() {
-        assert_eq!(mrn_of_location("patients/123/abc").as_deref(), Some("123"));
-        assert_eq!(mrn_of_location("unmatched/abc"), None);
     }
 }

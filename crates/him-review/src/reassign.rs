@@ -5,15 +5,16 @@
 
 use serde_json::json;
 
-use him_store::Written;
+use him_core::Mrn;
+use him_store::{Folder, Written};
 
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
 use crate::fhir::RefStatus;
 use crate::queue;
 use crate::review::{
-    self, create, load, read_text, relation_of, restate, to_json_bytes, write_record, Loaded,
-    NewVersion, WRITE_LOCK,
+    self, load, read_text, relation_of, restate, to_json_bytes, write_record, Loaded, NewVersion,
+    WRITE_LOCK,
 };
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision};
@@ -22,7 +23,7 @@ use crate::workflow::{self, Actor, Decision};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
     /// The new folder.
-    pub location: String,
+    pub location: Folder,
     /// The MRN of the patient the document was filed to before, if any.
     pub from_mrn: Option<String>,
     pub to_mrn: String,
@@ -53,12 +54,12 @@ pub async fn move_to_patient(
             detail: "no such patient in the patient index".to_string(),
         });
     };
-    let to_mrn = patient.mrn.clone();
-    if !him_extract::is_safe_mrn_for_key(&to_mrn) {
+    let Some(mrn_key) = Mrn::parse(&patient.mrn) else {
         return Err(Error::InvalidInput {
             detail: "this patient's MRN cannot name a folder; file it by hand".to_string(),
         });
-    }
+    };
+    let to_mrn = patient.mrn.clone();
     let Loaded { item, state } = loaded;
     if item.mrn.as_deref() == Some(to_mrn.as_str()) {
         return Err(Error::Conflict {
@@ -67,24 +68,25 @@ pub async fn move_to_patient(
     }
     let store = &app.store;
     let from = item.location.clone();
-    let to = format!("patients/{to_mrn}/{document_id}");
-    if store.exists(&format!("{to}/document.json")).await? {
+    let to = Folder::Patient(mrn_key, from.document_id().clone());
+    if store.exists(&to.manifest()).await? {
         return Err(Error::Conflict {
             detail: "the document was in that patient's folder before; ask IT to restore it there"
                 .to_string(),
         });
     }
     // Everything but the review records and versions, which are the old folder's history.
-    let tombstone = format!("{from}/moved.json");
-    for key in store.list(&format!("{from}/")).await? {
-        let Some(rest) = key.strip_prefix(&format!("{from}/")) else {
-            continue;
-        };
-        if key == tombstone || rest.starts_with("versions/") || rest.starts_with("reviews/") {
+    let tombstone = from.moved();
+    for key in store.list(&from.all()).await? {
+        let history = key.version_number().is_some() || key.review_record().is_some();
+        if key == tombstone || history {
             continue;
         }
+        let Some(target) = key.in_folder(&to) else {
+            continue;
+        };
         let bytes = store.get(&key).await?;
-        store.put_new(&format!("{to}/{rest}"), bytes).await?;
+        store.put_new(&target, bytes).await?;
     }
     // The approved versions move too: new DocumentReferences naming the right patient, same numbers and
     // links, same states; the old ones are entered in error.
@@ -93,7 +95,7 @@ pub async fn move_to_patient(
     let original = review::original(store, &to).await?;
     for version in &state.versions {
         let number = version.meta.version;
-        let text = read_text(store, &format!("{from}/versions/{number}/text.txt"))
+        let text = read_text(store, &review::version_key(&from, number, "text.txt")?)
             .await?
             .unwrap_or_default();
         let status = match version.reference["status"].as_str() {
@@ -161,7 +163,7 @@ pub async fn move_to_patient(
     }
     let at = now_rfc3339();
     let moved = json!({
-        "location": to, "mrn": to_mrn, "from_mrn": item.mrn, "document_id": document_id, "by": actor.name,
+        "location": to.location(), "mrn": to_mrn, "from_mrn": item.mrn, "document_id": document_id, "by": actor.name,
         "at": at, "reason": reason.trim(),
     });
     match store.put_new(&tombstone, to_json_bytes(&moved)).await? {
@@ -178,13 +180,9 @@ pub async fn move_to_patient(
         "reassigned"
     };
     write_record(store, &from, seq, action, moved.clone()).await?;
-    create(
-        store,
-        &format!("{to}/reviews/{new_seq:04}-{action}.json"),
-        // The old folder is not named here: its key holds another patient's MRN.
-        to_json_bytes(&json!({"seq": new_seq, "action": action, "by": actor.name, "at": at})),
-    )
-    .await?;
+    // The old folder is not named here: its key holds another patient's MRN.
+    let record = json!({"by": actor.name, "at": at});
+    write_record(store, &to, new_seq, action, record).await?;
     queue::set_assigned(&app.db, document_id, &to, &to_mrn)?;
     let state = review::review_state(store, &to).await?;
     queue::set_review(&app.db, document_id, &state, false)?;

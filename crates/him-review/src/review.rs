@@ -21,7 +21,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use him_store::{Store, Written};
+use him_extract::Manifest;
+use him_store::{Folder, Key, Store, Written};
 
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
@@ -101,7 +102,7 @@ pub(crate) struct ReviewState {
     pub last_seq: u32,
     pub last_version: u32,
     /// Key of the newest `edited` record after the last decision.
-    pub last_edit: Option<String>,
+    pub last_edit: Option<Key>,
     /// Every version, oldest first.
     pub versions: Vec<VersionState>,
 }
@@ -131,21 +132,15 @@ impl ReviewState {
     }
 }
 
-fn seq_and_action(name: &str) -> Option<(u32, &str)> {
-    let (seq, action) = name.strip_suffix(".json")?.split_once('-')?;
-    Some((seq.parse().ok()?, action))
-}
-
-pub(crate) async fn review_state(store: &Store, location: &str) -> Result<ReviewState> {
+pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<ReviewState> {
     let mut state = ReviewState::default();
-    let mut records: Vec<(u32, String, String)> = Vec::new();
-    for key in store.list(&format!("{location}/reviews/")).await? {
-        let name = key.rsplit('/').next().unwrap_or_default();
-        if let Some((seq, action)) = seq_and_action(name) {
+    let mut records: Vec<(u32, String, Key)> = Vec::new();
+    for key in store.list(&location.reviews()).await? {
+        if let Some((seq, action)) = key.review_record() {
             records.push((seq, action.to_string(), key.clone()));
         }
     }
-    records.sort();
+    records.sort_by_key(|(seq, action, _)| (*seq, action.clone()));
     for (seq, action, key) in records {
         state.last_seq = state.last_seq.max(seq);
         match action.as_str() {
@@ -158,23 +153,20 @@ pub(crate) async fn review_state(store: &Store, location: &str) -> Result<Review
             _ => {}
         }
     }
-    let prefix = format!("{location}/versions/");
     let mut by_version: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for key in store.list(&prefix).await? {
-        let rest = key.strip_prefix(&prefix).unwrap_or_default();
-        if let Some((Ok(number), name)) = rest.split_once('/').map(|(n, name)| (n.parse(), name)) {
-            by_version.entry(number).or_default().push(name.to_string());
-        }
+    for key in store.list(&location.versions()).await? {
+        let (Some(number), Some(name)) = (key.version_number(), key.name()) else {
+            continue;
+        };
+        let file = name.rsplit('/').next().unwrap_or_default();
+        by_version.entry(number).or_default().push(file.to_string());
     }
     for (number, names) in by_version {
         state.last_version = state.last_version.max(number);
-        let folder = format!("{prefix}{number}");
-        let Some(meta) = read_json_opt(store, &format!("{folder}/version.json")).await? else {
+        let meta_key = version_key(location, number, "version.json")?;
+        let Some(meta) = read_typed_opt::<VersionMeta>(store, &meta_key).await? else {
             continue;
         };
-        let meta: VersionMeta = serde_json::from_value(meta).map_err(|_| Error::Unreadable {
-            key: format!("{folder}/version.json"),
-        })?;
         let snapshot = names
             .iter()
             .filter_map(|name| {
@@ -185,8 +177,15 @@ pub(crate) async fn review_state(store: &Store, location: &str) -> Result<Review
             })
             .max();
         let (reference_key, reference_seq) = match snapshot {
-            Some(seq) => (format!("{folder}/DocumentReference-{seq:04}.json"), seq),
-            None => (format!("{folder}/DocumentReference.json"), 0),
+            Some(seq) => (
+                version_key(
+                    location,
+                    number,
+                    &format!("DocumentReference-{seq:04}.json"),
+                )?,
+                seq,
+            ),
+            None => (version_key(location, number, "DocumentReference.json")?, 0),
         };
         let reference = read_json_opt(store, &reference_key)
             .await?
@@ -219,7 +218,21 @@ pub(crate) fn transcript_flags(transcript: &Value) -> Vec<(usize, Vec<String>)> 
         .collect()
 }
 
-pub(crate) async fn read_json_opt(store: &Store, key: &str) -> Result<Option<Value>> {
+/// `versions/<number>/<name>` of a document folder.
+pub(crate) fn version_key(location: &Folder, number: u32, name: &str) -> Result<Key> {
+    location
+        .version_object(number, name)
+        .ok_or_else(|| Error::InvalidInput {
+            detail: "not a version object name".to_string(),
+        })
+}
+
+/// Reads and deserialises an object of the layout, `None` when there is none. The error names the key
+/// redacted.
+pub(crate) async fn read_typed_opt<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    key: &Key,
+) -> Result<Option<T>> {
     match store.get_opt(key).await? {
         None => Ok(None),
         Some(bytes) => serde_json::from_slice(&bytes)
@@ -230,11 +243,20 @@ pub(crate) async fn read_json_opt(store: &Store, key: &str) -> Result<Option<Val
     }
 }
 
-pub(crate) async fn read_json(store: &Store, key: &str) -> Result<Value> {
+pub(crate) async fn read_json_opt(store: &Store, key: &Key) -> Result<Option<Value>> {
+    read_typed_opt(store, key).await
+}
+
+pub(crate) async fn read_json(store: &Store, key: &Key) -> Result<Value> {
     Ok(read_json_opt(store, key).await?.unwrap_or(Value::Null))
 }
 
-pub(crate) async fn read_text(store: &Store, key: &str) -> Result<Option<String>> {
+/// The manifest of a document, as the pipeline wrote it.
+pub(crate) async fn manifest(store: &Store, location: &Folder) -> Result<Option<Manifest>> {
+    read_typed_opt(store, &location.manifest()).await
+}
+
+pub(crate) async fn read_text(store: &Store, key: &Key) -> Result<Option<String>> {
     Ok(store
         .get_opt(key)
         .await?
@@ -262,7 +284,7 @@ fn changed_meanwhile() -> Error {
 }
 
 /// Writes an object that must not exist yet; an existing one means another writer got there first.
-pub(crate) async fn create(store: &Store, key: &str, bytes: Bytes) -> Result<()> {
+pub(crate) async fn create(store: &Store, key: &Key, bytes: Bytes) -> Result<()> {
     match store.put_new(key, bytes).await? {
         Written::Created => Ok(()),
         Written::AlreadyExisted => Err(changed_meanwhile()),
@@ -272,40 +294,43 @@ pub(crate) async fn create(store: &Store, key: &str, bytes: Bytes) -> Result<()>
 /// Writes `reviews/<seq>-<action>.json` under sequence number `seq`.
 pub(crate) async fn write_record(
     store: &Store,
-    location: &str,
+    location: &Folder,
     seq: u32,
     action: &str,
     mut record: Value,
 ) -> Result<String> {
     record["seq"] = json!(seq);
     record["action"] = json!(action);
-    let key = format!("{location}/reviews/{seq:04}-{action}.json");
+    let key = location
+        .review(seq, action)
+        .ok_or_else(|| Error::InvalidInput {
+            detail: "not a review action".to_string(),
+        })?;
     create(store, &key, to_json_bytes(&record)).await?;
-    Ok(key)
+    Ok(key.path())
 }
 
 /// The field values extracted by the pipeline, by name.
 pub(crate) async fn original_fields(
     store: &Store,
-    location: &str,
+    location: &Folder,
 ) -> Result<BTreeMap<String, String>> {
-    let manifest = read_json(store, &format!("{location}/document.json")).await?;
-    let mut fields = BTreeMap::new();
-    if let Some(map) = manifest["fields"].as_object() {
-        for (name, field) in map {
-            if let Some(value) = field["value"].as_str() {
-                fields.insert(name.clone(), value.to_string());
-            }
-        }
-    }
-    Ok(fields)
+    let Some(manifest) = manifest(store, location).await? else {
+        return Ok(BTreeMap::new());
+    };
+    Ok(manifest
+        .fields
+        .summary()
+        .into_iter()
+        .map(|(name, field)| (name.to_string(), field.value.to_string()))
+        .collect())
 }
 
 /// The text a reviewer should see: the newest draft, else the current version, else the OCR or transcript
 /// text.
 pub(crate) async fn current_text(
     store: &Store,
-    location: &str,
+    location: &Folder,
     state: &ReviewState,
 ) -> Result<String> {
     if let Some(edit) = &state.last_edit {
@@ -314,12 +339,12 @@ pub(crate) async fn current_text(
         }
     }
     if let Some(version) = state.main_version() {
-        let key = format!("{location}/versions/{}/text.txt", version.meta.version);
+        let key = version_key(location, version.meta.version, "text.txt")?;
         if let Some(text) = read_text(store, &key).await? {
             return Ok(text);
         }
     }
-    Ok(read_text(store, &format!("{location}/text.txt"))
+    Ok(read_text(store, &location.text())
         .await?
         .unwrap_or_default())
 }
@@ -328,7 +353,7 @@ pub(crate) async fn current_text(
 /// extracted ones.
 pub(crate) async fn current_fields(
     store: &Store,
-    location: &str,
+    location: &Folder,
     state: &ReviewState,
 ) -> Result<BTreeMap<String, String>> {
     if let Some(edit) = &state.last_edit {
@@ -483,30 +508,27 @@ pub(crate) fn relation_of(name: &str) -> Option<Relation> {
 /// Key and media type (from `document.json`) of a document's legal original, if it is there.
 pub(crate) async fn original_key(
     store: &Store,
-    location: &str,
-) -> Result<Option<(String, String)>> {
-    let prefix = format!("{location}/original.");
+    location: &Folder,
+) -> Result<Option<(Key, String)>> {
     let Some(key) = store
-        .list(&format!("{location}/"))
+        .list(&location.all())
         .await?
         .into_iter()
-        .find(|key| key.starts_with(&prefix))
+        .find(|key| key.original_extension().is_some())
     else {
         return Ok(None);
     };
-    let manifest = read_json(store, &format!("{location}/document.json")).await?;
-    let media_type = manifest["media_type"]
-        .as_str()
-        .unwrap_or("application/octet-stream")
-        .to_string();
+    let media_type = manifest(store, location)
+        .await?
+        .map_or_else(|| "application/octet-stream".to_string(), |m| m.media_type);
     Ok(Some((key, media_type)))
 }
 
 /// The legal original of a document: key, media type and bytes.
 pub(crate) async fn original(
     store: &Store,
-    location: &str,
-) -> Result<Option<(String, String, Bytes)>> {
+    location: &Folder,
+) -> Result<Option<(Key, String, Bytes)>> {
     let Some((key, media_type)) = original_key(store, location).await? else {
         return Ok(None);
     };
@@ -520,15 +542,14 @@ pub(crate) async fn original(
 pub(crate) async fn write_version(
     app: &AppState,
     document_id: &str,
-    location: &str,
+    location: &Folder,
     mrn: &str,
     number: u32,
-    original: Option<&(String, String, Bytes)>,
+    original: Option<&(Key, String, Bytes)>,
     version: &NewVersion<'_>,
 ) -> Result<Vec<String>> {
     let store = &app.store;
-    let folder = format!("{location}/versions/{number}");
-    let text_key = format!("{folder}/text.txt");
+    let text_key = version_key(location, number, "text.txt")?;
     create(store, &text_key, Bytes::from(version.text.to_string())).await?;
     let at = now_rfc3339();
     let meta = VersionMeta {
@@ -541,7 +562,7 @@ pub(crate) async fn write_version(
         by: version.by.to_string(),
         at: at.clone(),
     };
-    let meta_key = format!("{folder}/version.json");
+    let meta_key = version_key(location, number, "version.json")?;
     create(store, &meta_key, to_json_bytes(&json!(meta))).await?;
     let patient = app.patients.find(mrn);
     let display = app.patients.view(mrn).map(|p| p.display());
@@ -588,15 +609,15 @@ pub(crate) async fn write_version(
         },
         relates_to: version.relates_to,
     });
-    let reference_key = format!("{folder}/DocumentReference.json");
+    let reference_key = version_key(location, number, "DocumentReference.json")?;
     create(store, &reference_key, to_json_bytes(&reference)).await?;
-    Ok(vec![text_key, meta_key, reference_key])
+    Ok(vec![text_key.path(), meta_key.path(), reference_key.path()])
 }
 
 /// Writes a later state of a version's DocumentReference as `DocumentReference-<seq>.json`.
 pub(crate) async fn restate(
     store: &Store,
-    location: &str,
+    location: &Folder,
     version: &VersionState,
     seq: u32,
     status: Option<RefStatus>,
@@ -610,12 +631,13 @@ pub(crate) async fn restate(
         authenticator,
         &now_rfc3339(),
     );
-    let key = format!(
-        "{location}/versions/{}/DocumentReference-{seq:04}.json",
-        version.meta.version
-    );
+    let key = version_key(
+        location,
+        version.meta.version,
+        &format!("DocumentReference-{seq:04}.json"),
+    )?;
     create(store, &key, to_json_bytes(&resource)).await?;
-    Ok(key)
+    Ok(key.path())
 }
 
 /// Writes the index row of a document after a decision from its state in the store.
@@ -666,7 +688,7 @@ pub async fn approve(
 ) -> Result<Approval> {
     let _guard = WRITE_LOCK.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Approve, actor).await?;
-    let transcript = read_json(&app.store, &format!("{}/transcript.json", item.location)).await?;
+    let transcript = read_json(&app.store, &item.location.transcript()).await?;
     let missing = transcript_flags(&transcript)
         .into_iter()
         .filter(|(index, _)| !input.flags_acknowledged.contains(index))
@@ -963,19 +985,15 @@ mod tests {
     }
 
     #[test]
-    fn record_names_give_sequence_and_action() {
-        assert_eq!(seq_and_action("0012-approved.json"), Some((12, "approved")));
-        assert_eq!(seq_and_action("x-approved.json"), None);
-        assert_eq!(seq_and_action("0001.json"), None);
-    }
-
-    #[test]
     fn a_changed_mrn_is_refused_but_formatting_is_not() {
         let item = QueueItem {
             document_id: "a".into(),
             kind: "chart".into(),
             status: "filed".into(),
-            location: "patients/40158388/a".into(),
+            location: Folder::Patient(
+                him_core::Mrn::parse("40158388").unwrap(),
+                him_core::DocumentId::for_bytes(b"a"),
+            ),
             received_at: String::new(),
             document_type: None,
             station: None,

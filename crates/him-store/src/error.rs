@@ -3,7 +3,8 @@
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What can go wrong talking to the store.
+/// What can go wrong talking to the store. Every `key` is the redacted form of a [`Key`](crate::Key):
+/// an error can be logged without the MRN of a patient folder.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

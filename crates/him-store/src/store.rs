@@ -15,6 +15,7 @@ use object_store::{ClientOptions, ObjectStore, PutMode, PutOptions, PutPayload, 
 
 use crate::config::StoreConfig;
 use crate::error::{Error, Result};
+use crate::layout::{Key, Prefix};
 
 /// Outcome of a create-only write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +181,9 @@ impl Store {
         &self.location
     }
 
-    fn path(key: &str) -> Result<Path> {
+    /// Checks the real key once more (defence in depth: [`Key`] only builds safe keys). `shown` is the
+    /// redacted form errors carry.
+    fn path(key: &str, shown: &str) -> Result<Path> {
         let valid = !key.is_empty()
             && !key.starts_with('/')
             && !key.ends_with('/')
@@ -190,25 +193,26 @@ impl Store {
             && !key.chars().any(|c| c.is_control() || c == '\\');
         if !valid {
             return Err(Error::InvalidKey {
-                key: key.to_string(),
+                key: shown.to_string(),
             });
         }
         Path::parse(key).map_err(|_| Error::InvalidKey {
-            key: key.to_string(),
+            key: shown.to_string(),
         })
     }
 
     /// Writes `bytes` under `key` unless an object already exists there, which is then left untouched.
     ///
     /// In a local folder the new file gets mode 0600 and the folders this write created 0700.
-    pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<Written> {
-        let path = Self::path(key)?;
+    pub async fn put_new(&self, key: &Key, bytes: Bytes) -> Result<Written> {
+        let shown = key.to_string();
+        let path = Self::path(&key.path(), &shown)?;
         let options = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
         let local = match &self.local {
-            Some(root) => Some(root.plan(key, &path)?),
+            Some(root) => Some(root.plan(&shown, &path)?),
             None => None,
         };
         match self
@@ -218,31 +222,32 @@ impl Store {
         {
             Ok(_) => {
                 if let Some(written) = local {
-                    written.restrict(key)?;
+                    written.restrict(&shown)?;
                 }
                 Ok(Written::Created)
             }
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Written::AlreadyExisted),
-            Err(error) => Err(Error::from_object_store(key, error)),
+            Err(error) => Err(Error::from_object_store(&shown, error)),
         }
     }
 
     /// Reads a whole object.
-    pub async fn get(&self, key: &str) -> Result<Bytes> {
-        let path = Self::path(key)?;
+    pub async fn get(&self, key: &Key) -> Result<Bytes> {
+        let shown = key.to_string();
+        let path = Self::path(&key.path(), &shown)?;
         let result = self
             .inner
             .get(&path)
             .await
-            .map_err(|error| Error::from_object_store(key, error))?;
+            .map_err(|error| Error::from_object_store(&shown, error))?;
         result
             .bytes()
             .await
-            .map_err(|error| Error::from_object_store(key, error))
+            .map_err(|error| Error::from_object_store(&shown, error))
     }
 
     /// Reads an object, or `None` when there is none.
-    pub async fn get_opt(&self, key: &str) -> Result<Option<Bytes>> {
+    pub async fn get_opt(&self, key: &Key) -> Result<Option<Bytes>> {
         match self.get(key).await {
             Ok(bytes) => Ok(Some(bytes)),
             Err(Error::NotFound { .. }) => Ok(None),
@@ -251,42 +256,55 @@ impl Store {
     }
 
     /// Whether an object exists under `key`.
-    pub async fn exists(&self, key: &str) -> Result<bool> {
-        let path = Self::path(key)?;
+    pub async fn exists(&self, key: &Key) -> Result<bool> {
+        let shown = key.to_string();
+        let path = Self::path(&key.path(), &shown)?;
         match self.inner.head(&path).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(error) => Err(Error::from_object_store(key, error)),
+            Err(error) => Err(Error::from_object_store(&shown, error)),
         }
     }
 
     /// Size in bytes of the object under `key`.
-    pub async fn size(&self, key: &str) -> Result<u64> {
-        let path = Self::path(key)?;
+    pub async fn size(&self, key: &Key) -> Result<u64> {
+        let shown = key.to_string();
+        let path = Self::path(&key.path(), &shown)?;
         let meta = self
             .inner
             .head(&path)
             .await
-            .map_err(|error| Error::from_object_store(key, error))?;
+            .map_err(|error| Error::from_object_store(&shown, error))?;
         Ok(meta.size)
     }
 
-    /// Every key under a folder-like prefix (`unmatched/`, `patients/0001/`), sorted.
-    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let trimmed = prefix.trim_end_matches('/');
+    /// Every object of this layout under `prefix`, sorted by key. Objects outside the layout (written by
+    /// something else) are not listed.
+    pub async fn list(&self, prefix: &Prefix) -> Result<Vec<Key>> {
+        let shown = prefix.to_string();
+        let real = prefix.path();
+        let trimmed = real.trim_end_matches('/');
         let path = if trimmed.is_empty() {
             None
         } else {
-            Some(Self::path(trimmed)?)
+            Some(Self::path(trimmed, &shown)?)
         };
-        let mut keys: Vec<String> = self
+        let listed: Vec<String> = self
             .inner
             .list(path.as_ref())
             .map_ok(|meta| meta.location.to_string())
             .try_collect()
             .await
-            .map_err(|error| Error::from_object_store(prefix, error))?;
-        keys.sort();
+            .map_err(|error| Error::from_object_store(&shown, error))?;
+        let total = listed.len();
+        let mut keys: Vec<Key> = listed.iter().filter_map(|key| Key::parse(key)).collect();
+        if keys.len() < total {
+            tracing::debug!(
+                skipped = total - keys.len(),
+                "objects outside the store layout not listed"
+            );
+        }
+        keys.sort_by_key(Key::path);
         Ok(keys)
     }
 }
@@ -299,12 +317,12 @@ struct LocalWrite {
 
 impl LocalRoot {
     /// Where `key` goes, noting which of its folders do not exist yet.
-    fn plan(&self, key: &str, path: &Path) -> Result<LocalWrite> {
+    fn plan(&self, shown: &str, path: &Path) -> Result<LocalWrite> {
         let file = self
             .files
             .path_to_filesystem(path)
             .map_err(|_| Error::InvalidKey {
-                key: key.to_string(),
+                key: shown.to_string(),
             })?;
         let new_folders = file
             .ancestors()
@@ -319,12 +337,12 @@ impl LocalRoot {
 
 impl LocalWrite {
     /// Files 0600, new folders 0700, whatever the process umask made of them.
-    fn restrict(self, key: &str) -> Result<()> {
+    fn restrict(self, shown: &str) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let set = |path: &FsPath, mode: u32| {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
                 |source| Error::Permissions {
-                    key: key.to_string(),
+                    key: shown.to_string(),
                     source,
                 },
             )
@@ -344,6 +362,7 @@ impl LocalWrite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::Folder;
 
     #[test]
     fn keys_that_could_escape_are_refused() {
@@ -351,11 +370,11 @@ mod tests {
             "", "/abs", "a/../b", "a//b", "a/./b", "dir/", "a\\b", "a\nb",
         ] {
             assert!(
-                matches!(Store::path(key), Err(Error::InvalidKey { .. })),
+                matches!(Store::path(key, "shown"), Err(Error::InvalidKey { .. })),
                 "{key:?}"
             );
         }
-        assert!(Store::path("patients/0001/abc/original.pdf").is_ok());
+        assert!(Store::path("patients/0001/abc/original.pdf", "shown").is_ok());
     }
 
     #[test]
@@ -370,20 +389,28 @@ mod tests {
 
     #[tokio::test]
     async fn local_objects_are_private_to_the_service_user() {
+        use him_core::{DocumentId, Mrn};
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("store");
         let store = Store::local(&root).unwrap();
-        let key = "patients/0001/abc/original.pdf";
+        let (abc, def) = ("ab".repeat(16), "de".repeat(16));
+        let mrn = Mrn::parse("0001").unwrap();
+        let folder = Folder::Patient(mrn.clone(), DocumentId::parse(&abc).unwrap());
+        let key = folder.original("pdf");
         assert_eq!(
-            store.put_new(key, "x".into()).await.unwrap(),
+            store.put_new(&key, "x".into()).await.unwrap(),
             Written::Created
         );
         let mode = |path: &FsPath| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&root), 0o700);
-        assert_eq!(mode(&root.join(key)), 0o600);
-        for folder in ["patients", "patients/0001", "patients/0001/abc"] {
-            assert_eq!(mode(&root.join(folder)), 0o700, "{folder}");
+        assert_eq!(mode(&root.join(key.path())), 0o600);
+        for folder in [
+            "patients".to_string(),
+            "patients/0001".into(),
+            format!("patients/0001/{abc}"),
+        ] {
+            assert_eq!(mode(&root.join(&folder)), 0o700, "{folder}");
         }
         // A folder that existed before keeps its mode.
         std::fs::set_permissions(
@@ -391,13 +418,26 @@ mod tests {
             std::fs::Permissions::from_mode(0o750),
         )
         .unwrap();
-        store
-            .put_new("patients/0001/def/text.txt", "y".into())
-            .await
-            .unwrap();
+        let other = Folder::Patient(mrn, DocumentId::parse(&def).unwrap());
+        store.put_new(&other.text(), "y".into()).await.unwrap();
         assert_eq!(mode(&root.join("patients/0001")), 0o750);
-        assert_eq!(mode(&root.join("patients/0001/def")), 0o700);
-        assert_eq!(mode(&root.join("patients/0001/def/text.txt")), 0o600);
+        assert_eq!(mode(&root.join(format!("patients/0001/{def}"))), 0o700);
+        assert_eq!(mode(&root.join(other.text().path())), 0o600);
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_key_without_the_mrn() {
+        use him_core::{DocumentId, Mrn};
+        let store = Store::in_memory();
+        let folder = Folder::Patient(
+            Mrn::parse("40079196").unwrap(),
+            DocumentId::parse(&"ab".repeat(16)).unwrap(),
+        );
+        let error = store.get(&folder.manifest()).await.unwrap_err();
+        assert!(matches!(error, Error::NotFound { .. }));
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("40079196"), "{shown}");
+        assert!(shown.contains("patients/[mrn]/"), "{shown}");
     }
 
     #[test]

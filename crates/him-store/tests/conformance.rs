@@ -9,11 +9,17 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use him_store::{Store, StoreConfig, Written};
+use him_core::{DocumentId, Mrn};
+use him_store::{Folder, Store, StoreConfig, Written};
 
-/// Runs every check against `store`, under a fresh `prefix`.
-async fn conformance(store: &Store, prefix: &str) {
-    let key = format!("{prefix}/doc/original.pdf");
+/// Runs every check against `store`, in document folders derived from `prefix` (fresh per run).
+async fn conformance(store: &Store, prefix: &str) -> Folder {
+    let unique = format!("{prefix}-{:?}", Instant::now());
+    let doc = Folder::Patient(
+        Mrn::parse("0001").unwrap(),
+        DocumentId::for_bytes(format!("{unique}/doc").as_bytes()),
+    );
+    let key = doc.original("pdf");
     assert!(
         !store.exists(&key).await.unwrap(),
         "a new key must not exist"
@@ -32,27 +38,15 @@ async fn conformance(store: &Store, prefix: &str) {
         "create-only write must not overwrite"
     );
     assert_eq!(store.size(&key).await.unwrap(), 5);
-    assert!(store
-        .get_opt(&format!("{prefix}/missing"))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.get_opt(&doc.manifest()).await.unwrap().is_none());
 
-    store
-        .put_new(&format!("{prefix}/doc/text.txt"), "t".into())
-        .await
-        .unwrap();
-    let listed = store.list(&format!("{prefix}/doc")).await.unwrap();
-    assert_eq!(
-        listed,
-        vec![
-            format!("{prefix}/doc/original.pdf"),
-            format!("{prefix}/doc/text.txt")
-        ]
-    );
+    store.put_new(&doc.text(), "t".into()).await.unwrap();
+    let listed = store.list(&doc.all()).await.unwrap();
+    assert_eq!(listed, vec![doc.original("pdf"), doc.text()]);
 
     // A create race has exactly one winner.
-    let race_key = format!("{prefix}/race/document.json");
+    let race = Folder::Unmatched(DocumentId::for_bytes(format!("{unique}/race").as_bytes()));
+    let race_key = race.manifest();
     let attempts = (0..8).map(|i| {
         let store = store.clone();
         let key = race_key.clone();
@@ -70,6 +64,7 @@ async fn conformance(store: &Store, prefix: &str) {
         }
     }
     assert_eq!(created, 1, "exactly one concurrent create must win");
+    doc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -158,15 +153,17 @@ fn s3_store(port: u16, url: &str) -> Store {
 async fn s3_store_on_moto_conforms() {
     let moto = start_moto("him-conformance");
     let store = s3_store(moto.port, "s3://him-conformance/site-a");
-    conformance(&store, "suite").await;
-    // Objects live under the configured prefix inside the bucket.
+    let doc = conformance(&store, "suite").await;
+    // Objects live under the configured prefix inside the bucket, not at its root.
     let bare = s3_store(moto.port, "s3://him-conformance");
-    assert!(bare.exists("site-a/suite/doc/original.pdf").await.unwrap());
+    assert!(store.exists(&doc.original("pdf")).await.unwrap());
+    assert!(!bare.exists(&doc.original("pdf")).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unreachable_s3_is_a_transient_error() {
     let store = s3_store(free_port(), "s3://nowhere");
-    let error = store.put_new("a/b", "x".into()).await.unwrap_err();
+    let key = Folder::Unmatched(DocumentId::for_bytes(b"x")).text();
+    let error = store.put_new(&key, "x".into()).await.unwrap_err();
     assert!(error.is_transient(), "{error:?}");
 }

@@ -259,7 +259,11 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM login_failures", [], |row| row.get(0))
             .unwrap();
         assert_eq!(failures, 0);
-        assert!(store.list("audit/").await.unwrap().is_empty());
+        assert!(store
+            .list(&him_store::Prefix::Audit)
+            .await
+            .unwrap()
+            .is_empty());
         drop(taken);
     }
 }

@@ -106,8 +106,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Opens the database, reindexes the queue from the store and serves until the process ends.
-pub async fn serve(config: ReviewConfig, store: Store, patients: Patients) -> Result<()> {
+/// Opens the database, reindexes the queue from the store, follows the pipeline's events on the broker of
+/// `queue` (when given) and serves until the process ends.
+pub async fn serve(
+    config: ReviewConfig,
+    store: Store,
+    patients: Patients,
+    queue: Option<him_queue::QueueConfig>,
+) -> Result<()> {
     let db = Db::open(std::path::Path::new(&config.database))?;
     let count = crate::queue::reindex(&store, &db).await?;
     tracing::info!(
@@ -123,9 +129,16 @@ pub async fn serve(config: ReviewConfig, store: Store, patients: Patients) -> Re
             source,
         })?;
     tracing::info!(%listen, "review UI listening");
+    if let Some(queue) = queue {
+        tokio::spawn(crate::events::connect_and_follow(
+            queue,
+            store.clone(),
+            db.clone(),
+        ));
+    }
     if config.refresh_secs > 0 {
-        // Until the index is fed by `document.*` events, documents filed meanwhile are picked up by
-        // re-reading the store's index periodically (the store is the source of truth).
+        // A backstop for events missed (broker down, review down longer than the subscription queue
+        // lives): re-read the store's index periodically (the store is the source of truth).
         let (store, db, every) = (store.clone(), db.clone(), config.refresh_secs);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));

@@ -227,9 +227,12 @@ pub(crate) async fn page_image(
     if !valid {
         return Err(AppError::NotFound);
     }
+    let Some(key) = item.location.page(&file) else {
+        return Err(AppError::NotFound);
+    };
     let bytes = state
         .store
-        .get(&format!("{}/pages/{file}", item.location))
+        .get(&key)
         .await
         .map_err(crate::error::Error::from)?;
     if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
@@ -281,7 +284,7 @@ pub(crate) async fn version_text(
     let item = downloadable(&state, &current, &id)?;
     let Some(text) = review::read_text(
         &state.store,
-        &format!("{}/versions/{number}/text.txt", item.location),
+        &review::version_key(&item.location, number, "text.txt")?,
     )
     .await?
     else {

@@ -9,7 +9,7 @@ use him_review::{AppState, ReviewConfig};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use crate::support::{hidden_value, Harness, Login, Response, FILED};
+use crate::support::{hidden_value, under, Harness, Login, Response, FILED};
 
 const PAGES: [&str; 6] = [
     "/",
@@ -90,7 +90,7 @@ async fn posts_without_the_csrf_token_are_forbidden() {
     }
     assert!(harness
         .store
-        .list(&format!("patients/40158388/{FILED}/reviews/"))
+        .list(&under(&format!("patients/40158388/{FILED}/reviews/")))
         .await
         .unwrap()
         .is_empty());
@@ -198,7 +198,7 @@ async fn login_from(
 /// Audit records of the store with `action`.
 async fn audited(harness: &Harness, action: &str) -> Vec<serde_json::Value> {
     let mut events = Vec::new();
-    for key in harness.store.list("audit/").await.unwrap() {
+    for key in harness.store.list(&him_store::Prefix::Audit).await.unwrap() {
         let event: serde_json::Value =
             serde_json::from_slice(&harness.store.get(&key).await.unwrap()).unwrap();
         if event["action"] == action {
@@ -316,7 +316,7 @@ async fn failed_logins_leave_few_audit_objects() {
             .count(),
         280
     );
-    let keys = harness.store.list("audit/").await.unwrap();
+    let keys = harness.store.list(&him_store::Prefix::Audit).await.unwrap();
     assert!(keys.len() < 10, "{} audit objects", keys.len());
     let failed = audited(&harness, "login_failed").await;
     assert_eq!(failed.len(), 1);

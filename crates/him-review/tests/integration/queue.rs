@@ -1,7 +1,10 @@
 //! The queue page, filters, claims, reindexing and events.
 
 use axum::http::StatusCode;
-use him_review::{apply_event, find_document, reindex, Db, QueueEvent};
+use him_core::DocumentId;
+use him_queue::{EventKind, EventMessage, SCHEMA_VERSION};
+use him_review::{apply_event, find_document, reindex, Db};
+use him_store::Key;
 
 use crate::support::{Harness, DICTATION, FILED, UNMATCHED};
 
@@ -102,7 +105,10 @@ async fn reindex_rebuilds_the_queue_from_the_store() {
     let fresh = Db::in_memory().unwrap();
     assert_eq!(reindex(&harness.store, &fresh).await.unwrap(), 3);
     let moved = find_document(&fresh, UNMATCHED).unwrap();
-    assert_eq!(moved.location, format!("patients/40079196/{UNMATCHED}"));
+    assert_eq!(
+        moved.location.location(),
+        format!("patients/40079196/{UNMATCHED}")
+    );
     assert_eq!(moved.status, "filed");
     assert_eq!(
         find_document(&fresh, FILED).unwrap().review_status,
@@ -117,15 +123,20 @@ async fn reindex_rebuilds_the_queue_from_the_store() {
 async fn an_event_adds_a_document() {
     let harness = Harness::new().await;
     let db = Db::in_memory().unwrap();
-    let event: QueueEvent = serde_json::from_str(&format!(
-        r#"{{"document_id": "{FILED}", "status": "filed", "location": "patients/40158388/{FILED}", "reason": null}}"#
-    ))
-    .unwrap();
+    // The event as the worker publishes it: the index entry, never the patient folder.
+    let event = EventMessage {
+        schema: SCHEMA_VERSION,
+        event: EventKind::Filed,
+        document_id: FILED.to_string(),
+        status: "filed".to_string(),
+        location: Key::Index(DocumentId::parse(FILED).unwrap()).path(),
+        reason: None,
+    };
     apply_event(&harness.store, &db, &event).await.unwrap();
     let item = find_document(&db, FILED).unwrap();
     assert_eq!(item.kind, "chart");
     assert_eq!(item.mrn.as_deref(), Some("40158388"));
-    let bad = QueueEvent {
+    let bad = EventMessage {
         document_id: "../x".to_string(),
         ..event
     };

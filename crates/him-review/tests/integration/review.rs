@@ -3,10 +3,10 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::support::{Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, UNMATCHED};
+use crate::support::{key, under, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, UNMATCHED};
 
 async fn json(harness: &Harness, key: &str) -> Value {
-    serde_json::from_slice(&harness.store.get(key).await.unwrap()).unwrap()
+    serde_json::from_slice(&harness.store.get(&crate::support::key(key)).await.unwrap()).unwrap()
 }
 
 /// The document page boxes field sources over the page image, serves the image, and audits the view.
@@ -85,7 +85,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         .contains(&Value::from("author")));
     let text = harness
         .store
-        .get(&format!("{folder}/versions/1/text.txt"))
+        .get(&key(&format!("{folder}/versions/1/text.txt")))
         .await
         .unwrap();
     assert_eq!(&text[..], b"corrected");
@@ -130,7 +130,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     // The legal original first, then the approved text, each with size, base64 SHA-1 and absolute URL.
     let original = harness
         .store
-        .get(&format!("{folder}/original.tif"))
+        .get(&key(&format!("{folder}/original.tif")))
         .await
         .unwrap();
     let scan = &reference["content"][0]["attachment"];
@@ -153,7 +153,11 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         "approved document left the pending list"
     );
 
-    let before = harness.store.list(&format!("{folder}/")).await.unwrap();
+    let before = harness
+        .store
+        .list(&under(&format!("{folder}/")))
+        .await
+        .unwrap();
     harness.open(FILED, &ana).await;
     let again = harness
         .post(
@@ -164,7 +168,11 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(
-        harness.store.list(&format!("{folder}/")).await.unwrap(),
+        harness
+            .store
+            .list(&under(&format!("{folder}/")))
+            .await
+            .unwrap(),
         before,
         "a refused approval writes nothing"
     );
@@ -184,7 +192,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     );
     let second = harness
         .store
-        .get(&format!("{folder}/versions/2/text.txt"))
+        .get(&key(&format!("{folder}/versions/2/text.txt")))
         .await
         .unwrap();
     assert_eq!(&second[..], b"late result\n", "only the addendum text");
@@ -219,7 +227,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     assert_eq!(amended["status"], "current");
     let unchanged = harness
         .store
-        .get(&format!("{folder}/versions/1/text.txt"))
+        .get(&key(&format!("{folder}/versions/1/text.txt")))
         .await
         .unwrap();
     assert_eq!(&unchanged[..], b"corrected");
@@ -263,7 +271,7 @@ async fn flagged_dictations_need_every_flag_acknowledged() {
     let folder = format!("patients/{DICTATION_MRN}/{DICTATION}");
     assert!(harness
         .store
-        .list(&format!("{folder}/versions/"))
+        .list(&under(&format!("{folder}/versions/")))
         .await
         .unwrap()
         .is_empty());
@@ -339,7 +347,7 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
     }
     assert!(harness
         .store
-        .list("patients/NOT-A-PATIENT-1/")
+        .list(&under(&format!("patients/NOT-A-PATIENT-1/{UNMATCHED}")))
         .await
         .unwrap()
         .is_empty());
@@ -365,9 +373,17 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
         "pages/0001.png",
         "original.png",
     ] {
-        let original = harness.store.get(&format!("{from}/{name}")).await.unwrap();
+        let original = harness
+            .store
+            .get(&key(&format!("{from}/{name}")))
+            .await
+            .unwrap();
         assert_eq!(
-            harness.store.get(&format!("{to}/{name}")).await.unwrap(),
+            harness
+                .store
+                .get(&key(&format!("{to}/{name}")))
+                .await
+                .unwrap(),
             original,
             "{name}"
         );
@@ -445,7 +461,9 @@ async fn return_and_reject_record_the_reason() {
     assert_eq!(rejected.status, StatusCode::SEE_OTHER);
     assert!(harness
         .store
-        .exists(&format!("unmatched/{UNMATCHED}/reviews/0001-rejected.json"))
+        .exists(&key(&format!(
+            "unmatched/{UNMATCHED}/reviews/0001-rejected.json"
+        )))
         .await
         .unwrap());
     assert_eq!(

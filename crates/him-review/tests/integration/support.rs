@@ -1,14 +1,18 @@
 //! A review UI over an in-memory store holding two real charts (one filed, one unmatched) and a
-//! hand-written flagged STAT dictation, with helpers to log in and send requests.
+//! flagged STAT dictation written with the pipeline's own types, with helpers to log in and send requests.
 
 use std::path::Path;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use him_extract::{CheckDigit, PatientIndex};
+use him_core::{
+    DocumentId, DocumentManifest, EngineVersions, FiledPatient, JobContext, Kind, Mrn, RiskFlag,
+    Status, Transcript, TranscriptSegment, TranscriptWord,
+};
+use him_extract::{CheckDigit, Field, Fields, Manifest, PatientIndex, Source};
 use him_review::{add_user, reindex, router, AppState, Db, Patients, ReviewConfig, Role};
-use him_store::Store;
+use him_store::{Folder, IndexEntry, Key, Prefix, Store};
 use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;
@@ -72,12 +76,8 @@ async fn load_folder(store: &Store, root: &Path, folder: &Path) {
         if path.is_dir() {
             Box::pin(load_folder(store, root, &path)).await;
         } else {
-            let key = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_string();
+            let relative = path.strip_prefix(root).unwrap().to_str().unwrap();
+            let key = Key::parse(relative).expect("fixture files follow the store layout");
             store
                 .put_new(&key, std::fs::read(&path).unwrap().into())
                 .await
@@ -86,54 +86,144 @@ async fn load_folder(store: &Store, root: &Path, folder: &Path) {
     }
 }
 
-async fn put_json(store: &Store, key: &str, value: serde_json::Value) {
+/// A store key spelled out as the layout documents it: the tests check the layout from outside.
+pub fn key(path: &str) -> Key {
+    Key::parse(path).unwrap_or_else(|| panic!("not a key of the store layout: {path}"))
+}
+
+/// Everything under a folder spelled out (`patients/<mrn>/<id>/`), or under its `versions/` or `reviews/`.
+pub fn under(path: &str) -> Prefix {
+    let path = path.trim_end_matches('/');
+    for sub in ["versions", "reviews"] {
+        if let Some(folder) = path.strip_suffix(&format!("/{sub}")) {
+            if let Some(folder) = Folder::parse(folder) {
+                return match sub {
+                    "versions" => folder.versions(),
+                    _ => folder.reviews(),
+                };
+            }
+        }
+    }
+    Folder::parse(path)
+        .unwrap_or_else(|| panic!("not a folder of the store layout: {path}"))
+        .all()
+}
+
+async fn put(store: &Store, key: &Key, value: &impl serde::Serialize) {
     store
-        .put_new(key, serde_json::to_vec(&value).unwrap().into())
+        .put_new(key, serde_json::to_vec(value).unwrap().into())
         .await
         .unwrap();
 }
 
-/// A flagged STAT dictation filed to a patient.
+fn field(value: &str, confidence: f32, start_ms: u64, end_ms: u64) -> Option<Field> {
+    Some(Field {
+        value: value.to_string(),
+        confidence,
+        source: Source::Audio { start_ms, end_ms },
+        raw: None,
+    })
+}
+
+/// A flagged STAT dictation filed to a patient, written with the pipeline's own types.
 async fn add_dictation(store: &Store) {
-    let location = format!("patients/{DICTATION_MRN}/{DICTATION}");
-    put_json(
+    let id = DocumentId::parse(DICTATION).unwrap();
+    let location = Folder::Patient(Mrn::parse(DICTATION_MRN).unwrap(), id.clone());
+    let sha256: him_core::Sha256 =
+        serde_json::from_value(json!(format!("{DICTATION}{DICTATION}"))).unwrap();
+    let job = JobContext {
+        stat: true,
+        station: Some("ED-2".to_string()),
+        submitted_at: Some("2024-03-01T09:59:58Z".to_string()),
+    };
+    put(
         store,
-        &format!("index/{DICTATION}.json"),
-        json!({
-        "document_id": DICTATION, "sha256": format!("{DICTATION}{DICTATION}"), "status": "filed",
-        "location": location, "filed_at": "2024-03-01T10:00:05Z"}),
+        &Key::Index(id.clone()),
+        &IndexEntry {
+            document_id: id.clone(),
+            sha256: sha256.clone(),
+            status: Status::Filed,
+            location: location.clone(),
+            filed_at: "2024-03-01T10:00:05Z".to_string(),
+            job: job.clone(),
+        },
     )
     .await;
-    put_json(
-        store,
-        &format!("{location}/document.json"),
-        json!({
-        "schema": 1, "document_id": DICTATION, "kind": "dictation", "media_type": "audio/wav",
-        "received_at": "2024-03-01T10:00:00Z", "status": "filed", "page_count": 0, "pages": [],
-        "priority": "stat", "station": "ED-2",
-        "fields": {"document_type": {"value": "11488-4", "confidence": 0.9,
-                                     "source": {"kind": "audio", "start_ms": 0, "end_ms": 900}},
-                   "author": {"value": "Jane Smith", "confidence": 0.8,
-                              "source": {"kind": "audio", "start_ms": 1000, "end_ms": 1800}}},
-        "patient": {"mrn": DICTATION_MRN, "score": 1.0, "rule": "mrn+dob+name"}, "matching": null}),
-    )
-    .await;
-    put_json(store, &format!("{location}/transcript.json"), json!({"language": "en", "segments": [
-        {"text": "Consultation note.", "start_ms": 0, "end_ms": 900, "avg_logprob": -0.2, "no_speech_prob": 0.01,
-         "words": [{"text": "Consultation", "start_ms": 0, "end_ms": 600, "probability": 0.9},
-                   {"text": "note.", "start_ms": 600, "end_ms": 900, "probability": 0.9}], "flags": []},
-        {"text": "Thank you for watching.", "start_ms": 1000, "end_ms": 1800, "avg_logprob": -1.2,
-         "no_speech_prob": 0.8, "words": [], "flags": ["text_in_silence"]}]}))
-    .await;
+    let transcript = Transcript {
+        language: "en".to_string(),
+        segments: vec![
+            TranscriptSegment {
+                text: "Consultation note.".to_string(),
+                start_ms: 0,
+                end_ms: 900,
+                avg_logprob: -0.2,
+                no_speech_prob: 0.01,
+                temperature: 0.0,
+                words: vec![
+                    TranscriptWord {
+                        text: "Consultation".to_string(),
+                        start_ms: 0,
+                        end_ms: 600,
+                        probability: 0.9,
+                    },
+                    TranscriptWord {
+                        text: "note.".to_string(),
+                        start_ms: 600,
+                        end_ms: 900,
+                        probability: 0.9,
+                    },
+                ],
+                flags: Vec::new(),
+            },
+            TranscriptSegment {
+                text: "Thank you for watching.".to_string(),
+                start_ms: 1000,
+                end_ms: 1800,
+                avg_logprob: -1.2,
+                no_speech_prob: 0.8,
+                temperature: 0.0,
+                words: Vec::new(),
+                flags: vec![RiskFlag::TextInSilence],
+            },
+        ],
+    };
+    let manifest: Manifest = DocumentManifest {
+        schema: Manifest::SCHEMA,
+        document_id: id,
+        sha256,
+        kind: Kind::Dictation,
+        media_type: "audio/wav".to_string(),
+        bytes: 1000,
+        received_at: "2024-03-01T10:00:00Z".to_string(),
+        job,
+        status: Status::Filed,
+        reason: None,
+        page_count: 0,
+        pages: Vec::new(),
+        engines: EngineVersions::default(),
+        fields: Fields {
+            document_type: field("11488-4", 0.9, 0, 900),
+            author: field("Jane Smith", 0.8, 1000, 1800),
+            ..Fields::default()
+        },
+        patient: Some(FiledPatient {
+            mrn: Mrn::parse(DICTATION_MRN).unwrap(),
+            score: 1.0,
+            rule: "mrn+dob+name".to_string(),
+        }),
+        matching: None,
+        duration_ms: Some(1800),
+        risk_flags: vec![RiskFlag::TextInSilence],
+        needs_review: true,
+    };
+    put(store, &location.manifest(), &manifest).await;
+    put(store, &location.transcript(), &transcript).await;
     store
-        .put_new(
-            &format!("{location}/text.txt"),
-            "Consultation note. Thank you for watching.".into(),
-        )
+        .put_new(&location.text(), transcript.text().into())
         .await
         .unwrap();
     store
-        .put_new(&format!("{location}/original.wav"), vec![7u8; 1000].into())
+        .put_new(&location.original("wav"), vec![7u8; 1000].into())
         .await
         .unwrap();
 }
@@ -294,7 +384,7 @@ impl Harness {
     /// Audit actions recorded in the store for a document, oldest first.
     pub async fn audit_actions(&self, document_id: &str) -> Vec<String> {
         let mut events = Vec::new();
-        for key in self.store.list("audit/").await.unwrap() {
+        for key in self.store.list(&Prefix::Audit).await.unwrap() {
             let event: serde_json::Value =
                 serde_json::from_slice(&self.store.get(&key).await.unwrap()).unwrap();
             if event["document_id"] == document_id {

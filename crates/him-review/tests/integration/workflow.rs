@@ -6,10 +6,12 @@ use serde_json::Value;
 
 use him_review::{add_user, approve, find_document, reindex, Actor, Db, ReviewInput, Role};
 
-use crate::support::{Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, OTHER_MRN, UNMATCHED};
+use crate::support::{
+    key, under, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, OTHER_MRN, UNMATCHED,
+};
 
 async fn json(harness: &Harness, key: &str) -> Value {
-    serde_json::from_slice(&harness.store.get(key).await.unwrap()).unwrap()
+    serde_json::from_slice(&harness.store.get(&crate::support::key(key)).await.unwrap()).unwrap()
 }
 
 /// The newest state of a version's DocumentReference (the first one or its latest snapshot).
@@ -17,10 +19,11 @@ async fn reference(harness: &Harness, folder: &str, version: u32) -> Value {
     let prefix = format!("{folder}/versions/{version}/DocumentReference");
     let mut keys: Vec<String> = harness
         .store
-        .list(&format!("{folder}/versions/{version}/"))
+        .list(&under(&format!("{folder}/versions/")))
         .await
         .unwrap()
         .into_iter()
+        .map(|key| key.path())
         .filter(|key| key.starts_with(&prefix))
         .collect();
     keys.sort();
@@ -37,10 +40,11 @@ async fn reference(harness: &Harness, folder: &str, version: u32) -> Value {
 async fn version_count(harness: &Harness, folder: &str) -> usize {
     let mut numbers: Vec<String> = harness
         .store
-        .list(&format!("{folder}/versions/"))
+        .list(&under(&format!("{folder}/versions/")))
         .await
         .unwrap()
         .into_iter()
+        .map(|key| key.path())
         .filter_map(|key| {
             key.strip_prefix(&format!("{folder}/versions/"))?
                 .split('/')
@@ -143,7 +147,11 @@ async fn an_approved_document_refuses_every_second_decision() {
     let ana = harness.login("ana").await;
     approve_filed(&harness, &ana).await;
     let folder = format!("patients/{FILED_MRN}/{FILED}");
-    let before = harness.store.list(&format!("{folder}/")).await.unwrap();
+    let before = harness
+        .store
+        .list(&under(&format!("{folder}/")))
+        .await
+        .unwrap();
     for who in ["ana", "sue"] {
         let login = harness.login(who).await;
         harness.open(FILED, &login).await;
@@ -167,7 +175,11 @@ async fn an_approved_document_refuses_every_second_decision() {
             .await;
     }
     assert_eq!(
-        harness.store.list(&format!("{folder}/")).await.unwrap(),
+        harness
+            .store
+            .list(&under(&format!("{folder}/")))
+            .await
+            .unwrap(),
         before
     );
     assert_eq!(reference(&harness, &folder, 1).await["status"], "current");
@@ -285,7 +297,7 @@ async fn approve_with_a_changed_mrn_or_an_unknown_type_is_refused() {
     assert_eq!(version_count(&harness, &folder).await, 0);
     assert!(harness
         .store
-        .list(&format!("{folder}/reviews/"))
+        .list(&under(&format!("{folder}/reviews/")))
         .await
         .unwrap()
         .is_empty());
@@ -331,7 +343,7 @@ async fn reassign_corrects_a_misfile() {
     assert_eq!(not_in_index.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(harness
         .store
-        .list("patients/NOT-A-PATIENT-1/")
+        .list(&under(&format!("patients/NOT-A-PATIENT-1/{FILED}")))
         .await
         .unwrap()
         .is_empty());
@@ -355,8 +367,16 @@ async fn reassign_corrects_a_misfile() {
         "pages/0001.png",
     ] {
         assert_eq!(
-            harness.store.get(&format!("{old}/{name}")).await.unwrap(),
-            harness.store.get(&format!("{new}/{name}")).await.unwrap(),
+            harness
+                .store
+                .get(&key(&format!("{old}/{name}")))
+                .await
+                .unwrap(),
+            harness
+                .store
+                .get(&key(&format!("{new}/{name}")))
+                .await
+                .unwrap(),
             "{name} copied byte for byte and kept in the old folder"
         );
     }
@@ -384,7 +404,7 @@ async fn reassign_corrects_a_misfile() {
     );
     let item = find_document(&harness.db, FILED).unwrap();
     assert_eq!(
-        (item.location.as_str(), item.mrn.as_deref()),
+        (item.location.location().as_str(), item.mrn.as_deref()),
         (new.as_str(), Some(OTHER_MRN))
     );
     assert_eq!(item.review_status, "approved");
@@ -402,7 +422,10 @@ async fn reassign_corrects_a_misfile() {
     // The store alone tells where it is now.
     let fresh = Db::in_memory().unwrap();
     reindex(&harness.store, &fresh).await.unwrap();
-    assert_eq!(find_document(&fresh, FILED).unwrap().location, new);
+    assert_eq!(
+        find_document(&fresh, FILED).unwrap().location.location(),
+        new
+    );
     assert_eq!(
         find_document(&fresh, FILED).unwrap().review_status,
         "approved"
@@ -468,7 +491,7 @@ async fn a_correction_is_a_new_version_that_supersedes_the_old() {
     );
     let text = harness
         .store
-        .get(&format!("{folder}/versions/1/text.txt"))
+        .get(&key(&format!("{folder}/versions/1/text.txt")))
         .await
         .unwrap();
     assert_eq!(
@@ -709,7 +732,13 @@ async fn every_document_reference_passes_the_fhir_validator() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut files = Vec::new();
     let mut statuses = std::collections::BTreeSet::new();
-    for key in harness.store.list("patients/").await.unwrap() {
+    for key in harness
+        .store
+        .list(&him_store::Prefix::Patients)
+        .await
+        .unwrap()
+    {
+        let key = key.path();
         if !key.contains("/DocumentReference") {
             continue;
         }
