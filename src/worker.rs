@@ -344,3 +344,218 @@ pub fn event_for(outcome: &Outcome) -> EventMessage {
         reason: outcome.reason.map(|r| r.code().to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The worker loop against the in-memory queue and store with fake engines: one test per disposition.
+
+    use std::io::Cursor;
+
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use him_core::testsuite::{FakeBehaviour, FakeOcr};
+    use him_core::OcrEngine;
+    use him_queue::QueueConfig;
+    use him_store::{Fault, Faults, Prefix, Store};
+
+    use super::*;
+    use crate::pipeline::{Engines, OcrPool};
+    use crate::pool::CpuPool;
+
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// A blank page as PNG; `seed` makes the bytes (and so the document id) differ.
+    fn chart(seed: u8) -> Bytes {
+        let page = image::GrayImage::from_fn(400, 300, |x, y| {
+            image::Luma([if (x + y) % 97 == u32::from(seed) { 0 } else { 255 }])
+        });
+        let mut png = Vec::new();
+        page.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        Bytes::from(png)
+    }
+
+    fn pipeline(store: Store, behaviour: FakeBehaviour) -> (Arc<Pipeline>, Arc<OcrPool>) {
+        let pool: Arc<OcrPool> = Arc::new(
+            CpuPool::start(1, "fake-ocr", move || {
+                Ok(Box::new(FakeOcr {
+                    behaviour: behaviour.clone(),
+                }) as Box<dyn OcrEngine>)
+            })
+            .unwrap(),
+        );
+        let engines = Engines {
+            ocr: Arc::clone(&pool),
+            ocr_version: "fake-ocr 1".to_string(),
+            asr: None,
+            asr_version: None,
+        };
+        let pipeline = Pipeline::new(Default::default(), store, engines, None);
+        (Arc::new(pipeline), pool)
+    }
+
+    fn reading() -> FakeBehaviour {
+        FakeBehaviour::Read("PROGRESS NOTE\nPatient: Doe, John MRN: 123456\n".to_string())
+    }
+
+    /// Submits `bytes` as a STAT job from station `ED-2` and returns the job.
+    async fn submit(store: &Store, queue: &Queue, bytes: Bytes) -> JobMessage {
+        crate::intake::submit(store, queue, bytes, true, Some("ED-2"))
+            .await
+            .unwrap();
+        let mut consumer = queue.consume(&WorkKind::ALL, 1).await.unwrap();
+        let delivery = consumer.next().await.unwrap();
+        let job = delivery.message.clone();
+        delivery.requeue().await.unwrap();
+        job
+    }
+
+    /// Takes the next delivery and settles it.
+    async fn settle_next(pipeline: &Pipeline, queue: &Queue) -> &'static str {
+        let mut consumer = queue.consume(&WorkKind::ALL, 1).await.unwrap();
+        let delivery = tokio::time::timeout(Duration::from_secs(5), consumer.next())
+            .await
+            .expect("a job is waiting")
+            .unwrap();
+        settle(pipeline, queue, delivery, TIMEOUT).await.0
+    }
+
+    async fn keys(store: &Store) -> Vec<String> {
+        let listed = store.list(&Prefix::All).await.unwrap();
+        listed.iter().map(him_store::Key::path).collect()
+    }
+
+    /// A redelivered job is filed once: the second run writes nothing and re-announces the first filing.
+    #[tokio::test]
+    async fn redelivered_job_is_filed_once() {
+        let store = Store::in_memory();
+        let queue = Queue::in_memory(&QueueConfig::default());
+        let (pipeline, _pool) = pipeline(store.clone(), reading());
+        let job = submit(&store, &queue, chart(1)).await;
+        assert_eq!(settle_next(&pipeline, &queue).await, "unmatched");
+        let filed = keys(&store).await;
+        queue.publish_job(&job).await.unwrap();
+        assert_eq!(settle_next(&pipeline, &queue).await, "duplicate");
+        assert_eq!(keys(&store).await, filed, "nothing written twice");
+        let Queue::Memory(memory) = &queue else {
+            unreachable!()
+        };
+        let events = memory.events();
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.event == EventKind::Unmatched));
+        // The job's context reached the manifest and the index entry.
+        let id = DocumentId::parse(&job.document_id).unwrap();
+        let entry = crate::filing::lookup(&store, &id).await.unwrap().unwrap();
+        assert!(entry.job.stat);
+        assert_eq!(entry.job.station.as_deref(), Some("ED-2"));
+        assert_eq!(entry.job.submitted_at.as_deref(), Some(job.submitted_at.as_str()));
+        let manifest: him_extract::Manifest =
+            serde_json::from_slice(&store.get(&entry.location.manifest()).await.unwrap()).unwrap();
+        assert_eq!(manifest.job, entry.job);
+        assert_eq!(manifest.waiting_since(), job.submitted_at);
+    }
+
+    /// A store that refuses the write dead-letters the job with the reason, instead of cycling it.
+    #[tokio::test]
+    async fn store_refusal_is_dead_lettered_with_its_reason() {
+        let faults = Arc::new(Faults::default());
+        let store = Store::in_memory_with_faults(Arc::clone(&faults));
+        let queue = Queue::in_memory(&QueueConfig::default());
+        let (pipeline, _pool) = pipeline(store.clone(), reading());
+        submit(&store, &queue, chart(2)).await;
+        faults.fail_writes(Fault::Refused, 1000);
+        assert_eq!(settle_next(&pipeline, &queue).await, "dead_lettered");
+        let dead = queue.list_dead_letters(10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].reason, "store_refused");
+    }
+
+    /// A store outage requeues the job; once the store is back, the job is filed.
+    #[tokio::test]
+    async fn transient_store_error_is_requeued() {
+        let faults = Arc::new(Faults::default());
+        let store = Store::in_memory_with_faults(Arc::clone(&faults));
+        let queue = Queue::in_memory(&QueueConfig::default());
+        let (pipeline, _pool) = pipeline(store.clone(), reading());
+        submit(&store, &queue, chart(3)).await;
+        faults.fail_writes(Fault::Unavailable, 1);
+        assert_eq!(settle_next(&pipeline, &queue).await, "requeued");
+        assert!(queue.list_dead_letters(10).await.unwrap().is_empty());
+        assert_eq!(settle_next(&pipeline, &queue).await, "unmatched");
+    }
+
+    /// An OCR pool shut down says nothing about the input: requeued, never filed as a rejection.
+    #[tokio::test]
+    async fn closed_pool_is_not_a_rejection() {
+        let store = Store::in_memory();
+        let queue = Queue::in_memory(&QueueConfig::default());
+        let (pipeline, pool) = pipeline(store.clone(), reading());
+        submit(&store, &queue, chart(4)).await;
+        pool.shutdown();
+        assert_eq!(settle_next(&pipeline, &queue).await, "requeued");
+        let listed = store.list(&Prefix::All).await.unwrap();
+        assert!(
+            !listed
+                .iter()
+                .any(|key| matches!(key.folder(), Some(Folder::Rejected(_)))),
+            "no rejection filed"
+        );
+        assert!(queue.list_dead_letters(10).await.unwrap().is_empty());
+    }
+
+    /// An engine panic is contained: the document is rejected with a reason code, the original kept, and
+    /// the pool keeps serving.
+    #[tokio::test]
+    async fn engine_panic_is_contained() {
+        let store = Store::in_memory();
+        let queue = Queue::in_memory(&QueueConfig::default());
+        let (pipeline, pool) = pipeline(store.clone(), FakeBehaviour::Panic);
+        let job = submit(&store, &queue, chart(5)).await;
+        assert_eq!(settle_next(&pipeline, &queue).await, "rejected");
+        let folder = Folder::Rejected(DocumentId::parse(&job.document_id).unwrap());
+        let rejection: serde_json::Value =
+            serde_json::from_slice(&store.get(&folder.rejection()).await.unwrap()).unwrap();
+        assert_eq!(rejection["reason"], "engine_failed");
+        assert!(store.exists(&folder.original("png")).await.unwrap());
+        assert_eq!(pool.run(|_| 7).await.unwrap(), 7, "the pool survived");
+    }
+
+    /// Each error has exactly one disposition.
+    #[test]
+    fn errors_map_to_one_disposition() {
+        let invalid = him_store::Error::InvalidKey {
+            key: "k".to_string(),
+        };
+        assert_eq!(
+            disposition(&Err(Failure::Pipeline(
+                anyhow::Error::new(invalid).context("failed to store")
+            ))),
+            Disposition::DeadLetter("store_invalid_key")
+        );
+        assert_eq!(
+            disposition(&Err(Failure::Pipeline(
+                anyhow::Error::new(PoolError::Closed).context("ocr engine unavailable")
+            ))),
+            Disposition::Requeue
+        );
+        assert_eq!(
+            disposition(&Err(Failure::Pipeline(anyhow::anyhow!("a bug")))),
+            Disposition::DeadLetter("processing_failed")
+        );
+        assert_eq!(
+            disposition(&Err(Failure::Pipeline(anyhow::Error::new(EngineUnavailable(
+                "speech-to-text"
+            ))))),
+            Disposition::Requeue
+        );
+        assert_eq!(disposition(&Err(Failure::TimedOut)), Disposition::Requeue);
+        assert_eq!(
+            disposition(&Err(Failure::Panicked)),
+            Disposition::DeadLetter("worker_panic")
+        );
+        assert_eq!(
+            disposition(&Err(Failure::OriginalMissing)),
+            Disposition::DeadLetter("original_missing")
+        );
+    }
+}

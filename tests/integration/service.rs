@@ -740,3 +740,186 @@ impl EventTap {
         }
     }
 }
+
+/// One HTTP/1.1 exchange over a fresh connection: the response head and body.
+fn http_exchange(port: u16, request: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    match response.split_once("\r\n\r\n") {
+        Some((head, body)) => (head.to_string(), body.to_string()),
+        None => (response, String::new()),
+    }
+}
+
+/// The `name=value` of every `Set-Cookie` of a response head.
+fn set_cookies(head: &str) -> Vec<String> {
+    head.lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("set-cookie")
+                .then(|| value.trim().split(';').next().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+/// Logs `user` in to the review UI on `port` and returns the session cookie.
+fn review_login(port: u16, user: &str, password: &str) -> String {
+    let (head, body) = http_exchange(
+        port,
+        "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    let login_cookie = set_cookies(&head).join("; ");
+    let marker = "name=\"csrf\" value=\"";
+    let start = body.find(marker).expect("login form has a csrf token") + marker.len();
+    let csrf = body[start..].split('"').next().unwrap();
+    let form = format!("csrf={csrf}&name={user}&password={password}");
+    let (head, _) = http_exchange(
+        port,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: localhost\r\nCookie: {login_cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    );
+    let session = set_cookies(&head)
+        .into_iter()
+        .filter(|c| !c.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ");
+    assert!(!session.is_empty(), "login failed: {head}");
+    session
+}
+
+/// A document submitted STAT from station ED-2 through RabbitMQ reaches the review queue, first, with
+/// its station, within 2 s of being filed, waiting since its submission: the review follows the pipeline's
+/// events (the periodic store listing is off here).
+#[test]
+fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let mut world = World::new("review-events", "");
+    let review_port = free_port();
+    let database = world.dir.path().join("review.db");
+    let mut config = std::fs::read_to_string(&world.config).unwrap();
+    config.push_str(&format!(
+        "\n[review]\nlisten = \"127.0.0.1:{review_port}\"\ndatabase = {:?}\nrefresh_secs = 0\n",
+        database.display().to_string()
+    ));
+    std::fs::write(&world.config, config).unwrap();
+    let config = world.config.to_str().unwrap().to_string();
+    let added = world
+        .him()
+        .args(["user", "add", "ana", "--role", "reviewer", "--config", &config])
+        .env("HIM_PASSWORD", "password-123")
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let review_log = world.dir.path().join("review.log");
+    let _review = Proc(
+        world
+            .him()
+            .args(["review", "--config", &config])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&review_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_status(
+        review_port,
+        "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .is_none_or(|status| !status.contains(" 200"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "him review did not start: {}",
+            std::fs::read_to_string(&review_log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let session = review_login(review_port, "ana", "password-123");
+    let queue_page = || {
+        http_exchange(
+            review_port,
+            &format!("GET / HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\nConnection: close\r\n\r\n"),
+        )
+        .1
+    };
+    world.start_worker();
+    let charts = distinct_charts(world.dir.path(), 2);
+    let routine = world.submit(&charts[..1], &[]);
+    let routine_id = routine.keys().next().unwrap().clone();
+    let stat_submit = world
+        .him()
+        .args(["submit", "--config", &config, "--stat", "--station", "ED-2"])
+        .arg(&charts[1])
+        .output()
+        .unwrap();
+    assert!(stat_submit.status.success());
+    let line: serde_json::Value = serde_json::from_slice(&stat_submit.stdout).unwrap();
+    let stat_id = line["document_id"].as_str().unwrap().to_string();
+
+    // Poll the queue page until both documents are listed.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut stat_seen_at = None;
+    let (html, seen_at) = loop {
+        let html = queue_page();
+        let now = chrono::Utc::now();
+        if html.contains(&format!("/documents/{stat_id}\"")) {
+            stat_seen_at.get_or_insert(now);
+        }
+        if let (Some(seen_at), true) = (
+            stat_seen_at,
+            html.contains(&format!("/documents/{routine_id}\"")),
+        ) {
+            break (html, seen_at);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "documents never reached the review queue; review log:\n{}",
+            std::fs::read_to_string(&review_log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let store = world.store();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let entry: him_store::IndexEntry = serde_json::from_slice(
+        &runtime
+            .block_on(store.get(&him_store::Key::Index(
+                him_core::DocumentId::parse(&stat_id).unwrap(),
+            )))
+            .unwrap(),
+    )
+    .unwrap();
+    let filed_at = chrono::DateTime::parse_from_rfc3339(&entry.filed_at).unwrap();
+    let delay = seen_at.signed_duration_since(filed_at);
+    eprintln!("STAT document in the review queue {} ms after filing", delay.num_milliseconds());
+    assert!(
+        delay < chrono::Duration::seconds(2),
+        "the review queue showed the document {} ms after filing",
+        delay.num_milliseconds()
+    );
+    // First, with its station, waiting since submission.
+    let stat_row = html.find(&format!("/documents/{stat_id}\"")).unwrap();
+    let routine_row = html.find(&format!("/documents/{routine_id}\"")).unwrap();
+    assert!(stat_row < routine_row, "the STAT document is listed first");
+    let row_start = html[..stat_row].rfind("<tr").unwrap();
+    let row = &html[row_start..stat_row];
+    assert!(row.contains("STAT") && row.contains("ED-2"), "{row}");
+    assert!(entry.job.stat);
+    let submitted_at = entry.job.submitted_at.clone().unwrap();
+    assert!(
+        row.contains(&format!("received {submitted_at}")),
+        "waiting counts from submission ({submitted_at}): {row}"
+    );
+}

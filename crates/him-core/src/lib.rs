@@ -28,6 +28,8 @@ mod media;
 mod mrn;
 mod ocr;
 mod reason;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use asr::{
     AsrEngine, AudioClip, RiskFlag, Transcript, TranscriptSegment, TranscriptWord, ASR_SAMPLE_RATE,

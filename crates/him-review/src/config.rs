@@ -37,7 +37,8 @@ pub struct ReviewConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Minutes without a request after which a session ends; 0 keeps sessions until `session_ttl_minutes`.
     pub idle_timeout_minutes: u64,
-    /// Seconds between two refreshes of the queue index from the store; 0 refreshes only at start.
+    /// Seconds between two full re-reads of the store into the queue index, a backstop for missed events
+    /// (the index follows `<prefix>.events`); 0 reads the store only at start.
     pub refresh_secs: u64,
     /// Address under which EHRs and users reach this UI; DocumentReference attachment URLs start with it.
     pub public_base_url: String,

@@ -25,10 +25,14 @@
 
 mod config;
 mod error;
+#[cfg(feature = "testsuite")]
+mod faults;
 mod layout;
 mod store;
 
 pub use config::StoreConfig;
 pub use error::{Error, Result};
+#[cfg(feature = "testsuite")]
+pub use faults::{Fault, Faults};
 pub use layout::{Folder, IndexEntry, Key, Object, Prefix};
 pub use store::{Store, Written};

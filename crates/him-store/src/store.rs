@@ -34,6 +34,9 @@ pub struct Store {
     location: String,
     /// For a local folder: the folder, whose files are kept private to the service's user.
     local: Option<Arc<LocalRoot>>,
+    /// Faults to inject (tests of callers' error handling; feature `testsuite`).
+    #[cfg(feature = "testsuite")]
+    faults: Option<Arc<crate::Faults>>,
 }
 
 /// A local store's folder and the backend that maps keys to files in it.
@@ -50,6 +53,8 @@ impl Store {
             inner: Arc::new(InMemory::new()),
             location: "memory://".to_string(),
             local: None,
+            #[cfg(feature = "testsuite")]
+            faults: None,
         }
     }
 
@@ -78,6 +83,8 @@ impl Store {
                 folder: absolute,
                 files,
             })),
+            #[cfg(feature = "testsuite")]
+            faults: None,
         })
     }
 
@@ -173,7 +180,31 @@ impl Store {
             inner,
             location: format!("s3://{bucket}/{prefix}"),
             local: None,
+            #[cfg(feature = "testsuite")]
+            faults: None,
         })
+    }
+
+    /// An in-memory store whose writes fail as `faults` says (feature `testsuite`).
+    #[cfg(feature = "testsuite")]
+    pub fn in_memory_with_faults(faults: Arc<crate::Faults>) -> Self {
+        Store {
+            faults: Some(faults),
+            ..Store::in_memory()
+        }
+    }
+
+    #[cfg(feature = "testsuite")]
+    fn injected(&self, shown: &str) -> Result<()> {
+        match &self.faults {
+            Some(faults) => faults.next_write(shown),
+            None => Ok(()),
+        }
+    }
+
+    #[cfg(not(feature = "testsuite"))]
+    fn injected(&self, _shown: &str) -> Result<()> {
+        Ok(())
     }
 
     /// Where the store is, safe to log.
@@ -206,6 +237,7 @@ impl Store {
     /// In a local folder the new file gets mode 0600 and the folders this write created 0700.
     pub async fn put_new(&self, key: &Key, bytes: Bytes) -> Result<Written> {
         let shown = key.to_string();
+        self.injected(&shown)?;
         let path = Self::path(&key.path(), &shown)?;
         let options = PutOptions {
             mode: PutMode::Create,
