@@ -59,14 +59,20 @@ impl Default for RenderConfig {
 }
 
 impl PipelineConfig {
-    /// Loads a configuration file, or the defaults when `path` is `None`.
+    /// Loads a configuration file, or the defaults when `path` is `None`. Relative paths in a file are
+    /// taken relative to the file's folder (see [`PipelineConfig::resolve_paths`]); the defaults' relative
+    /// paths stay relative to the working directory.
     pub fn load(path: Option<&Path>, env: &HashMap<String, String>) -> anyhow::Result<Self> {
         let config = match path {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("failed to read config file {}", path.display()))?;
-                Self::parse(&text, env)
-                    .with_context(|| format!("invalid config file {}", path.display()))?
+                let mut config = Self::parse(&text, env)
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                if let Some(folder) = path.parent() {
+                    config.resolve_paths(folder);
+                }
+                config
             }
             None => PipelineConfig::default(),
         };
@@ -117,13 +123,13 @@ fn workers_or_cores(configured: usize) -> usize {
 }
 
 impl PipelineConfig {
-    /// Paths in the configuration that are relative are taken relative to `base` (the config file's folder).
+    /// Takes a relative `[asr] model_path` relative to `base`, the folder of the config file it was read
+    /// from, whatever the working directory is: `him --config /etc/him/pipeline.toml` finds
+    /// `/etc/him/models/…` from any folder, and a file of the same name in the working directory is never
+    /// picked instead.
     pub fn resolve_paths(&mut self, base: &Path) {
-        if self.asr.model_path.is_relative() && !self.asr.model_path.exists() {
-            let candidate = base.join(&self.asr.model_path);
-            if candidate.exists() {
-                self.asr.model_path = candidate;
-            }
+        if self.asr.model_path.is_relative() {
+            self.asr.model_path = base.join(&self.asr.model_path);
         }
     }
 }
@@ -206,6 +212,42 @@ mod tests {
     fn unknown_keys_are_refused() {
         let error = PipelineConfig::parse("[store]\nurll = \"x\"", &env(&[])).unwrap_err();
         assert!(format!("{error:#}").contains("unknown field"));
+    }
+
+    /// A relative model path means "next to the config file", even when the working directory holds a file
+    /// of the same relative name.
+    #[test]
+    fn relative_model_path_is_relative_to_the_config_folder() {
+        // Unit tests run in the package root, where models/README.md exists.
+        assert!(Path::new("models/README.md").exists());
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("pipeline.toml");
+        std::fs::write(&file, "[asr]\nmodel_path = \"models/README.md\"\n").unwrap();
+        let config = PipelineConfig::load(Some(&file), &env(&[])).unwrap();
+        assert_eq!(
+            config.asr.model_path,
+            folder.path().join("models").join("README.md")
+        );
+
+        std::fs::write(&file, "[asr]\nmodel_path = \"models/x.bin\"\n").unwrap();
+        let config = PipelineConfig::load(Some(&file), &env(&[])).unwrap();
+        assert_eq!(config.asr.model_path, folder.path().join("models/x.bin"));
+    }
+
+    /// An absolute model path is kept; without a config file the default stays relative to the working
+    /// directory.
+    #[test]
+    fn absolute_and_default_model_paths_are_kept() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("pipeline.toml");
+        std::fs::write(&file, "[asr]\nmodel_path = \"/opt/him/x.bin\"\n").unwrap();
+        let config = PipelineConfig::load(Some(&file), &env(&[])).unwrap();
+        assert_eq!(config.asr.model_path, Path::new("/opt/him/x.bin"));
+        let defaults = PipelineConfig::load(None, &env(&[])).unwrap();
+        assert_eq!(
+            defaults.asr.model_path,
+            Path::new("models/ggml-tiny.en.bin")
+        );
     }
 
     #[test]

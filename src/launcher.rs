@@ -1,6 +1,10 @@
 //! Process start-up: the environment the engines need, logging, and a panic hook that never prints content.
 
+use std::io::Write;
 use std::os::unix::process::CommandExt;
+use std::sync::Mutex;
+
+use indicatif::ProgressBar;
 
 /// Variable set on the re-executed process, so a failed re-exec can never loop.
 const REEXEC_GUARD: &str = "HIM_REEXECUTED";
@@ -35,7 +39,7 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_target(false)
         .try_init();
     std::panic::set_hook(Box::new(|info| {
@@ -46,4 +50,45 @@ pub fn init_logging() {
             .unwrap_or_default();
         tracing::error!(location = %location, "internal error (panic); the job is contained");
     }));
+}
+
+/// The progress bar on stderr while `him process` runs, so that log lines are written around it.
+static PROGRESS_BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Registers the progress bar that log lines must not be drawn into; `None` when it is done.
+pub fn set_progress_bar(bar: Option<ProgressBar>) {
+    *PROGRESS_BAR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = bar;
+}
+
+/// stderr for log lines: while a progress bar is drawn, the bar is cleared, the line written, and the bar
+/// drawn again below it.
+struct LogWriter;
+
+impl LogWriter {
+    fn around_bar<R>(write: impl FnOnce() -> R) -> R {
+        let bar = PROGRESS_BAR
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        match bar {
+            Some(bar) if !bar.is_hidden() => bar.suspend(write),
+            _ => write(),
+        }
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Self::around_bar(|| std::io::stderr().write(buf))
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        Self::around_bar(|| std::io::stderr().write_all(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -1,12 +1,11 @@
 //! Prometheus metrics and health endpoints of the worker: `GET /metrics`, `GET /healthz`, `GET /readyz`.
 //!
-//! The text exposition format is written by hand: six series do not need a metrics crate. Labels carry only
-//! the fixed work kinds and outcomes below, never document ids or stations, so cardinality stays constant.
+//! The series live in a `prometheus-client` registry and are written in the Prometheus text format 0.0.4.
+//! Labels carry only the fixed work kinds and outcomes below, never document ids or stations, so cardinality
+//! stays constant; every label combination is created up front so that a zero is reported, not a gap.
 
-use std::fmt::Write as _;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::extract::State;
@@ -14,6 +13,12 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 use tracing::{info, warn};
 
 /// Work kinds, the values of the `kind` label.
@@ -40,77 +45,29 @@ const LAG_BUCKETS: [f64; 11] = [
 ];
 
 /// Content type of the Prometheus text format.
-const EXPOSITION_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const EXPOSITION_CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// `kind` label; values only from [`KINDS`].
+type KindLabels = [(&'static str, &'static str); 1];
+
+/// `kind` and `outcome` labels; values only from [`KINDS`] and [`OUTCOMES`].
+type JobLabels = [(&'static str, &'static str); 2];
 
 /// The worker's metrics. Cheap to update from any thread; share it as `Arc<Metrics>`.
 #[derive(Debug)]
 pub struct Metrics {
-    counters: Mutex<Counters>,
-    in_flight: AtomicI64,
-    ready: AtomicBool,
-}
-
-#[derive(Debug, Clone)]
-struct Counters {
-    /// Indexed `[kind][outcome]`.
-    jobs: [[u64; OUTCOMES.len()]; KINDS.len()],
-    engine_seconds: [f64; KINDS.len()],
-    job_duration: [Histogram; KINDS.len()],
+    /// Holds clones of the series below (they share their values); only read when rendering.
+    registry: Registry,
+    jobs: Family<JobLabels, Counter>,
+    engine_seconds: Family<KindLabels, Counter<f64>>,
+    job_duration: Family<KindLabels, Histogram, fn() -> Histogram>,
     queue_lag: Histogram,
+    in_flight: Gauge,
+    ready: Gauge,
 }
 
-#[derive(Debug, Clone)]
-struct Histogram {
-    bounds: &'static [f64],
-    /// Non-cumulative counts per bucket; the last slot is `+Inf`.
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
-
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Self {
-        Histogram {
-            bounds,
-            counts: vec![0; bounds.len() + 1],
-            sum: 0.0,
-            count: 0,
-        }
-    }
-
-    fn observe(&mut self, value: f64) {
-        let slot = self
-            .bounds
-            .iter()
-            .position(|&bound| value <= bound)
-            .unwrap_or(self.bounds.len());
-        self.counts[slot] += 1;
-        self.sum += value;
-        self.count += 1;
-    }
-
-    fn write(&self, out: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        let separator = if labels.is_empty() { "" } else { "," };
-        for (index, count) in self.counts.iter().enumerate() {
-            cumulative += count;
-            let le = self
-                .bounds
-                .get(index)
-                .map_or_else(|| "+Inf".to_string(), |bound| format_value(*bound));
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{separator}le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let braces = if labels.is_empty() {
-            String::new()
-        } else {
-            format!("{{{labels}}}")
-        };
-        let _ = writeln!(out, "{name}_sum{braces} {}", format_value(self.sum));
-        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
-    }
+fn job_duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
 }
 
 /// Holds one job in the `him_jobs_in_flight` gauge until dropped, also when the job panics.
@@ -134,66 +91,114 @@ impl Default for Metrics {
 impl Metrics {
     /// All counters at zero, not ready.
     pub fn new() -> Self {
-        Metrics {
-            counters: Mutex::new(Counters {
-                jobs: [[0; OUTCOMES.len()]; KINDS.len()],
-                engine_seconds: [0.0; KINDS.len()],
-                job_duration: [
-                    Histogram::new(&DURATION_BUCKETS),
-                    Histogram::new(&DURATION_BUCKETS),
-                ],
-                queue_lag: Histogram::new(&LAG_BUCKETS),
-            }),
-            in_flight: AtomicI64::new(0),
-            ready: AtomicBool::new(false),
+        let jobs = Family::<JobLabels, Counter>::default();
+        let engine_seconds = Family::<KindLabels, Counter<f64>>::default();
+        let job_duration = Family::<KindLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            job_duration_histogram,
+        );
+        for kind in KINDS {
+            for outcome in OUTCOMES {
+                jobs.get_or_create_owned(&[("kind", kind), ("outcome", outcome)]);
+            }
+            engine_seconds.get_or_create_owned(&[("kind", kind)]);
+            job_duration.get_or_create_owned(&[("kind", kind)]);
         }
-    }
+        let queue_lag = Histogram::new(LAG_BUCKETS);
+        let in_flight = Gauge::default();
+        let ready = Gauge::default();
 
-    fn lock(&self) -> MutexGuard<'_, Counters> {
-        self.counters
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        // Help texts are given without the final period: the registry appends one. Counter names are given
+        // without `_total` and seconds as a unit: the encoder appends both.
+        let mut registry = Registry::default();
+        registry.register(
+            "him_jobs",
+            "Jobs settled, by work kind and outcome",
+            jobs.clone(),
+        );
+        registry.register_with_unit(
+            "him_engine",
+            "Seconds spent in the OCR or speech engine",
+            Unit::Seconds,
+            engine_seconds.clone(),
+        );
+        registry.register_with_unit(
+            "him_job_duration",
+            "Time from the start of processing to settling a job",
+            Unit::Seconds,
+            job_duration.clone(),
+        );
+        registry.register_with_unit(
+            "him_queue_lag",
+            "Time a job waited between submission and the start of processing",
+            Unit::Seconds,
+            queue_lag.clone(),
+        );
+        registry.register(
+            "him_jobs_in_flight",
+            "Jobs being processed now",
+            in_flight.clone(),
+        );
+        registry.register(
+            "him_worker_ready",
+            "Whether the worker is consuming jobs (1) or not (0)",
+            ready.clone(),
+        );
+
+        Metrics {
+            registry,
+            jobs,
+            engine_seconds,
+            job_duration,
+            queue_lag,
+            in_flight,
+            ready,
+        }
     }
 
     /// Counts a settled job. `kind` is one of [`KINDS`], `outcome` one of [`OUTCOMES`]; anything else is
     /// dropped with a warning so that no free-form value can become a label.
     pub fn job_finished(&self, kind: &str, outcome: &str, engine_seconds: f64, total_seconds: f64) {
-        let kind_index = KINDS.iter().position(|known| *known == kind);
-        let outcome_index = OUTCOMES.iter().position(|known| *known == outcome);
-        let (Some(kind_index), Some(outcome_index)) = (kind_index, outcome_index) else {
+        let kind = KINDS.into_iter().find(|known| *known == kind);
+        let outcome = OUTCOMES.into_iter().find(|known| *known == outcome);
+        let (Some(kind), Some(outcome)) = (kind, outcome) else {
             warn!("job metrics dropped: unknown kind or outcome label");
             return;
         };
-        let mut counters = self.lock();
-        counters.jobs[kind_index][outcome_index] += 1;
-        counters.engine_seconds[kind_index] += non_negative(engine_seconds);
-        counters.job_duration[kind_index].observe(non_negative(total_seconds));
+        self.jobs
+            .get_or_create(&[("kind", kind), ("outcome", outcome)])
+            .inc();
+        self.engine_seconds
+            .get_or_create(&[("kind", kind)])
+            .inc_by(non_negative(engine_seconds));
+        self.job_duration
+            .get_or_create(&[("kind", kind)])
+            .observe(non_negative(total_seconds));
     }
 
     /// Records the time a job waited in the queue: from `submitted_at` to the start of processing.
     pub fn queue_lag(&self, seconds: f64) {
         // Clock skew between the submitting host and the worker can make the lag negative.
-        self.lock().queue_lag.observe(non_negative(seconds));
+        self.queue_lag.observe(non_negative(seconds));
     }
 
     /// Marks the worker ready (consuming) or not (starting, draining, broker lost).
     pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::Relaxed);
+        self.ready.set(i64::from(ready));
     }
 
     /// Whether the worker is ready.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed)
+        self.ready.get() == 1
     }
 
     /// One more job in progress.
     pub fn in_flight_inc(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.inc();
     }
 
     /// One job less in progress.
     pub fn in_flight_dec(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.in_flight.dec();
     }
 
     /// Increments the in-flight gauge and decrements it when the returned guard is dropped.
@@ -204,57 +209,11 @@ impl Metrics {
 
     /// The metrics in the Prometheus text exposition format 0.0.4.
     pub fn render(&self) -> String {
-        // A copy, so the lock is not held while formatting.
-        let counters = self.lock().clone();
         let mut out = String::with_capacity(4096);
-
-        out.push_str("# HELP him_jobs_total Jobs settled, by work kind and outcome.\n");
-        out.push_str("# TYPE him_jobs_total counter\n");
-        for (kind_index, kind) in KINDS.iter().enumerate() {
-            for (outcome_index, outcome) in OUTCOMES.iter().enumerate() {
-                let value = counters.jobs[kind_index][outcome_index];
-                let _ = writeln!(
-                    out,
-                    "him_jobs_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {value}"
-                );
-            }
+        // Writing to a String cannot fail; an error would come from a series that cannot be encoded.
+        if prometheus_text::encode(&mut out, &self.registry).is_err() {
+            warn!("metrics exposition incomplete: a series could not be encoded");
         }
-
-        out.push_str(
-            "# HELP him_engine_seconds_total Seconds spent in the OCR or speech engine.\n",
-        );
-        out.push_str("# TYPE him_engine_seconds_total counter\n");
-        for (kind_index, kind) in KINDS.iter().enumerate() {
-            let value = format_value(counters.engine_seconds[kind_index]);
-            let _ = writeln!(out, "him_engine_seconds_total{{kind=\"{kind}\"}} {value}");
-        }
-
-        out.push_str("# HELP him_job_duration_seconds Time from the start of processing to settling a job.\n");
-        out.push_str("# TYPE him_job_duration_seconds histogram\n");
-        for (kind_index, kind) in KINDS.iter().enumerate() {
-            let labels = format!("kind=\"{kind}\"");
-            counters.job_duration[kind_index].write(&mut out, "him_job_duration_seconds", &labels);
-        }
-
-        out.push_str("# HELP him_queue_lag_seconds Time a job waited between submission and the start of processing.\n");
-        out.push_str("# TYPE him_queue_lag_seconds histogram\n");
-        counters
-            .queue_lag
-            .write(&mut out, "him_queue_lag_seconds", "");
-
-        out.push_str("# HELP him_jobs_in_flight Jobs being processed now.\n");
-        out.push_str("# TYPE him_jobs_in_flight gauge\n");
-        let _ = writeln!(
-            out,
-            "him_jobs_in_flight {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
-
-        out.push_str(
-            "# HELP him_worker_ready Whether the worker is consuming jobs (1) or not (0).\n",
-        );
-        out.push_str("# TYPE him_worker_ready gauge\n");
-        let _ = writeln!(out, "him_worker_ready {}", u8::from(self.is_ready()));
         out
     }
 }
@@ -272,11 +231,6 @@ fn non_negative(seconds: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-/// Prometheus accepts Rust's shortest round-trip float text ("0.1", "300", "1.5").
-fn format_value(value: f64) -> String {
-    format!("{value}")
 }
 
 /// `GET /metrics`, `GET /healthz` (200 while the process runs) and `GET /readyz` (200 when ready, else 503).
@@ -464,6 +418,74 @@ mod tests {
         );
         assert_eq!(value_of(&text, "him_jobs_in_flight", &[]), 1.0);
         assert_eq!(value_of(&text, "him_worker_ready", &[]), 0.0);
+    }
+
+    /// The names, types and help texts are the ones the hand-written exposition had, in the same order, so
+    /// dashboards and alerts keep working after the move to `prometheus-client`.
+    #[test]
+    fn series_names_types_and_help_are_unchanged() {
+        let text = Metrics::new().render();
+        let descriptors: Vec<&str> = text.lines().filter(|line| line.starts_with('#')).collect();
+        assert_eq!(
+            descriptors,
+            [
+                "# HELP him_jobs_total Jobs settled, by work kind and outcome.",
+                "# TYPE him_jobs_total counter",
+                "# HELP him_engine_seconds_total Seconds spent in the OCR or speech engine.",
+                "# TYPE him_engine_seconds_total counter",
+                "# HELP him_job_duration_seconds Time from the start of processing to settling a job.",
+                "# TYPE him_job_duration_seconds histogram",
+                "# HELP him_queue_lag_seconds Time a job waited between submission and the start of processing.",
+                "# TYPE him_queue_lag_seconds histogram",
+                "# HELP him_jobs_in_flight Jobs being processed now.",
+                "# TYPE him_jobs_in_flight gauge",
+                "# HELP him_worker_ready Whether the worker is consuming jobs (1) or not (0).",
+                "# TYPE him_worker_ready gauge",
+            ]
+        );
+        let mut series: Vec<String> = samples(&text)
+            .into_iter()
+            .map(|(name, labels, _)| {
+                let keys: Vec<String> = labels.into_iter().map(|(key, _)| key).collect();
+                format!("{name}{{{}}}", keys.join(","))
+            })
+            .collect();
+        series.dedup();
+        assert_eq!(
+            series,
+            [
+                "him_jobs_total{kind,outcome}",
+                "him_engine_seconds_total{kind}",
+                "him_job_duration_seconds_bucket{kind,le}",
+                "him_job_duration_seconds_sum{kind}",
+                "him_job_duration_seconds_count{kind}",
+                "him_job_duration_seconds_bucket{kind,le}",
+                "him_job_duration_seconds_sum{kind}",
+                "him_job_duration_seconds_count{kind}",
+                "him_queue_lag_seconds_bucket{le}",
+                "him_queue_lag_seconds_sum{}",
+                "him_queue_lag_seconds_count{}",
+                "him_jobs_in_flight{}",
+                "him_worker_ready{}",
+            ]
+        );
+        // Every kind × outcome is reported from the start, as zero.
+        let jobs = samples(&text)
+            .into_iter()
+            .filter(|(name, _, _)| name == "him_jobs_total")
+            .count();
+        assert_eq!(jobs, KINDS.len() * OUTCOMES.len());
+        // Bucket bounds print as before: "1" and "300", not "1.0".
+        for le in ["0.1", "0.25", "1", "300", "+Inf"] {
+            assert_eq!(
+                value_of(
+                    &text,
+                    "him_job_duration_seconds_bucket",
+                    &[("kind", "charts"), ("le", le)]
+                ),
+                0.0
+            );
+        }
     }
 
     /// Buckets are cumulative: each is at least the one before it.

@@ -5,10 +5,12 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use him_core::{JobContext, Kind, MediaType, Status};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing::{error, info};
 
 use crate::cli::ProcessArgs;
@@ -86,11 +88,35 @@ fn is_audio(path: &std::path::Path) -> bool {
     MediaType::sniff(&head[..read]).is_some_and(|media| media.kind() == Kind::Dictation)
 }
 
+/// What the progress bar shows: counts and times only. Never a file name: names can hold patient names.
+const PROGRESS_TEMPLATE: &str =
+    "{wide_bar} {pos}/{len} files  {elapsed_precise} elapsed  ETA {eta}";
+
+/// The progress bar over `total` inputs: drawn on stderr when stderr is a terminal, hidden otherwise (a log
+/// file or a pipe gets log lines only).
+fn progress_bar(total: usize, stderr_is_terminal: bool) -> ProgressBar {
+    if !stderr_is_terminal {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(PROGRESS_TEMPLATE)
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = ProgressBar::with_draw_target(
+        Some(u64::try_from(total).unwrap_or(u64::MAX)),
+        ProgressDrawTarget::stderr(),
+    )
+    .with_style(style);
+    // Elapsed time and ETA move while one long file is processed.
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}
+
 /// Processes the files `concurrency` at a time, printing results in input order. Returns whether every input
 /// was accepted.
 async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: usize) -> bool {
     let total = files.len();
-    let progress = std::io::stderr().is_terminal();
+    let progress = progress_bar(total, std::io::stderr().is_terminal());
+    // Log lines are written around the bar, not through it.
+    crate::launcher::set_progress_bar(Some(progress.clone()));
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut all_accepted = true;
     let mut results = futures::stream::iter(files)
@@ -106,10 +132,8 @@ async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: us
             (path, outcome)
         })
         .buffered(concurrency.max(1));
-    let mut done = 0;
     let stdout = std::io::stdout();
     while let Some((path, outcome)) = results.next().await {
-        done += 1;
         let line = match outcome {
             Ok(outcome) => {
                 if outcome.status == Status::Rejected {
@@ -131,16 +155,41 @@ async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: us
                 serde_json::json!({ "input": path.display().to_string(), "status": "error", "error": format!("{failure:#}") })
             }
         };
-        let mut out = stdout.lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
-        if progress {
-            eprint!("\r[{done}/{total}] processed");
-        }
+        // stdout can be the same terminal as the bar: the bar is cleared while the line is written.
+        progress.suspend(|| {
+            let mut out = stdout.lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        });
+        progress.inc(1);
     }
-    if progress {
-        eprintln!();
-    }
+    progress.finish();
+    crate::launcher::set_progress_bar(None);
     info!(total, counts = ?counts, store = pipeline.store().location(), "run finished");
     all_accepted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// When stderr is a file or a pipe, the bar draws nothing.
+    #[test]
+    fn no_bar_when_stderr_is_not_a_terminal() {
+        let bar = progress_bar(3, false);
+        assert!(bar.is_hidden());
+        bar.inc(3);
+        bar.finish();
+    }
+
+    /// The template parses and shows counts and times, with no place for a message or prefix (which could
+    /// carry a file name).
+    #[test]
+    fn bar_shows_counts_and_times_only() {
+        assert!(ProgressStyle::with_template(PROGRESS_TEMPLATE).is_ok());
+        for key in ["{pos}", "{len}", "{elapsed_precise}", "{eta}"] {
+            assert!(PROGRESS_TEMPLATE.contains(key), "{key}");
+        }
+        assert!(!PROGRESS_TEMPLATE.contains("msg") && !PROGRESS_TEMPLATE.contains("prefix"));
+    }
 }

@@ -39,9 +39,6 @@ pub struct Setup {
 pub fn load(common: &CommonArgs) -> anyhow::Result<Setup> {
     let env: HashMap<String, String> = std::env::vars().collect();
     let mut config = PipelineConfig::load(common.config.as_deref(), &env)?;
-    if let Some(folder) = common.config.as_deref().and_then(Path::parent) {
-        config.resolve_paths(folder);
-    }
     if let Some(url) = &common.store {
         config.store.url = url.clone();
     }
@@ -85,9 +82,13 @@ pub fn start_ocr_pool(config: &PipelineConfig) -> anyhow::Result<OcrPool> {
 /// Loads the speech model once and starts the speech-to-text pool: one decoding state per worker.
 pub fn start_asr_pool(config: &PipelineConfig) -> anyhow::Result<(AsrPool, String)> {
     let model = WhisperModel::load(&config.asr).with_context(|| {
+        // The full path, so that a path taken relative to the config folder is not a riddle.
+        let tried = std::path::absolute(&config.asr.model_path)
+            .unwrap_or_else(|_| config.asr.model_path.clone());
         format!(
-            "cannot load the speech model {} (run models/fetch-whisper.sh, or set [asr] model_path)",
-            config.asr.model_path.display()
+            "cannot load the speech model {} (run models/fetch-whisper.sh, or set [asr] model_path; a relative \
+             path is taken from the config file's folder)",
+            tried.display()
         )
     })?;
     let version = model.version().to_string();

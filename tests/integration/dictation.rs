@@ -149,3 +149,26 @@ fn dictation_header_yields_fields_and_never_a_wrong_patient() {
         "synthetic speech is flagged for review"
     );
 }
+
+/// A relative `[asr] model_path` is taken from the config file's folder, never from the working directory
+/// (which holds a model of that name); when it is not there, the error names the full path tried.
+#[test]
+fn relative_model_path_is_looked_up_next_to_the_config() {
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("pipeline.toml");
+    std::fs::write(&config, "[asr]\nmodel_path = \"models/ggml-tiny.en.bin\"\n").unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let run = process_with(
+        store.path(),
+        &[fixture("audio/jfk.wav")],
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    let tried = folder.path().join("models/ggml-tiny.en.bin");
+    assert!(
+        run.stderr.contains(&tried.display().to_string()),
+        "{}",
+        run.stderr
+    );
+}
