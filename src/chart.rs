@@ -16,9 +16,9 @@ use him_core::{Kind, MediaType, RejectReason};
 use tracing::warn;
 
 use crate::cleanup;
-use crate::decode::{decode_chart, DecodedPage, Rejection};
 use crate::identity::identify;
 use crate::pipeline::{mean, Pipeline, Prepared, Stage};
+use him_decode::{decode_chart, DecodedPage, Rejection};
 
 /// Everything produced for one page.
 #[derive(Debug)]
