@@ -80,7 +80,7 @@ convert() {
     if [[ -n "${XTASK_BIN:-}" ]]; then
         "$XTASK_BIN" convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
     else
-        cargo xtask convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
+        cargo --quiet xtask convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
     fi
     actual="$(sha256_of "$out")"
     if [[ "$actual" != "$expected" ]]; then

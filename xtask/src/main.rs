@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 /// Developer tasks for him (not part of the service binary).
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about)]
+#[command(name = "xtask", bin_name = "cargo xtask", about)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
