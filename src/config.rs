@@ -13,11 +13,11 @@ use him_review::ReviewConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
 
-use crate::decode::LimitsConfig;
 use crate::identity::PatientsConfig;
 use crate::serve::IntakeConfig;
 use crate::watch::WatchConfig;
 use crate::worker::WorkerConfig;
+use him_decode::LimitsConfig;
 
 /// The whole pipeline configuration. Every section and key is optional; defaults are shown in the shipped
 /// `pipeline.toml`.

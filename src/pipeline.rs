@@ -19,10 +19,10 @@ use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::config::PipelineConfig;
-use crate::decode::{Rejection, Renderer};
 use crate::filing::{self, IndexEntry};
 use crate::identity::Identity;
 use crate::pool::CpuPool;
+use him_decode::{Rejection, Renderer};
 
 /// The OCR pool: one boxed engine per thread.
 pub type OcrPool = CpuPool<Box<dyn OcrEngine>>;

@@ -367,7 +367,11 @@ mod tests {
     /// A blank page as PNG; `seed` makes the bytes (and so the document id) differ.
     fn chart(seed: u8) -> Bytes {
         let page = image::GrayImage::from_fn(400, 300, |x, y| {
-            image::Luma([if (x + y) % 97 == u32::from(seed) { 0 } else { 255 }])
+            image::Luma([if (x + y) % 97 == u32::from(seed) {
+                0
+            } else {
+                255
+            }])
         });
         let mut png = Vec::new();
         page.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
@@ -448,7 +452,10 @@ mod tests {
         let entry = crate::filing::lookup(&store, &id).await.unwrap().unwrap();
         assert!(entry.job.stat);
         assert_eq!(entry.job.station.as_deref(), Some("ED-2"));
-        assert_eq!(entry.job.submitted_at.as_deref(), Some(job.submitted_at.as_str()));
+        assert_eq!(
+            entry.job.submitted_at.as_deref(),
+            Some(job.submitted_at.as_str())
+        );
         let manifest: him_extract::Manifest =
             serde_json::from_slice(&store.get(&entry.location.manifest()).await.unwrap()).unwrap();
         assert_eq!(manifest.job, entry.job);
@@ -543,9 +550,9 @@ mod tests {
             Disposition::DeadLetter("processing_failed")
         );
         assert_eq!(
-            disposition(&Err(Failure::Pipeline(anyhow::Error::new(EngineUnavailable(
-                "speech-to-text"
-            ))))),
+            disposition(&Err(Failure::Pipeline(anyhow::Error::new(
+                EngineUnavailable("speech-to-text")
+            )))),
             Disposition::Requeue
         );
         assert_eq!(disposition(&Err(Failure::TimedOut)), Disposition::Requeue);

@@ -814,7 +814,9 @@ fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
     let config = world.config.to_str().unwrap().to_string();
     let added = world
         .him()
-        .args(["user", "add", "ana", "--role", "reviewer", "--config", &config])
+        .args([
+            "user", "add", "ana", "--role", "reviewer", "--config", &config,
+        ])
         .env("HIM_PASSWORD", "password-123")
         .output()
         .unwrap();
@@ -903,7 +905,10 @@ fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
     .unwrap();
     let filed_at = chrono::DateTime::parse_from_rfc3339(&entry.filed_at).unwrap();
     let delay = seen_at.signed_duration_since(filed_at);
-    eprintln!("STAT document in the review queue {} ms after filing", delay.num_milliseconds());
+    eprintln!(
+        "STAT document in the review queue {} ms after filing",
+        delay.num_milliseconds()
+    );
     assert!(
         delay < chrono::Duration::seconds(2),
         "the review queue showed the document {} ms after filing",

@@ -5,10 +5,10 @@ use std::io::Cursor;
 use him_core::{MediaType, Orientation, PageImage, RejectReason};
 use image::{DynamicImage, ImageFormat, ImageReader};
 
-use super::{check_pixels, DecodedPage, LimitsConfig, Rejection};
+use crate::{check_pixels, DecodedPage, LimitsConfig, Rejection};
 
 /// Decodes a PNG or JPEG file into one page.
-pub(super) fn decode(
+pub(crate) fn decode(
     bytes: &[u8],
     media: MediaType,
     limits: &LimitsConfig,

@@ -7,7 +7,7 @@
 use anyhow::{ensure, Result};
 use half::f16;
 
-use super::ggml::{GgmlTensor, Hparams, TensorData};
+use crate::ggml::{GgmlTensor, Hparams, TensorData};
 
 /// Values per `Q8_0` block.
 pub const BLOCK: usize = 32;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use him_core::PageImage;
 use image::ImageFormat;
 
-use super::raster::decode_to_gray;
-use super::LimitsConfig;
+use crate::raster::decode_to_gray;
+use crate::LimitsConfig;
 
 /// How long one page may take to render before it is abandoned.
 const RENDER_TIMEOUT: Duration = Duration::from_secs(60);

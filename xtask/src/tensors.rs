@@ -10,8 +10,8 @@
 use anyhow::{bail, ensure, Context, Result};
 use half::f16;
 
-use super::ct2::{Ct2Model, DType, Variable};
-use super::ggml::{GgmlTensor, Hparams, TensorData};
+use crate::ct2::{Ct2Model, DType, Variable};
+use crate::ggml::{GgmlTensor, Hparams, TensorData};
 
 /// Encoder positions of every Whisper model (30 s of audio at 20 ms per frame).
 const DEFAULT_AUDIO_CTX: usize = 1500;

