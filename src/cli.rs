@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::setup::CommonArgs;
+use crate::startup::CommonArgs;
 
 /// Health Information Management intake: scanned charts and dictations in, patient folders out.
 #[derive(Debug, Parser)]
@@ -172,27 +172,27 @@ pub fn run() -> ExitCode {
     crate::launcher::init_logging();
     match cli.command {
         Command::Process(args) => crate::process::run(args),
-        Command::Submit(args) => crate::services::submit(args),
-        Command::Worker(args) => crate::services::worker(args),
+        Command::Submit(args) => crate::commands::submit(args),
+        Command::Worker(args) => crate::commands::worker(args),
         Command::Dlq { common, command } => match command {
-            DlqCommand::List { limit } => crate::services::dlq_list(&common, limit),
+            DlqCommand::List { limit } => crate::commands::dlq_list(&common, limit),
             DlqCommand::Replay { id, all } => {
-                crate::services::dlq_replay(&common, id.as_deref(), all)
+                crate::commands::dlq_replay(&common, id.as_deref(), all)
             }
         },
-        Command::Serve { common } => crate::services::serve(&common),
-        Command::Watch { common, dir } => crate::services::watch(&common, &dir),
-        Command::Review { common, reindex } => crate::services::review(&common, reindex),
+        Command::Serve { common } => crate::commands::serve(&common),
+        Command::Watch { common, dir } => crate::commands::watch(&common, &dir),
+        Command::Review { common, reindex } => crate::commands::review(&common, reindex),
         Command::User { common, command } => match command {
             UserCommand::Add { name, role, author } => {
-                crate::services::user(&common, &name, Some((&role, author.as_deref())))
+                crate::commands::user(&common, &name, Some((&role, author.as_deref())))
             }
-            UserCommand::Passwd { name } => crate::services::user(&common, &name, None),
-            UserCommand::List => crate::services::user_list(&common),
-            UserCommand::Disable { name } => crate::services::user_disable(&common, &name, true),
-            UserCommand::Enable { name } => crate::services::user_disable(&common, &name, false),
+            UserCommand::Passwd { name } => crate::commands::user(&common, &name, None),
+            UserCommand::List => crate::commands::user_list(&common),
+            UserCommand::Disable { name } => crate::commands::user_disable(&common, &name, true),
+            UserCommand::Enable { name } => crate::commands::user_disable(&common, &name, false),
             UserCommand::Unlock { name, address } => {
-                crate::services::user_unlock(&common, name.as_deref(), address.as_deref())
+                crate::commands::user_unlock(&common, name.as_deref(), address.as_deref())
             }
         },
     }

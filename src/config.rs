@@ -14,8 +14,8 @@ use him_store::StoreConfig;
 use serde::Deserialize;
 
 use crate::identity::PatientsConfig;
-use crate::serve::IntakeConfig;
-use crate::watch::WatchConfig;
+use crate::intake_api::IntakeConfig;
+use crate::drop_folder::WatchConfig;
 use crate::worker::WorkerConfig;
 use him_decode::LimitsConfig;
 

@@ -20,11 +20,11 @@ use crate::pipeline::{Engines, Pipeline};
 /// configuration errors.
 pub fn run(args: ProcessArgs) -> ExitCode {
     let setup = || -> anyhow::Result<_> {
-        let mut setup = crate::setup::load(&args.common)?;
+        let mut setup = crate::startup::load(&args.common)?;
         if let Some(workers) = args.workers {
             setup.config.ocr.workers = workers;
         }
-        let patients = crate::setup::load_patients(&setup.config, args.patients.as_deref())?;
+        let patients = crate::startup::load_patients(&setup.config, args.patients.as_deref())?;
         Ok((setup.config, setup.store, patients))
     };
     let (config, store, patients) = match setup() {
@@ -34,14 +34,14 @@ pub fn run(args: ProcessArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match crate::setup::runtime() {
+    let runtime = match crate::startup::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: {error:#}");
             return ExitCode::from(2);
         }
     };
-    let pool = match crate::setup::start_ocr_pool(&config) {
+    let pool = match crate::startup::start_ocr_pool(&config) {
         Ok(pool) => Arc::new(pool),
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -50,7 +50,7 @@ pub fn run(args: ProcessArgs) -> ExitCode {
     };
     // The speech model is loaded only when a dictation is among the inputs.
     let asr = if args.files.iter().any(|path| is_audio(path)) {
-        match crate::setup::start_asr_pool(&config) {
+        match crate::startup::start_asr_pool(&config) {
             Ok((pool, version)) => Some((Arc::new(pool), version)),
             Err(error) => {
                 eprintln!("error: {error:#}");

@@ -36,13 +36,9 @@ pub struct PatientIndex {
     skipped: usize,
 }
 
-/// Longest MRN the index accepts.
-const MAX_MRN_LEN: usize = 64;
-
+/// An MRN the index accepts: one that can name a patient folder ([`him_core::Mrn`], the one rule).
 fn valid_index_mrn(mrn: &str) -> bool {
-    !mrn.is_empty()
-        && mrn.len() <= MAX_MRN_LEN
-        && mrn.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    him_core::Mrn::parse(mrn).is_some()
 }
 
 impl PatientIndex {

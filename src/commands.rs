@@ -16,7 +16,7 @@ use tracing::{error, info};
 use crate::cli::{SubmitArgs, WorkerArgs};
 use crate::metrics::Metrics;
 use crate::pipeline::{Engines, Pipeline};
-use crate::setup::{self, CommonArgs};
+use crate::startup::{self, CommonArgs};
 
 /// Runs a fallible command body; an error is printed and becomes exit code 2.
 fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
@@ -29,8 +29,8 @@ fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
 /// `him submit`.
 pub fn submit(args: SubmitArgs) -> ExitCode {
     exit((|| {
-        let setup = setup::load(&args.common)?;
-        setup::runtime()?.block_on(async {
+        let setup = startup::load(&args.common)?;
+        startup::runtime()?.block_on(async {
             let queue = Queue::connect(&setup.config.queue)
                 .await
                 .with_context(|| format!("cannot reach the queue at {}", setup.config.queue.redacted_url()))?;
@@ -67,7 +67,7 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
 /// `him worker`.
 pub fn worker(args: WorkerArgs) -> ExitCode {
     exit((|| {
-        let mut setup = setup::load(&args.common)?;
+        let mut setup = startup::load(&args.common)?;
         if let Some(workers) = args.workers {
             setup.config.ocr.workers = workers;
             setup.config.asr.workers = workers;
@@ -81,10 +81,10 @@ pub fn worker(args: WorkerArgs) -> ExitCode {
                 other => anyhow::bail!("unknown work kind {other:?} (charts, dictations)"),
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let patients = setup::load_patients(&setup.config, args.patients.as_deref())?;
-        let ocr = Arc::new(setup::start_ocr_pool(&setup.config)?);
+        let patients = startup::load_patients(&setup.config, args.patients.as_deref())?;
+        let ocr = Arc::new(startup::start_ocr_pool(&setup.config)?);
         let asr = if kinds.contains(&WorkKind::Dictations) {
-            let (pool, version) = setup::start_asr_pool(&setup.config)?;
+            let (pool, version) = startup::start_asr_pool(&setup.config)?;
             Some((Arc::new(pool), version))
         } else {
             None
@@ -102,7 +102,7 @@ pub fn worker(args: WorkerArgs) -> ExitCode {
         let queue_config = setup.config.queue.clone();
         let pipeline = Arc::new(Pipeline::new(setup.config, setup.store, engines, patients));
         let metrics = Arc::new(Metrics::default());
-        setup::runtime()?.block_on(async {
+        startup::runtime()?.block_on(async {
             if !worker_config.metrics_listen.is_empty() {
                 let metrics = Arc::clone(&metrics);
                 let listen = worker_config.metrics_listen.clone();
@@ -125,7 +125,7 @@ pub fn worker(args: WorkerArgs) -> ExitCode {
                 concurrency,
                 &worker_config,
                 metrics,
-                setup::shutdown_signal(),
+                startup::shutdown_signal(),
             )
             .await
         })?;
@@ -141,8 +141,8 @@ pub fn worker(args: WorkerArgs) -> ExitCode {
 /// `him dlq list`.
 pub fn dlq_list(common: &CommonArgs, limit: usize) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
-        setup::runtime()?.block_on(async {
+        let setup = startup::load(common)?;
+        startup::runtime()?.block_on(async {
             let queue = Queue::connect(&setup.config.queue).await?;
             for dead in queue.list_dead_letters(limit).await? {
                 println!(
@@ -165,8 +165,8 @@ pub fn dlq_list(common: &CommonArgs, limit: usize) -> ExitCode {
 /// `him dlq replay ID` and `him dlq replay --all`.
 pub fn dlq_replay(common: &CommonArgs, id: Option<&str>, all: bool) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
-        setup::runtime()?.block_on(async {
+        let setup = startup::load(common)?;
+        startup::runtime()?.block_on(async {
             let queue = Queue::connect(&setup.config.queue).await?;
             let replayed = match (id, all) {
                 (_, true) => queue.replay_all().await?,
@@ -187,20 +187,20 @@ pub fn dlq_replay(common: &CommonArgs, id: Option<&str>, all: bool) -> ExitCode 
 /// `him serve`: the scanning-station intake API.
 pub fn serve(common: &CommonArgs) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
-        let tokens = crate::serve::station_tokens(&setup.env, &setup.config.intake)?;
-        setup::runtime()?.block_on(async {
+        let setup = startup::load(common)?;
+        let tokens = crate::intake_api::station_tokens(&setup.env, &setup.config.intake)?;
+        startup::runtime()?.block_on(async {
             let queue = Queue::connect(&setup.config.queue).await?;
-            let state = crate::serve::IntakeState {
+            let state = crate::intake_api::IntakeState {
                 store: setup.store,
                 queue: queue.clone(),
                 tokens,
                 max_upload_bytes: setup.config.intake.max_upload_bytes,
             };
-            crate::serve::serve_intake(
+            crate::intake_api::serve_intake(
                 state,
                 &setup.config.intake.listen,
-                setup::shutdown_signal(),
+                startup::shutdown_signal(),
             )
             .await?;
             queue.close().await;
@@ -212,15 +212,15 @@ pub fn serve(common: &CommonArgs) -> ExitCode {
 /// `him watch DIR`.
 pub fn watch(common: &CommonArgs, dir: &Path) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
-        setup::runtime()?.block_on(async {
+        let setup = startup::load(common)?;
+        startup::runtime()?.block_on(async {
             let queue = Queue::connect(&setup.config.queue).await?;
-            crate::watch::watch(
+            crate::drop_folder::watch(
                 dir,
                 setup.store,
                 queue.clone(),
                 setup.config.watch.clone(),
-                setup::shutdown_signal(),
+                startup::shutdown_signal(),
             )
             .await?;
             queue.close().await;
@@ -232,8 +232,8 @@ pub fn watch(common: &CommonArgs, dir: &Path) -> ExitCode {
 /// `him review` and `him review --reindex`.
 pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
-        setup::runtime()?.block_on(async {
+        let setup = startup::load(common)?;
+        startup::runtime()?.block_on(async {
             if reindex_only {
                 let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
                 let count = him_review::reindex(&setup.store, &db).await?;
@@ -241,7 +241,7 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
                 return Ok(ExitCode::SUCCESS);
             }
             // The review assigns documents only to patients of the index the pipeline matches against.
-            let index = setup::load_patients(&setup.config, None)?.unwrap_or_default();
+            let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
             let patients = him_review::Patients {
                 index,
                 mrn_system: setup.config.patients.mrn_system.clone(),
@@ -260,13 +260,13 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
 
 /// Records an account change made on the command line in the audit log (user `cli`, address `local`).
 fn audit_cli(
-    setup: &setup::Setup,
+    setup: &startup::Setup,
     db: &him_review::Db,
     action: &str,
     detail: &str,
 ) -> anyhow::Result<()> {
     let event = him_review::AuditEvent::now("cli", action, None, "local", detail);
-    setup::runtime()?
+    startup::runtime()?
         .block_on(him_review::record_audit(&setup.store, db, &event))
         .context("cannot write the audit record")
 }
@@ -274,7 +274,7 @@ fn audit_cli(
 /// `him user add NAME --role ROLE [--author NAME]` (role and author given) and `him user passwd NAME`.
 pub fn user(common: &CommonArgs, name: &str, role: Option<(&str, Option<&str>)>) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
+        let setup = startup::load(common)?;
         let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
         let password = match setup.env.get("HIM_PASSWORD") {
             Some(password) => password.clone(),
@@ -314,7 +314,7 @@ pub fn user(common: &CommonArgs, name: &str, role: Option<(&str, Option<&str>)>)
 /// `him user list`: one JSON line per account, without password hashes.
 pub fn user_list(common: &CommonArgs) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
+        let setup = startup::load(common)?;
         let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
         for user in him_review::list_users(&db)? {
             println!(
@@ -332,7 +332,7 @@ pub fn user_list(common: &CommonArgs) -> ExitCode {
 /// `him user disable NAME` (`disabled`) and `him user enable NAME`.
 pub fn user_disable(common: &CommonArgs, name: &str, disabled: bool) -> ExitCode {
     exit((|| {
-        let setup = setup::load(common)?;
+        let setup = startup::load(common)?;
         let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
         him_review::set_disabled(&db, name, disabled)?;
         let action = if disabled {
@@ -362,7 +362,7 @@ pub fn user_unlock(common: &CommonArgs, name: Option<&str>, address: Option<&str
                     .map_err(|_| anyhow::anyhow!("--address {address:?} is not an IP address"))
             })
             .transpose()?;
-        let setup = setup::load(common)?;
+        let setup = startup::load(common)?;
         let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
         let removed = him_review::unlock(&db, name, address.as_deref())?;
         let detail = format!(

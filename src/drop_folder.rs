@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
 use crate::intake::{self, valid_station};
-use crate::serve::is_transient;
+use crate::intake_api::is_transient;
 
 /// Subfolder of files submitted (queued or duplicate).
 pub const PROCESSED_DIR: &str = "processed";

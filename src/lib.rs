@@ -1,0 +1,37 @@
+//! `him`: Health Information Management intake, as a library behind the `him` binary.
+//!
+//! The modules read as the pipeline reads, `intake → queue → decode → ocr | asr → extract → match → file →
+//! review`:
+//!
+//! | stage | where |
+//! |---|---|
+//! | intake | [`intake`] (shared by `him submit`), [`intake_api`] (the scanning-station API, `him serve`), [`drop_folder`] (dictation drops, `him watch`) |
+//! | queue | `him-queue` (RabbitMQ and its in-memory twin); [`worker`] consumes it and settles every job through [`worker::disposition`] |
+//! | decode | `him-decode` (charts), `him_asr::decode_audio` (dictations) |
+//! | ocr / asr | [`chart`] and [`dictation`] on the bounded engine pools of [`pool`] (`him-ocr`, `him-asr`) |
+//! | extract / match | [`identity`] over `him-extract` |
+//! | file | [`pipeline`] and [`filing`] into `him-store`'s typed layout |
+//! | review | `him-review` (`him review`), fed by the events the [`worker`] publishes |
+//!
+//! Around them: [`cli`] (clap), [`commands`] (what each subcommand runs), [`startup`] (configuration,
+//! store, pools, runtime), [`config`] (`pipeline.toml`), [`metrics`] (Prometheus endpoint of `him worker`),
+//! [`process`] (`him process`, the pipeline in-process), [`launcher`] (engine environment, logging).
+
+pub mod chart;
+pub mod cleanup;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod dictation;
+pub mod drop_folder;
+pub mod filing;
+pub mod identity;
+pub mod intake;
+pub mod intake_api;
+pub mod launcher;
+pub mod metrics;
+pub mod pipeline;
+pub mod pool;
+pub mod process;
+pub mod startup;
+pub mod worker;
