@@ -13,9 +13,9 @@ use him_review::ReviewConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
 
+use crate::drop_folder::WatchConfig;
 use crate::identity::PatientsConfig;
 use crate::intake_api::IntakeConfig;
-use crate::drop_folder::WatchConfig;
 use crate::worker::WorkerConfig;
 use him_decode::LimitsConfig;
 

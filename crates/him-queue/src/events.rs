@@ -33,13 +33,16 @@ impl std::fmt::Debug for EventSubscription {
 }
 
 enum Inner {
-    Amqp {
-        connection: Connection,
-        _channel: Channel,
-        consumer: lapin::Consumer,
-        pending: Option<lapin::Acker>,
-    },
+    Amqp(Box<AmqpSubscription>),
     Memory(mpsc::UnboundedReceiver<EventMessage>),
+}
+
+struct AmqpSubscription {
+    connection: Connection,
+    _channel: Channel,
+    consumer: lapin::Consumer,
+    /// The event returned last, acknowledged when the next one is asked for.
+    pending: Option<lapin::Acker>,
 }
 
 impl EventSubscription {
@@ -105,12 +108,12 @@ impl EventSubscription {
             .await
             .map_err(lapin_error)?;
         Ok(EventSubscription {
-            inner: Inner::Amqp {
+            inner: Inner::Amqp(Box::new(AmqpSubscription {
                 connection,
                 _channel: channel,
                 consumer,
                 pending: None,
-            },
+            })),
         })
     }
 
@@ -120,9 +123,10 @@ impl EventSubscription {
     pub async fn next(&mut self) -> Option<Result<EventMessage>> {
         match &mut self.inner {
             Inner::Memory(receiver) => receiver.recv().await.map(Ok),
-            Inner::Amqp {
-                consumer, pending, ..
-            } => {
+            Inner::Amqp(amqp) => {
+                let AmqpSubscription {
+                    consumer, pending, ..
+                } = amqp.as_mut();
                 if let Some(acker) = pending.take() {
                     if let Err(error) = acker.ack(BasicAckOptions::default()).await {
                         return Some(Err(Error::from_lapin("event ack", error)));
@@ -159,12 +163,12 @@ impl EventSubscription {
 
     /// Acknowledges the last event and closes the subscription.
     pub async fn close(mut self) {
-        if let Inner::Amqp {
-            connection,
-            pending,
-            ..
-        } = &mut self.inner
-        {
+        if let Inner::Amqp(amqp) = &mut self.inner {
+            let AmqpSubscription {
+                connection,
+                pending,
+                ..
+            } = amqp.as_mut();
             if let Some(acker) = pending.take() {
                 let _ = acker.ack(BasicAckOptions::default()).await;
             }

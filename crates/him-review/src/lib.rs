@@ -17,6 +17,7 @@
 //! - [`approve`], [`correct`], [`return_document`], [`add_addendum`], [`sign`], [`move_to_patient`]: the
 //!   store writes, create-only, each checked by [`authorize`] under one write lock.
 //! - [`Patients`]: the patient index documents are (re)assigned to.
+//! - [`follow_events`]: keeps the queue index current from the pipeline's `document.*` events.
 //!
 //! ```no_run
 //! # async fn run() -> him_review::Result<()> {
@@ -25,7 +26,10 @@
 //! let config = ReviewConfig::default();
 //! let db = Db::open(std::path::Path::new(&config.database))?;
 //! add_user(&db, "ana", Role::Supervisor, "a long passphrase", None)?;
-//! serve(config, Store::local(std::path::Path::new("store"))?, him_review::Patients::default()).await
+//! let store = Store::local(std::path::Path::new("store"))?;
+//! // The queue index follows the pipeline's events on this broker; `None` relies on the periodic refresh.
+//! let queue = Some(him_queue::QueueConfig::default());
+//! serve(config, store, him_review::Patients::default(), queue).await
 //! # }
 //! ```
 
