@@ -158,20 +158,28 @@ async fn refresh(store: &Store, db: &Db, entry: &IndexEntry) -> Result<()> {
 /// Most moves one document can have been through before the chain is taken for a loop.
 const MAX_MOVES: usize = 32;
 
-/// The tombstone `moved.json` left in a folder a document moved out of.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Moved {
+/// The tombstone `moved.json` left in a folder a document moved out of (written by `reassign.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Tombstone {
     /// Where the document is now.
     pub location: Folder,
-    #[serde(flatten)]
-    pub detail: serde_json::Map<String, serde_json::Value>,
+    /// The patient it moved to.
+    pub mrn: String,
+    /// The patient it was filed to before, if any.
+    pub from_mrn: Option<String>,
+    pub document_id: String,
+    /// Who moved it, when and why.
+    pub by: String,
+    pub at: String,
+    pub reason: String,
 }
 
 /// Where a document is now: its first folder, or where the tombstones (`moved.json`) lead from there.
 pub(crate) async fn current_location(store: &Store, location: &Folder) -> Result<Folder> {
     let mut location = location.clone();
     for _ in 0..MAX_MOVES {
-        let Some(moved) = review::read_typed_opt::<Moved>(store, &location.moved()).await? else {
+        let Some(moved) = review::read_typed_opt::<Tombstone>(store, &location.moved()).await?
+        else {
             return Ok(location);
         };
         if moved.location == location {

@@ -162,10 +162,18 @@ pub async fn move_to_patient(
         new_seq += 1;
     }
     let at = now_rfc3339();
-    let moved = json!({
-        "location": to.location(), "mrn": to_mrn, "from_mrn": item.mrn, "document_id": document_id, "by": actor.name,
-        "at": at, "reason": reason.trim(),
-    });
+    let moved = serde_json::to_value(queue::Tombstone {
+        location: to.clone(),
+        mrn: to_mrn.clone(),
+        from_mrn: item.mrn.clone(),
+        document_id: document_id.to_string(),
+        by: actor.name.clone(),
+        at: at.clone(),
+        reason: reason.trim().to_string(),
+    })
+    .map_err(|_| Error::InvalidInput {
+        detail: "tombstone".to_string(),
+    })?;
     match store.put_new(&tombstone, to_json_bytes(&moved)).await? {
         Written::Created => {}
         Written::AlreadyExisted => {
