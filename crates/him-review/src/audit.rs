@@ -165,9 +165,9 @@ mod tests {
         record_audit(&store, &db, &event).await.unwrap();
         let keys = store.list(&Prefix::Audit).await.unwrap();
         assert_eq!(keys.len(), 2);
-        let day = &event.at[..10].replace('-', "/");
+        let day = event.at[..10].replace('-', "/");
         assert!(
-            keys[0].path().starts_with(&format!("audit/{day}/")),
+            matches!(&keys[0], Key::Audit { day: d, .. } if *d == day),
             "{}",
             keys[0]
         );

@@ -437,10 +437,11 @@ mod tests {
         let mode = |path: &FsPath| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&root.join(key.path())), 0o600);
+        // The folders on disk: the area, the patient, the document.
         for folder in [
             "patients".to_string(),
             "patients/0001".into(),
-            format!("patients/0001/{abc}"),
+            folder.location(),
         ] {
             assert_eq!(mode(&root.join(&folder)), 0o700, "{folder}");
         }
@@ -453,7 +454,7 @@ mod tests {
         let other = Folder::Patient(mrn, DocumentId::parse(&def).unwrap());
         store.put_new(&other.text(), "y".into()).await.unwrap();
         assert_eq!(mode(&root.join("patients/0001")), 0o750);
-        assert_eq!(mode(&root.join(format!("patients/0001/{def}"))), 0o700);
+        assert_eq!(mode(&root.join(other.location())), 0o700);
         assert_eq!(mode(&root.join(other.text().path())), 0o600);
     }
 

@@ -9,7 +9,7 @@ use him_review::{AppState, ReviewConfig};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use crate::support::{hidden_value, under, Harness, Login, Response, FILED};
+use crate::support::{hidden_value, patient_folder, Harness, Login, Response, FILED};
 
 const PAGES: [&str; 6] = [
     "/",
@@ -90,7 +90,7 @@ async fn posts_without_the_csrf_token_are_forbidden() {
     }
     assert!(harness
         .store
-        .list(&under(&format!("patients/40158388/{FILED}/reviews/")))
+        .list(&patient_folder("40158388", FILED).reviews())
         .await
         .unwrap()
         .is_empty());

@@ -10,7 +10,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
-use crate::support::{key, under, Harness, DICTATION, FILED, FILED_MRN, OTHER_MRN};
+use crate::support::{patient_folder, Harness, DICTATION, FILED, FILED_MRN, OTHER_MRN};
 
 /// Kills chromedriver when the test ends, passing or not.
 struct Driver(Child);
@@ -211,19 +211,15 @@ async fn reviewers_supervisor_and_clinician_work_in_chromium() {
     // Bob's page is stale: his approval is refused and nothing more is written.
     bob_client.refresh().await.unwrap();
     assert!(bob_client.find(Locator::Id("approve")).await.is_err());
-    let folder = format!("patients/{FILED_MRN}/{FILED}");
-    let versions = harness
-        .store
-        .list(&under(&format!("{folder}/versions/")))
-        .await
-        .unwrap();
+    let folder = patient_folder(FILED_MRN, FILED);
+    let versions = harness.store.list(&folder.versions()).await.unwrap();
     assert!(
         versions.iter().all(|key| key.version_number() == Some(1)),
         "{versions:?}"
     );
     let record = harness
         .store
-        .get(&key(&format!("{folder}/reviews/0001-approved.json")))
+        .get(&folder.review(1, "approved").unwrap())
         .await
         .unwrap();
     let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
@@ -281,9 +277,11 @@ async fn reviewers_supervisor_and_clinician_work_in_chromium() {
         .contains("Moved to the right patient"));
     assert!(harness
         .store
-        .exists(&key(&format!(
-            "patients/{OTHER_MRN}/{FILED}/versions/1/DocumentReference.json"
-        )))
+        .exists(
+            &patient_folder(OTHER_MRN, FILED)
+                .version_object(1, "DocumentReference.json")
+                .unwrap()
+        )
         .await
         .unwrap());
 

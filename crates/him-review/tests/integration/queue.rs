@@ -6,7 +6,7 @@ use him_queue::{EventKind, EventMessage, SCHEMA_VERSION};
 use him_review::{apply_event, find_document, reindex, Db};
 use him_store::Key;
 
-use crate::support::{Harness, DICTATION, FILED, UNMATCHED};
+use crate::support::{patient_folder, Harness, DICTATION, FILED, UNMATCHED};
 
 /// The queue shows counts and the oldest age, STAT first, and unmatched charts in their own list.
 #[tokio::test]
@@ -105,10 +105,7 @@ async fn reindex_rebuilds_the_queue_from_the_store() {
     let fresh = Db::in_memory().unwrap();
     assert_eq!(reindex(&harness.store, &fresh).await.unwrap(), 3);
     let moved = find_document(&fresh, UNMATCHED).unwrap();
-    assert_eq!(
-        moved.location.location(),
-        format!("patients/40079196/{UNMATCHED}")
-    );
+    assert_eq!(moved.location, patient_folder("40079196", UNMATCHED));
     assert_eq!(moved.status, "filed");
     assert_eq!(
         find_document(&fresh, FILED).unwrap().review_status,

@@ -3,10 +3,14 @@
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::support::{key, under, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, UNMATCHED};
+use him_store::Key;
 
-async fn json(harness: &Harness, key: &str) -> Value {
-    serde_json::from_slice(&harness.store.get(&crate::support::key(key)).await.unwrap()).unwrap()
+use crate::support::{
+    patient_folder, unmatched, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, UNMATCHED,
+};
+
+async fn json(harness: &Harness, key: &Key) -> Value {
+    serde_json::from_slice(&harness.store.get(key).await.unwrap()).unwrap()
 }
 
 /// The document page boxes field sources over the page image, serves the image, and audits the view.
@@ -49,7 +53,7 @@ async fn the_document_page_highlights_sources_and_serves_pages() {
 async fn approve_writes_new_objects_and_never_overwrites() {
     let harness = Harness::new().await;
     let ana = harness.login("ana").await;
-    let folder = format!("patients/{FILED_MRN}/{FILED}");
+    let folder = patient_folder(FILED_MRN, FILED);
     harness.open(FILED, &ana).await;
     let edit = [
         ("field.author", "Gregory House"),
@@ -75,7 +79,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     );
     assert_eq!(approved.location.as_deref(), Some("/?m=approved"));
 
-    let record = json(&harness, &format!("{folder}/reviews/0002-approved.json")).await;
+    let record = json(&harness, &folder.review(2, "approved").unwrap()).await;
     assert_eq!(record["reviewer"], "ana");
     assert_eq!(record["fields"]["author"], "Gregory House");
     assert_eq!(record["version"], 1);
@@ -85,13 +89,13 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         .contains(&Value::from("author")));
     let text = harness
         .store
-        .get(&key(&format!("{folder}/versions/1/text.txt")))
+        .get(&folder.version_object(1, "text.txt").unwrap())
         .await
         .unwrap();
     assert_eq!(&text[..], b"corrected");
     let reference = json(
         &harness,
-        &format!("{folder}/versions/1/DocumentReference.json"),
+        &folder.version_object(1, "DocumentReference.json").unwrap(),
     )
     .await;
     assert_eq!(reference["resourceType"], "DocumentReference");
@@ -128,11 +132,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         "E-77"
     );
     // The legal original first, then the approved text, each with size, base64 SHA-1 and absolute URL.
-    let original = harness
-        .store
-        .get(&key(&format!("{folder}/original.tif")))
-        .await
-        .unwrap();
+    let original = harness.store.get(&folder.original("tif")).await.unwrap();
     let scan = &reference["content"][0]["attachment"];
     assert_eq!(scan["contentType"], "image/tiff");
     assert_eq!(scan["size"], original.len());
@@ -153,11 +153,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         "approved document left the pending list"
     );
 
-    let before = harness
-        .store
-        .list(&under(&format!("{folder}/")))
-        .await
-        .unwrap();
+    let before = harness.store.list(&folder.all()).await.unwrap();
     harness.open(FILED, &ana).await;
     let again = harness
         .post(
@@ -168,11 +164,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(
-        harness
-            .store
-            .list(&under(&format!("{folder}/")))
-            .await
-            .unwrap(),
+        harness.store.list(&folder.all()).await.unwrap(),
         before,
         "a refused approval writes nothing"
     );
@@ -192,13 +184,13 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     );
     let second = harness
         .store
-        .get(&key(&format!("{folder}/versions/2/text.txt")))
+        .get(&folder.version_object(2, "text.txt").unwrap())
         .await
         .unwrap();
     assert_eq!(&second[..], b"late result\n", "only the addendum text");
     let linked = json(
         &harness,
-        &format!("{folder}/versions/2/DocumentReference.json"),
+        &folder.version_object(2, "DocumentReference.json").unwrap(),
     )
     .await;
     assert_eq!(linked["relatesTo"][0]["code"], "appends");
@@ -206,7 +198,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
         linked["relatesTo"][0]["target"]["reference"],
         format!("DocumentReference/{FILED}-v1")
     );
-    let meta = json(&harness, &format!("{folder}/versions/2/version.json")).await;
+    let meta = json(&harness, &folder.version_object(2, "version.json").unwrap()).await;
     assert_eq!(
         meta["fields"]["author"], "Gregory House",
         "the addendum keeps the reviewer's corrections"
@@ -217,7 +209,9 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     );
     let amended = json(
         &harness,
-        &format!("{folder}/versions/1/DocumentReference-0003.json"),
+        &folder
+            .version_object(1, "DocumentReference-0003.json")
+            .unwrap(),
     )
     .await;
     assert_eq!(
@@ -227,7 +221,7 @@ async fn approve_writes_new_objects_and_never_overwrites() {
     assert_eq!(amended["status"], "current");
     let unchanged = harness
         .store
-        .get(&key(&format!("{folder}/versions/1/text.txt")))
+        .get(&folder.version_object(1, "text.txt").unwrap())
         .await
         .unwrap();
     assert_eq!(&unchanged[..], b"corrected");
@@ -268,10 +262,10 @@ async fn flagged_dictations_need_every_flag_acknowledged() {
         .post(&path, Some(&ana), &[("text", "Consultation note.")])
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
-    let folder = format!("patients/{DICTATION_MRN}/{DICTATION}");
+    let folder = patient_folder(DICTATION_MRN, DICTATION);
     assert!(harness
         .store
-        .list(&under(&format!("{folder}/versions/")))
+        .list(&folder.versions())
         .await
         .unwrap()
         .is_empty());
@@ -283,11 +277,11 @@ async fn flagged_dictations_need_every_flag_acknowledged() {
         )
         .await;
     assert_eq!(accepted.status, StatusCode::SEE_OTHER);
-    let record = json(&harness, &format!("{folder}/reviews/0001-approved.json")).await;
+    let record = json(&harness, &folder.review(1, "approved").unwrap()).await;
     assert_eq!(record["flags_acknowledged"], serde_json::json!([1]));
     let reference = json(
         &harness,
-        &format!("{folder}/versions/1/DocumentReference.json"),
+        &folder.version_object(1, "DocumentReference.json").unwrap(),
     )
     .await;
     assert_eq!(
@@ -347,7 +341,7 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
     }
     assert!(harness
         .store
-        .list(&under(&format!("patients/NOT-A-PATIENT-1/{UNMATCHED}")))
+        .list(&patient_folder("NOT-A-PATIENT-1", UNMATCHED).all())
         .await
         .unwrap()
         .is_empty());
@@ -364,8 +358,8 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
         "{}",
         response.text()
     );
-    let from = format!("unmatched/{UNMATCHED}");
-    let to = format!("patients/40079196/{UNMATCHED}");
+    let from = unmatched(UNMATCHED);
+    let to = patient_folder("40079196", UNMATCHED);
     for name in [
         "document.json",
         "ocr.json",
@@ -375,21 +369,17 @@ async fn assigning_copies_create_only_and_leaves_a_tombstone() {
     ] {
         let original = harness
             .store
-            .get(&key(&format!("{from}/{name}")))
+            .get(&from.object(name).unwrap())
             .await
             .unwrap();
         assert_eq!(
-            harness
-                .store
-                .get(&key(&format!("{to}/{name}")))
-                .await
-                .unwrap(),
+            harness.store.get(&to.object(name).unwrap()).await.unwrap(),
             original,
             "{name}"
         );
     }
-    let tombstone = json(&harness, &format!("{from}/moved.json")).await;
-    assert_eq!(tombstone["location"], to);
+    let tombstone = json(&harness, &from.moved()).await;
+    assert_eq!(tombstone["location"], to.location());
     let queue = harness.get("/", Some(&ana)).await.text();
     assert!(queue.contains(r#"<strong id="unmatched-count">0</strong>"#));
     assert!(queue.contains(r#"<strong id="pending-count">3</strong>"#));
@@ -447,7 +437,9 @@ async fn return_and_reject_record_the_reason() {
     assert_eq!(returned.status, StatusCode::SEE_OTHER);
     let record = json(
         &harness,
-        &format!("patients/{FILED_MRN}/{FILED}/reviews/0001-returned.json"),
+        &patient_folder(FILED_MRN, FILED)
+            .review(1, "returned")
+            .unwrap(),
     )
     .await;
     assert_eq!(record["reason"], "page 2 missing");
@@ -461,9 +453,7 @@ async fn return_and_reject_record_the_reason() {
     assert_eq!(rejected.status, StatusCode::SEE_OTHER);
     assert!(harness
         .store
-        .exists(&key(&format!(
-            "unmatched/{UNMATCHED}/reviews/0001-rejected.json"
-        )))
+        .exists(&unmatched(UNMATCHED).review(1, "rejected").unwrap())
         .await
         .unwrap());
     assert_eq!(

@@ -86,27 +86,14 @@ async fn load_folder(store: &Store, root: &Path, folder: &Path) {
     }
 }
 
-/// A store key spelled out as the layout documents it: the tests check the layout from outside.
-pub fn key(path: &str) -> Key {
-    Key::parse(path).unwrap_or_else(|| panic!("not a key of the store layout: {path}"))
+/// The patient folder of document `id` for the patient `mrn`.
+pub fn patient_folder(mrn: &str, id: &str) -> Folder {
+    Folder::Patient(Mrn::parse(mrn).unwrap(), DocumentId::parse(id).unwrap())
 }
 
-/// Everything under a folder spelled out (`patients/<mrn>/<id>/`), or under its `versions/` or `reviews/`.
-pub fn under(path: &str) -> Prefix {
-    let path = path.trim_end_matches('/');
-    for sub in ["versions", "reviews"] {
-        if let Some(folder) = path.strip_suffix(&format!("/{sub}")) {
-            if let Some(folder) = Folder::parse(folder) {
-                return match sub {
-                    "versions" => folder.versions(),
-                    _ => folder.reviews(),
-                };
-            }
-        }
-    }
-    Folder::parse(path)
-        .unwrap_or_else(|| panic!("not a folder of the store layout: {path}"))
-        .all()
+/// The unmatched folder of document `id`.
+pub fn unmatched(id: &str) -> Folder {
+    Folder::Unmatched(DocumentId::parse(id).unwrap())
 }
 
 async fn put(store: &Store, key: &Key, value: &impl serde::Serialize) {

@@ -6,51 +6,49 @@ use serde_json::Value;
 
 use him_review::{add_user, approve, find_document, reindex, Actor, Db, ReviewInput, Role};
 
+use him_store::{Folder, Key};
+
 use crate::support::{
-    key, under, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, OTHER_MRN, UNMATCHED,
+    patient_folder, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, OTHER_MRN, UNMATCHED,
 };
 
-async fn json(harness: &Harness, key: &str) -> Value {
-    serde_json::from_slice(&harness.store.get(&crate::support::key(key)).await.unwrap()).unwrap()
+async fn json(harness: &Harness, key: &Key) -> Value {
+    serde_json::from_slice(&harness.store.get(key).await.unwrap()).unwrap()
 }
 
 /// The newest state of a version's DocumentReference (the first one or its latest snapshot).
-async fn reference(harness: &Harness, folder: &str, version: u32) -> Value {
-    let prefix = format!("{folder}/versions/{version}/DocumentReference");
-    let mut keys: Vec<String> = harness
+async fn reference(harness: &Harness, folder: &Folder, version: u32) -> Value {
+    let mut keys: Vec<Key> = harness
         .store
-        .list(&under(&format!("{folder}/versions/")))
+        .list(&folder.versions())
         .await
         .unwrap()
         .into_iter()
-        .map(|key| key.path())
-        .filter(|key| key.starts_with(&prefix))
+        .filter(|key| key.version_number() == Some(version))
+        .filter(|key| {
+            key.name()
+                .is_some_and(|name| name.contains("/DocumentReference"))
+        })
         .collect();
-    keys.sort();
+    keys.sort_by_key(Key::path);
     // `DocumentReference-0003.json` sorts before `DocumentReference.json`: the snapshots are the newest.
     let newest = keys
         .iter()
-        .rfind(|k| k.contains("DocumentReference-"))
+        .rfind(|k| k.path().contains("DocumentReference-"))
         .or(keys.last())
         .unwrap()
         .clone();
     json(harness, &newest).await
 }
 
-async fn version_count(harness: &Harness, folder: &str) -> usize {
-    let mut numbers: Vec<String> = harness
+async fn version_count(harness: &Harness, folder: &Folder) -> usize {
+    let mut numbers: Vec<u32> = harness
         .store
-        .list(&under(&format!("{folder}/versions/")))
+        .list(&folder.versions())
         .await
         .unwrap()
-        .into_iter()
-        .map(|key| key.path())
-        .filter_map(|key| {
-            key.strip_prefix(&format!("{folder}/versions/"))?
-                .split('/')
-                .next()
-                .map(str::to_string)
-        })
+        .iter()
+        .filter_map(Key::version_number)
         .collect();
     numbers.dedup();
     numbers.len()
@@ -93,7 +91,7 @@ async fn two_reviewers_racing_on_approve_file_exactly_one_version() {
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
-    let folder = format!("patients/{FILED_MRN}/{FILED}");
+    let folder = patient_folder(FILED_MRN, FILED);
     assert_eq!(version_count(&harness, &folder).await, 1);
     let holder_page = harness.open(FILED, &bob).await.text();
     assert!(
@@ -134,7 +132,7 @@ async fn ten_concurrent_approvals_by_the_claim_holder_write_one_version() {
         .filter_map(|r| r.as_ref().err())
         .all(|e| matches!(e, him_review::Error::Conflict { .. })));
     assert_eq!(
-        version_count(&harness, &format!("patients/{FILED_MRN}/{FILED}")).await,
+        version_count(&harness, &patient_folder(FILED_MRN, FILED)).await,
         1
     );
 }
@@ -146,12 +144,8 @@ async fn an_approved_document_refuses_every_second_decision() {
     let harness = Harness::new().await;
     let ana = harness.login("ana").await;
     approve_filed(&harness, &ana).await;
-    let folder = format!("patients/{FILED_MRN}/{FILED}");
-    let before = harness
-        .store
-        .list(&under(&format!("{folder}/")))
-        .await
-        .unwrap();
+    let folder = patient_folder(FILED_MRN, FILED);
+    let before = harness.store.list(&folder.all()).await.unwrap();
     for who in ["ana", "sue"] {
         let login = harness.login(who).await;
         harness.open(FILED, &login).await;
@@ -174,14 +168,7 @@ async fn an_approved_document_refuses_every_second_decision() {
             .post(&format!("/documents/{FILED}/release"), Some(&login), &[])
             .await;
     }
-    assert_eq!(
-        harness
-            .store
-            .list(&under(&format!("{folder}/")))
-            .await
-            .unwrap(),
-        before
-    );
+    assert_eq!(harness.store.list(&folder.all()).await.unwrap(), before);
     assert_eq!(reference(&harness, &folder, 1).await["status"], "current");
     assert_eq!(
         find_document(&harness.db, FILED).unwrap().review_status,
@@ -256,7 +243,7 @@ async fn decisions_need_the_callers_live_claim_and_a_supervisor_can_break_it() {
     assert_eq!(events.len(), 1);
     assert!(events[0].detail.contains("bob"), "{}", events[0].detail);
     assert_eq!(
-        version_count(&harness, &format!("patients/{FILED_MRN}/{FILED}")).await,
+        version_count(&harness, &patient_folder(FILED_MRN, FILED)).await,
         1
     );
 }
@@ -293,11 +280,11 @@ async fn approve_with_a_changed_mrn_or_an_unknown_type_is_refused() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let folder = format!("patients/{FILED_MRN}/{FILED}");
+    let folder = patient_folder(FILED_MRN, FILED);
     assert_eq!(version_count(&harness, &folder).await, 0);
     assert!(harness
         .store
-        .list(&under(&format!("{folder}/reviews/")))
+        .list(&folder.reviews())
         .await
         .unwrap()
         .is_empty());
@@ -311,8 +298,8 @@ async fn reassign_corrects_a_misfile() {
     let harness = Harness::new().await;
     let (ana, sue) = (harness.login("ana").await, harness.login("sue").await);
     approve_filed(&harness, &ana).await;
-    let old = format!("patients/{FILED_MRN}/{FILED}");
-    let new = format!("patients/{OTHER_MRN}/{FILED}");
+    let old = patient_folder(FILED_MRN, FILED);
+    let new = patient_folder(OTHER_MRN, FILED);
     harness.open(FILED, &ana).await;
     let by_reviewer = harness
         .post(
@@ -343,7 +330,7 @@ async fn reassign_corrects_a_misfile() {
     assert_eq!(not_in_index.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(harness
         .store
-        .list(&under(&format!("patients/NOT-A-PATIENT-1/{FILED}")))
+        .list(&patient_folder("NOT-A-PATIENT-1", FILED).all())
         .await
         .unwrap()
         .is_empty());
@@ -367,22 +354,14 @@ async fn reassign_corrects_a_misfile() {
         "pages/0001.png",
     ] {
         assert_eq!(
-            harness
-                .store
-                .get(&key(&format!("{old}/{name}")))
-                .await
-                .unwrap(),
-            harness
-                .store
-                .get(&key(&format!("{new}/{name}")))
-                .await
-                .unwrap(),
+            harness.store.get(&old.object(name).unwrap()).await.unwrap(),
+            harness.store.get(&new.object(name).unwrap()).await.unwrap(),
             "{name} copied byte for byte and kept in the old folder"
         );
     }
     assert_eq!(
-        json(&harness, &format!("{old}/moved.json")).await["location"],
-        new
+        json(&harness, &old.moved()).await["location"],
+        new.location()
     );
     let old_reference = reference(&harness, &old, 1).await;
     assert_eq!(old_reference["status"], "entered-in-error");
@@ -392,20 +371,20 @@ async fn reassign_corrects_a_misfile() {
     assert_eq!(new_reference["subject"]["reference"], "Patient/pat-schmidt");
     assert_eq!(new_reference["subject"]["identifier"]["value"], OTHER_MRN);
     assert_eq!(new_reference["author"][0]["display"], "Gregory House");
-    let meta = json(&harness, &format!("{new}/versions/1/version.json")).await;
+    let meta = json(&harness, &new.version_object(1, "version.json").unwrap()).await;
     assert_eq!(
         meta["fields"]["mrn"], OTHER_MRN,
         "the approved fields name the new patient"
     );
-    let old_meta = json(&harness, &format!("{old}/versions/1/version.json")).await;
+    let old_meta = json(&harness, &old.version_object(1, "version.json").unwrap()).await;
     assert_eq!(
         old_meta["fields"]["mrn"], FILED_MRN,
         "the old version is kept as it was"
     );
     let item = find_document(&harness.db, FILED).unwrap();
     assert_eq!(
-        (item.location.location().as_str(), item.mrn.as_deref()),
-        (new.as_str(), Some(OTHER_MRN))
+        (&item.location, item.mrn.as_deref()),
+        (&new, Some(OTHER_MRN))
     );
     assert_eq!(item.review_status, "approved");
     let audit = him_review::search_audit(
@@ -422,10 +401,7 @@ async fn reassign_corrects_a_misfile() {
     // The store alone tells where it is now.
     let fresh = Db::in_memory().unwrap();
     reindex(&harness.store, &fresh).await.unwrap();
-    assert_eq!(
-        find_document(&fresh, FILED).unwrap().location.location(),
-        new
-    );
+    assert_eq!(find_document(&fresh, FILED).unwrap().location, new);
     assert_eq!(
         find_document(&fresh, FILED).unwrap().review_status,
         "approved"
@@ -478,7 +454,7 @@ async fn a_correction_is_a_new_version_that_supersedes_the_old() {
         "{}",
         corrected.text()
     );
-    let folder = format!("patients/{FILED_MRN}/{FILED}");
+    let folder = patient_folder(FILED_MRN, FILED);
     let old = reference(&harness, &folder, 1).await;
     assert_eq!(old["status"], "superseded");
     let new = reference(&harness, &folder, 2).await;
@@ -491,7 +467,7 @@ async fn a_correction_is_a_new_version_that_supersedes_the_old() {
     );
     let text = harness
         .store
-        .get(&key(&format!("{folder}/versions/1/text.txt")))
+        .get(&folder.version_object(1, "text.txt").unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -526,7 +502,7 @@ async fn the_authoring_clinician_signs_an_approved_dictation() {
         "{}",
         approved.text()
     );
-    let folder = format!("patients/{DICTATION_MRN}/{DICTATION}");
+    let folder = patient_folder(DICTATION_MRN, DICTATION);
     assert_eq!(
         reference(&harness, &folder, 1).await["docStatus"],
         "preliminary"
@@ -738,13 +714,12 @@ async fn every_document_reference_passes_the_fhir_validator() {
         .await
         .unwrap()
     {
-        let key = key.path();
-        if !key.contains("/DocumentReference") {
+        if !key.path().contains("/DocumentReference") {
             continue;
         }
         let resource = json(&harness, &key).await;
         statuses.insert(format!("{}/{}", resource["status"], resource["docStatus"]));
-        let file = dir.join(key.replace('/', "_"));
+        let file = dir.join(key.path().replace('/', "_"));
         std::fs::write(&file, serde_json::to_vec_pretty(&resource).unwrap()).unwrap();
         files.push(file);
     }
