@@ -176,7 +176,7 @@ pub(crate) async fn load(
     let state = review::review_state(store, location).await?;
     let manifest = review::manifest(store, location).await?;
     let ocr = review::read_json(store, &location.ocr()).await?;
-    let transcript = review::read_json(store, &location.transcript()).await?;
+    let transcript = review::transcript(store, location).await?;
     let raw_text = store
         .get_opt(&location.text())
         .await?
@@ -255,11 +255,12 @@ pub(crate) async fn load(
         pages,
         fields,
         text: review::current_text(store, location, &state).await?,
-        flagged: review::transcript_flags(&transcript)
-            .into_iter()
+        flagged: transcript
+            .iter()
+            .flat_map(review::transcript_flags)
             .map(|(i, _)| i)
             .collect(),
-        transcript,
+        transcript: serde_json::to_value(&transcript).unwrap_or(Value::Null),
         candidates,
         review_status: state.status.as_str().to_string(),
         versions,

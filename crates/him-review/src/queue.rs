@@ -99,7 +99,7 @@ fn describe(
     entry: &IndexEntry,
     location: &Folder,
     manifest: Option<&Manifest>,
-    transcript: Option<&serde_json::Value>,
+    transcript: Option<&him_core::Transcript>,
 ) -> QueueItem {
     let status = match location {
         Folder::Patient(..) => "filed",
@@ -143,7 +143,7 @@ fn describe(
 async fn refresh(store: &Store, db: &Db, entry: &IndexEntry) -> Result<()> {
     let location = current_location(store, &entry.location).await?;
     let manifest = review::manifest(store, &location).await?;
-    let transcript = review::read_json_opt(store, &location.transcript()).await?;
+    let transcript = review::transcript(store, &location).await?;
     let mut row = describe(entry, &location, manifest.as_ref(), transcript.as_ref());
     if row.received_at.is_empty() {
         row.received_at = crate::db::now_rfc3339();

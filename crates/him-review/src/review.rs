@@ -21,6 +21,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use him_core::{RiskFlag, Transcript};
 use him_extract::Manifest;
 use him_store::{Folder, Key, Store, Written};
 
@@ -199,23 +200,20 @@ pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<Rev
     Ok(state)
 }
 
-/// Indexes and flags of the risk-flagged segments of a `transcript.json`.
-pub(crate) fn transcript_flags(transcript: &Value) -> Vec<(usize, Vec<String>)> {
-    let Some(segments) = transcript["segments"].as_array() else {
-        return Vec::new();
-    };
-    segments
+/// Indexes and flags of the risk-flagged segments of a transcript.
+pub(crate) fn transcript_flags(transcript: &Transcript) -> Vec<(usize, Vec<RiskFlag>)> {
+    transcript
+        .segments
         .iter()
         .enumerate()
-        .filter_map(|(index, segment)| {
-            let flags: Vec<String> = segment["flags"]
-                .as_array()?
-                .iter()
-                .filter_map(|flag| flag.as_str().map(str::to_string))
-                .collect();
-            (!flags.is_empty()).then_some((index, flags))
-        })
+        .filter(|(_, segment)| !segment.flags.is_empty())
+        .map(|(index, segment)| (index, segment.flags.clone()))
         .collect()
+}
+
+/// A dictation's `transcript.json`, as the pipeline wrote it; `None` for a chart.
+pub(crate) async fn transcript(store: &Store, location: &Folder) -> Result<Option<Transcript>> {
+    read_typed_opt(store, &location.transcript()).await
 }
 
 /// `versions/<number>/<name>` of a document folder.
@@ -688,8 +686,11 @@ pub async fn approve(
 ) -> Result<Approval> {
     let _guard = WRITE_LOCK.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Approve, actor).await?;
-    let transcript = read_json(&app.store, &item.location.transcript()).await?;
-    let missing = transcript_flags(&transcript)
+    let transcript = transcript(&app.store, &item.location).await?;
+    let missing = transcript
+        .as_ref()
+        .map(transcript_flags)
+        .unwrap_or_default()
         .into_iter()
         .filter(|(index, _)| !input.flags_acknowledged.contains(index))
         .count();
@@ -973,14 +974,27 @@ mod tests {
 
     #[test]
     fn flagged_segments_are_listed_by_index() {
-        let transcript = json!({"segments": [
-            {"text": "a", "flags": []},
-            {"text": "b", "flags": ["text_in_silence"]},
-            {"text": "c"},
-        ]});
+        let segment = |text: &str, flags: Vec<RiskFlag>| him_core::TranscriptSegment {
+            text: text.to_string(),
+            start_ms: 0,
+            end_ms: 100,
+            avg_logprob: -0.1,
+            no_speech_prob: 0.0,
+            temperature: 0.0,
+            words: Vec::new(),
+            flags,
+        };
+        let transcript = Transcript {
+            language: "en".to_string(),
+            segments: vec![
+                segment("a", Vec::new()),
+                segment("b", vec![RiskFlag::TextInSilence]),
+                segment("c", Vec::new()),
+            ],
+        };
         assert_eq!(
             transcript_flags(&transcript),
-            vec![(1, vec!["text_in_silence".to_string()])]
+            vec![(1, vec![RiskFlag::TextInSilence])]
         );
     }
 
