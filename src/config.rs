@@ -1,22 +1,23 @@
 //! `pipeline.toml`: read the file, interpolate `${VAR}` / `${VAR:-default}` from the environment map given,
 //! deserialize with unknown keys refused, then validate.
+//!
+//! The sections of the crates live in each crate's `config.rs` (`[store]`, `[limits]`, `[ocr]`, `[asr]`,
+//! `[queue]`, `[review]`, …); the sections of the app itself live here: `[render]`, `[patients]`,
+//! `[worker]`, `[intake]` and `[watch]`.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::{bail, ensure, Context};
 use him_asr::{AsrConfig, AudioLimits};
-use him_extract::MatchConfig;
+use him_extract::{CheckDigit, MatchConfig};
 use him_ocr::OcrConfig;
 use him_queue::QueueConfig;
 use him_review::ReviewConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
 
-use crate::drop_folder::WatchConfig;
-use crate::identity::PatientsConfig;
-use crate::intake_api::IntakeConfig;
-use crate::worker::WorkerConfig;
+use crate::intake::valid_station;
 use him_decode::LimitsConfig;
 
 /// The whole pipeline configuration. Every section and key is optional; defaults are shown in the shipped
@@ -175,6 +176,137 @@ fn interpolate_line(text: &str, env: &HashMap<String, String>) -> anyhow::Result
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The `[worker]` section of `pipeline.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// A job still running after this many seconds is abandoned and requeued (bounded by the delivery limit,
+    /// after which it is dead-lettered).
+    pub job_timeout_secs: u64,
+    /// Address of the Prometheus `/metrics`, `/healthz` and `/readyz` endpoints; empty disables them.
+    pub metrics_listen: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            job_timeout_secs: 600,
+            metrics_listen: "127.0.0.1:9464".to_string(),
+        }
+    }
+}
+
+/// The `[intake]` section: the scanning-station API of `him serve`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// Address and port the API listens on, e.g. `"0.0.0.0:8081"` behind a TLS-terminating proxy.
+    pub listen: String,
+    /// Largest accepted upload in bytes (256 MiB, like `limits.max_file_bytes`); larger uploads get 413.
+    pub max_upload_bytes: u64,
+    /// Name of the environment variable holding the station tokens as
+    /// `station_id:token,station_id:token`; tokens are never written in the file.
+    pub station_tokens_env: String,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            listen: "127.0.0.1:8081".to_string(),
+            max_upload_bytes: 256 * 1024 * 1024,
+            station_tokens_env: "HIM_STATION_TOKENS".to_string(),
+        }
+    }
+}
+
+impl IntakeConfig {
+    /// Checks the values deserialization cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(
+            !self.listen.trim().is_empty(),
+            "intake.listen must not be empty"
+        );
+        ensure!(
+            self.max_upload_bytes > 0,
+            "intake.max_upload_bytes must be positive"
+        );
+        ensure!(
+            !self.station_tokens_env.trim().is_empty(),
+            "intake.station_tokens_env must name an environment variable"
+        );
+        Ok(())
+    }
+}
+
+/// The `[watch]` section: how `him watch DIR` takes files from a drop folder.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// Seconds between two scans of the folder.
+    pub poll_secs: u64,
+    /// Seconds a file must keep the same size and modification time before it is taken; 0 takes files at
+    /// first sight (only for folders that files enter by an atomic rename).
+    pub stable_secs: u64,
+    /// Station id recorded on the jobs of this folder (a device id, never a person's name).
+    pub station: String,
+    /// Queue the files of this folder as urgent (STAT) work.
+    pub stat: bool,
+    /// Largest file taken in bytes (256 MiB, like `limits.max_file_bytes`); larger files go to `failed/`.
+    pub max_file_bytes: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            poll_secs: 2,
+            stable_secs: 5,
+            station: "drop-1".to_string(),
+            stat: false,
+            max_file_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+impl WatchConfig {
+    /// Checks the values deserialization cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ensure!(self.poll_secs >= 1, "watch.poll_secs must be at least 1");
+        ensure!(
+            valid_station(&self.station),
+            "watch.station must be letters, digits, - _ . (at most 64)"
+        );
+        ensure!(
+            self.max_file_bytes > 0,
+            "watch.max_file_bytes must be positive"
+        );
+        Ok(())
+    }
+}
+
+/// The `[patients]` section of `pipeline.toml`: the hospital's patient index (MPI) export.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatientsConfig {
+    /// Path of a FHIR R4 Patient NDJSON export or a CSV (`mrn,family,given,birth_date,sex`); empty means no index,
+    /// and every document goes to the unmatched queue.
+    pub index: String,
+    /// MRN check-digit scheme of this hospital: `none` or `luhn`.
+    pub check_digit: CheckDigit,
+    /// `Identifier.system` of this hospital's MRNs in FHIR resources (the review's DocumentReferences name
+    /// the patient by it when the index is not FHIR).
+    pub mrn_system: String,
+}
+
+impl Default for PatientsConfig {
+    fn default() -> Self {
+        PatientsConfig {
+            index: String::new(),
+            check_digit: CheckDigit::default(),
+            mrn_system: "urn:him:mrn".to_string(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,10 +18,10 @@ use anyhow::{ensure, Context as _};
 use bytes::Bytes;
 use him_queue::Queue;
 use him_store::Store;
-use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
-use crate::intake::{self, valid_station};
+use crate::config::WatchConfig;
+use crate::intake;
 use crate::intake_api::is_transient;
 
 /// Subfolder of files submitted (queued or duplicate).
@@ -35,51 +35,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// Name endings of files that copy tools are still writing under a temporary name.
 const TEMPORARY_SUFFIXES: [&str; 4] = [".tmp", ".part", ".partial", ".crdownload"];
-
-/// The `[watch]` section: how `him watch DIR` takes files from a drop folder.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WatchConfig {
-    /// Seconds between two scans of the folder.
-    pub poll_secs: u64,
-    /// Seconds a file must keep the same size and modification time before it is taken; 0 takes files at
-    /// first sight (only for folders that files enter by an atomic rename).
-    pub stable_secs: u64,
-    /// Station id recorded on the jobs of this folder (a device id, never a person's name).
-    pub station: String,
-    /// Queue the files of this folder as urgent (STAT) work.
-    pub stat: bool,
-    /// Largest file taken in bytes (256 MiB, like `limits.max_file_bytes`); larger files go to `failed/`.
-    pub max_file_bytes: u64,
-}
-
-impl Default for WatchConfig {
-    fn default() -> Self {
-        WatchConfig {
-            poll_secs: 2,
-            stable_secs: 5,
-            station: "drop-1".to_string(),
-            stat: false,
-            max_file_bytes: 256 * 1024 * 1024,
-        }
-    }
-}
-
-impl WatchConfig {
-    /// Checks the values deserialization cannot.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        ensure!(self.poll_secs >= 1, "watch.poll_secs must be at least 1");
-        ensure!(
-            valid_station(&self.station),
-            "watch.station must be letters, digits, - _ . (at most 64)"
-        );
-        ensure!(
-            self.max_file_bytes > 0,
-            "watch.max_file_bytes must be positive"
-        );
-        Ok(())
-    }
-}
 
 /// What one scan did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,37 +8,13 @@
 use std::io::Read;
 use std::path::Path;
 
+use crate::config::PatientsConfig;
 use anyhow::Context;
 use him_core::{FiledPatient, Mrn};
 use him_extract::{
     extract, extract_transcript, match_patient, CheckDigit, Date, ExtractOptions, Fields,
     MatchConfig, MatchDecision, MatchOutcome, PatientIndex, TranscriptSegment,
 };
-use serde::Deserialize;
-
-/// The `[patients]` section of `pipeline.toml`: the hospital's patient index (MPI) export.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PatientsConfig {
-    /// Path of a FHIR R4 Patient NDJSON export or a CSV (`mrn,family,given,birth_date,sex`); empty means no index,
-    /// and every document goes to the unmatched queue.
-    pub index: String,
-    /// MRN check-digit scheme of this hospital: `none` or `luhn`.
-    pub check_digit: CheckDigit,
-    /// `Identifier.system` of this hospital's MRNs in FHIR resources (the review's DocumentReferences name
-    /// the patient by it when the index is not FHIR).
-    pub mrn_system: String,
-}
-
-impl Default for PatientsConfig {
-    fn default() -> Self {
-        PatientsConfig {
-            index: String::new(),
-            check_digit: CheckDigit::default(),
-            mrn_system: "urn:him:mrn".to_string(),
-        }
-    }
-}
 
 /// Loads a patient index, telling FHIR NDJSON (lines of JSON objects) from CSV by content.
 pub fn load_index(path: &Path, check_digit: CheckDigit) -> anyhow::Result<PatientIndex> {

@@ -20,10 +20,10 @@ use axum::{Json, Router};
 use bytes::{Bytes, BytesMut};
 use him_queue::Queue;
 use him_store::Store;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tracing::{error, info, warn};
 
+use crate::config::IntakeConfig;
 use crate::intake::{self, valid_station};
 
 /// Room for multipart boundaries, part headers and the `stat` field on top of the file itself.
@@ -37,48 +37,6 @@ const MAX_STAT_FIELD_BYTES: usize = 16;
 
 /// Seconds a station is asked to wait before retrying when the store or queue is down.
 const RETRY_AFTER_SECS: &str = "30";
-
-/// The `[intake]` section: the scanning-station API of `him serve`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IntakeConfig {
-    /// Address and port the API listens on, e.g. `"0.0.0.0:8081"` behind a TLS-terminating proxy.
-    pub listen: String,
-    /// Largest accepted upload in bytes (256 MiB, like `limits.max_file_bytes`); larger uploads get 413.
-    pub max_upload_bytes: u64,
-    /// Name of the environment variable holding the station tokens as
-    /// `station_id:token,station_id:token`; tokens are never written in the file.
-    pub station_tokens_env: String,
-}
-
-impl Default for IntakeConfig {
-    fn default() -> Self {
-        IntakeConfig {
-            listen: "127.0.0.1:8081".to_string(),
-            max_upload_bytes: 256 * 1024 * 1024,
-            station_tokens_env: "HIM_STATION_TOKENS".to_string(),
-        }
-    }
-}
-
-impl IntakeConfig {
-    /// Checks the values deserialization cannot.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        ensure!(
-            !self.listen.trim().is_empty(),
-            "intake.listen must not be empty"
-        );
-        ensure!(
-            self.max_upload_bytes > 0,
-            "intake.max_upload_bytes must be positive"
-        );
-        ensure!(
-            !self.station_tokens_env.trim().is_empty(),
-            "intake.station_tokens_env must name an environment variable"
-        );
-        Ok(())
-    }
-}
 
 /// Reads the station tokens from the variable `config.station_tokens_env` of `env`.
 ///

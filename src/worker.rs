@@ -20,32 +20,12 @@ use futures::{FutureExt, StreamExt};
 use him_core::{DocumentId, JobContext, Sha256, Status};
 use him_queue::{Delivery, EventKind, EventMessage, JobMessage, Queue, WorkKind, SCHEMA_VERSION};
 use him_store::Folder;
-use serde::Deserialize;
 use tracing::{info, info_span, warn, Instrument};
 
+use crate::config::WorkerConfig;
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::pool::PoolError;
-
-/// The `[worker]` section of `pipeline.toml`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WorkerConfig {
-    /// A job still running after this many seconds is abandoned and requeued (bounded by the delivery limit,
-    /// after which it is dead-lettered).
-    pub job_timeout_secs: u64,
-    /// Address of the Prometheus `/metrics`, `/healthz` and `/readyz` endpoints; empty disables them.
-    pub metrics_listen: String,
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        WorkerConfig {
-            job_timeout_secs: 600,
-            metrics_listen: "127.0.0.1:9464".to_string(),
-        }
-    }
-}
 
 /// Consumes `kinds` until `shutdown` resolves, then finishes the jobs in flight and returns.
 pub async fn run(
