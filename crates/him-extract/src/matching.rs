@@ -84,6 +84,12 @@ fn name_agrees(candidate: &Candidate, cfg: &MatchConfig) -> bool {
         && scores.given.is_some_and(|s| s >= cfg.given_threshold)
 }
 
+/// Whether the page's family and given name are exactly the candidate's (after normalisation), not merely
+/// similar: what tells a patient apart from a near-twin (`Augustus` / `Augusta`, same family and birth date).
+fn name_exact(candidate: &Candidate) -> bool {
+    candidate.scores.family == Some(1.0) && candidate.scores.given == Some(1.0)
+}
+
 fn dob_agrees(candidate: &Candidate) -> bool {
     candidate.scores.date_of_birth == Some(1.0)
 }
@@ -199,7 +205,14 @@ pub fn match_patient(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -
         if owner.scores.date_of_birth == Some(0.0) {
             return unmatched(UnmatchedReason::DobConflict, candidates, corrected_mrn);
         }
-        if name_conflicts(owner, cfg) || !name_dob_fits.is_empty() {
+        // Other patients the name and date of birth fit block the MRN's owner unless the page tells them
+        // apart: the MRN as printed, the owner's exact date of birth and exact name, and no other patient
+        // with that exact name.
+        let told_apart = corrected_mrn.is_none()
+            && dob_agrees(owner)
+            && name_exact(owner)
+            && name_dob_fits.iter().all(|c| !name_exact(c));
+        if name_conflicts(owner, cfg) || (!name_dob_fits.is_empty() && !told_apart) {
             return unmatched(UnmatchedReason::MrnConflict, candidates, corrected_mrn);
         }
         let (dob_ok, name_ok) = (dob_agrees(owner), name_agrees(owner, cfg));
@@ -267,7 +280,26 @@ pub fn match_patient(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -
                 corrected_mrn,
             }
         }
-        _ => unmatched(UnmatchedReason::Ambiguous, candidates, corrected_mrn),
+        fits => {
+            // Several patients fit the name and date of birth; one fitting both exactly, the others only
+            // approximately (near-twins), is the one.
+            let exact: Vec<&&Candidate> = fits.iter().filter(|c| name_exact(c)).collect();
+            match exact.as_slice() {
+                [only] if allowed => {
+                    let outcome = MatchOutcome::Matched {
+                        mrn: only.mrn.clone(),
+                        score: only.score,
+                        rule: MatchRule::NameDob,
+                    };
+                    MatchDecision {
+                        outcome,
+                        candidates,
+                        corrected_mrn,
+                    }
+                }
+                _ => unmatched(UnmatchedReason::Ambiguous, candidates, corrected_mrn),
+            }
+        }
     }
 }
 
@@ -283,7 +315,9 @@ mod tests {
         4081122,Smith,John,1960-01-02,M\n\
         5550001,Doe,Jane,1980-05-05,F\n\
         5550002,Doe,Jane,1980-05-05,F\n\
-        6660001,Karena692,O'Keefe54,2002-07-30,F\n";
+        6660001,Karena692,O'Keefe54,2002-07-30,F\n\
+        7770001,Hale,Augustus,1990-02-03,M\n\
+        7770002,Hale,Augusta,1990-02-03,F\n";
 
     fn index() -> PatientIndex {
         PatientIndex::from_csv(INDEX.as_bytes(), CheckDigit::None).unwrap()
@@ -467,6 +501,117 @@ mod tests {
             "PATIENT: O'KEEFE, KARENA\nMRN: 4081121\nDOB: 03/14/1957\n\nPATIENT: SMITH, JOHN",
         );
         assert_eq!(outcome, reason(UnmatchedReason::ConflictingFields));
+    }
+
+    /// Decision table, near-twins (same family name and birth date, given names a letter apart): the MRN
+    /// as printed with its owner's exact name and birth date files, even though the twin fits the name
+    /// approximately.
+    #[test]
+    fn exact_mrn_name_and_dob_file_despite_a_near_twin() {
+        let outcome = decide("Patient: Hale, Augustus   MRN: 7770001   DOB: 02/03/1990");
+        assert_eq!(matched_mrn(&outcome), Some("7770001"));
+        let outcome = decide("Patient: Hale, Augusta   MRN: 7770002   DOB: 02/03/1990");
+        assert_eq!(matched_mrn(&outcome), Some("7770002"));
+    }
+
+    /// Decision table: the MRN of one twin with the other twin's exact name stays unmatched.
+    #[test]
+    fn a_twins_mrn_with_the_other_twins_name_is_a_conflict() {
+        let outcome = decide("Patient: Hale, Augusta   MRN: 7770001   DOB: 02/03/1990");
+        assert_eq!(outcome, reason(UnmatchedReason::MrnConflict));
+    }
+
+    /// Decision table: without an MRN, the one patient fitting name and birth date exactly files; a name
+    /// that fits both twins only approximately is ambiguous.
+    #[test]
+    fn name_and_dob_without_mrn_file_only_on_an_exact_fit() {
+        let outcome = decide("Patient: Hale, Augusta   DOB: 02/03/1990");
+        assert!(matches!(
+            outcome,
+            MatchOutcome::Matched { ref mrn, rule: MatchRule::NameDob, .. } if mrn == "7770002"
+        ));
+        let outcome = decide("Patient: Hale, Augustu   DOB: 02/03/1990");
+        assert_eq!(outcome, reason(UnmatchedReason::Ambiguous));
+    }
+
+    /// Property: for random near-twin pairs, a document printed for one twin, with its MRN as printed or
+    /// swapped for the other twin's, is never filed to the other twin.
+    #[test]
+    fn a_document_for_one_near_twin_is_never_filed_to_the_other() {
+        const FAMILIES: [&str; 8] = [
+            "Hale",
+            "O'Keefe",
+            "Nguyen",
+            "Garcia-Lopez",
+            "Smith",
+            "Okafor",
+            "Kowalski",
+            "Lee",
+        ];
+        const GIVEN: [(&str, &str); 8] = [
+            ("Augustus", "Augusta"),
+            ("Corrin", "Corinne"),
+            ("Jon", "Joan"),
+            ("Daniel", "Danielle"),
+            ("Francis", "Frances"),
+            ("Marc", "Mark"),
+            ("Eric", "Erica"),
+            ("Jean", "Joan"),
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        for round in 0..300 {
+            let family = FAMILIES[next(8) as usize];
+            let (mut a, mut b) = GIVEN[next(8) as usize];
+            if next(2) == 1 {
+                (a, b) = (b, a);
+            }
+            let (year, month, day) = (1930 + next(80), 1 + next(12), 1 + next(28));
+            let mrn_a = format!("{}", 1_000_000 + next(8_999_999));
+            // The twin's MRN: two digits transposed, or the next number.
+            let mut digits: Vec<char> = mrn_a.chars().collect();
+            let at = 1 + next(digits.len() as u64 - 2) as usize;
+            digits.swap(at, at + 1);
+            let mut mrn_b: String = digits.into_iter().collect();
+            if mrn_b == mrn_a {
+                mrn_b = format!("{}", mrn_a.parse::<u64>().unwrap() + 1);
+            }
+            let csv = format!(
+                "mrn,family,given,birth_date,sex\n{mrn_a},{family},{a},{year}-{month:02}-{day:02},F\n\
+                 {mrn_b},{family},{b},{year}-{month:02}-{day:02},M\n4081122,Smith,John,1960-01-02,M\n"
+            );
+            let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
+            let printed_mrn = match next(3) {
+                0 => Some(mrn_a.as_str()),
+                1 => Some(mrn_b.as_str()),
+                _ => None,
+            };
+            let mut page = format!(
+                "Patient: {}, {a}\nDOB: {month:02}/{day:02}/{year}\n",
+                family.to_uppercase()
+            );
+            if let Some(mrn) = printed_mrn {
+                page.push_str(&format!("MRN: {mrn}\n"));
+            }
+            let decision = decide_with(&page, &index);
+            assert_ne!(
+                matched_mrn(&decision.outcome),
+                Some(mrn_b.as_str()),
+                "round {round}: a document for {a} filed to the twin {b}: {page:?} {decision:?}"
+            );
+            if printed_mrn == Some(mrn_a.as_str()) {
+                assert_eq!(
+                    matched_mrn(&decision.outcome),
+                    Some(mrn_a.as_str()),
+                    "round {round}: exact evidence for {a} must file: {page:?} {decision:?}"
+                );
+            }
+        }
     }
 
     #[test]
