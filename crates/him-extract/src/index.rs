@@ -32,6 +32,9 @@ pub struct PatientIndex {
     check_digit: CheckDigit,
     records: Vec<PatientRecord>,
     by_mrn: HashMap<String, Vec<usize>>,
+    /// Whether any MRN of the index starts with a zero: then leading zeros are part of MRNs, else a page's
+    /// leading zeros are padding.
+    zero_led: bool,
     by_birth_date: HashMap<Date, Vec<usize>>,
     skipped: usize,
 }
@@ -61,10 +64,9 @@ impl PatientIndex {
             return Err(Error::CheckDigit { line });
         }
         let position = self.records.len();
-        self.by_mrn
-            .entry(mrn_key(&record.mrn))
-            .or_default()
-            .push(position);
+        let key = mrn_key(&record.mrn);
+        self.zero_led |= key.starts_with('0');
+        self.by_mrn.entry(key).or_default().push(position);
         if let Some(date) = record.birth_date {
             self.by_birth_date.entry(date).or_default().push(position);
         }
@@ -188,8 +190,21 @@ impl PatientIndex {
     }
 
     /// The patients holding this MRN (spaces, dashes and case ignored); more than one is an MPI error.
+    ///
+    /// Separators never count (`408-112-1` is `4081121`). Leading zeros are padding when no MRN of the index
+    /// starts with a zero (`0021562756` is `21562756`); otherwise they are part of the number. Nothing else is
+    /// "repaired": a lookup never turns one MRN into another patient's.
     pub fn by_mrn(&self, mrn: &str) -> Vec<&PatientRecord> {
-        self.lookup(self.by_mrn.get(&mrn_key(mrn)))
+        let key = mrn_key(mrn);
+        let found = self.lookup(self.by_mrn.get(&key));
+        if !found.is_empty() || self.zero_led {
+            return found;
+        }
+        let unpadded = key.trim_start_matches('0');
+        if unpadded.len() == key.len() || unpadded.is_empty() {
+            return found;
+        }
+        self.lookup(self.by_mrn.get(unpadded))
     }
 
     /// The patients born on `date`.
@@ -375,5 +390,23 @@ mod tests {
         let err =
             PatientIndex::from_fhir_ndjson("\n{oops\n".as_bytes(), CheckDigit::None).unwrap_err();
         assert!(matches!(err, Error::MalformedEntry { line: 2, .. }));
+    }
+
+    #[test]
+    fn leading_zeros_are_padding_only_when_no_index_mrn_has_them() {
+        let csv = "mrn,family,given,birth_date,sex\n21562756,Ames,Rita,1970-01-01,F\n";
+        let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
+        assert_eq!(index.by_mrn("0021562756").len(), 1);
+        assert_eq!(index.by_mrn("2156-2756").len(), 1);
+        assert!(index.by_mrn("0000").is_empty());
+        assert!(index.by_mrn("215627560").is_empty(), "no other repair");
+        let csv = "mrn,family,given,birth_date,sex\n21562756,Ames,Rita,1970-01-01,F\n\
+                   0012345,Bell,Omar,1971-01-01,M\n";
+        let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
+        assert!(
+            index.by_mrn("0021562756").is_empty(),
+            "zeros are part of this index's MRNs"
+        );
+        assert_eq!(index.by_mrn("0012345").len(), 1);
     }
 }

@@ -503,6 +503,13 @@ mod tests {
         assert_eq!(outcome, reason(UnmatchedReason::ConflictingFields));
     }
 
+    /// An MRN printed with zero padding is the index's MRN when no MRN of the index starts with a zero.
+    #[test]
+    fn zero_padded_mrn_files_to_its_owner() {
+        let outcome = decide("Patient: O'Keefe, Karena   MRN: 004081121   DOB: 03/14/1957");
+        assert_eq!(matched_mrn(&outcome), Some("4081121"));
+    }
+
     /// Decision table, near-twins (same family name and birth date, given names a letter apart): the MRN
     /// as printed with its owner's exact name and birth date files, even though the twin fits the name
     /// approximately.
