@@ -23,7 +23,7 @@ impl Pipeline {
     ) -> anyhow::Result<Stage> {
         let Some(pool) = &self.engines.asr else {
             return Err(
-                anyhow::Error::new(crate::worker::EngineUnavailable("speech-to-text"))
+                anyhow::Error::new(crate::pipeline::EngineUnavailable("speech-to-text"))
                     .context("run models/fetch-whisper.sh and check [asr] model_path"),
             );
         };

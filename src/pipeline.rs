@@ -106,6 +106,12 @@ pub(crate) enum Stage {
     Rejected(Rejection),
 }
 
+/// An engine the job needs is not running in this worker (a dictation reached a worker started without
+/// the speech model): another worker, or this one restarted, can do it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} engine is not running in this worker")]
+pub struct EngineUnavailable(pub &'static str);
+
 /// The engines the pipeline drives.
 pub struct Engines {
     pub ocr: Arc<OcrPool>,

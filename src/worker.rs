@@ -24,7 +24,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::config::WorkerConfig;
 use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, Pipeline};
+use crate::pipeline::{EngineUnavailable, Outcome, Pipeline};
 use crate::pool::PoolError;
 
 /// Consumes `kinds` until `shutdown` resolves, then finishes the jobs in flight and returns.
@@ -186,12 +186,6 @@ fn store_disposition(error: &him_store::Error) -> Disposition {
     }
 }
 
-/// An engine the job needs is not running in this worker (a dictation reached a worker started without
-/// the speech model): another worker, or this one restarted, can do it.
-#[derive(Debug, thiserror::Error)]
-#[error("{0} engine is not running in this worker")]
-pub struct EngineUnavailable(pub &'static str);
-
 /// Runs the job and acks, requeues or dead-letters it; returns the outcome label and engine seconds.
 pub(crate) async fn settle(
     pipeline: &Pipeline,
@@ -200,46 +194,40 @@ pub(crate) async fn settle(
     timeout: Duration,
 ) -> (&'static str, f64) {
     let result = run_job(pipeline, queue, &delivery.message, timeout).await;
-    let disposition = disposition(&result);
-    match result {
-        Ok(outcome) => {
-            debug_assert_eq!(disposition, Disposition::Ack);
-            let label = status_label(outcome.status);
+    // The top-level context only: deeper causes can quote object keys (redacted) and engine detail.
+    let error = match &result {
+        Ok(_) => String::new(),
+        Err(Failure::Pipeline(error)) => error.to_string(),
+        Err(Failure::ReadOriginal(error)) => error.to_string(),
+        Err(Failure::Publish(error)) => error.to_string(),
+        Err(other) => format!("{other:?}"),
+    };
+    match disposition(&result) {
+        Disposition::Ack => {
             if let Err(error) = delivery.ack().await {
                 warn!(error = %error, "ack failed after the results were stored; redelivery will find them filed");
             }
-            (label, outcome.engine_ms as f64 / 1000.0)
-        }
-        Err(failure) => {
-            // The top-level context only: deeper causes can quote object keys (redacted) and engine detail.
-            let error = match &failure {
-                Failure::Pipeline(error) => error.to_string(),
-                Failure::ReadOriginal(error) => error.to_string(),
-                Failure::Publish(error) => error.to_string(),
-                other => format!("{other:?}"),
-            };
-            match disposition {
-                Disposition::Ack => {
-                    if let Err(error) = delivery.ack().await {
-                        warn!(error = %error, "ack failed");
-                    }
-                    ("acked", 0.0)
-                }
-                Disposition::Requeue => {
-                    warn!(error = %error, deliveries = delivery.delivery_count, "job failed; requeued");
-                    if let Err(error) = delivery.requeue().await {
-                        warn!(error = %error, "requeue failed; the broker returns the job when the channel closes");
-                    }
-                    ("requeued", 0.0)
-                }
-                Disposition::DeadLetter(reason) => {
-                    warn!(reason, error = %error, deliveries = delivery.delivery_count, "job dead-lettered");
-                    if let Err(error) = delivery.dead_letter(reason).await {
-                        warn!(error = %error, "failed to dead-letter job; it returns to the queue");
-                    }
-                    ("dead_lettered", 0.0)
-                }
+            match &result {
+                Ok(outcome) => (
+                    status_label(outcome.status),
+                    outcome.engine_ms as f64 / 1000.0,
+                ),
+                Err(_) => ("acked", 0.0),
             }
+        }
+        Disposition::Requeue => {
+            warn!(error = %error, deliveries = delivery.delivery_count, "job failed; requeued");
+            if let Err(error) = delivery.requeue().await {
+                warn!(error = %error, "requeue failed; the broker returns the job when the channel closes");
+            }
+            ("requeued", 0.0)
+        }
+        Disposition::DeadLetter(reason) => {
+            warn!(reason, error = %error, deliveries = delivery.delivery_count, "job dead-lettered");
+            if let Err(error) = delivery.dead_letter(reason).await {
+                warn!(error = %error, "failed to dead-letter job; it returns to the queue");
+            }
+            ("dead_lettered", 0.0)
         }
     }
 }

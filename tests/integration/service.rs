@@ -40,13 +40,26 @@ impl Drop for Proc {
     }
 }
 
+/// The status line of one HTTP exchange; `None` when nothing listens or answers.
 fn http_status(port: u16, request: &str) -> Option<String> {
+    let (head, _) = try_http_exchange(port, request)?;
+    head.lines().next().map(str::to_string)
+}
+
+/// One HTTP/1.1 exchange over a fresh connection: the response head and body; `None` when nothing
+/// listens on `port`.
+fn try_http_exchange(port: u16, request: &str) -> Option<(String, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response.lines().next().map(str::to_string)
+    Some(match response.split_once("\r\n\r\n") {
+        Some((head, body)) => (head.to_string(), body.to_string()),
+        None => (response, String::new()),
+    })
 }
 
 /// A moto S3 server with one bucket.
@@ -740,19 +753,9 @@ impl EventTap {
     }
 }
 
-/// One HTTP/1.1 exchange over a fresh connection: the response head and body.
+/// One HTTP/1.1 exchange with a server that must be listening.
 fn http_exchange(port: u16, request: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    match response.split_once("\r\n\r\n") {
-        Some((head, body)) => (head.to_string(), body.to_string()),
-        None => (response, String::new()),
-    }
+    try_http_exchange(port, request).unwrap_or_else(|| panic!("nothing listens on port {port}"))
 }
 
 /// The `name=value` of every `Set-Cookie` of a response head.

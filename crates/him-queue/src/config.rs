@@ -60,7 +60,7 @@ impl QueueConfig {
 
     /// The wait before reconnection attempt number `attempt` (0-based): exponential from `reconnect_min_ms`,
     /// capped at `reconnect_max_ms`, with up to 10% jitter so a fleet of workers does not reconnect in step.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let min = self.reconnect_min_ms.max(1);
         let max = self.reconnect_max_ms.max(min);
         let base = min.saturating_mul(1u64 << attempt.min(20)).min(max);

@@ -2,8 +2,6 @@
 //! the review queue as soon as the worker announced it. The periodic store listing stays as a backstop and
 //! `him review --reindex` still rebuilds everything.
 
-use std::time::Duration;
-
 use him_queue::{Queue, QueueConfig};
 use him_store::Store;
 use tracing::{debug, info, warn};
@@ -13,9 +11,10 @@ use crate::db::Db;
 /// The name of the review's subscription queue (`<prefix>.events.review`).
 pub const SUBSCRIBER: &str = "review";
 
-/// Applies every event of `queue` to the index until the process ends, subscribing again (with backoff)
-/// after a broker loss. A failing event is logged and skipped: the periodic refresh picks it up.
-pub async fn follow_events(queue: Queue, store: Store, db: Db) {
+/// Applies every event of `queue` to the index until the process ends, subscribing again after a broker
+/// loss with the backoff of `config`. A failing event is logged and skipped: the periodic refresh picks it
+/// up.
+pub async fn follow_events(queue: Queue, config: QueueConfig, store: Store, db: Db) {
     let mut attempt: u32 = 0;
     loop {
         match queue.subscribe_events(SUBSCRIBER).await {
@@ -45,9 +44,8 @@ pub async fn follow_events(queue: Queue, store: Store, db: Db) {
             }
             Err(error) => warn!(error = %error, attempt, "cannot subscribe to pipeline events"),
         }
-        let wait = Duration::from_millis((500u64 << attempt.min(6)).min(30_000));
+        tokio::time::sleep(config.backoff(attempt)).await;
         attempt = attempt.saturating_add(1);
-        tokio::time::sleep(wait).await;
     }
 }
 
@@ -59,17 +57,18 @@ pub async fn connect_and_follow(config: QueueConfig, store: Store, db: Db) {
             Ok(queue) => break queue,
             Err(error) => {
                 warn!(error = %error, attempt, "review cannot reach the queue broker; the periodic refresh keeps the queue current");
-                let wait = Duration::from_millis((500u64 << attempt.min(6)).min(30_000));
+                tokio::time::sleep(config.backoff(attempt)).await;
                 attempt = attempt.saturating_add(1);
-                tokio::time::sleep(wait).await;
             }
         }
     };
-    follow_events(queue, store, db).await;
+    follow_events(queue, config, store, db).await;
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use him_core::{DocumentId, DocumentManifest, EngineVersions, JobContext, Kind, Status};
     use him_extract::Manifest;
@@ -144,7 +143,12 @@ mod tests {
         let store = Store::in_memory();
         let db = Db::in_memory().unwrap();
         let queue = Queue::in_memory(&QueueConfig::default());
-        tokio::spawn(follow_events(queue.clone(), store.clone(), db.clone()));
+        tokio::spawn(follow_events(
+            queue.clone(),
+            QueueConfig::default(),
+            store.clone(),
+            db.clone(),
+        ));
         tokio::time::sleep(Duration::from_millis(50)).await;
         let routine = file_unmatched(&store, 1, JobContext::default()).await;
         let stat = file_unmatched(

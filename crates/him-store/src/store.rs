@@ -321,22 +321,22 @@ impl Store {
         } else {
             Some(Self::path(trimmed, &shown)?)
         };
-        let listed: Vec<String> = self
+        let mut listed: Vec<String> = self
             .inner
             .list(path.as_ref())
             .map_ok(|meta| meta.location.to_string())
             .try_collect()
             .await
             .map_err(|error| Error::from_object_store(&shown, error))?;
+        listed.sort();
         let total = listed.len();
-        let mut keys: Vec<Key> = listed.iter().filter_map(|key| Key::parse(key)).collect();
+        let keys: Vec<Key> = listed.iter().filter_map(|key| Key::parse(key)).collect();
         if keys.len() < total {
             tracing::debug!(
                 skipped = total - keys.len(),
                 "objects outside the store layout not listed"
             );
         }
-        keys.sort_by_key(Key::path);
         Ok(keys)
     }
 }
