@@ -21,6 +21,7 @@ use crate::identity::identify;
 use crate::pipeline::{mean, Pipeline, Prepared, Stage};
 use crate::pool::PoolError;
 use him_decode::{decode_chart, DecodedPage, Rejection};
+use him_extract::PageContent;
 
 /// Everything produced for one page.
 #[derive(Debug)]
@@ -113,8 +114,15 @@ impl Pipeline {
             }
         }
         let page_texts: Vec<&str> = pages.iter().map(|p| p.text.as_str()).collect();
+        let contents: Vec<PageContent<'_>> = pages
+            .iter()
+            .map(|p| PageContent {
+                text: &p.text,
+                words: &p.words,
+            })
+            .collect();
         let identity = identify(
-            &page_texts,
+            &contents,
             self.patients.as_deref(),
             &self.config.patients,
             &self.config.matching,

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::{bail, ensure, Context};
 use him_asr::{AsrConfig, AudioLimits};
-use him_extract::{CheckDigit, MatchConfig};
+use him_extract::{CheckDigit, LeadingZeros, MatchConfig};
 use him_ocr::OcrConfig;
 use him_queue::QueueConfig;
 use him_review::ReviewConfig;
@@ -294,6 +294,9 @@ pub struct PatientsConfig {
     pub index: String,
     /// MRN check-digit scheme of this hospital: `none` or `luhn`.
     pub check_digit: CheckDigit,
+    /// Whether the leading zeros of an MRN read from a document count: `true` (never: `0021562756` is
+    /// `21562756`), `false` (always) or `"auto"` (derived from the index's MRNs).
+    pub mrn_strip_leading_zeros: LeadingZeros,
     /// `Identifier.system` of this hospital's MRNs in FHIR resources (the review's DocumentReferences name
     /// the patient by it when the index is not FHIR).
     pub mrn_system: String,
@@ -304,6 +307,7 @@ impl Default for PatientsConfig {
         PatientsConfig {
             index: String::new(),
             check_digit: CheckDigit::default(),
+            mrn_strip_leading_zeros: LeadingZeros::default(),
             mrn_system: "urn:him:mrn".to_string(),
         }
     }

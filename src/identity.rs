@@ -12,12 +12,17 @@ use crate::config::PatientsConfig;
 use anyhow::Context;
 use him_core::{FiledPatient, Mrn};
 use him_extract::{
-    extract, extract_transcript, match_patient, CheckDigit, Date, ExtractOptions, Fields,
-    MatchConfig, MatchDecision, MatchOutcome, PatientIndex, TranscriptSegment,
+    extract_pages, extract_transcript, match_patient, CheckDigit, Date, ExtractOptions, Fields,
+    LeadingZeros, MatchConfig, MatchDecision, MatchOutcome, PageContent, PatientIndex,
+    TranscriptSegment,
 };
 
 /// Loads a patient index, telling FHIR NDJSON (lines of JSON objects) from CSV by content.
-pub fn load_index(path: &Path, check_digit: CheckDigit) -> anyhow::Result<PatientIndex> {
+pub fn load_index(
+    path: &Path,
+    check_digit: CheckDigit,
+    leading_zeros: LeadingZeros,
+) -> anyhow::Result<PatientIndex> {
     let mut text = String::new();
     std::fs::File::open(path)
         .and_then(|mut file| file.read_to_string(&mut text))
@@ -27,7 +32,9 @@ pub fn load_index(path: &Path, check_digit: CheckDigit) -> anyhow::Result<Patien
     } else {
         PatientIndex::from_csv(text.as_bytes(), check_digit)
     };
-    index.with_context(|| format!("invalid patient index {}", path.display()))
+    index
+        .map(|index| index.with_leading_zeros(leading_zeros))
+        .with_context(|| format!("invalid patient index {}", path.display()))
 }
 
 /// Fields read from a document and the matching decision.
@@ -54,14 +61,15 @@ fn options(patients: &PatientsConfig) -> ExtractOptions {
     }
 }
 
-/// Extracts the fields of a chart's pages and matches them against the index.
+/// Extracts the fields of a chart's pages (by their layout where they were OCR'd) and matches them against
+/// the index.
 pub fn identify(
-    pages: &[&str],
+    pages: &[PageContent<'_>],
     index: Option<&PatientIndex>,
     patients: &PatientsConfig,
     matching: &MatchConfig,
 ) -> Identity {
-    let fields = extract(pages, &options(patients));
+    let fields = extract_pages(pages, &options(patients));
     let decision = index.map(|index| match_patient(&fields, index, matching));
     Identity { fields, decision }
 }
@@ -147,6 +155,10 @@ impl Identity {
 mod tests {
     use super::*;
 
+    fn text_page(text: &str) -> PageContent<'_> {
+        PageContent { text, words: &[] }
+    }
+
     fn index() -> PatientIndex {
         let csv = "mrn,family,given,birth_date,sex\n4081121,O'Keefe,Karena,1957-03-14,F\n4081139,Miller,Jane,1962-07-01,F\n";
         PatientIndex::from_csv(csv.as_bytes(), CheckDigit::Luhn).unwrap()
@@ -163,7 +175,12 @@ mod tests {
     fn corroborated_mrn_files_into_the_patient_folder() {
         let page =
             "DISCHARGE SUMMARY\nPATIENT: O'KEEFE, KARENA   MRN: 408-112-1\nDOB: 03/14/1957\n";
-        let identity = identify(&[page], Some(&index()), &config(), &MatchConfig::default());
+        let identity = identify(
+            &[text_page(page)],
+            Some(&index()),
+            &config(),
+            &MatchConfig::default(),
+        );
         assert_eq!(
             identity.filing_mrn().as_ref().map(him_core::Mrn::as_str),
             Some("4081121")
@@ -174,7 +191,12 @@ mod tests {
     #[test]
     fn another_patients_mrn_with_this_patients_name_is_not_filed() {
         let page = "PATIENT: O'KEEFE, KARENA   MRN: 4081139\nDOB: 03/14/1957\n";
-        let identity = identify(&[page], Some(&index()), &config(), &MatchConfig::default());
+        let identity = identify(
+            &[text_page(page)],
+            Some(&index()),
+            &config(),
+            &MatchConfig::default(),
+        );
         assert_eq!(identity.filing_mrn(), None);
         assert_ne!(identity.unmatched_reason(), "");
     }
@@ -182,7 +204,7 @@ mod tests {
     #[test]
     fn without_an_index_nothing_is_filed() {
         let page = "PATIENT: O'KEEFE, KARENA   MRN: 4081121\nDOB: 03/14/1957\n";
-        let identity = identify(&[page], None, &config(), &MatchConfig::default());
+        let identity = identify(&[text_page(page)], None, &config(), &MatchConfig::default());
         assert_eq!(identity.filing_mrn(), None);
         assert_eq!(identity.unmatched_reason(), "no_patient_index");
         assert_eq!(identity.fields_summary()["mrn"]["value"], "4081121");

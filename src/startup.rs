@@ -57,7 +57,13 @@ pub fn load_patients(
         None => None,
     };
     let index = path
-        .map(|path| crate::identity::load_index(&path, config.patients.check_digit))
+        .map(|path| {
+            crate::identity::load_index(
+                &path,
+                config.patients.check_digit,
+                config.patients.mrn_strip_leading_zeros,
+            )
+        })
         .transpose()?
         .map(Arc::new);
     match &index {

@@ -175,6 +175,10 @@ fn any_prefix(headings: &HashSet<String>, prefixes: &[&str]) -> bool {
         .any(|h| prefixes.iter().any(|p| h.starts_with(p)))
 }
 
+/// How many lines from the top of a page a title is looked for in: letterhead, address, phone and a sticker
+/// can come first.
+const TITLE_LINES: usize = 20;
+
 /// Scores each type from the section headings; the best one with its confidence.
 fn classify_sections(text: &str) -> Option<(DocType, f32)> {
     let h = headings(text);
@@ -331,12 +335,21 @@ pub(crate) type TitleSpan = (u32, usize, usize);
 pub(crate) fn classify(pages: &[&str]) -> Option<(DocType, f32, Option<TitleSpan>)> {
     for (page_index, page) in pages.iter().enumerate().take(2) {
         let mut offset = 0;
-        for line in page.split_inclusive('\n').take(12) {
-            if line.len() <= 80 {
-                if let Some((t, start, end)) = classify_title(line, true) {
-                    let page_number = u32::try_from(page_index).unwrap_or(u32::MAX);
-                    return Some((t, 0.9, Some((page_number, offset + start, offset + end))));
+        for line in page.split_inclusive('\n').take(TITLE_LINES) {
+            // A title may share its row with a letterhead or a sticker: each cell of the row is tried.
+            let mut cell_offset = offset;
+            for cell in line.split(crate::layout::COLUMN_GAP) {
+                if cell.trim().len() <= 80 {
+                    if let Some((t, start, end)) = classify_title(cell, true) {
+                        let page_number = u32::try_from(page_index).unwrap_or(u32::MAX);
+                        return Some((
+                            t,
+                            0.9,
+                            Some((page_number, cell_offset + start, cell_offset + end)),
+                        ));
+                    }
                 }
+                cell_offset += cell.len() + crate::layout::COLUMN_GAP.len();
             }
             offset += line.len();
         }

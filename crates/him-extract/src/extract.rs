@@ -3,9 +3,11 @@
 use crate::date::{find_dates, Date};
 use crate::doctype;
 use crate::field::{ExtractOptions, ExtractWarning, Field, FieldName, Fields, Source};
-use crate::labels::label_values;
+use crate::labels::{cell_label_values, label_values, LabelKind, LabelValue};
+use crate::layout::{LayoutPage, PageContent, COLUMN_GAP};
 use crate::mrn::{mrn_key, ocr_candidates};
 use crate::names::normalize_name;
+use crate::names::parse_person_name;
 use crate::values::read_value;
 
 /// A value read somewhere, before one per field is chosen.
@@ -36,20 +38,50 @@ const MAX_AGE_YEARS: i32 = 130;
 /// Extracts the identity fields and the document type from the OCR text of a chart,
 /// one `&str` per page. Sources point at byte spans of those strings.
 pub fn extract(pages: &[&str], opts: &ExtractOptions) -> Fields {
+    let pages: Vec<PageContent<'_>> = pages
+        .iter()
+        .map(|text| PageContent { text, words: &[] })
+        .collect();
+    extract_pages(&pages, opts)
+}
+
+/// Extracts the identity fields and the document type from a chart's pages, reading each OCR'd page by its
+/// layout: labels pair with values to their right or under them, in their column, in two-column headers,
+/// tables and patient stickers. Values read from words point at their box ([`Source::Box`]); values of a
+/// page without words (a text layer) at byte spans of its text.
+pub fn extract_pages(pages: &[PageContent<'_>], opts: &ExtractOptions) -> Fields {
+    let layouts: Vec<Option<LayoutPage>> = pages
+        .iter()
+        .map(|page| (!page.words.is_empty()).then(|| LayoutPage::build(page.words)))
+        .collect();
+    let texts: Vec<&str> = pages
+        .iter()
+        .zip(&layouts)
+        .map(|(page, layout)| layout.as_ref().map_or(page.text, |l| l.text.as_str()))
+        .collect();
     let mut candidates = Vec::new();
-    for (page_index, page) in pages.iter().enumerate() {
+    for (page_index, (text, layout)) in texts.iter().zip(&layouts).enumerate() {
         let page_number = u32::try_from(page_index).unwrap_or(u32::MAX);
-        page_candidates(page, page_number, opts.today, &mut candidates);
+        page_candidates(
+            text,
+            page_number,
+            opts.today,
+            layout.as_ref(),
+            &mut candidates,
+        );
+    }
+    for candidate in &mut candidates {
+        candidate.source = boxed(&layouts, candidate.source);
     }
     let mut fields = assemble(candidates, opts);
     if fields.document_type.is_none() {
-        if let Some((doc_type, confidence, title)) = doctype::classify(pages) {
+        if let Some((doc_type, confidence, title)) = doctype::classify(&texts) {
             let source = match title {
-                Some((page, start, end)) => Source::Text { page, start, end },
+                Some((page, start, end)) => boxed(&layouts, Source::Text { page, start, end }),
                 None => Source::Text {
                     page: 0,
                     start: 0,
-                    end: pages.first().map_or(0, |p| p.len()),
+                    end: texts.first().map_or(0, |p| p.len()),
                 },
             };
             fields.document_type = Some(Field {
@@ -61,6 +93,16 @@ pub fn extract(pages: &[&str], opts: &ExtractOptions) -> Fields {
         }
     }
     fields
+}
+
+/// A text span of a page read by its layout, as the box of its words.
+fn boxed(layouts: &[Option<LayoutPage>], source: Source) -> Source {
+    if let Source::Text { page, start, end } = source {
+        if let Some(Some(layout)) = layouts.get(page as usize) {
+            return layout.source(page, start, end).unwrap_or(source);
+        }
+    }
+    source
 }
 
 /// Chooses one value per field from `candidates`, checks dates, flags conflicts.
@@ -230,18 +272,52 @@ fn lines_with_offsets(page: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
-/// Reads every labelled value on one page into `out`.
-fn page_candidates(page: &str, page_number: u32, today: Date, out: &mut Vec<Candidate>) {
+/// Identity values outside the header region of a page read by its layout count a little less: the
+/// header and the sticker are where a chart names its patient.
+const OUTSIDE_HEADER: f32 = 0.95;
+
+/// Reads every labelled value on one page into `out`. With the page's `layout`, labels may fill a cell of
+/// their own, a value may sit under its label, and an unlabelled `FAMILY, GIVEN` over the identifiers of a
+/// sticker is read as the patient's name.
+fn page_candidates(
+    page: &str,
+    page_number: u32,
+    today: Date,
+    layout: Option<&LayoutPage>,
+    out: &mut Vec<Candidate>,
+) {
     let lines = lines_with_offsets(page);
+    let find = |line: &str| match layout {
+        Some(_) => cell_label_values(line),
+        None => label_values(line),
+    };
+    let first_new = out.len();
     for (index, &(line_offset, line)) in lines.iter().enumerate() {
-        for label in label_values(line) {
+        let labels = find(line);
+        for (position, label) in labels.iter().enumerate() {
             let (mut value_offset, mut value) = (
                 line_offset + label.value_start,
                 &line[label.value_start..label.value_end],
             );
             if value.is_empty() {
-                // `PATIENT NAME:` with the value on the next line.
-                if let Some(&(next_offset, next_line)) = lines.get(index + 1) {
+                if let Some(layout) = layout {
+                    // The value under the label, in its column.
+                    let next_label = labels
+                        .get(position + 1)
+                        .map(|l| line_offset + l.label_start);
+                    let label_span = (
+                        line_offset + label.label_start,
+                        line_offset + label.label_end,
+                    );
+                    if let Some((start, end)) = layout.value_below(label_span, next_label) {
+                        let below = &page[start..end];
+                        if find(below).is_empty() {
+                            value_offset = start;
+                            value = below;
+                        }
+                    }
+                } else if let Some(&(next_offset, next_line)) = lines.get(index + 1) {
+                    // `PATIENT NAME:` with the value on the next line.
                     let trimmed = next_line.trim();
                     if !trimmed.is_empty()
                         && trimmed.len() <= 60
@@ -263,6 +339,9 @@ fn page_candidates(page: &str, page_number: u32, today: Date, out: &mut Vec<Cand
                 out,
             );
         }
+        if let Some(layout) = layout {
+            sticker_name(&lines, index, &labels, layout, page_number, today, out);
+        }
     }
     // Notes that open with the date of service on a line of its own (Synthea, many dictations).
     // A header may sit above it, so the first line that is nothing but a date counts.
@@ -281,6 +360,61 @@ fn page_candidates(page: &str, page_number: u32, today: Date, out: &mut Vec<Cand
             confidence: 0.6,
             source: text_source(page_number, line_offset + lead, found.start, found.end),
         });
+    }
+    if let Some(layout) = layout {
+        for candidate in &mut out[first_new..] {
+            if let Source::Text { start, .. } = candidate.source {
+                if !layout.in_header(start) {
+                    candidate.confidence *= OUTSIDE_HEADER;
+                }
+            }
+        }
+    }
+}
+
+/// Confidence of a name read without a label, from its place over a sticker's identifiers.
+const STICKER_NAME: f32 = 0.7;
+
+/// A patient sticker or an addressograph block: `FAMILY, GIVEN M` without a label, as the first cell of a
+/// header row whose other cells, or the next row, carry the MRN or the date of birth.
+fn sticker_name(
+    lines: &[(usize, &str)],
+    index: usize,
+    labels: &[LabelValue],
+    layout: &LayoutPage,
+    page_number: u32,
+    today: Date,
+    out: &mut Vec<Candidate>,
+) {
+    let (line_offset, line) = lines[index];
+    if !layout.in_header(line_offset) {
+        return;
+    }
+    let cell_end = line.find(COLUMN_GAP).unwrap_or(line.len());
+    let lead = line.len() - line.trim_start().len();
+    let cell = line[..cell_end].trim();
+    let identifier = |label: &LabelValue| matches!(label.kind, LabelKind::Mrn | LabelKind::Dob);
+    let beside = labels
+        .iter()
+        .any(|l| l.label_start >= cell_end && identifier(l));
+    let under = lines
+        .get(index + 1)
+        .is_some_and(|&(_, next)| cell_label_values(next).iter().any(identifier));
+    let plain_name = cell.contains(',')
+        && cell.split_whitespace().count() <= 5
+        && !cell.chars().any(|c| c.is_ascii_digit())
+        && labels.iter().all(|l| l.label_start >= cell_end)
+        && parse_person_name(cell).is_some_and(|spans| spans.comma_form);
+    if plain_name && (beside || under) {
+        read_value(
+            LabelKind::Name,
+            STICKER_NAME,
+            cell,
+            line_offset + lead,
+            page_number,
+            today,
+            out,
+        );
     }
 }
 
@@ -445,6 +579,121 @@ mod tests {
             &opts(),
         );
         assert_eq!(value(&fields.author), Some("Jane Miller"));
+    }
+
+    /// Reads a page given as OCR words: `(text, left, top, tesseract line)`.
+    fn read_words(spec: &[(&str, u32, u32, u32)]) -> Fields {
+        let words = crate::layout::tests::words(spec);
+        extract_pages(
+            &[PageContent {
+                text: "",
+                words: &words,
+            }],
+            &opts(),
+        )
+    }
+
+    /// Lays a text out as words on a grid: one row per line, 14 px per character; each run of three spaces
+    /// starts the next of the 330 px wide columns. Every row is one tesseract line.
+    fn grid(text: &str) -> Vec<(String, u32, u32, u32)> {
+        let mut out = Vec::new();
+        for (row, line) in text.lines().enumerate() {
+            let top = 100 + 45 * row as u32;
+            for (cell_index, cell) in line.split("   ").enumerate() {
+                let mut x = 100 + 330 * cell_index as u32;
+                for word in cell.split(' ').filter(|w| !w.is_empty()) {
+                    out.push((word.to_string(), x, top, row as u32 + 1));
+                    x += 14 * (word.chars().count() as u32 + 1);
+                }
+            }
+        }
+        out
+    }
+
+    fn read_grid(text: &str) -> Fields {
+        let words = grid(text);
+        let spec: Vec<(&str, u32, u32, u32)> = words
+            .iter()
+            .map(|(t, l, top, line)| (t.as_str(), *l, *top, *line))
+            .collect();
+        read_words(&spec)
+    }
+
+    #[test]
+    fn two_column_header_read_by_its_layout() {
+        // Tesseract read each column as a block of its own.
+        let fields = read_words(&[
+            ("Patient:", 100, 100, 1),
+            ("SMITH,", 230, 100, 1),
+            ("JOHN", 330, 100, 1),
+            ("DOB:", 100, 150, 2),
+            ("30-JUL-2002", 170, 150, 2),
+            ("Chart", 900, 102, 3),
+            ("#:", 980, 102, 3),
+            ("79-345971", 1020, 102, 3),
+            ("Visit", 900, 151, 4),
+            ("Date:", 980, 151, 4),
+            ("Jul", 1060, 151, 4),
+            ("11,", 1110, 151, 4),
+            ("2007", 1160, 151, 4),
+        ]);
+        assert_eq!(value(&fields.patient_family), Some("SMITH"));
+        assert_eq!(value(&fields.patient_given), Some("JOHN"));
+        assert_eq!(value(&fields.mrn), Some("79345971"));
+        assert_eq!(value(&fields.date_of_birth), Some("2002-07-30"));
+        assert_eq!(value(&fields.date_of_service), Some("2007-07-11"));
+        let Some(Field {
+            source: Source::Box { page: 0, bbox },
+            ..
+        }) = fields.mrn
+        else {
+            panic!("the MRN has no box");
+        };
+        assert_eq!(bbox, [1020, 102, 14 * 9, 30]);
+    }
+
+    #[test]
+    fn values_under_their_labels() {
+        let fields = read_grid(
+            "Patient Name   Med Rec #   Birth Date   Date of Service\n\
+             O'KEEFE, KARENA M   6366 0872   November 19, 1986   11-Jul-2007",
+        );
+        assert_eq!(value(&fields.patient_family), Some("O'KEEFE"));
+        assert_eq!(value(&fields.patient_given), Some("KARENA"));
+        assert_eq!(value(&fields.mrn), Some("63660872"));
+        assert_eq!(value(&fields.date_of_birth), Some("1986-11-19"));
+        assert_eq!(value(&fields.date_of_service), Some("2007-07-11"));
+    }
+
+    #[test]
+    fn table_cells_without_colons() {
+        let fields = read_grid(
+            "| Patient Name   | Yvone J. Garcia-Lopez |\n\
+             | MR#   | 0021562756 |\n\
+             | Date of Birth   | 03/14/1957 |",
+        );
+        assert_eq!(value(&fields.patient_family), Some("Garcia-Lopez"));
+        assert_eq!(value(&fields.patient_given), Some("Yvone"));
+        assert_eq!(value(&fields.mrn), Some("0021562756"));
+        assert_eq!(value(&fields.date_of_birth), Some("1957-03-14"));
+    }
+
+    #[test]
+    fn an_unlabelled_name_over_a_stickers_identifiers() {
+        let fields = read_grid(
+            "MERCY GENERAL HOSPITAL\n\
+             PROGRESS NOTE\n\
+             DE LA CRUZ, MARIA E\n\
+             MRN: 4081121   DOB: 03/14/1957   Sex: F\n\
+             FIN: 99812",
+        );
+        assert_eq!(value(&fields.patient_family), Some("DE LA CRUZ"));
+        assert_eq!(value(&fields.patient_given), Some("MARIA"));
+        assert_eq!(value(&fields.mrn), Some("4081121"));
+        assert_eq!(value(&fields.document_type), Some("11506-3"));
+        // A comma-separated line far from any identifier is not a name.
+        let fields = read_grid("Seattle, Washington\nThe patient is stable.");
+        assert!(fields.patient_family.is_none());
     }
 
     #[test]

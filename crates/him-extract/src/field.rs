@@ -20,6 +20,14 @@ pub enum Source {
         /// Byte offset one past the last byte.
         end: usize,
     },
+    /// A box on page `page` (0-based) of the OCR'd raster: left, top, width, height in pixels. Values read
+    /// by their layout ([`extract_pages`](crate::extract_pages)) point at the words they came from.
+    Box {
+        /// 0-based page index.
+        page: u32,
+        /// Left, top, width, height.
+        bbox: [u32; 4],
+    },
     /// A time span of a dictation, in milliseconds from the start of the recording.
     Audio {
         /// Start of the span.

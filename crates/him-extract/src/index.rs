@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::date::Date;
 use crate::error::{Error, Result};
-use crate::mrn::{mrn_key, CheckDigit};
+use crate::mrn::{mrn_key, CheckDigit, LeadingZeros};
 
 /// One patient of the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,11 @@ pub struct PatientIndex {
     /// Whether any MRN of the index starts with a zero: then leading zeros are part of MRNs, else a page's
     /// leading zeros are padding.
     zero_led: bool,
+    /// The one length of every MRN of the index, while they share one (`Some(0)` before the first).
+    width: Option<usize>,
+    /// Positions by MRN key without its leading zeros, for [`LeadingZeros::Strip`].
+    by_unpadded: HashMap<String, Vec<usize>>,
+    leading_zeros: LeadingZeros,
     by_birth_date: HashMap<Date, Vec<usize>>,
     skipped: usize,
 }
@@ -49,8 +54,16 @@ impl PatientIndex {
     pub fn new(check_digit: CheckDigit) -> PatientIndex {
         PatientIndex {
             check_digit,
+            width: Some(0),
             ..PatientIndex::default()
         }
+    }
+
+    /// Sets how the leading zeros of a looked-up MRN count ([`LeadingZeros::Auto`] by default).
+    #[must_use]
+    pub fn with_leading_zeros(mut self, policy: LeadingZeros) -> PatientIndex {
+        self.leading_zeros = policy;
+        self
     }
 
     /// Adds a patient. `line` is reported in errors (use 0 when there is no input line).
@@ -66,6 +79,15 @@ impl PatientIndex {
         let position = self.records.len();
         let key = mrn_key(&record.mrn);
         self.zero_led |= key.starts_with('0');
+        self.width = match self.width {
+            Some(0) => Some(key.len()),
+            Some(width) if width == key.len() => Some(width),
+            _ => None,
+        };
+        self.by_unpadded
+            .entry(key.trim_start_matches('0').to_string())
+            .or_default()
+            .push(position);
         self.by_mrn.entry(key).or_default().push(position);
         if let Some(date) = record.birth_date {
             self.by_birth_date.entry(date).or_default().push(position);
@@ -191,20 +213,38 @@ impl PatientIndex {
 
     /// The patients holding this MRN (spaces, dashes and case ignored); more than one is an MPI error.
     ///
-    /// Separators never count (`408-112-1` is `4081121`). Leading zeros are padding when no MRN of the index
-    /// starts with a zero (`0021562756` is `21562756`); otherwise they are part of the number. Nothing else is
-    /// "repaired": a lookup never turns one MRN into another patient's.
+    /// Separators never count (`408-112-1` is `4081121`). Leading zeros count as the index's
+    /// [`LeadingZeros`] policy says; by default they are padding when no MRN of the index starts with a zero
+    /// (`0021562756` is `21562756`), a number shorter than the index's one zero-padded width is padded
+    /// (`123456` is `00123456`), and otherwise they are part of the number. Nothing else is "repaired": a
+    /// lookup never turns one MRN into another patient's.
     pub fn by_mrn(&self, mrn: &str) -> Vec<&PatientRecord> {
         let key = mrn_key(mrn);
-        let found = self.lookup(self.by_mrn.get(&key));
-        if !found.is_empty() || self.zero_led {
-            return found;
-        }
         let unpadded = key.trim_start_matches('0');
-        if unpadded.len() == key.len() || unpadded.is_empty() {
-            return found;
+        if unpadded.is_empty() {
+            return Vec::new();
         }
-        self.lookup(self.by_mrn.get(unpadded))
+        match self.leading_zeros {
+            LeadingZeros::Keep => self.lookup(self.by_mrn.get(&key)),
+            LeadingZeros::Strip => self.lookup(self.by_unpadded.get(unpadded)),
+            LeadingZeros::Auto => {
+                let found = self.lookup(self.by_mrn.get(&key));
+                if !found.is_empty() {
+                    return found;
+                }
+                if !self.zero_led {
+                    return self.lookup(self.by_mrn.get(unpadded));
+                }
+                match self.width {
+                    // Every MRN is zero-padded to one width: pad (or unpad) the read number to it.
+                    Some(width) if width > 0 && unpadded.len() <= width && key.len() != width => {
+                        let padded = format!("{unpadded:0>width$}");
+                        self.lookup(self.by_mrn.get(&padded))
+                    }
+                    _ => found,
+                }
+            }
+        }
     }
 
     /// The patients born on `date`.
@@ -408,5 +448,60 @@ mod tests {
             "zeros are part of this index's MRNs"
         );
         assert_eq!(index.by_mrn("0012345").len(), 1);
+    }
+
+    #[test]
+    fn a_fixed_width_index_pads_a_short_mrn() {
+        let csv = "mrn,family,given,birth_date,sex
+00123456,Ames,Rita,1970-01-01,F
+                   21562756,Bell,Omar,1971-01-01,M
+";
+        let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
+        assert_eq!(index.by_mrn("123456").len(), 1);
+        assert_eq!(index.by_mrn("0000123456").len(), 1);
+        assert!(index.by_mrn("1234567").is_empty(), "no other repair");
+        let keep = index.clone().with_leading_zeros(LeadingZeros::Keep);
+        assert!(keep.by_mrn("123456").is_empty());
+        assert_eq!(keep.by_mrn("00123456").len(), 1);
+    }
+
+    #[test]
+    fn stripping_zeros_finds_both_mrns_that_differ_by_zeros_alone() {
+        let csv = "mrn,family,given,birth_date,sex
+0123,Ames,Rita,1970-01-01,F
+                   123,Bell,Omar,1971-01-01,M
+";
+        let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None)
+            .unwrap()
+            .with_leading_zeros(LeadingZeros::Strip);
+        assert_eq!(
+            index.by_mrn("00123").len(),
+            2,
+            "ambiguous, never one of them"
+        );
+        let auto = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
+        assert_eq!(auto.by_mrn("0123")[0].family, "Ames");
+        assert_eq!(auto.by_mrn("123")[0].family, "Bell");
+        assert!(auto.by_mrn("00123").is_empty());
+    }
+
+    #[test]
+    fn the_policy_reads_from_the_configuration() {
+        #[derive(serde::Deserialize)]
+        struct Config {
+            zeros: LeadingZeros,
+        }
+        for (text, policy) in [
+            ("zeros = true", LeadingZeros::Strip),
+            ("zeros = false", LeadingZeros::Keep),
+            (r#"zeros = "auto""#, LeadingZeros::Auto),
+        ] {
+            let config: Config = serde_json::from_str(&format!(
+                "{{\"zeros\": {}}}",
+                text.trim_start_matches("zeros = ")
+            ))
+            .unwrap();
+            assert_eq!(config.zeros, policy);
+        }
     }
 }

@@ -204,6 +204,10 @@ static LABEL_RE: LazyLock<Regex> = LazyLock::new(|| {
 pub(crate) struct LabelValue {
     pub kind: LabelKind,
     pub confidence: f32,
+    /// Where the label itself starts.
+    pub label_start: usize,
+    /// Where the label (with its separator) ends.
+    pub label_end: usize,
     pub value_start: usize,
     pub value_end: usize,
 }
@@ -265,6 +269,27 @@ fn column_end(line: &str, start: usize, end: usize) -> usize {
 
 /// Finds the labels in one line and the span of each one's value.
 pub(crate) fn label_values(line: &str) -> Vec<LabelValue> {
+    find_label_values(line, false)
+}
+
+/// Finds the labels of one row of a page rebuilt from its layout: besides the labels [`label_values`]
+/// accepts, a label that fills a cell of its own (a column gap or the row's edge on both sides: a table's
+/// header cell, a label whose value sits under it or across a rule) counts without its colon.
+pub(crate) fn cell_label_values(row: &str) -> Vec<LabelValue> {
+    find_label_values(row, true)
+}
+
+/// Whether the label spans a cell of its own: nothing but a column gap or the row's edge on either side.
+fn fills_cell(line: &str, label_start: usize, value_start: usize) -> bool {
+    let before = &line[..label_start];
+    let after = &line[value_start..];
+    let open = before.trim_end_matches([' ', '|']).is_empty()
+        || before.ends_with(crate::layout::COLUMN_GAP);
+    let close = after.trim().is_empty() || after.starts_with(crate::layout::COLUMN_GAP);
+    open && close
+}
+
+fn find_label_values(line: &str, cells: bool) -> Vec<LabelValue> {
     let mut hits = Vec::new();
     for caps in LABEL_RE.captures_iter(line) {
         let Some((index, label)) = caps
@@ -285,7 +310,9 @@ pub(crate) fn label_values(line: &str) -> Vec<LabelValue> {
             value_start: whole,
             has_separator: caps.name("sep").is_some(),
         };
-        if accepted(&hit, &line[whole..]) {
+        let in_own_cell =
+            cells && hit.spec.follow != Phrase && fills_cell(line, hit.label_start, whole);
+        if accepted(&hit, &line[whole..]) || in_own_cell {
             hits.push(hit);
         }
     }
@@ -300,6 +327,8 @@ pub(crate) fn label_values(line: &str) -> Vec<LabelValue> {
         values.push(LabelValue {
             kind: hit.spec.kind,
             confidence: hit.spec.confidence,
+            label_start: hit.label_start,
+            label_end: hit.value_start,
             value_start,
             value_end: value_start + trimmed.len(),
         });

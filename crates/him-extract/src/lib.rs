@@ -42,6 +42,7 @@ mod extract;
 mod field;
 mod index;
 mod labels;
+mod layout;
 mod matching;
 mod mrn;
 mod names;
@@ -55,11 +56,12 @@ pub use decision::{
 };
 pub use doctype::{document_types, loinc_display};
 pub use error::{Error, Result};
-pub use extract::extract;
+pub use extract::{extract, extract_pages};
 pub use field::{ExtractOptions, ExtractWarning, Field, FieldName, FieldSummary, Fields, Source};
 pub use index::{PatientIndex, PatientRecord};
+pub use layout::PageContent;
 pub use matching::match_patient;
-pub use mrn::{is_safe_mrn_for_key, luhn_valid, CheckDigit};
+pub use mrn::{is_safe_mrn_for_key, luhn_valid, CheckDigit, LeadingZeros};
 pub use names::normalize_name;
 pub use spoken::{extract_transcript, TranscriptSegment};
 

@@ -451,6 +451,25 @@ mod tests {
         assert_eq!(decide("MRN: 4O8ll2l"), reason(UnmatchedReason::MrnOnly));
     }
 
+    /// Row 2 of docs/MATCHING.md: an OCR-damaged MRN whose corrections name two patients of the index is
+    /// no one's, however well the name and date of birth fit one of them.
+    #[test]
+    fn an_ocr_corrected_mrn_two_patients_could_own_is_ambiguous() {
+        let page = "PATIENT: O'KEEFE, KARENA\nMRN: 4O8ll2l\nDOB: 03/14/1957";
+        let opts = ExtractOptions::new(Date::new(2024, 6, 1).unwrap());
+        let corrections = extract(&[page], &opts).mrn_candidates;
+        assert!(corrections.len() >= 2, "{corrections:?}");
+        // Both owners carry the page's name and birth date: only the MRN could tell them apart, and it can't.
+        let mut csv = String::from("mrn,family,given,birth_date,sex\n");
+        for correction in &corrections[..2] {
+            csv.push_str(&format!("{correction},O'Keefe,Karena,1957-03-14,F\n"));
+        }
+        let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
+        let decision = decide_with(page, &index);
+        assert_eq!(decision.outcome, reason(UnmatchedReason::Ambiguous));
+        assert_eq!(decision.corrected_mrn, None);
+    }
+
     #[test]
     fn luhn_index_confirms_corrections() {
         let csv = "mrn,family,given,birth_date,sex\n4081121,O'Keefe,Karena,1957-03-14,F\n";

@@ -27,6 +27,63 @@ impl CheckDigit {
     }
 }
 
+/// Whether the leading zeros of an MRN read from a document count (`[patients] mrn_strip_leading_zeros`).
+///
+/// Stations and forms pad MRNs (`0021562756` for `21562756`) or drop the padding of a fixed-width number
+/// (`123456` for `00123456`). Whatever the policy, only zeros are ever added or removed: an MRN is never
+/// "repaired" into a different number, and when two index MRNs differ by their zeros alone the lookup finds
+/// both and the document stays unmatched (`ambiguous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LeadingZeros {
+    /// Derived from the index: when no index MRN starts with a zero, a read MRN's leading zeros are padding;
+    /// when the index's MRNs are zero-padded to one width, a read MRN is padded to that width; otherwise
+    /// zeros count.
+    #[default]
+    Auto,
+    /// Leading zeros never count, on either side (`true` in the configuration).
+    Strip,
+    /// Leading zeros always count (`false` in the configuration).
+    Keep,
+}
+
+impl Serialize for LeadingZeros {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LeadingZeros::Auto => serializer.serialize_str("auto"),
+            LeadingZeros::Strip => serializer.serialize_bool(true),
+            LeadingZeros::Keep => serializer.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LeadingZeros {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = LeadingZeros;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#"true, false or "auto""#)
+            }
+            fn visit_bool<E: serde::de::Error>(self, strip: bool) -> Result<LeadingZeros, E> {
+                Ok(if strip {
+                    LeadingZeros::Strip
+                } else {
+                    LeadingZeros::Keep
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<LeadingZeros, E> {
+                match text {
+                    "auto" => Ok(LeadingZeros::Auto),
+                    "true" => Ok(LeadingZeros::Strip),
+                    "false" => Ok(LeadingZeros::Keep),
+                    other => Err(E::invalid_value(serde::de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// Tells whether `digits` (ASCII digits only, at least two) passes the Luhn mod 10 check.
 pub fn luhn_valid(digits: &str) -> bool {
     if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {

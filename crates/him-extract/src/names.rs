@@ -16,6 +16,12 @@ const SUFFIXES: &[&str] = &[
     "sr", "ii", "iii", "iv", "crna", "aprn", "fnp", "dnp",
 ];
 
+/// Family-name particles: `van der Berg`, `De la Cruz`, `St. John`.
+const PARTICLES: &[&str] = &[
+    "van", "von", "der", "den", "de", "del", "della", "la", "le", "da", "di", "dos", "das", "du",
+    "st", "ter", "ten", "mac", "bin", "al", "el",
+];
+
 /// Words that show the "name" is a heading or prose, not a person.
 const NOT_NAME_WORDS: &[&str] = &[
     "history",
@@ -203,13 +209,30 @@ pub(crate) fn parse_person_name(value: &str) -> Option<NameSpans> {
             return None;
         }
     }
-    if head.is_empty() || head.len() > 4 || tail.len() > 3 {
+    // Particles and initials do not make a value prose: `Maria E. De la Cruz` is a name.
+    let words = head
+        .iter()
+        .filter(|&&(s, e)| {
+            let token = &value[s..e];
+            !is_initial(token) && !PARTICLES.contains(&bare_lower(token).as_str())
+        })
+        .count();
+    if head.is_empty() || words > 4 || head.len() > 7 || tail.len() > 3 {
         return None;
     }
     // "Given Family, MD": the comma introduces credentials, not a given name.
     let comma_form = !tail.is_empty();
     let spans = if comma_form {
-        let family = (head[0].0, head[head.len() - 1].1);
+        // `SMITH JR, JOHN`: the suffix is not part of the family name.
+        let family_parts: Vec<(usize, usize)> = head
+            .iter()
+            .copied()
+            .filter(|&(s, e)| !SUFFIXES.contains(&bare_lower(&value[s..e]).as_str()))
+            .collect();
+        let (Some(first), Some(last)) = (family_parts.first(), family_parts.last()) else {
+            return None;
+        };
+        let family = (first.0, last.1);
         NameSpans {
             family,
             given: Some(tail[0]),
@@ -228,11 +251,24 @@ pub(crate) fn parse_person_name(value: &str) -> Option<NameSpans> {
                 given: None,
                 comma_form,
             },
-            [first, .., last] => NameSpans {
-                family: *last,
-                given: Some(*first),
-                comma_form,
-            },
+            [first, middle @ .., last] => {
+                // `Anna van der Berg`: particles before the last word belong to the family name.
+                let particles = middle
+                    .iter()
+                    .rev()
+                    .take_while(|&&(s, e)| PARTICLES.contains(&bare_lower(&value[s..e]).as_str()))
+                    .count();
+                let family_start = if particles > 0 {
+                    middle[middle.len() - particles].0
+                } else {
+                    last.0
+                };
+                NameSpans {
+                    family: (family_start, last.1),
+                    given: Some(*first),
+                    comma_form,
+                }
+            }
         }
     };
     let family_text = &value[spans.family.0..spans.family.1];
@@ -339,6 +375,26 @@ mod tests {
         assert_eq!(
             parse("Dr. Jane Miller, MD"),
             Some(("Miller".into(), Some("Jane".into())))
+        );
+    }
+
+    #[test]
+    fn suffixes_and_particles() {
+        assert_eq!(
+            parse("SMITH JR, JOHN"),
+            Some(("SMITH".into(), Some("JOHN".into())))
+        );
+        assert_eq!(
+            parse("Anna van der Berg"),
+            Some(("van der Berg".into(), Some("Anna".into())))
+        );
+        assert_eq!(
+            parse("Maria E. De la Cruz"),
+            Some(("De la Cruz".into(), Some("Maria".into())))
+        );
+        assert_eq!(
+            parse("John A. Smith III"),
+            Some(("Smith".into(), Some("John".into())))
         );
     }
 

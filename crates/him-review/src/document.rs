@@ -105,7 +105,7 @@ fn word_spans(page_text: &str, words: &[Value]) -> Vec<Option<(usize, usize)>> {
 fn text_source(field: &Field) -> Option<(u64, usize, usize)> {
     match field.source {
         Source::Text { page, start, end } => Some((u64::from(page), start, end)),
-        Source::Audio { .. } => None,
+        Source::Box { .. } | Source::Audio { .. } => None,
     }
 }
 
@@ -144,6 +144,21 @@ fn page_highlights(
     };
     let mut highlights = Vec::new();
     for (name, field) in fields.present() {
+        if let Source::Box { page, bbox } = field.source {
+            // Read by the page's layout: the box of the words the value came from.
+            if u64::from(page) == page_index {
+                let n = |i: usize| f64::from(bbox[i]);
+                highlights.push(Highlight {
+                    left: percent(n(0), width),
+                    top: percent(n(1), height),
+                    width: percent(n(2), width),
+                    height: percent(n(3), height),
+                    class: "field",
+                    title: name.as_str().to_string(),
+                });
+            }
+            continue;
+        }
         let Some((page_of_field, start, end)) = text_source(field) else {
             continue;
         };
@@ -313,5 +328,29 @@ mod tests {
         assert_eq!(highlights[0].top, 10.0);
         assert_eq!(highlights[1].class, "low");
         assert!(page_highlights(&page, 1, "MRN: 123\n", &fields, 0.0).is_empty());
+    }
+
+    #[test]
+    fn a_field_read_by_layout_is_highlighted_by_its_box() {
+        let page = json!({"width": 1000, "height": 2000, "words": []});
+        let fields = Fields {
+            mrn: Some(Field {
+                value: "123".to_string(),
+                confidence: 0.9,
+                source: Source::Box {
+                    page: 0,
+                    bbox: [200, 200, 60, 20],
+                },
+                raw: None,
+            }),
+            ..Fields::default()
+        };
+        let highlights = page_highlights(&page, 0, "", &fields, 60.0);
+        assert_eq!(highlights.len(), 1);
+        assert_eq!(
+            (highlights[0].left, highlights[0].top, highlights[0].width),
+            (20.0, 10.0, 6.0)
+        );
+        assert!(page_highlights(&page, 1, "", &fields, 60.0).is_empty());
     }
 }

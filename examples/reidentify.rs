@@ -1,0 +1,87 @@
+//! Re-runs `extract → match` over the OCR already stored by `him process`, without OCR: the fast loop of
+//! `scripts/bench-identity --reidentify`. Prints one JSON line per stored chart, keyed by its SHA-256 (the
+//! benchmark maps it back to its file), in the shape of `him process`'s lines.
+//!
+//! `cargo run --release --example reidentify -- STORE_DIR PATIENT_INDEX [CONFIG]`
+//!
+//! STORE_DIR is the local folder store of the run; CONFIG (default `pipeline.toml`) gives `[patients]` and
+//! `[matching]`. The output holds identities: it is for synthetic benchmark charts only.
+
+use std::path::{Path, PathBuf};
+
+use him::identity::{identify, load_index};
+use him_core::OcrWord;
+use him_extract::{Manifest, PageContent};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct OcrJson {
+    pages: Vec<OcrJsonPage>,
+}
+
+#[derive(Deserialize)]
+struct OcrJsonPage {
+    words: Vec<OcrWord>,
+}
+
+fn ocr_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            ocr_files(&path, out)?;
+        } else if path.file_name().is_some_and(|name| name == "ocr.json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [store, index, rest @ ..] = args.as_slice() else {
+        anyhow::bail!("usage: reidentify STORE_DIR PATIENT_INDEX [CONFIG]");
+    };
+    let config_path = rest.first().map_or("pipeline.toml", String::as_str);
+    let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+    let config = him::config::PipelineConfig::load(Some(Path::new(config_path)), &env)?;
+    let index = load_index(
+        Path::new(index),
+        config.patients.check_digit,
+        config.patients.mrn_strip_leading_zeros,
+    )?;
+    let mut files = Vec::new();
+    ocr_files(Path::new(store), &mut files)?;
+    files.sort();
+    for path in files {
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let manifest: Manifest =
+            serde_json::from_slice(&std::fs::read(folder.join("document.json"))?)?;
+        let ocr: OcrJson = serde_json::from_slice(&std::fs::read(&path)?)?;
+        let text = std::fs::read_to_string(folder.join("text.txt")).unwrap_or_default();
+        let texts: Vec<&str> = text.split("\n\u{c}\n").collect();
+        let pages: Vec<PageContent<'_>> = ocr
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(i, page)| PageContent {
+                text: texts.get(i).copied().unwrap_or_default(),
+                words: &page.words,
+            })
+            .collect();
+        let identity = identify(&pages, Some(&index), &config.patients, &config.matching);
+        let status = if identity.filing_mrn().is_some() {
+            "filed"
+        } else {
+            "unmatched"
+        };
+        let line = serde_json::json!({
+            "sha256": manifest.sha256,
+            "status": status,
+            "fields": identity.fields_summary(),
+            "patient": identity.patient(),
+            "unmatched_reason": identity.filing_mrn().is_none().then(|| identity.unmatched_reason()),
+        });
+        println!("{line}");
+    }
+    Ok(())
+}
