@@ -89,11 +89,24 @@ const SPECS: &[LabelSpec] = &[
         ColonOrDigit,
     ),
     spec(r"(?:patient|pt)\.?\s*id\b", Mrn, 0.75, ColonOrDigit),
+    spec(
+        r"(?:patient|pt)\.?\s*(?:#|no\b|number\b)",
+        Mrn,
+        0.75,
+        ColonOrDigit,
+    ),
+    spec(
+        r"(?:record|emr|ehr|hosp)\.?\s*(?:#|no\b|number\b)",
+        Mrn,
+        0.8,
+        ColonOrDigit,
+    ),
     // OCR reads the O of D.O.B. as a zero often enough to accept it in the label (never in values).
     spec(r"d\.\s*[o0]\.\s*b\b", Dob, 0.95, ColonOrDate),
     spec(r"d[o0]b\b", Dob, 0.95, ColonOrDate),
     spec(r"date\s+of\s+birth\b", Dob, 0.95, ColonOrDate),
     spec(r"birth\s*(?:date|dt)\b", Dob, 0.95, ColonOrDate),
+    spec(r"d\s*/\s*[o0]\s*/\s*b\b", Dob, 0.95, ColonOrDate),
     spec(r"born\b", Dob, 0.7, ColonOrDate),
     spec(r"date\s+of\s+admission\b", Admission, 0.9, ColonOrDate),
     spec(r"(?:admission|admit)\s+date\b", Admission, 0.9, ColonOrDate),
@@ -155,7 +168,12 @@ const SPECS: &[LabelSpec] = &[
         Phrase,
     ),
     spec(r"electronically\s+signed\s+by\b", Author, 0.95, Phrase),
-    spec(r"(?:signed|dictated|authored)\s+by\b", Author, 0.92, Phrase),
+    spec(
+        r"(?:signed|dictated|authored|reported|written|documented)\s+by\b",
+        Author,
+        0.92,
+        Phrase,
+    ),
     spec(
         r"dictating\s+(?:physician|provider|clinician|doctor)\b",
         Author,
@@ -371,6 +389,10 @@ mod tests {
             vec![(Author, "Jane Miller, MD")]
         );
         assert_eq!(found("Encounter #: E12345"), vec![(Encounter, "E12345")]);
+        assert_eq!(found("Patient #: 4081121"), vec![(Mrn, "4081121")]);
+        assert_eq!(found("Record No. 4081121"), vec![(Mrn, "4081121")]);
+        assert_eq!(found("D/O/B: 3/14/1957"), vec![(Dob, "3/14/1957")]);
+        assert_eq!(found("Reported by: Ann Lee"), vec![(Author, "Ann Lee")]);
     }
 
     #[test]
