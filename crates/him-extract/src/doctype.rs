@@ -16,11 +16,17 @@ pub(crate) enum DocType {
     Imaging,
     Emergency,
     Pathology,
+    Procedure,
+    Laboratory,
+    Referral,
+    Nursing,
+    Medications,
+    Anesthesia,
 }
 
 /// Every type, in the order of [`DOCUMENT_TYPES`] (checked by a test).
 #[cfg(test)]
-const ALL_TYPES: [DocType; 8] = [
+const ALL_TYPES: [DocType; 14] = [
     DocType::HistoryAndPhysical,
     DocType::DischargeSummary,
     DocType::Consult,
@@ -29,6 +35,12 @@ const ALL_TYPES: [DocType; 8] = [
     DocType::Imaging,
     DocType::Emergency,
     DocType::Pathology,
+    DocType::Procedure,
+    DocType::Laboratory,
+    DocType::Referral,
+    DocType::Nursing,
+    DocType::Medications,
+    DocType::Anesthesia,
 ];
 
 impl DocType {
@@ -42,6 +54,12 @@ impl DocType {
             DocType::Imaging => "18748-4",
             DocType::Emergency => "34111-5",
             DocType::Pathology => "11526-1",
+            DocType::Procedure => "28570-0",
+            DocType::Laboratory => "11502-2",
+            DocType::Referral => "57133-1",
+            DocType::Nursing => "34746-8",
+            DocType::Medications => "10160-0",
+            DocType::Anesthesia => "11485-0",
         }
     }
 
@@ -56,23 +74,44 @@ impl DocType {
             }
             DocType::DischargeSummary => r"discharge\s+summary|discharge\s+note|death\s+summary",
             DocType::Emergency => {
-                r"emergency\s+(?:department|room)\s*(?:note|report|record|visit)?|\bed\s+(?:note|report|visit)|\ber\s+report"
+                r"emergency\s+(?:department|room)\s*(?:(?:physician|provider)\s+)?(?:note|report|record|visit)?|\b(?:ed|er)\s+(?:(?:physician|provider)\s+)?(?:note|report|record|visit(?:\s+note)?)"
             }
             DocType::Imaging => {
-                r"radiology\s+report|imaging\s+report|diagnostic\s+imaging|\b(?:ct|mri|x-ray|ultrasound|mammogram)\s+(?:of|report)"
+                r"(?:radiology|imaging|x-?ray|ultrasound|sonography|ct|mri|mammography|nuclear\s+medicine)\s+(?:report|study|results?)|diagnostic\s+imaging(?:\s+report)?|\b(?:ct|mri|mr|x-?ray|xr|ultrasound|us|pet|mammogram)\s+(?:of\b|(?:[a-z/&,-]+\s+){0,4}(?:with(?:out)?(?:\s+and\s+without)?\s+contrast|\d\s+views?|views?)\b)"
             }
-            DocType::Consult => r"consultation(?:\s+(?:note|report))?|consult\s+note",
+            DocType::Consult => r"consultation(?:\s+(?:note|report))?|consult\s+(?:note|report)",
             DocType::HistoryAndPhysical => {
                 r"history\s+(?:and|&)\s+physical|\bh\s*&\s*p\b|admission\s+history"
             }
-            DocType::Progress => r"progress\s+note|soap\s+note|follow-?\s?up\s+note|clinic\s+note",
+            DocType::Progress => {
+                r"(?:daily\s+|clinic\s+|follow-?\s?up\s+)?progress\s+note|soap\s+note|follow-?\s?up\s+(?:visit\s+)?note|clinic\s+(?:visit\s+)?note|office\s+(?:visit\s+)?note"
+            }
+            DocType::Procedure => {
+                r"(?:bedside\s+)?procedure\s+(?:note|report|record)|procedural\s+note"
+            }
+            DocType::Laboratory => {
+                r"(?:clinical\s+)?lab(?:oratory)?\s+(?:report|results?)(?:\s+report)?|(?:chemistry|hematology|microbiology)(?:\s*/\s*hematology)?\s+(?:report|results?)"
+            }
+            DocType::Referral => {
+                r"referral(?:\s+(?:letter|note|form|for\s+consultation))?|letter\s+of\s+referral"
+            }
+            DocType::Nursing => {
+                r"nursing\s+(?:progress\s+)?(?:note|notes|assessment|documentation)|nurse'?s'?\s+notes?|rn\s+(?:shift\s+)?note"
+            }
+            DocType::Medications => {
+                r"(?:current|active|home|discharge)?\s*medication\s+(?:list|reconciliation|record)|current\s+medications|medication\s+administration\s+record"
+            }
+            DocType::Anesthesia => {
+                r"(?:intraoperative\s+|pre-?anesthesia\s+)?(?:anesthesia|anaesthesia)\s+(?:record|care\s+record|report|evaluation)"
+            }
         }
     }
 }
 
 /// Displays are LOINC's long common names as US Core's clinical note type value set lists them
-/// (case aside: it writes "Emergency department Note"); 57133-1 as C-CDA's referral note types do.
-static DOCUMENT_TYPES: [(&str, &str); 11] = [
+/// (case aside: it writes "Emergency department Note"); 57133-1 as C-CDA's referral note types do; the last
+/// three are LOINC's document ontology names.
+static DOCUMENT_TYPES: [(&str, &str); 14] = [
     ("34117-2", "History and physical note"),
     ("18842-5", "Discharge summary"),
     ("11488-4", "Consult note"),
@@ -81,15 +120,16 @@ static DOCUMENT_TYPES: [(&str, &str); 11] = [
     ("18748-4", "Diagnostic imaging study"),
     ("34111-5", "Emergency department note"),
     ("11526-1", "Pathology study"),
-    // Not assigned by the classifier; US Core's common clinical notes and C-CDA's referral note.
     ("28570-0", "Procedure note"),
     ("11502-2", "Laboratory report"),
     ("57133-1", "Referral note"),
+    ("34746-8", "Nurse note"),
+    ("10160-0", "History of medication use"),
+    ("11485-0", "Anesthesia records"),
 ];
 
-/// The LOINC document types a document may be filed under, as `(code, display)`: the ones the
-/// classifier assigns first, then a few more (procedure note, laboratory report, referral note)
-/// that only a reviewer chooses. A code outside this table is not a document type of `him`.
+/// The LOINC document types a document may be filed under, as `(code, display)`, all of them assigned by
+/// the classifier from a title. A code outside this table is not a document type of `him`.
 #[must_use]
 pub fn document_types() -> &'static [(&'static str, &'static str)] {
     &DOCUMENT_TYPES
@@ -104,8 +144,14 @@ pub fn loinc_display(code: &str) -> Option<&'static str> {
         .map(|(_, display)| *display)
 }
 
-const TITLE_ORDER: [DocType; 8] = [
+const TITLE_ORDER: [DocType; 14] = [
     DocType::Pathology,
+    DocType::Anesthesia,
+    DocType::Laboratory,
+    DocType::Medications,
+    DocType::Nursing,
+    DocType::Procedure,
+    DocType::Referral,
     DocType::Operative,
     DocType::DischargeSummary,
     DocType::Emergency,
@@ -119,7 +165,11 @@ static TITLE_RES: LazyLock<Vec<(DocType, Regex)>> = LazyLock::new(|| {
     TITLE_ORDER
         .iter()
         .map(|&t| {
-            let re = Regex::new(&format!(r"(?i)^(?:{})", t.title_pattern()))
+            // Up to two qualifying words may come first: `HOSPITAL DISCHARGE SUMMARY`, `Cardiology Consultation`.
+            let re = Regex::new(&format!(
+                r"(?i)^(?:[a-z&]+\s+){{0,2}}?(?:{})",
+                t.title_pattern()
+            ))
                 .expect("title pattern compiles");
             (t, re)
         })
@@ -135,8 +185,8 @@ pub(crate) fn classify_title(text: &str, whole_line: bool) -> Option<(DocType, u
     let offset = text.len() - trimmed.len();
     TITLE_RES.iter().find_map(|(t, re)| {
         let m = re.find(trimmed)?;
-        let rest =
-            trimmed[m.end()..].trim_matches(|c: char| c.is_whitespace() || c == '*' || c == ':');
+        let rest = trimmed[m.end()..].trim_matches(|c: char| c.is_whitespace() || c == '*');
+        // A section heading (`LABORATORY RESULTS:`) is not the document's title.
         let fills_line = rest.is_empty() || rest.starts_with(['-', '\u{2013}', '(']);
         (!whole_line || fills_line).then_some((*t, offset + m.start(), offset + m.end()))
     })
@@ -375,6 +425,21 @@ mod tests {
         assert_eq!(sections("SURGICAL PATHOLOGY REPORT\n"), Some("11526-1"));
         assert_eq!(sections("CONSULTATION\n"), Some("11488-4"));
         assert_eq!(sections("PROGRESS NOTE\n"), Some("11506-3"));
+        assert_eq!(sections("Hospital Discharge Summary\n"), Some("18842-5"));
+        assert_eq!(sections("CARDIOLOGY CONSULTATION\n"), Some("11488-4"));
+        assert_eq!(sections("ED Provider Note\n"), Some("34111-5"));
+        assert_eq!(sections("CT CHEST WITHOUT CONTRAST\n"), Some("18748-4"));
+        assert_eq!(sections("Bedside Procedure Note\n"), Some("28570-0"));
+        assert_eq!(sections("CLINICAL LABORATORY REPORT\n"), Some("11502-2"));
+        assert_eq!(sections("Letter of Referral\n"), Some("57133-1"));
+        assert_eq!(sections("Nursing Progress Note\n"), Some("34746-8"));
+        assert_eq!(sections("Home Medication List\n"), Some("10160-0"));
+        assert_eq!(sections("Anesthesia Record\n"), Some("11485-0"));
+    }
+
+    #[test]
+    fn a_section_heading_is_not_a_title() {
+        assert_eq!(sections("LABORATORY RESULTS:\nNormal."), None);
     }
 
     #[test]
