@@ -170,7 +170,7 @@ static TITLE_RES: LazyLock<Vec<(DocType, Regex)>> = LazyLock::new(|| {
                 r"(?i)^(?:[a-z&]+\s+){{0,2}}?(?:{})",
                 t.title_pattern()
             ))
-                .expect("title pattern compiles");
+            .expect("title pattern compiles");
             (t, re)
         })
         .collect()

@@ -342,6 +342,9 @@ fn page_candidates(
         if let Some(layout) = layout {
             sticker_name(&lines, index, &labels, layout, page_number, today, out);
         }
+        if is_closing(line) {
+            signature(&lines[index + 1..], page_number, today, out);
+        }
     }
     // Notes that open with the date of service on a line of its own (Synthea, many dictations).
     // A header may sit above it, so the first line that is nothing but a date counts.
@@ -368,6 +371,57 @@ fn page_candidates(
                     candidate.confidence *= OUTSIDE_HEADER;
                 }
             }
+        }
+    }
+}
+
+/// A letter's closing (`Sincerely,`): the signer's name follows.
+fn is_closing(line: &str) -> bool {
+    let bare = line.trim().trim_end_matches([',', '.', ':']).to_lowercase();
+    matches!(
+        bare.as_str(),
+        "sincerely"
+            | "sincerely yours"
+            | "yours sincerely"
+            | "regards"
+            | "best regards"
+            | "kind regards"
+            | "warm regards"
+            | "respectfully"
+            | "yours truly"
+            | "very truly yours"
+            | "with best regards"
+            | "best wishes"
+    )
+}
+
+/// Confidence of a letter's signer as its author.
+const SIGNATURE_AUTHOR: f32 = 0.7;
+
+/// The signer under a letter's closing: the first of the next lines that is a clinician's name (a title or a
+/// credential with it), skipping a signature scrawl OCR may read as a word.
+fn signature(lines: &[(usize, &str)], page_number: u32, today: Date, out: &mut Vec<Candidate>) {
+    for &(line_offset, line) in lines.iter().take(4) {
+        let trimmed = line.trim();
+        let lower = trimmed.to_lowercase();
+        let credentialed = lower.starts_with("dr")
+            || [
+                ", md", " md", ", do", ", np", ", pa", "m.d.", ", dpm", ", phd", "-c",
+            ]
+            .iter()
+            .any(|suffix| lower.ends_with(suffix));
+        if credentialed && parse_person_name(trimmed).is_some() {
+            let lead = line.len() - line.trim_start().len();
+            read_value(
+                LabelKind::Author,
+                SIGNATURE_AUTHOR,
+                trimmed,
+                line_offset + lead,
+                page_number,
+                today,
+                out,
+            );
+            return;
         }
     }
 }

@@ -17,6 +17,10 @@ pub(crate) enum LabelKind {
     Author,
     Encounter,
     DocType,
+    /// A split name field: the family name alone (`Last Name`).
+    FamilyName,
+    /// A split name field: the given name alone (`First Name`).
+    GivenName,
     /// A label that only ends the previous value (`Sex:`, `Room:`, `Referring physician:`).
     Other,
 }
@@ -231,7 +235,9 @@ pub(crate) struct LabelValue {
 }
 
 struct Hit {
-    spec: &'static LabelSpec,
+    kind: LabelKind,
+    confidence: f32,
+    follow: Follow,
     label_start: usize,
     value_start: usize,
     has_separator: bool,
@@ -261,7 +267,7 @@ fn starts_with_date(text: &str) -> bool {
 }
 
 fn accepted(hit: &Hit, rest: &str) -> bool {
-    match hit.spec.follow {
+    match hit.follow {
         Colon => hit.has_separator,
         ColonOrDigit => hit.has_separator || starts_with_identifier(rest),
         ColonOrDate => hit.has_separator || starts_with_date(rest),
@@ -283,6 +289,252 @@ fn column_end(line: &str, start: usize, end: usize) -> usize {
         Some(offset) if !segment[..offset].trim().is_empty() => start + offset,
         _ => end,
     }
+}
+
+/// A key at the start of a cell: `Key:` (the value follows), or in a row of cells a key that fills its cell.
+struct CellKey {
+    start: usize,
+    end: usize,
+    /// Where the value may start: after the colon, or after the key.
+    value_start: usize,
+}
+
+/// Keys this long or longer are prose, not labels.
+const MAX_KEY_CHARS: usize = 40;
+const MAX_KEY_WORDS: usize = 6;
+
+/// The keys that open a cell of `line`: at the line start, after a column gap or a table rule.
+fn cell_keys(line: &str, cells: bool) -> Vec<CellKey> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    while let Some(found) = line[offset..].find(crate::layout::COLUMN_GAP) {
+        let gap_end = offset + found + crate::layout::COLUMN_GAP.len();
+        starts.push(gap_end);
+        offset = gap_end;
+    }
+    starts.extend(line.match_indices('|').map(|(i, _)| i + 1));
+    starts.sort_unstable();
+    starts.dedup();
+    let mut keys = Vec::new();
+    for start in starts {
+        let rest = &line[start..];
+        let lead = rest.len() - rest.trim_start_matches([' ', '\t', '|']).len();
+        let key_start = start + lead;
+        let text = &line[key_start..];
+        if !text.starts_with(|c: char| c.is_alphabetic()) {
+            continue;
+        }
+        // The key runs to a colon, or (in a row of cells) to the end of its cell.
+        let cell_end = text
+            .find(crate::layout::COLUMN_GAP)
+            .into_iter()
+            .chain(text.find('|'))
+            .min()
+            .unwrap_or(text.len());
+        let colon = text[..cell_end].find(':');
+        let (key_end, value_start) = match colon {
+            Some(colon) => (colon, colon + 1),
+            None if cells => (cell_end, cell_end),
+            None => continue,
+        };
+        let key = text[..key_end].trim_end();
+        if key.is_empty()
+            || key.chars().count() > MAX_KEY_CHARS
+            || key.split_whitespace().count() > MAX_KEY_WORDS
+            || key.chars().any(|c| c.is_ascii_digit())
+        {
+            continue;
+        }
+        keys.push(CellKey {
+            start: key_start,
+            end: key_start + key.len(),
+            value_start: key_start + value_start,
+        });
+    }
+    keys
+}
+
+/// Classifies a free-form key by its words: what a department prints before a value, in any spelling
+/// (`Dt. of Birth`, `B-Date`, `MR No.`, `HRN`, `Svc Date`, `D.O.S.`, `Pat. Name`, `Name (Last, First)`,
+/// `Provider of Service`, `Authenticated by`). `None` for a key that names nothing the extractor reads.
+pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
+    // What a parenthesis adds (`(Last, First)`, `(Age)`) qualifies the key; the words outside name it.
+    let mut outside = String::new();
+    let mut depth = 0usize;
+    for c in key.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => outside.push(c),
+            _ => {}
+        }
+    }
+    let lower = outside.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let compact: String = words.concat();
+    let has = |candidates: &[&str]| words.iter().any(|w| candidates.contains(w));
+    let id_marker = key.contains('#') || has(&["no", "number", "num", "nbr", "id"]);
+    let by = words.last() == Some(&"by");
+
+    if compact.contains("birth")
+        || compact.contains("dob")
+        || compact.contains("nacimiento")
+        || has(&["born", "birthday"])
+        || matches!(compact.as_str(), "bd" | "bdate" | "bdt" | "bday")
+    {
+        return Some((LabelKind::Dob, 0.85));
+    }
+    if has(&[
+        "referring",
+        "referred",
+        "pcp",
+        "admitting",
+        "ordering",
+        "cc",
+        "copy",
+        "copies",
+    ]) || has(&["transcribed", "typed", "transcriptionist"])
+        || (has(&["primary"]) && has(&["care"]))
+    {
+        return Some((LabelKind::Other, 0.0));
+    }
+    if by
+        || has(&[
+            "physician",
+            "provider",
+            "clinician",
+            "attending",
+            "surgeon",
+            "author",
+            "doctor",
+            "radiologist",
+            "pathologist",
+            "dictating",
+            "practitioner",
+        ])
+    {
+        return Some((LabelKind::Author, 0.8));
+    }
+    if has(&["name", "nm"]) && has(&["last", "family", "surname"]) && !has(&["first", "given"]) {
+        return Some((LabelKind::FamilyName, 0.85));
+    }
+    if has(&["surname"]) && !has(&["first", "given"]) {
+        return Some((LabelKind::FamilyName, 0.85));
+    }
+    if has(&["name", "nm"]) && has(&["first", "given"]) && !has(&["last", "family", "surname"]) {
+        return Some((LabelKind::GivenName, 0.85));
+    }
+    if has(&["mi", "middle", "initial"]) {
+        return Some((LabelKind::Other, 0.0));
+    }
+    if compact.contains("mrn")
+        || compact.contains("medicalrecord")
+        || compact.contains("medrec")
+        || has(&["hrn", "urn"])
+    {
+        return Some((LabelKind::Mrn, 0.85));
+    }
+    let date = has(&["date", "dt", "dos"]) || compact == "dos";
+    if date {
+        let kind = if has(&["admit", "admission", "admitted", "arrival"]) {
+            LabelKind::Admission
+        } else if has(&["disch", "discharge", "discharged"]) {
+            LabelKind::Discharge
+        } else if words.len() == 1 && words[0] != "dos" {
+            LabelKind::GenericDate
+        } else {
+            LabelKind::Service
+        };
+        return Some((kind, 0.8));
+    }
+    if id_marker
+        && has(&[
+            "encounter",
+            "visit",
+            "account",
+            "acct",
+            "fin",
+            "csn",
+            "admission",
+            "episode",
+            "case",
+        ])
+    {
+        return Some((LabelKind::Encounter, 0.8));
+    }
+    if has(&["fin", "csn"]) {
+        return Some((LabelKind::Encounter, 0.8));
+    }
+    if id_marker
+        && has(&[
+            "mr",
+            "ur",
+            "cr",
+            "chart",
+            "unit",
+            "record",
+            "reg",
+            "registration",
+            "hospital",
+            "hosp",
+            "clinic",
+            "patient",
+            "pt",
+            "pat",
+            "emr",
+            "ehr",
+            "id",
+            "member",
+            "client",
+        ])
+    {
+        return Some((LabelKind::Mrn, 0.75));
+    }
+    if has(&["emr", "ehr"]) {
+        return Some((LabelKind::Mrn, 0.7));
+    }
+    if has(&[
+        "sex",
+        "gender",
+        "age",
+        "room",
+        "rm",
+        "bed",
+        "phone",
+        "tel",
+        "fax",
+        "ssn",
+        "insurance",
+        "race",
+        "language",
+        "facility",
+        "location",
+        "page",
+        "time",
+        "allergies",
+        "unit",
+        "floor",
+        "ward",
+    ]) {
+        return Some((LabelKind::Other, 0.0));
+    }
+    if has(&["name", "nm", "nombre"])
+        || has(&[
+            "patient", "pt", "pat", "re", "subject", "client", "resident", "member",
+        ])
+    {
+        return Some((LabelKind::Name, 0.8));
+    }
+    if has(&["type"]) && has(&["document", "note", "report"]) {
+        return Some((LabelKind::DocType, 0.85));
+    }
+    None
 }
 
 /// Finds the labels in one line and the span of each one's value.
@@ -323,17 +575,45 @@ fn find_label_values(line: &str, cells: bool) -> Vec<LabelValue> {
         };
         let whole = caps.get(0).map_or(label.end(), |m| m.end());
         let hit = Hit {
-            spec,
+            kind: spec.kind,
+            confidence: spec.confidence,
+            follow: spec.follow,
             label_start: label.start(),
             value_start: whole,
             has_separator: caps.name("sep").is_some(),
         };
-        let in_own_cell =
-            cells && hit.spec.follow != Phrase && fills_cell(line, hit.label_start, whole);
+        let in_own_cell = cells && hit.follow != Phrase && fills_cell(line, hit.label_start, whole);
         if accepted(&hit, &line[whole..]) || in_own_cell {
             hits.push(hit);
         }
     }
+    // Keys the patterns above do not know (`Dt. of Birth:`, `Svc Date:`, `HRN:`, a header cell `PATIENT FULL
+    // NAME`) are classified by their words; a key read so replaces the patterns' hits inside it
+    // (`Physician Name:` is the author, not a name).
+    for key in cell_keys(line, cells) {
+        let Some((kind, confidence)) = classify_key(&line[key.start..key.end]) else {
+            continue;
+        };
+        let inside: Vec<&Hit> = hits
+            .iter()
+            .filter(|h| h.label_start >= key.start && h.label_start < key.value_start)
+            .collect();
+        let confidence = inside
+            .iter()
+            .filter(|h| h.kind == kind)
+            .map(|h| h.confidence)
+            .fold(confidence, f32::max);
+        hits.retain(|h| !(h.label_start >= key.start && h.label_start < key.value_start));
+        hits.push(Hit {
+            kind,
+            confidence,
+            follow: Colon,
+            label_start: key.start,
+            value_start: key.value_start,
+            has_separator: true,
+        });
+    }
+    hits.sort_by_key(|h| h.label_start);
     let mut values = Vec::new();
     for (position, hit) in hits.iter().enumerate() {
         let next_label = hits.get(position + 1).map_or(line.len(), |h| h.label_start);
@@ -343,8 +623,8 @@ fn find_label_values(line: &str, cells: bool) -> Vec<LabelValue> {
         let trimmed = trimmed_start.trim_end_matches([' ', '\t', ',', ';', '\r']);
         let value_start = hit.value_start + (raw.len() - trimmed_start.len());
         values.push(LabelValue {
-            kind: hit.spec.kind,
-            confidence: hit.spec.confidence,
+            kind: hit.kind,
+            confidence: hit.confidence,
             label_start: hit.label_start,
             label_end: hit.value_start,
             value_start,

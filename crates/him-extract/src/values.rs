@@ -188,8 +188,10 @@ pub(crate) fn read_value(
             let Some((found, repaired)) = first_date_ocr_tolerant(window, today) else {
                 return;
             };
-            // A date far into the value belongs to something else on the line.
-            if found.start > 3 {
+            // A date far into the value belongs to something else on the line; a date of birth may follow
+            // the age (`DOB/Age: 34 y / 01/02/1990`).
+            let reach = if kind == LabelKind::Dob { 16 } else { 3 };
+            if found.start > reach {
                 return;
             }
             let conf = if repaired {
@@ -223,6 +225,39 @@ pub(crate) fn read_value(
                     confidence,
                     start,
                     end,
+                );
+            }
+        }
+        LabelKind::FamilyName | LabelKind::GivenName => {
+            // A split name field holds one part: the family name whole, the first given name.
+            let prefix = name_prefix(value);
+            let family = kind == LabelKind::FamilyName;
+            let end = if family {
+                prefix.len()
+            } else {
+                prefix.find(char::is_whitespace).unwrap_or(prefix.len())
+            };
+            let part = prefix[..end].trim_end_matches([',', '.', ';']);
+            let plausible = !part.is_empty()
+                && part.split_whitespace().count() <= 4
+                && part
+                    .chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, ' ' | '\'' | '’' | '-' | '.'))
+                && parse_person_name(part).is_some();
+            if plausible {
+                let name = if family {
+                    FieldName::PatientFamily
+                } else {
+                    FieldName::PatientGiven
+                };
+                push(
+                    name,
+                    DateRole::NotADate,
+                    part.to_string(),
+                    part,
+                    confidence,
+                    0,
+                    part.len(),
                 );
             }
         }
