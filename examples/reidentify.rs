@@ -5,7 +5,8 @@
 //! `cargo run --release --example reidentify -- STORE_DIR PATIENT_INDEX [CONFIG]`
 //!
 //! STORE_DIR is the local folder store of the run; CONFIG (default `pipeline.toml`) gives `[patients]` and
-//! `[matching]`. The output holds identities: it is for synthetic benchmark charts only.
+//! `[matching]`. With `REIDENTIFY_TEXT=DIR`, the text read from each chart's layout is written to
+//! `DIR/<sha256>.txt`. The output holds identities: it is for synthetic benchmark charts only.
 
 use std::path::{Path, PathBuf};
 
@@ -68,6 +69,16 @@ fn main() -> anyhow::Result<()> {
                 words: &page.words,
             })
             .collect();
+        if let Some(dir) = std::env::var_os("REIDENTIFY_TEXT") {
+            // The rebuilt text of each page, for looking at a miss: `<sha256>.txt`.
+            let rows: Vec<String> = ocr
+                .pages
+                .iter()
+                .map(|page| him_extract::layout_text(&page.words))
+                .collect();
+            let name = format!("{}.txt", manifest.sha256);
+            std::fs::write(Path::new(&dir).join(name), rows.join("\n\u{c}\n"))?;
+        }
         let identity = identify(&pages, Some(&index), &config.patients, &config.matching);
         let status = if identity.filing_mrn().is_some() {
             "filed"

@@ -287,13 +287,13 @@ fn page_candidates(
     out: &mut Vec<Candidate>,
 ) {
     let lines = lines_with_offsets(page);
-    let find = |line: &str| match layout {
-        Some(_) => cell_label_values(line),
+    let find = |line: &str, offset: usize| match layout {
+        Some(layout) => cell_label_values(line, layout.in_header(offset)),
         None => label_values(line),
     };
     let first_new = out.len();
     for (index, &(line_offset, line)) in lines.iter().enumerate() {
-        let labels = find(line);
+        let labels = find(line, line_offset);
         for (position, label) in labels.iter().enumerate() {
             let (mut value_offset, mut value) = (
                 line_offset + label.value_start,
@@ -311,7 +311,7 @@ fn page_candidates(
                     );
                     if let Some((start, end)) = layout.value_below(label_span, next_label) {
                         let below = &page[start..end];
-                        if find(below).is_empty() {
+                        if cell_label_values(below, false).is_empty() {
                             value_offset = start;
                             value = below;
                         }
@@ -429,8 +429,8 @@ fn signature(lines: &[(usize, &str)], page_number: u32, today: Date, out: &mut V
 /// Confidence of a name read without a label, from its place over a sticker's identifiers.
 const STICKER_NAME: f32 = 0.7;
 
-/// A patient sticker or an addressograph block: `FAMILY, GIVEN M` without a label, as the first cell of a
-/// header row whose other cells, or the next row, carry the MRN or the date of birth.
+/// A patient sticker or an addressograph block: `FAMILY, GIVEN M` without a label, a cell of a header row
+/// whose later cells, or the next row, carry the MRN or the date of birth.
 fn sticker_name(
     lines: &[(usize, &str)],
     index: usize,
@@ -444,31 +444,41 @@ fn sticker_name(
     if !layout.in_header(line_offset) {
         return;
     }
-    let cell_end = line.find(COLUMN_GAP).unwrap_or(line.len());
-    let lead = line.len() - line.trim_start().len();
-    let cell = line[..cell_end].trim();
     let identifier = |label: &LabelValue| matches!(label.kind, LabelKind::Mrn | LabelKind::Dob);
-    let beside = labels
-        .iter()
-        .any(|l| l.label_start >= cell_end && identifier(l));
-    let under = lines
-        .get(index + 1)
-        .is_some_and(|&(_, next)| cell_label_values(next).iter().any(identifier));
-    let plain_name = cell.contains(',')
-        && cell.split_whitespace().count() <= 5
-        && !cell.chars().any(|c| c.is_ascii_digit())
-        && labels.iter().all(|l| l.label_start >= cell_end)
-        && parse_person_name(cell).is_some_and(|spans| spans.comma_form);
-    if plain_name && (beside || under) {
-        read_value(
-            LabelKind::Name,
-            STICKER_NAME,
-            cell,
-            line_offset + lead,
-            page_number,
-            today,
-            out,
-        );
+    let under = lines.get(index + 1).is_some_and(|&(next_offset, next)| {
+        cell_label_values(next, layout.in_header(next_offset))
+            .iter()
+            .any(identifier)
+    });
+    let mut cell_start = 0;
+    for cell in line.split(COLUMN_GAP) {
+        let cell_end = cell_start + cell.len();
+        let lead = cell.len() - cell.trim_start().len();
+        let text = cell.trim();
+        let beside = labels
+            .iter()
+            .any(|l| l.label_start >= cell_end && identifier(l));
+        let unlabelled = labels
+            .iter()
+            .all(|l| l.label_start >= cell_end || l.value_end <= cell_start);
+        let plain_name = text.contains(',')
+            && text.split_whitespace().count() <= 5
+            && !text.chars().any(|c| c.is_ascii_digit() || c == ':')
+            && unlabelled
+            && parse_person_name(text).is_some_and(|spans| spans.comma_form);
+        if plain_name && (beside || under) {
+            read_value(
+                LabelKind::Name,
+                STICKER_NAME,
+                text,
+                line_offset + cell_start + lead,
+                page_number,
+                today,
+                out,
+            );
+            return;
+        }
+        cell_start = cell_end + COLUMN_GAP.len();
     }
 }
 

@@ -295,6 +295,8 @@ fn column_end(line: &str, start: usize, end: usize) -> usize {
 struct CellKey {
     start: usize,
     end: usize,
+    /// A key without its colon, read from its words alone.
+    bare: bool,
     /// Where the value may start: after the colon, or after the key.
     value_start: usize,
 }
@@ -303,8 +305,223 @@ struct CellKey {
 const MAX_KEY_CHARS: usize = 40;
 const MAX_KEY_WORDS: usize = 6;
 
-/// The keys that open a cell of `line`: at the line start, after a column gap or a table rule.
-fn cell_keys(line: &str, cells: bool) -> Vec<CellKey> {
+/// Words keys are made of: a run of them at a cell start is a key even without its colon
+/// (`Clinic # 0013127030`, `B-Date 5/20/2012`, `Seen by Anders Kim`).
+const KEY_WORDS: &[&str] = &[
+    "patient",
+    "pt",
+    "pat",
+    "name",
+    "nm",
+    "full",
+    "legal",
+    "last",
+    "first",
+    "given",
+    "family",
+    "surname",
+    "middle",
+    "mi",
+    "of",
+    "the",
+    "date",
+    "dt",
+    "dos",
+    "birth",
+    "dob",
+    "born",
+    "bd",
+    "b",
+    "d",
+    "o",
+    "s",
+    "birthdate",
+    "birthday",
+    "age",
+    "mrn",
+    "mr",
+    "m",
+    "r",
+    "n",
+    "no",
+    "number",
+    "num",
+    "nbr",
+    "id",
+    "medical",
+    "med",
+    "rec",
+    "record",
+    "chart",
+    "unit",
+    "hospital",
+    "hosp",
+    "clinic",
+    "reg",
+    "registration",
+    "hrn",
+    "emr",
+    "ehr",
+    "ur",
+    "cr",
+    "service",
+    "svc",
+    "visit",
+    "admission",
+    "admit",
+    "arrival",
+    "discharge",
+    "disch",
+    "encounter",
+    "enc",
+    "exam",
+    "examination",
+    "study",
+    "procedure",
+    "surgery",
+    "operation",
+    "or",
+    "appt",
+    "appointment",
+    "consult",
+    "consultation",
+    "note",
+    "report",
+    "specimen",
+    "collection",
+    "seen",
+    "by",
+    "signed",
+    "dictated",
+    "dictating",
+    "attending",
+    "physician",
+    "provider",
+    "clinician",
+    "author",
+    "surgeon",
+    "doctor",
+    "md",
+    "prepared",
+    "examined",
+    "authenticated",
+    "interpreted",
+    "documented",
+    "reviewed",
+    "performed",
+    "written",
+    "e",
+    "electronically",
+    "performing",
+    "responsible",
+    "staff",
+    "treating",
+    "rendering",
+    "operating",
+    "signing",
+    "account",
+    "acct",
+    "fin",
+    "csn",
+    "re",
+    "subject",
+    "client",
+    "resident",
+    "member",
+    "nombre",
+    "fecha",
+    "de",
+    "nacimiento",
+    "sex",
+    "gender",
+    "at",
+    "and",
+];
+
+/// Whether `token` is a key word (punctuation aside: `Pat.`, `#`, `B-Date`, `D.O.B.`).
+fn is_key_token(token: &str) -> bool {
+    let lower = token.to_lowercase();
+    let parts: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return token.chars().all(|c| matches!(c, '#' | '/' | '&' | '-'));
+    }
+    parts.iter().all(|p| KEY_WORDS.contains(p))
+}
+
+/// A key without its colon at the start of `text`: the longest run of key words (at most six) that names a
+/// field, followed by its value. Returns the key's length in bytes.
+fn bare_key(text: &str) -> Option<usize> {
+    let mut spans = Vec::new();
+    let mut offset = 0;
+    for token in text.split_inclusive(char::is_whitespace) {
+        let bare = token.trim_end();
+        if !bare.is_empty() {
+            spans.push((offset, offset + bare.len()));
+        }
+        offset += token.len();
+    }
+    let runs = spans
+        .iter()
+        .take(MAX_KEY_WORDS)
+        .take_while(|&&(s, e)| is_key_token(&text[s..e]))
+        .count();
+    // A bare key heads a short value (prose runs the width of the page).
+    if text.trim_end().len() > MAX_BARE_KEYED_CELL {
+        return None;
+    }
+    // Leave at least one token for the value; the longest key that names something wins. A key of one word
+    // must be one no heading or sentence starts with (`Family Medicine Clinic` is no family name).
+    (1..=runs.min(spans.len().saturating_sub(1)))
+        .rev()
+        .filter(|&words| {
+            words > 1 || {
+                let token = &text[spans[0].0..spans[0].1];
+                let word = token.trim_end_matches([':', '.', '#']).to_lowercase();
+                // An abbreviation (`B-Date`, `D.O.B.`, `B/D`) is a key too.
+                SINGLE_WORD_KEYS.contains(&word.as_str()) || word.contains(['-', '/', '.', '#'])
+            }
+        })
+        .map(|words| spans[words - 1].1)
+        .find(|&end| classify_key(&text[..end]).is_some())
+}
+
+/// A cell longer than this is prose, not a bare key and its value.
+const MAX_BARE_KEYED_CELL: usize = 60;
+
+/// One-word keys that may stand without a colon.
+const SINGLE_WORD_KEYS: &[&str] = &[
+    "subject",
+    "patient",
+    "pt",
+    "re",
+    "client",
+    "resident",
+    "member",
+    "dob",
+    "mrn",
+    "hrn",
+    "urn",
+    "dos",
+    "fin",
+    "csn",
+    "born",
+    "birthdate",
+    "birthday",
+    "bd",
+    "emr",
+];
+
+/// Confidence of a value after a bare key: below the level at which two values of a field conflict, so a
+/// misread in prose never blocks filing; a labelled value wins over it.
+const BARE_KEY_CONFIDENCE: f32 = 0.45;
+
+/// The keys that open a cell of `line`: at the line start, after a column gap or a table rule, or right
+/// after another key's colon when that key has no value of its own (`Med Rec Number: Date Born:`). With
+/// `loose` (a page's header), a run of key words is a key without its colon.
+fn cell_keys(line: &str, cells: bool, loose: bool) -> Vec<CellKey> {
     let mut starts = vec![0];
     let mut offset = 0;
     while let Some(found) = line[offset..].find(crate::layout::COLUMN_GAP) {
@@ -332,9 +549,22 @@ fn cell_keys(line: &str, cells: bool) -> Vec<CellKey> {
             .min()
             .unwrap_or(text.len());
         let colon = text[..cell_end].find(':');
+        let mut bare = false;
         let (key_end, value_start) = match colon {
             Some(colon) => (colon, colon + 1),
-            None if cells => (cell_end, cell_end),
+            None if cells
+                && text[..cell_end].split_whitespace().all(is_key_token)
+                && classify_key(&text[..cell_end]).is_some() =>
+            {
+                (cell_end, cell_end)
+            }
+            None if loose => match bare_key(&text[..cell_end]) {
+                Some(end) => {
+                    bare = true;
+                    (end, end)
+                }
+                None => continue,
+            },
             None => continue,
         };
         let key = text[..key_end].trim_end();
@@ -348,10 +578,42 @@ fn cell_keys(line: &str, cells: bool) -> Vec<CellKey> {
         keys.push(CellKey {
             start: key_start,
             end: key_start + key.len(),
+            bare,
             value_start: key_start + value_start,
         });
+        // Keys in a row, each with its colon and no value (`Med Rec Number: Date Born:`).
+        let mut after = key_start + value_start;
+        while let Some(next) = chained_key(line, after) {
+            after = next.value_start;
+            keys.push(next);
+        }
     }
+    keys.sort_by_key(|k| k.start);
+    keys.dedup_by_key(|k| k.start);
     keys
+}
+
+/// A `Key:` right after a key's colon, where the first key has no value of its own.
+fn chained_key(line: &str, after: usize) -> Option<CellKey> {
+    let rest = &line[after..];
+    let lead = rest.len() - rest.trim_start().len();
+    let start = after + lead;
+    let text = &line[start..];
+    let colon = text.find(':')?;
+    let key = text[..colon].trim_end();
+    let plausible = text.starts_with(|c: char| c.is_alphabetic())
+        && !key.contains(crate::layout::COLUMN_GAP)
+        && key.chars().count() <= MAX_KEY_CHARS
+        && key.split_whitespace().count() <= 4
+        && !key.chars().any(|c| c.is_ascii_digit() || c == '|')
+        && key.split_whitespace().all(is_key_token)
+        && classify_key(key).is_some();
+    plausible.then(|| CellKey {
+        start,
+        end: start + key.len(),
+        bare: false,
+        value_start: start + colon + 1,
+    })
 }
 
 /// Classifies a free-form key by its words: what a department prints before a value, in any spelling
@@ -382,6 +644,10 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
     let id_marker = key.contains('#') || has(&["no", "number", "num", "nbr", "id"]);
     let by = words.last() == Some(&"by");
 
+    if has(&["sex", "gender"]) {
+        // `Sex at Birth`, `Gender`.
+        return Some((LabelKind::Other, 0.0));
+    }
     if compact.contains("birth")
         || compact.contains("dob")
         || compact.contains("nacimiento")
@@ -423,6 +689,12 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
     }
     if has(&["name", "nm"]) && has(&["last", "family", "surname"]) && !has(&["first", "given"]) {
         return Some((LabelKind::FamilyName, 0.85));
+    }
+    if matches!(words.as_slice(), ["last"] | ["family"] | ["surname"]) {
+        return Some((LabelKind::FamilyName, 0.8));
+    }
+    if matches!(words.as_slice(), ["first"] | ["given"]) {
+        return Some((LabelKind::GivenName, 0.8));
     }
     if has(&["surname"]) && !has(&["first", "given"]) {
         return Some((LabelKind::FamilyName, 0.85));
@@ -539,14 +811,15 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
 
 /// Finds the labels in one line and the span of each one's value.
 pub(crate) fn label_values(line: &str) -> Vec<LabelValue> {
-    find_label_values(line, false)
+    find_label_values(line, false, false)
 }
 
 /// Finds the labels of one row of a page rebuilt from its layout: besides the labels [`label_values`]
 /// accepts, a label that fills a cell of its own (a column gap or the row's edge on both sides: a table's
-/// header cell, a label whose value sits under it or across a rule) counts without its colon.
-pub(crate) fn cell_label_values(row: &str) -> Vec<LabelValue> {
-    find_label_values(row, true)
+/// header cell, a label whose value sits under it or across a rule) counts without its colon. In the page's
+/// `header`, so does a run of key words at a cell start (`B-Date 5/20/2012`).
+pub(crate) fn cell_label_values(row: &str, header: bool) -> Vec<LabelValue> {
+    find_label_values(row, true, header)
 }
 
 /// Whether the label spans a cell of its own: nothing but a column gap or the row's edge on either side.
@@ -559,7 +832,7 @@ fn fills_cell(line: &str, label_start: usize, value_start: usize) -> bool {
     open && close
 }
 
-fn find_label_values(line: &str, cells: bool) -> Vec<LabelValue> {
+fn find_label_values(line: &str, cells: bool, loose: bool) -> Vec<LabelValue> {
     let mut hits = Vec::new();
     for caps in LABEL_RE.captures_iter(line) {
         let Some((index, label)) = caps
@@ -590,9 +863,14 @@ fn find_label_values(line: &str, cells: bool) -> Vec<LabelValue> {
     // Keys the patterns above do not know (`Dt. of Birth:`, `Svc Date:`, `HRN:`, a header cell `PATIENT FULL
     // NAME`) are classified by their words; a key read so replaces the patterns' hits inside it
     // (`Physician Name:` is the author, not a name).
-    for key in cell_keys(line, cells) {
+    for key in cell_keys(line, cells, loose) {
         let Some((kind, confidence)) = classify_key(&line[key.start..key.end]) else {
             continue;
+        };
+        let confidence = if key.bare {
+            BARE_KEY_CONFIDENCE
+        } else {
+            confidence
         };
         let inside: Vec<&Hit> = hits
             .iter()
@@ -614,9 +892,21 @@ fn find_label_values(line: &str, cells: bool) -> Vec<LabelValue> {
         });
     }
     hits.sort_by_key(|h| h.label_start);
+    // A key may have been read twice (from a column gap and after a colon): overlapping hits keep the first.
+    let mut reach = 0;
+    hits.retain(|h| {
+        let keep = h.label_start >= reach;
+        if keep {
+            reach = h.value_start;
+        }
+        keep
+    });
     let mut values = Vec::new();
     for (position, hit) in hits.iter().enumerate() {
-        let next_label = hits.get(position + 1).map_or(line.len(), |h| h.label_start);
+        let next_label = hits
+            .get(position + 1)
+            .map_or(line.len(), |h| h.label_start)
+            .max(hit.value_start);
         let end = column_end(line, hit.value_start, next_label);
         let raw = &line[hit.value_start..end];
         let trimmed_start = raw.trim_start_matches([' ', '\t', '.', ':', '#', ',']);
@@ -696,6 +986,115 @@ mod tests {
         assert!(found("The patient is a 45-year-old male.").is_empty());
         assert!(found("Ptosis: none").is_empty());
         assert!(found("Patient's daughter was present").is_empty());
+    }
+
+    #[test]
+    fn keys_by_their_words() {
+        for (key, kind) in [
+            ("Dt. of Birth", Dob),
+            ("B-Date", Dob),
+            ("Date of Birth (Age)", Dob),
+            ("Sex at Birth", Other),
+            ("MR No.", Mrn),
+            ("HRN", Mrn),
+            ("Clinic #", Mrn),
+            ("Svc Date", Service),
+            ("D.O.S.", Service),
+            ("Admit Date", Admission),
+            ("Pat. Name", Name),
+            ("Name (Last, First)", Name),
+            ("Last Name", FamilyName),
+            ("First Name", GivenName),
+            ("Physician Name", Author),
+            ("Authenticated by", Author),
+            ("Referring Physician", Other),
+            ("Encounter #", Encounter),
+        ] {
+            assert_eq!(classify_key(key).map(|(k, _)| k), Some(kind), "{key}");
+        }
+        assert_eq!(classify_key("Impression"), None);
+    }
+
+    #[test]
+    fn keys_without_colons_in_a_header() {
+        let found = |line: &str| -> Vec<(LabelKind, String)> {
+            cell_label_values(line, true)
+                .into_iter()
+                .map(|v| (v.kind, line[v.value_start..v.value_end].to_string()))
+                .collect()
+        };
+        assert_eq!(found("B-Date 5/20/2012"), vec![(Dob, "5/20/2012".into())]);
+        assert_eq!(
+            found("Med Rec Number: Date Born:   Visit Date:"),
+            vec![
+                (Mrn, String::new()),
+                (Dob, String::new()),
+                (Service, String::new())
+            ]
+        );
+        assert_eq!(
+            found("Sex at Birth: M   Birth Dt: 10.03.1994"),
+            vec![(Other, "M".into()), (Dob, "10.03.1994".into())]
+        );
+    }
+
+    /// Any line of label words, colons, rules and gaps is read without a panic, and every value span lies
+    /// in the line, after its label.
+    #[test]
+    fn any_line_is_read_safely() {
+        const PARTS: &[&str] = &[
+            "Birth",
+            "Dt",
+            ":",
+            "Sex",
+            "at",
+            "M",
+            "   ",
+            "|",
+            "MRN",
+            "#",
+            "Name",
+            "Patient",
+            "DOB",
+            "Date",
+            "of",
+            "Service",
+            "12/03/1990",
+            "4081121",
+            "SMITH,",
+            "JOHN",
+            "by",
+            "Seen",
+            "Ñ",
+            "é",
+            " ",
+        ];
+        let mut seed = 0x2545_f491_u64;
+        for _ in 0..5000 {
+            let mut line = String::new();
+            for _ in 0..(seed % 14) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                line.push_str(PARTS[(seed % PARTS.len() as u64) as usize]);
+                if seed % 3 == 0 {
+                    line.push(' ');
+                }
+            }
+            for header in [false, true] {
+                for value in cell_label_values(&line, header)
+                    .into_iter()
+                    .chain(label_values(&line))
+                {
+                    assert!(value.label_start <= value.value_start, "{line:?}");
+                    assert!(value.value_start <= value.value_end, "{line:?}");
+                    assert!(
+                        line.get(value.value_start..value.value_end).is_some(),
+                        "{line:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

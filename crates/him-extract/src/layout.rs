@@ -22,6 +22,12 @@ pub struct PageContent<'a> {
     pub words: &'a [OcrWord],
 }
 
+/// The text the extractor reads from a page's OCR words: one line per visual row, cells apart by a column
+/// gap. For explaining a reading (`examples/reidentify`); it holds the page's content, so it is never logged.
+pub fn layout_text(words: &[OcrWord]) -> String {
+    LayoutPage::build(words).text
+}
+
 /// The separator of two cells of one row in the rebuilt text: the column gap that `labels` ends values at.
 pub(crate) const COLUMN_GAP: &str = "   ";
 
@@ -73,6 +79,12 @@ pub(crate) struct LayoutPage {
     extent: u32,
 }
 
+/// Vertical table rules as OCR reads them.
+const VERTICAL_RULES: &[char] = &['|', '[', ']', '¦'];
+
+/// A horizontal gap wider than this many characters separates two cells of a row.
+const COLUMN_GAP_CHARS: f32 = 2.0;
+
 /// Grid lines, underscores and speckle that OCR reads as words.
 fn is_rule(text: &str) -> bool {
     text.chars().all(|c| {
@@ -120,14 +132,35 @@ fn median(mut values: Vec<f32>) -> Option<f32> {
 impl LayoutPage {
     /// Places `words` on rows and rebuilds the page text from them.
     pub(crate) fn build(words: &[OcrWord]) -> LayoutPage {
-        let kept: Vec<(&str, [u32; 4], u32)> = words
-            .iter()
-            .filter_map(|w| {
-                let text = strip_rules(w.text.trim());
-                (!text.is_empty() && !is_rule(text) && w.bbox[3] > 0)
-                    .then_some((text, w.bbox, w.line))
-            })
-            .collect();
+        // Vertical table rules read as words (`|`, `]`) separate cells; so do rules glued inside a word
+        // (`Brooks]452`), which is cut there. Other rules and speckle are dropped.
+        let mut separators: Vec<[u32; 4]> = Vec::new();
+        let mut kept: Vec<(&str, [u32; 4], u32)> = Vec::new();
+        let mut cut_after: Vec<(u32, u32)> = Vec::new();
+        for word in words.iter().filter(|w| w.bbox[3] > 0) {
+            let text = word.text.trim();
+            if !text.is_empty() && text.chars().all(|c| VERTICAL_RULES.contains(&c)) {
+                separators.push(word.bbox);
+                continue;
+            }
+            let chars = text.chars().count().max(1) as u32;
+            let mut offset = 0;
+            for piece in text.split(VERTICAL_RULES) {
+                let piece_chars = piece.chars().count() as u32;
+                let left = word.bbox[0] + word.bbox[2] * offset / chars;
+                let width = (word.bbox[2] * piece_chars / chars).max(1);
+                offset += piece_chars + 1;
+                let bare = strip_rules(piece);
+                if bare.is_empty() || is_rule(bare) {
+                    continue;
+                }
+                if offset <= chars {
+                    // A rule follows this piece inside the word.
+                    cut_after.push((left + width, word.bbox[1]));
+                }
+                kept.push((bare, [left, word.bbox[1], width, word.bbox[3]], word.line));
+            }
+        }
         let char_width = median(
             kept.iter()
                 .filter(|(text, _, _)| text.chars().count() >= 3)
@@ -204,15 +237,27 @@ impl LayoutPage {
             }
             let start = page.text.len();
             let first_word = page.words.len();
-            let mut previous_right: Option<u32> = None;
+            let mut previous_right: Option<(u32, f32)> = None;
             for (text, bbox) in &row.words {
-                if let Some(right) = previous_right {
+                let here = bbox[2] as f32 / text.chars().count().max(1) as f32;
+                if let Some((right, previous_char)) = previous_right {
                     let gap = bbox[0].saturating_sub(right) as f32;
-                    page.text.push_str(if gap > 2.5 * char_width {
-                        COLUMN_GAP
-                    } else {
-                        " "
-                    });
+                    // The gap is measured in the characters of the words on either side: a header set in a
+                    // larger font than the body has wider spaces.
+                    let local = ((previous_char + here) / 2.0).max(char_width * 0.5);
+                    let ruled = separators.iter().any(|rule| {
+                        let (center_x, center_y) = (rule[0] + rule[2] / 2, rule[1] + rule[3] / 2);
+                        center_x + 2 >= right
+                            && center_x <= bbox[0] + 2
+                            && center_y >= row.top
+                            && center_y <= row.bottom
+                    }) || cut_after.contains(&(right, bbox[1]));
+                    page.text
+                        .push_str(if ruled || gap > COLUMN_GAP_CHARS * local {
+                            COLUMN_GAP
+                        } else {
+                            " "
+                        });
                 }
                 let word_start = page.text.len();
                 page.text.push_str(text);
@@ -221,7 +266,7 @@ impl LayoutPage {
                     end: page.text.len(),
                     bbox: *bbox,
                 });
-                previous_right = Some(bbox[0] + bbox[2]);
+                previous_right = Some((bbox[0] + bbox[2], here));
                 page.extent = page.extent.max(bbox[1] + bbox[3]);
             }
             page.rows.push(Row {
@@ -311,10 +356,11 @@ impl LayoutPage {
             let Some(first) = in_column.first() else {
                 continue;
             };
-            // One cell: stop at the first column gap after the first word.
+            // One cell: the words inside the column's bounds; an unbounded column (the row's last label)
+            // stops at the first column gap.
             let mut end = first.end;
             for word in in_column.iter().skip(1) {
-                if self.gap_before(word.start) {
+                if column_right == u32::MAX && self.gap_before(word.start) {
                     break;
                 }
                 end = word.end;

@@ -59,7 +59,7 @@ pub use error::{Error, Result};
 pub use extract::{extract, extract_pages};
 pub use field::{ExtractOptions, ExtractWarning, Field, FieldName, FieldSummary, Fields, Source};
 pub use index::{PatientIndex, PatientRecord};
-pub use layout::PageContent;
+pub use layout::{layout_text, PageContent};
 pub use matching::match_patient;
 pub use mrn::{is_safe_mrn_for_key, luhn_valid, CheckDigit, LeadingZeros};
 pub use names::normalize_name;

@@ -215,7 +215,10 @@ pub fn match_patient(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -
         if name_conflicts(owner, cfg) || (!name_dob_fits.is_empty() && !told_apart) {
             return unmatched(UnmatchedReason::MrnConflict, candidates, corrected_mrn);
         }
-        let (dob_ok, name_ok) = (dob_agrees(owner), name_agrees(owner, cfg));
+        let dob_ok = dob_agrees(owner);
+        // Without the birth date, only the exact name corroborates the MRN: a near-twin's name (`Lena` for
+        // `Lina`) fits the owner's approximately, and the twin may be the one the page is about.
+        let name_ok = name_agrees(owner, cfg) && (dob_ok || name_exact(owner));
         let rule = match (corrected_mrn.is_some(), dob_ok, name_ok) {
             (_, false, false) => {
                 let reason =
@@ -470,6 +473,19 @@ mod tests {
         assert_eq!(decision.corrected_mrn, None);
     }
 
+    /// A twin's MRN with the other twin's name and no birth date: the name fits the MRN's owner only
+    /// approximately, so nothing corroborates the MRN (held-out chart: `LENA TRAN` with `Lina`'s MRN).
+    #[test]
+    fn mrn_with_a_near_name_and_no_birth_date_is_not_corroborated() {
+        let outcome = decide("PATIENT: HALE, AUGUSTA\nMRN: 7770001");
+        assert!(
+            matches!(outcome, MatchOutcome::Unmatched { .. }),
+            "{outcome:?}"
+        );
+        let outcome = decide("PATIENT: HALE, AUGUSTUS\nMRN: 7770001");
+        assert_eq!(matched_mrn(&outcome), Some("7770001"));
+    }
+
     #[test]
     fn luhn_index_confirms_corrections() {
         let csv = "mrn,family,given,birth_date,sex\n4081121,O'Keefe,Karena,1957-03-14,F\n";
@@ -598,6 +614,9 @@ mod tests {
                 (a, b) = (b, a);
             }
             let (year, month, day) = (1930 + next(80), 1 + next(12), 1 + next(28));
+            // Twins share the birth date, or (one-letter name differences) do not.
+            let b_year = if next(3) == 0 { year + 1 } else { year };
+            let dob_printed = next(3) != 0;
             let mrn_a = format!("{}", 1_000_000 + next(8_999_999));
             // The twin's MRN: two digits transposed, or the next number.
             let mut digits: Vec<char> = mrn_a.chars().collect();
@@ -609,7 +628,7 @@ mod tests {
             }
             let csv = format!(
                 "mrn,family,given,birth_date,sex\n{mrn_a},{family},{a},{year}-{month:02}-{day:02},F\n\
-                 {mrn_b},{family},{b},{year}-{month:02}-{day:02},M\n4081122,Smith,John,1960-01-02,M\n"
+                 {mrn_b},{family},{b},{b_year}-{month:02}-{day:02},M\n4081122,Smith,John,1960-01-02,M\n"
             );
             let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
             let printed_mrn = match next(3) {
@@ -617,10 +636,10 @@ mod tests {
                 1 => Some(mrn_b.as_str()),
                 _ => None,
             };
-            let mut page = format!(
-                "Patient: {}, {a}\nDOB: {month:02}/{day:02}/{year}\n",
-                family.to_uppercase()
-            );
+            let mut page = format!("Patient: {}, {a}\n", family.to_uppercase());
+            if dob_printed {
+                page.push_str(&format!("DOB: {month:02}/{day:02}/{year}\n"));
+            }
             if let Some(mrn) = printed_mrn {
                 page.push_str(&format!("MRN: {mrn}\n"));
             }
@@ -630,7 +649,7 @@ mod tests {
                 Some(mrn_b.as_str()),
                 "round {round}: a document for {a} filed to the twin {b}: {page:?} {decision:?}"
             );
-            if printed_mrn == Some(mrn_a.as_str()) {
+            if printed_mrn == Some(mrn_a.as_str()) && (dob_printed || b_year != year) {
                 assert_eq!(
                     matched_mrn(&decision.outcome),
                     Some(mrn_a.as_str()),

@@ -144,8 +144,8 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
 /// The token without surrounding punctuation a name never ends or starts with.
 fn trim_token(text: &str, (start, end): (usize, usize)) -> (usize, usize) {
     let token = &text[start..end];
-    let trimmed_start = token.trim_start_matches(['"', '(', '[', ',']);
-    let trimmed = trimmed_start.trim_end_matches([',', ';', ':', ')', ']', '"']);
+    let trimmed_start = token.trim_start_matches(['"', '(', '[', ',', '“', '”', '‘', '\'']);
+    let trimmed = trimmed_start.trim_end_matches([',', ';', ':', ')', ']', '"', '“', '”']);
     let new_start = start + (token.len() - trimmed_start.len());
     (new_start, new_start + trimmed.len())
 }
