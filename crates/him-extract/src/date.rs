@@ -87,7 +87,7 @@ const MONTH_ALTS: &str = "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|j
 
 static DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     let pattern = format!(
-        r"(?i)\b(?:(?P<y1>\d{{4}})[-/.](?P<m1>\d{{1,2}})[-/.](?P<d1>\d{{1,2}})|(?P<m2>\d{{1,2}})[-/.](?P<d2>\d{{1,2}})[-/.](?P<y2>\d{{4}}|\d{{2}})|(?P<d3>\d{{1,2}})[-\s.]?(?P<mon3>{MONTH_ALTS})\.?[-\s.,]?\s*(?P<y3>\d{{4}}|\d{{2}})|(?P<mon4>{MONTH_ALTS})\.?\s+(?P<d4>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y4>\d{{4}}))\b"
+        r"(?i)\b(?:(?P<y1>\d{{4}})[-/.](?P<m1>\d{{1,2}})[-/.](?P<d1>\d{{1,2}})|(?P<m2>\d{{1,2}})[-/.](?P<d2>\d{{1,2}})[-/.](?P<y2>\d{{4}}|\d{{2}})|(?P<d3>\d{{1,2}})[-\s.]?(?P<mon3>{MONTH_ALTS})\.?[-\s.,]?\s*(?P<y3>\d{{4}}|\d{{2}})|(?P<mon4>{MONTH_ALTS})\.?(?:\s+|-)(?P<d4>\d{{1,2}})(?:st|nd|rd|th)?(?:[,;.]?\s+|-)(?P<y4>\d{{4}})|(?P<y5>(?:19|20)\d{{2}})(?P<m5>0[1-9]|1[0-2])(?P<d5>0[1-9]|[12]\d|3[01]))\b"
     );
     Regex::new(&pattern).expect("date pattern compiles")
 });
@@ -114,6 +114,8 @@ pub(crate) fn find_dates(text: &str, today: Date) -> Vec<FoundDate> {
                 (y.as_str(), caps["m2"].parse().ok()?, &caps["d2"])
             } else if let Some(y) = caps.name("y3") {
                 (y.as_str(), month_number(&caps["mon3"])?, &caps["d3"])
+            } else if let Some(y) = caps.name("y5") {
+                (y.as_str(), caps["m5"].parse().ok()?, &caps["d5"])
             } else {
                 (&caps["y4"], month_number(&caps["mon4"])?, &caps["d4"])
             };
@@ -135,16 +137,7 @@ pub(crate) fn first_date_ocr_tolerant(text: &str, today: Date) -> Option<(FoundD
         return Some((found, false));
     }
     // Every replacement is one ASCII byte for one ASCII byte, so spans stay valid.
-    let repaired: String = text
-        .chars()
-        .map(|c| match c {
-            'O' | 'o' => '0',
-            'l' | 'I' | '|' => '1',
-            'S' => '5',
-            'B' => '8',
-            other => other,
-        })
-        .collect();
+    let repaired = repair_digits(text);
     if repaired.len() != text.len() {
         return None;
     }
@@ -152,6 +145,55 @@ pub(crate) fn first_date_ocr_tolerant(text: &str, today: Date) -> Option<(FoundD
         .into_iter()
         .next()
         .map(|found| (found, true))
+}
+
+/// The digit OCR most often misreads as this character.
+fn look_alike(c: char) -> Option<char> {
+    match c {
+        'O' | 'o' | 'D' => Some('0'),
+        'l' | 'I' | '|' | 'L' | 'i' => Some('1'),
+        'S' => Some('5'),
+        'B' => Some('8'),
+        'Z' => Some('2'),
+        _ => None,
+    }
+}
+
+/// Replaces OCR look-alikes by digits where they stand among digits: in a run of digits and look-alikes that
+/// holds a digit (`O3/l4` → `03/14`), or a run of one or two right before a month name (`OLNOV1961` →
+/// `01NOV1961`). A month name's own letters (`NOV`, `OCT`) are left alone.
+fn repair_digits(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = chars.clone();
+    let mut start = 0;
+    while start < chars.len() {
+        let in_run = |c: char| c.is_ascii_digit() || look_alike(c).is_some();
+        if !in_run(chars[start]) {
+            start += 1;
+            continue;
+        }
+        let mut end = start;
+        while end < chars.len() && in_run(chars[end]) {
+            end += 1;
+        }
+        let run = &chars[start..end];
+        let has_digit = run.iter().any(char::is_ascii_digit);
+        let before_month = run.len() <= 2 && {
+            let after: String = chars[end..].iter().take(3).collect();
+            month_number(&after).is_some()
+        };
+        // A run of letters only, inside a word, stays a word (`Ol` of `Olivia`).
+        let word_edge = start == 0 || !chars[start - 1].is_alphabetic();
+        if has_digit || (before_month && word_edge) {
+            for (offset, &c) in run.iter().enumerate() {
+                if let Some(digit) = look_alike(c) {
+                    out[start + offset] = digit;
+                }
+            }
+        }
+        start = end;
+    }
+    out.into_iter().collect()
 }
 
 fn month_number(name: &str) -> Option<u8> {
@@ -217,6 +259,24 @@ mod tests {
         assert_eq!(first("14 March 1957").as_deref(), Some("1957-03-14"));
         assert_eq!(first("14MAR1957").as_deref(), Some("1957-03-14"));
         assert_eq!(first("03-14-1957").as_deref(), Some("1957-03-14"));
+        assert_eq!(first("19570314").as_deref(), Some("1957-03-14"));
+        assert_eq!(first("Mar-14-1957").as_deref(), Some("1957-03-14"));
+        assert_eq!(first("Jul. 8; 2005").as_deref(), Some("2005-07-08"));
+        assert_eq!(first("19571314"), None);
+        assert_eq!(first("4081121957"), None);
+    }
+
+    #[test]
+    fn look_alikes_are_repaired_among_digits_only() {
+        let repaired = |text: &str| {
+            first_date_ocr_tolerant(text, today()).map(|(found, _)| found.date.to_string())
+        };
+        assert_eq!(repaired("OLNOV1961").as_deref(), Some("1961-11-01"));
+        assert_eq!(repaired("2OMAY2018").as_deref(), Some("2018-05-20"));
+        assert_eq!(
+            repair_digits("NOV OCT Olivia O3/l4"),
+            "NOV OCT Olivia 03/14"
+        );
     }
 
     #[test]

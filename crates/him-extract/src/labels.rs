@@ -308,6 +308,19 @@ const MAX_KEY_WORDS: usize = 6;
 /// Words keys are made of: a run of them at a cell start is a key even without its colon
 /// (`Clinic # 0013127030`, `B-Date 5/20/2012`, `Seen by Anders Kim`).
 const KEY_WORDS: &[&str] = &[
+    "f",
+    "initial",
+    "initials",
+    "ordering",
+    "referring",
+    "admitting",
+    "primary",
+    "care",
+    "pcp",
+    "room",
+    "bed",
+    "location",
+    "loc",
     "patient",
     "pt",
     "pat",
@@ -809,6 +822,28 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
     None
 }
 
+/// Whether most cells of the row open with a label, two of them side by side: a header row of a table or of
+/// labels set above their values.
+fn is_label_row(line: &str, hits: &[Hit]) -> bool {
+    let gap = crate::layout::COLUMN_GAP;
+    let mut cell_starts = vec![line.len() - line.trim_start_matches([' ', '|']).len()];
+    let mut offset = 0;
+    while let Some(found) = line[offset..].find(gap) {
+        let after = offset + found + gap.len();
+        let rest = &line[after..];
+        cell_starts.push(after + (rest.len() - rest.trim_start_matches([' ', '|']).len()));
+        offset = after;
+    }
+    cell_starts.dedup();
+    let labelled: Vec<bool> = cell_starts
+        .iter()
+        .map(|&start| hits.iter().any(|h| h.label_start == start))
+        .collect();
+    let count = labelled.iter().filter(|&&l| l).count();
+    let adjacent = labelled.windows(2).any(|pair| pair[0] && pair[1]);
+    labelled.len() >= 2 && count * 2 > labelled.len() && adjacent
+}
+
 /// Finds the labels in one line and the span of each one's value.
 pub(crate) fn label_values(line: &str) -> Vec<LabelValue> {
     find_label_values(line, false, false)
@@ -901,15 +936,24 @@ fn find_label_values(line: &str, cells: bool, loose: bool) -> Vec<LabelValue> {
         }
         keep
     });
+    // A row of column headers (most of its cells open with a label): a label's value is under it, never the
+    // next header cell (`Pat. Name   Ordering Provider   Chart No.`).
+    let label_row = cells && is_label_row(line, &hits);
     let mut values = Vec::new();
     for (position, hit) in hits.iter().enumerate() {
         let next_label = hits
             .get(position + 1)
             .map_or(line.len(), |h| h.label_start)
             .max(hit.value_start);
-        let end = column_end(line, hit.value_start, next_label);
+        let mut end = column_end(line, hit.value_start, next_label);
+        if label_row && line[hit.value_start..end].starts_with(crate::layout::COLUMN_GAP) {
+            end = hit.value_start;
+        }
         let raw = &line[hit.value_start..end];
-        let trimmed_start = raw.trim_start_matches([' ', '\t', '.', ':', '#', ',']);
+        // Speckle and leader marks between a label and its value (`Date of Visit:   *   03-Apr-2000`).
+        let trimmed_start = raw.trim_start_matches([
+            ' ', '\t', '.', ':', '#', ',', '*', '-', '~', '_', '\'', '"', '‘', '’', '•', '·', ';',
+        ]);
         let trimmed = trimmed_start.trim_end_matches([' ', '\t', ',', ';', '\r']);
         let value_start = hit.value_start + (raw.len() - trimmed_start.len());
         values.push(LabelValue {
