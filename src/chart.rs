@@ -239,26 +239,48 @@ fn ocr_page(
     let started = std::time::Instant::now();
     let mut result = recognize_with_retry(engine, &image, config.retry_below_chars);
     engine_seconds += started.elapsed().as_secs_f64();
-    let confident = result.as_ref().is_ok_and(|page| {
-        page.mean_confidence >= UPRIGHT_CONFIDENCE
-            && page.alphanumeric_count() >= config.retry_below_chars
-    });
+    // Tesseract reads a page turned a quarter confidently, as columns of sideways lines: a reading whose
+    // words stand taller than wide is not upright, however sure the engine is.
+    let sideways = result.as_ref().is_ok_and(reads_sideways);
+    let confident = !sideways
+        && result.as_ref().is_ok_and(|page| {
+            page.mean_confidence >= UPRIGHT_CONFIDENCE
+                && page.alphanumeric_count() >= config.retry_below_chars
+        });
     if config.detect_orientation && !confident {
         let started = std::time::Instant::now();
-        let detected = engine.detect_orientation(&upright);
-        if let Ok(Some((orientation, confidence))) = detected {
+        let mut turns = Vec::new();
+        if let Ok(Some((orientation, confidence))) = engine.detect_orientation(&upright) {
             info.orientation_confidence = Some(confidence);
             if orientation != Orientation::Up && confidence >= config.min_orientation_confidence {
-                let (turned, turned_skew) =
-                    cleanup::deskew(upright.rotated(orientation), config.max_deskew_degrees);
-                let second = recognize_with_retry(engine, &turned, config.retry_below_chars);
-                if score(&second) > score(&result) {
-                    (image, skew, result) = (turned, turned_skew, second);
-                    rotation = Orientation::from_degrees(
-                        i64::from(rotation.degrees()) + i64::from(orientation.degrees()),
-                    )
-                    .unwrap_or(Orientation::Up);
+                turns.push(orientation);
+            }
+        }
+        if sideways {
+            // Detection can fail on a sideways page: a quarter turn either way is tried.
+            for turn in [Orientation::Right, Orientation::Left] {
+                if !turns.contains(&turn) {
+                    turns.push(turn);
                 }
+            }
+        }
+        for orientation in turns {
+            let (turned, turned_skew) =
+                cleanup::deskew(upright.rotated(orientation), config.max_deskew_degrees);
+            let second = recognize_with_retry(engine, &turned, config.retry_below_chars);
+            let second_sideways = second.as_ref().is_ok_and(reads_sideways);
+            let first_sideways = result.as_ref().is_ok_and(reads_sideways);
+            let better = (first_sideways && !second_sideways)
+                || (first_sideways == second_sideways && score(&second) > score(&result));
+            if better {
+                (image, skew, result) = (turned, turned_skew, second);
+                rotation = Orientation::from_degrees(
+                    i64::from(container_rotation.degrees()) + i64::from(orientation.degrees()),
+                )
+                .unwrap_or(Orientation::Up);
+            }
+            if !result.as_ref().is_ok_and(reads_sideways) && score(&result) > 0.0 && sideways {
+                break;
             }
         }
         engine_seconds += started.elapsed().as_secs_f64();
@@ -295,6 +317,19 @@ fn ocr_page(
 
 /// Mean word confidence at or above which a first reading is taken as upright, with no orientation check.
 const UPRIGHT_CONFIDENCE: f32 = 70.0;
+
+/// Whether most words of a reading (three characters or more) stand taller than wide: the page was read
+/// turned a quarter.
+fn reads_sideways(page: &OcrPage) -> bool {
+    let (mut tall, mut counted) = (0usize, 0usize);
+    for word in page.words.iter().filter(|w| w.text.chars().count() >= 3) {
+        counted += 1;
+        if word.bbox[3] > word.bbox[2] {
+            tall += 1;
+        }
+    }
+    counted >= 5 && tall * 2 > counted
+}
 
 /// How good a reading is: letters and digits read, weighted by confidence.
 fn score(result: &him_core::Result<OcrPage>) -> f32 {
@@ -334,4 +369,37 @@ fn encode_png(image: &PageImage) -> Option<Vec<u8>> {
     )
     .ok()?;
     Some(png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(boxes: &[[u32; 4]]) -> OcrPage {
+        OcrPage {
+            text: String::new(),
+            mean_confidence: 95.0,
+            words: boxes
+                .iter()
+                .map(|&bbox| OcrWord {
+                    text: "word".to_string(),
+                    confidence: 95.0,
+                    bbox,
+                    line: 1,
+                })
+                .collect(),
+            mode: PageSegMode::Auto,
+        }
+    }
+
+    /// A page turned a quarter is read as columns of tall words, with high confidence: it is not upright.
+    #[test]
+    fn tall_words_mean_a_sideways_reading() {
+        assert!(reads_sideways(&page(&[[10, 10, 30, 120]; 6])));
+        assert!(!reads_sideways(&page(&[[10, 10, 120, 30]; 6])));
+        assert!(
+            !reads_sideways(&page(&[[10, 10, 30, 120]; 2])),
+            "too few words to tell"
+        );
+    }
 }
