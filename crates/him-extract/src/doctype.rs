@@ -67,7 +67,7 @@ impl DocType {
     fn title_pattern(self) -> &'static str {
         match self {
             DocType::Pathology => {
-                r"surgical\s+pathology(?:\s+report)?|pathology\s+(?:report|consultation)|cytology\s+report"
+                r"surgical\s+pathology(?:\s+report)?|(?:cyto|histo)?pathology\s+(?:consultation\s+)?(?:report|consultation|note)|cytology\s+report"
             }
             DocType::Operative => {
                 r"operative\s+(?:report|note)|operation\s+(?:report|note)|op\s+note|brief\s+op"
@@ -77,7 +77,7 @@ impl DocType {
                 r"emergency\s+(?:department|room)\s*(?:(?:physician|provider)\s+)?(?:note|report|record|visit)?|\b(?:ed|er)\s+(?:(?:physician|provider)\s+)?(?:note|report|record|visit(?:\s+note)?)"
             }
             DocType::Imaging => {
-                r"(?:radiology|imaging|x-?ray|ultrasound|sonography|ct|mri|mammography|nuclear\s+medicine)\s+(?:report|study|results?)|diagnostic\s+imaging(?:\s+report)?|\b(?:ct|mri|mr|x-?ray|xr|ultrasound|us|pet|mammogram)\s+(?:of\b|(?:[a-z/&,-]+\s+){0,4}(?:with(?:out)?(?:\s+and\s+without)?\s+contrast|\d\s+views?|views?)\b)"
+                r"(?:radiology|imaging|x-?ray|ultrasound|sonography|ct|mri|mammography|nuclear\s+medicine)\s+(?:report|study|results?)|diagnostic\s+imaging\s+(?:report|study)|\b(?:ct|mri|mr|x-?ray|xr|ultrasound|us|pet|mammogram)\s+(?:of\b|(?:[a-z/&,-]+\s+){0,4}(?:with(?:out)?(?:\s+and\s+without)?\s+contrast|\d\s+views?|views?)\b)"
             }
             DocType::Consult => r"consultation(?:\s+(?:note|report))?|consult\s+(?:note|report)",
             DocType::HistoryAndPhysical => {
@@ -382,8 +382,21 @@ pub(crate) type TitleSpan = (u32, usize, usize);
 
 /// The document type of `pages`: a title in the first lines wins; otherwise section structure.
 /// Returns the type, its confidence, and the page and span of the title when one was found.
+#[cfg(test)]
 pub(crate) fn classify(pages: &[&str]) -> Option<(DocType, f32, Option<TitleSpan>)> {
+    classify_by_size(pages, &|_, _, _| None)
+}
+
+/// [`classify`], where `text_height(page, start, end)` gives the height of the text at a span when the page
+/// was read by its layout: of several title-like lines near the top (a department `Diagnostic Imaging` in the
+/// letterhead, the title `PROCEDURE NOTE`), the one set in the largest type is the title; otherwise the first.
+pub(crate) fn classify_by_size(
+    pages: &[&str],
+    text_height: &dyn Fn(u32, usize, usize) -> Option<u32>,
+) -> Option<(DocType, f32, Option<TitleSpan>)> {
+    let mut titles: Vec<(DocType, TitleSpan, u32)> = Vec::new();
     for (page_index, page) in pages.iter().enumerate().take(2) {
+        let page_number = u32::try_from(page_index).unwrap_or(u32::MAX);
         let mut offset = 0;
         for line in page.split_inclusive('\n').take(TITLE_LINES) {
             // A title may share its row with a letterhead or a sticker: each cell of the row is tried.
@@ -391,18 +404,22 @@ pub(crate) fn classify(pages: &[&str]) -> Option<(DocType, f32, Option<TitleSpan
             for cell in line.split(crate::layout::COLUMN_GAP) {
                 if cell.trim().len() <= 80 {
                     if let Some((t, start, end)) = classify_title(cell, true) {
-                        let page_number = u32::try_from(page_index).unwrap_or(u32::MAX);
-                        return Some((
-                            t,
-                            0.9,
-                            Some((page_number, cell_offset + start, cell_offset + end)),
-                        ));
+                        let span = (page_number, cell_offset + start, cell_offset + end);
+                        let height = text_height(span.0, span.1, span.2).unwrap_or(0);
+                        titles.push((t, span, height));
                     }
                 }
                 cell_offset += cell.len() + crate::layout::COLUMN_GAP.len();
             }
             offset += line.len();
         }
+        if !titles.is_empty() {
+            break;
+        }
+    }
+    // The tallest wins; `max_by_key` keeps the last of equals, so the list is walked from the end.
+    if let Some((t, span, _)) = titles.iter().rev().max_by_key(|(_, _, height)| *height) {
+        return Some((*t, 0.9, Some(*span)));
     }
     let all_text = pages.join("\n");
     classify_sections(&all_text).map(|(t, score)| (t, score, None))
@@ -435,6 +452,22 @@ mod tests {
         assert_eq!(sections("Nursing Progress Note\n"), Some("34746-8"));
         assert_eq!(sections("Home Medication List\n"), Some("10160-0"));
         assert_eq!(sections("Anesthesia Record\n"), Some("11485-0"));
+    }
+
+    #[test]
+    fn the_largest_title_wins() {
+        let text = "Diagnostic Imaging Report\nPROCEDURE NOTE\n";
+        let heights = |_: u32, start: usize, _: usize| Some(if start == 0 { 30 } else { 44 });
+        let (t, _, _) = classify_by_size(&[text], &heights).unwrap();
+        assert_eq!(t.loinc(), "28570-0");
+        assert_eq!(sections(text), Some("18748-4"), "without sizes, the first");
+        assert_eq!(
+            sections("Diagnostic Imaging\n"),
+            None,
+            "a department is no title"
+        );
+        assert_eq!(sections("Cytopathology Report\n"), Some("11526-1"));
+        assert_eq!(sections("PATHOLOGY CONSULTATION REPORT\n"), Some("11526-1"));
     }
 
     #[test]

@@ -75,7 +75,14 @@ pub fn extract_pages(pages: &[PageContent<'_>], opts: &ExtractOptions) -> Fields
     }
     let mut fields = assemble(candidates, opts);
     if fields.document_type.is_none() {
-        if let Some((doc_type, confidence, title)) = doctype::classify(&texts) {
+        let text_height = |page: u32, start: usize, end: usize| {
+            layouts
+                .get(page as usize)?
+                .as_ref()?
+                .text_height(start, end)
+        };
+        if let Some((doc_type, confidence, title)) = doctype::classify_by_size(&texts, &text_height)
+        {
             let source = match title {
                 Some((page, start, end)) => boxed(&layouts, Source::Text { page, start, end }),
                 None => Source::Text {

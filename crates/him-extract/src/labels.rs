@@ -571,12 +571,18 @@ fn cell_keys(line: &str, cells: bool, loose: bool) -> Vec<CellKey> {
             {
                 (cell_end, cell_end)
             }
-            None if loose => match bare_key(&text[..cell_end]) {
-                Some(end) => {
+            // Outside the header only a signer's key stands without its colon (`PERFORMING PHYSICIAN Debra
+            // Adams, NP` at the foot of a page).
+            None if cells => match bare_key(&text[..cell_end]) {
+                Some(end)
+                    if loose
+                        || classify_key(&text[..end])
+                            .is_some_and(|(kind, _)| kind == LabelKind::Author) =>
+                {
                     bare = true;
                     (end, end)
                 }
-                None => continue,
+                _ => continue,
             },
             None => continue,
         };

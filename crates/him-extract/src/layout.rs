@@ -299,7 +299,14 @@ impl LayoutPage {
             return false;
         };
         let top = self.rows[row].top;
-        row < 12 || top.saturating_mul(10) <= self.extent.saturating_mul(4)
+        row < 6 || top.saturating_mul(10) <= self.extent.saturating_mul(4)
+    }
+
+    /// The median height of the words of a text span: the size of its type.
+    pub(crate) fn text_height(&self, start: usize, end: usize) -> Option<u32> {
+        let mut heights: Vec<u32> = self.words_in(start, end).map(|w| w.bbox[3]).collect();
+        heights.sort_unstable();
+        heights.get(heights.len() / 2).copied()
     }
 
     /// The box around the words of a text span, as a source.
@@ -349,8 +356,10 @@ impl LayoutPage {
             }
             let in_column: Vec<&Placed> = self.words[below.words.clone()]
                 .iter()
+                // A word starting where the next column's label starts belongs to that column.
                 .filter(|w| {
-                    w.right() > column_left.saturating_sub(slack) && w.left() < column_right
+                    w.right() > column_left.saturating_sub(slack)
+                        && w.left().saturating_add(slack / 2) < column_right
                 })
                 .collect();
             let Some(first) = in_column.first() else {

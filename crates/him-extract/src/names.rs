@@ -145,7 +145,14 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
 fn trim_token(text: &str, (start, end): (usize, usize)) -> (usize, usize) {
     let token = &text[start..end];
     let trimmed_start = token.trim_start_matches(['"', '(', '[', ',', '“', '”', '‘', '\'']);
-    let trimmed = trimmed_start.trim_end_matches([',', ';', ':', ')', ']', '"', '“', '”']);
+    let mut trimmed = trimmed_start.trim_end_matches([',', ';', ':', ')', ']', '"', '“', '”', '_']);
+    // A full stop after a word (`Ahmed.`) is punctuation; after one letter (`J.`) it marks an initial.
+    if trimmed.matches('.').count() <= 1 {
+        let bare = trimmed.trim_end_matches(['.', '_']);
+        if bare.chars().count() > 1 {
+            trimmed = bare;
+        }
+    }
     let new_start = start + (token.len() - trimmed_start.len());
     (new_start, new_start + trimmed.len())
 }
@@ -154,6 +161,8 @@ fn bare_lower(token: &str) -> String {
     token
         .trim_end_matches('.')
         .chars()
+        // OCR reads the O of a credential as a zero (`D.0.`); other digits are Synthea's.
+        .map(|c| if c == '0' { 'o' } else { c })
         .filter(|c| !c.is_ascii_digit())
         .collect::<String>()
         .to_lowercase()
@@ -206,6 +215,11 @@ pub(crate) fn parse_person_name(value: &str) -> Option<NameSpans> {
     for &(s, e) in all_parts {
         let token = &value[s..e];
         if !is_name_token(token) || NOT_NAME_WORDS.contains(&bare_lower(token).as_str()) {
+            return None;
+        }
+        // Names are capitalised (or in capitals); a lower-case word is prose, unless a particle (`van`).
+        let particle = PARTICLES.contains(&bare_lower(token).as_str());
+        if !particle && token.starts_with(|c: char| c.is_lowercase()) {
             return None;
         }
     }

@@ -27,18 +27,31 @@ fn name_prefix(value: &str) -> &str {
     value[..end].trim_end()
 }
 
+fn far_future() -> Date {
+    Date::new(9999, 12, 31).expect("valid date")
+}
+
 /// The MRN part of a value: digit groups joined by single spaces or dashes (`408 112 1`).
 fn mrn_span(value: &str) -> Option<(usize, usize)> {
     let mut end = None;
     let mut start = None;
     let mut offset = 0;
     for token in value.split_inclusive(' ') {
-        let bare = token.trim_end();
+        // OCR speckle glued to a group (`3130°`, `3130.`) is not part of it.
+        let bare = token
+            .trim_end()
+            .trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
         let is_group = !bare.is_empty()
             && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             && bare.chars().any(|c| c.is_ascii_digit());
-        // A following group joins only if it is short (split digits), not a new word.
-        let joins = start.is_none() || (is_group && bare.len() <= 6);
+        // A following group joins only if it is short (split digits, `88 -569868`), not a new word.
+        let digits = bare.chars().filter(char::is_ascii_alphanumeric).count();
+        // A date after the number (`88 -569868 18 April 1926`) is not part of it.
+        let starts_date = start.is_some()
+            && crate::date::find_dates(&value[offset..], far_future())
+                .first()
+                .is_some_and(|found| found.start == 0);
+        let joins = start.is_none() || (is_group && digits <= 6 && !starts_date);
         if !is_group || !joins {
             break;
         }
@@ -284,6 +297,12 @@ mod tests {
         let (start, end) = mrn_span(value).unwrap();
         assert_eq!(&value[start..end], "408 112 1");
         assert_eq!(mrn_span("unknown"), None);
+        let value = "8422 3130° x";
+        let (start, end) = mrn_span(value).unwrap();
+        assert_eq!(&value[start..end], "8422 3130");
+        let value = "88 -569868 18 April 1926";
+        let (start, end) = mrn_span(value).unwrap();
+        assert_eq!(&value[start..end], "88 -569868");
     }
 
     #[test]
