@@ -336,6 +336,7 @@ fn page_candidates(
                     }
                 }
             }
+            let before = out.len();
             read_value(
                 label.kind,
                 label.confidence,
@@ -345,6 +346,33 @@ fn page_candidates(
                 today,
                 out,
             );
+            // The next cell beside the label was no value of its kind (`NAME:   M/F.`): the value is under it.
+            let next_cell = line
+                .get(label.label_end..label.value_start)
+                .is_some_and(|between| between.contains(COLUMN_GAP));
+            if let (Some(layout), true) = (layout, out.len() == before && next_cell) {
+                let next_label = labels
+                    .get(position + 1)
+                    .map(|l| line_offset + l.label_start);
+                let label_span = (
+                    line_offset + label.label_start,
+                    line_offset + label.label_end,
+                );
+                if let Some((start, end)) = layout.value_below(label_span, next_label) {
+                    let below = &page[start..end];
+                    if cell_label_values(below, false).is_empty() {
+                        read_value(
+                            label.kind,
+                            label.confidence,
+                            below,
+                            start,
+                            page_number,
+                            today,
+                            out,
+                        );
+                    }
+                }
+            }
         }
         if let Some(layout) = layout {
             sticker_name(&lines, index, &labels, layout, page_number, today, out);
@@ -452,11 +480,16 @@ fn sticker_name(
         return;
     }
     let identifier = |label: &LabelValue| matches!(label.kind, LabelKind::Mrn | LabelKind::Dob);
-    let under = lines.get(index + 1).is_some_and(|&(next_offset, next)| {
-        cell_label_values(next, layout.in_header(next_offset))
-            .iter()
-            .any(identifier)
-    });
+    // A sticker's identifiers follow within a few rows (a letterhead's lines can sit between, beside it).
+    let under = lines
+        .iter()
+        .skip(index + 1)
+        .take(3)
+        .any(|&(next_offset, next)| {
+            cell_label_values(next, layout.in_header(next_offset))
+                .iter()
+                .any(identifier)
+        });
     let mut cell_start = 0;
     for cell in line.split(COLUMN_GAP) {
         let cell_end = cell_start + cell.len();

@@ -531,6 +531,44 @@ const SINGLE_WORD_KEYS: &[&str] = &[
 /// misread in prose never blocks filing; a labelled value wins over it.
 const BARE_KEY_CONFIDENCE: f32 = 0.45;
 
+/// Where a run of key words holds two keys of different kinds (`Patient Name` + `Dictating Physician`): the
+/// end of the longest first key whose rest names another field.
+fn split_keys(text: &str) -> Option<usize> {
+    let ends: Vec<usize> = text
+        .split_inclusive(char::is_whitespace)
+        .scan(0, |offset, token| {
+            *offset += token.len();
+            Some(*offset - (token.len() - token.trim_end().len()))
+        })
+        .collect();
+    let whole = classify_key(text)?.0;
+    // A key does not end in a connector (`Patient Date of` + `Birth`), and the second does not start with a
+    // word that heads the first (`Birth` + `Date`, `Patient` + `Name`).
+    const NO_END: &[&str] = &["of", "at", "and", "the", "de", "la", "del", "/"];
+    const NO_START: &[&str] = &[
+        "of", "at", "and", "by", "no", "no.", "number", "num", "#", "id", "name", "nm", "date",
+        "dt", "birth", "/",
+    ];
+    ends.iter().rev().skip(1).copied().find(|&end| {
+        let (first, second) = (&text[..end], text[end..].trim_start());
+        // Never inside a parenthesis (`Patient (Last, First)` is one key).
+        if first.matches('(').count() != first.matches(')').count() {
+            return false;
+        }
+        let last_word = first.split_whitespace().last().unwrap_or("").to_lowercase();
+        let first_word = second
+            .split(|c: char| !c.is_alphanumeric() && c != '#')
+            .find(|w| !w.is_empty())
+            .unwrap_or("")
+            .to_lowercase();
+        let kinds = (classify_key(first), classify_key(second));
+        whole != LabelKind::Other
+            && !NO_END.contains(&last_word.as_str())
+            && !NO_START.contains(&first_word.as_str())
+            && matches!(kinds, (Some((a, _)), Some((b, _))) if a != b && b != LabelKind::Other)
+    })
+}
+
 /// The keys that open a cell of `line`: at the line start, after a column gap or a table rule, or right
 /// after another key's colon when that key has no value of its own (`Med Rec Number: Date Born:`). With
 /// `loose` (a page's header), a run of key words is a key without its colon.
@@ -548,7 +586,11 @@ fn cell_keys(line: &str, cells: bool, loose: bool) -> Vec<CellKey> {
     let mut keys = Vec::new();
     for start in starts {
         let rest = &line[start..];
-        let lead = rest.len() - rest.trim_start_matches([' ', '\t', '|']).len();
+        // Speckle before a key (`_Client Name`, `~D.O.B:`) is not part of it.
+        let lead = rest.len()
+            - rest
+                .trim_start_matches([' ', '\t', '|', '_', '~', '-', '*', '«', '>', '.', '°'])
+                .len();
         let key_start = start + lead;
         let text = &line[key_start..];
         if !text.starts_with(|c: char| c.is_alphabetic()) {
@@ -569,7 +611,22 @@ fn cell_keys(line: &str, cells: bool, loose: bool) -> Vec<CellKey> {
                 && text[..cell_end].split_whitespace().all(is_key_token)
                 && classify_key(&text[..cell_end]).is_some() =>
             {
-                (cell_end, cell_end)
+                // Two header cells set too close to part (`Patient Name Dictating Physician`): the first
+                // key is read, and the second where it starts.
+                match split_keys(&text[..cell_end]) {
+                    Some(split) => {
+                        let rest = &text[split..cell_end];
+                        let second = split + (rest.len() - rest.trim_start().len());
+                        keys.push(CellKey {
+                            start: key_start + second,
+                            end: key_start + cell_end,
+                            bare: false,
+                            value_start: key_start + cell_end,
+                        });
+                        (split, split)
+                    }
+                    None => (cell_end, cell_end),
+                }
             }
             // Outside the header only a signer's key stands without its colon (`PERFORMING PHYSICIAN Debra
             // Adams, NP` at the foot of a page).
@@ -959,6 +1016,7 @@ fn find_label_values(line: &str, cells: bool, loose: bool) -> Vec<LabelValue> {
         // Speckle and leader marks between a label and its value (`Date of Visit:   *   03-Apr-2000`).
         let trimmed_start = raw.trim_start_matches([
             ' ', '\t', '.', ':', '#', ',', '*', '-', '~', '_', '\'', '"', '‘', '’', '•', '·', ';',
+            '+',
         ]);
         let trimmed = trimmed_start.trim_end_matches([' ', '\t', ',', ';', '\r']);
         let value_start = hit.value_start + (raw.len() - trimmed_start.len());
@@ -1066,6 +1124,22 @@ mod tests {
     }
 
     #[test]
+    fn two_header_cells_set_too_close_are_two_keys() {
+        let line = "Patient #   DOB/Age   Appt Date   Patient Name Dictating Physician";
+        let kinds: Vec<LabelKind> = cell_label_values(line, true)
+            .into_iter()
+            .map(|v| v.kind)
+            .collect();
+        assert_eq!(kinds, vec![Mrn, Dob, Service, Name, Author]);
+        assert_eq!(split_keys("Patient Date of Birth"), None);
+        assert_eq!(split_keys("Birth Date"), None);
+        assert_eq!(split_keys("birth date/age"), None);
+        assert_eq!(split_keys("Birth Dt."), None);
+        assert_eq!(split_keys("Patient (Last, First)"), None);
+        assert_eq!(split_keys("Patient Name"), None);
+    }
+
+    #[test]
     fn keys_without_colons_in_a_header() {
         let found = |line: &str| -> Vec<(LabelKind, String)> {
             cell_label_values(line, true)
@@ -1127,7 +1201,7 @@ mod tests {
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 line.push_str(PARTS[(seed % PARTS.len() as u64) as usize]);
-                if seed % 3 == 0 {
+                if seed.is_multiple_of(3) {
                     line.push(' ');
                 }
             }

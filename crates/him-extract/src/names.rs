@@ -144,7 +144,8 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
 /// The token without surrounding punctuation a name never ends or starts with.
 fn trim_token(text: &str, (start, end): (usize, usize)) -> (usize, usize) {
     let token = &text[start..end];
-    let trimmed_start = token.trim_start_matches(['"', '(', '[', ',', '“', '”', '‘', '\'']);
+    let trimmed_start =
+        token.trim_start_matches(['"', '(', '[', ',', '“', '”', '‘', '\'', '-', '~', '*', '_']);
     let mut trimmed = trimmed_start.trim_end_matches([',', ';', ':', ')', ']', '"', '“', '”', '_']);
     // A full stop after a word (`Ahmed.`) is punctuation; after one letter (`J.`) it marks an initial.
     if trimmed.matches('.').count() <= 1 {
