@@ -308,6 +308,7 @@ const MAX_KEY_WORDS: usize = 6;
 /// Words keys are made of: a run of them at a cell start is a key even without its colon
 /// (`Clinic # 0013127030`, `B-Date 5/20/2012`, `Seen by Anders Kim`).
 const KEY_WORDS: &[&str] = &[
+    "office",
     "f",
     "initial",
     "initials",
@@ -525,6 +526,7 @@ const SINGLE_WORD_KEYS: &[&str] = &[
     "birthday",
     "bd",
     "emr",
+    "date",
 ];
 
 /// Confidence of a value after a bare key: below the level at which two values of a field conflict, so a
@@ -541,7 +543,7 @@ fn split_keys(text: &str) -> Option<usize> {
             Some(*offset - (token.len() - token.trim_end().len()))
         })
         .collect();
-    let whole = classify_key(text)?.0;
+    classify_key(text)?;
     // A key does not end in a connector (`Patient Date of` + `Birth`), and the second does not start with a
     // word that heads the first (`Birth` + `Date`, `Patient` + `Name`).
     const NO_END: &[&str] = &["of", "at", "and", "the", "de", "la", "del", "/"];
@@ -562,10 +564,10 @@ fn split_keys(text: &str) -> Option<usize> {
             .unwrap_or("")
             .to_lowercase();
         let kinds = (classify_key(first), classify_key(second));
-        whole != LabelKind::Other
-            && !NO_END.contains(&last_word.as_str())
+        // The second key may name nothing the extractor reads (`Encounter Date Sex`), the first must.
+        !NO_END.contains(&last_word.as_str())
             && !NO_START.contains(&first_word.as_str())
-            && matches!(kinds, (Some((a, _)), Some((b, _))) if a != b && b != LabelKind::Other)
+            && matches!(kinds, (Some((a, _)), Some((b, _))) if a != b && a != LabelKind::Other)
     })
 }
 
@@ -1131,6 +1133,11 @@ mod tests {
             .map(|v| v.kind)
             .collect();
         assert_eq!(kinds, vec![Mrn, Dob, Service, Name, Author]);
+        let kinds: Vec<LabelKind> = cell_label_values("Birth Date   Encounter Date Sex", true)
+            .into_iter()
+            .map(|v| v.kind)
+            .collect();
+        assert_eq!(kinds, vec![Dob, Service, Other]);
         assert_eq!(split_keys("Patient Date of Birth"), None);
         assert_eq!(split_keys("Birth Date"), None);
         assert_eq!(split_keys("birth date/age"), None);
