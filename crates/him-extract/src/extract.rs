@@ -769,6 +769,31 @@ mod tests {
         assert_eq!(value(&fields.date_of_service), Some("2007-07-11"));
     }
 
+    /// A name that runs close to the next column (`MORRIS, SALMA` under `Pat Name`, its last word near `EMR
+    /// ID`) stays out of that column's value.
+    #[test]
+    fn a_long_value_does_not_spill_into_the_next_column() {
+        let mut words = Vec::new();
+        let text = "Pat Name   EMR ID   Birth Date\nMORRIS, SALMA   000059533687   1920/10/15";
+        for (row, line) in text.lines().enumerate() {
+            for (cell_index, cell) in line.split("   ").enumerate() {
+                let mut x = 100 + 200 * cell_index as u32;
+                for word in cell.split(' ') {
+                    words.push((word.to_string(), x, 100 + 45 * row as u32, row as u32 + 1));
+                    x += 14 * (word.len() as u32 + 1);
+                }
+            }
+        }
+        let spec: Vec<(&str, u32, u32, u32)> = words
+            .iter()
+            .map(|(t, l, top, line)| (t.as_str(), *l, *top, *line))
+            .collect();
+        let fields = read_words(&spec);
+        assert_eq!(value(&fields.mrn), Some("000059533687"));
+        assert_eq!(value(&fields.patient_family), Some("MORRIS"));
+        assert_eq!(value(&fields.date_of_birth), Some("1920-10-15"));
+    }
+
     #[test]
     fn table_cells_without_colons() {
         let fields = read_grid(

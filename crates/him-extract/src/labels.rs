@@ -549,7 +549,7 @@ fn split_keys(text: &str) -> Option<usize> {
     const NO_END: &[&str] = &["of", "at", "and", "the", "de", "la", "del", "/"];
     const NO_START: &[&str] = &[
         "of", "at", "and", "by", "no", "no.", "number", "num", "#", "id", "name", "nm", "date",
-        "dt", "birth", "/",
+        "dt", "birth", "born", "/",
     ];
     ends.iter().rev().skip(1).copied().find(|&end| {
         let (first, second) = (&text[..end], text[end..].trim_start());
@@ -1142,6 +1142,7 @@ mod tests {
         assert_eq!(split_keys("Birth Date"), None);
         assert_eq!(split_keys("birth date/age"), None);
         assert_eq!(split_keys("Birth Dt."), None);
+        assert_eq!(split_keys("date born"), None);
         assert_eq!(split_keys("Patient (Last, First)"), None);
         assert_eq!(split_keys("Patient Name"), None);
     }

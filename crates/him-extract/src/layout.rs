@@ -357,8 +357,9 @@ impl LayoutPage {
             let in_column: Vec<&Placed> = self.words[below.words.clone()]
                 .iter()
                 // A word starting where the next column's label starts belongs to that column.
+                // A word whose middle lies left of the column is the end of the previous column's value.
                 .filter(|w| {
-                    w.right() > column_left.saturating_sub(slack)
+                    w.left() + w.bbox[2] / 2 >= column_left.saturating_sub(slack)
                         && w.left().saturating_add(slack / 2) < column_right
                 })
                 .collect();
