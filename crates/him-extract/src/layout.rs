@@ -293,7 +293,8 @@ impl LayoutPage {
             .filter(move |w| w.start < end && w.end > start)
     }
 
-    /// Whether the byte span lies in the upper part of the written page, where headers and stickers sit.
+    /// Whether the byte span lies in the upper part of the written page, where headers and stickers sit: the
+    /// first six rows, or the top 40 % of the written height.
     pub(crate) fn in_header(&self, offset: usize) -> bool {
         let Some(row) = self.row_at(offset) else {
             return false;
