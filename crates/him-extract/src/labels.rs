@@ -309,6 +309,18 @@ const MAX_KEY_WORDS: usize = 6;
 /// (`Clinic # 0013127030`, `B-Date 5/20/2012`, `Seen by Anders Kim`).
 const KEY_WORDS: &[&str] = &[
     "office",
+    "identifier",
+    "ident",
+    "person",
+    "enterprise",
+    "empi",
+    "mpi",
+    "adm",
+    "appointment",
+    "signature",
+    "attested",
+    "cosigned",
+    "supervising",
     "f",
     "initial",
     "initials",
@@ -719,7 +731,8 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
     }
     let compact: String = words.concat();
     let has = |candidates: &[&str]| words.iter().any(|w| candidates.contains(w));
-    let id_marker = key.contains('#') || has(&["no", "number", "num", "nbr", "id"]);
+    let id_marker =
+        key.contains('#') || has(&["no", "number", "num", "nbr", "id", "identifier", "ident"]);
     let by = words.last() == Some(&"by");
 
     if has(&["sex", "gender"]) {
@@ -761,6 +774,7 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
             "pathologist",
             "dictating",
             "practitioner",
+            "signature",
         ])
     {
         return Some((LabelKind::Author, 0.8));
@@ -786,13 +800,13 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
     if compact.contains("mrn")
         || compact.contains("medicalrecord")
         || compact.contains("medrec")
-        || has(&["hrn", "urn"])
+        || has(&["hrn", "urn", "empi", "mpi"])
     {
         return Some((LabelKind::Mrn, 0.85));
     }
     let date = has(&["date", "dt", "dos"]) || compact == "dos";
     if date {
-        let kind = if has(&["admit", "admission", "admitted", "arrival"]) {
+        let kind = if has(&["admit", "adm", "admission", "admitted", "arrival"]) {
             LabelKind::Admission
         } else if has(&["disch", "discharge", "discharged"]) {
             LabelKind::Discharge
@@ -842,6 +856,8 @@ pub(crate) fn classify_key(key: &str) -> Option<(LabelKind, f32)> {
             "id",
             "member",
             "client",
+            "person",
+            "enterprise",
         ])
     {
         return Some((LabelKind::Mrn, 0.75));
@@ -1119,6 +1135,10 @@ mod tests {
             ("Authenticated by", Author),
             ("Referring Physician", Other),
             ("Encounter #", Encounter),
+            ("Patient Identifier", Mrn),
+            ("EMPI", Mrn),
+            ("Adm Date", Admission),
+            ("Signature", Author),
         ] {
             assert_eq!(classify_key(key).map(|(k, _)| k), Some(kind), "{key}");
         }
