@@ -309,19 +309,11 @@ fn page_candidates(
             if value.is_empty() {
                 if let Some(layout) = layout {
                     // The value under the label, in its column.
-                    let next_label = labels
-                        .get(position + 1)
-                        .map(|l| line_offset + l.label_start);
-                    let label_span = (
-                        line_offset + label.label_start,
-                        line_offset + label.label_end,
-                    );
-                    if let Some((start, end)) = layout.value_below(label_span, next_label) {
-                        let below = &page[start..end];
-                        if cell_label_values(below, false).is_empty() {
-                            value_offset = start;
-                            value = below;
-                        }
+                    if let Some((start, below)) =
+                        value_under(page, layout, line_offset, &labels, position)
+                    {
+                        value_offset = start;
+                        value = below;
                     }
                 } else if let Some(&(next_offset, next_line)) = lines.get(index + 1) {
                     // `PATIENT NAME:` with the value on the next line.
@@ -351,26 +343,18 @@ fn page_candidates(
                 .get(label.label_end..label.value_start)
                 .is_some_and(|between| between.contains(COLUMN_GAP));
             if let (Some(layout), true) = (layout, out.len() == before && next_cell) {
-                let next_label = labels
-                    .get(position + 1)
-                    .map(|l| line_offset + l.label_start);
-                let label_span = (
-                    line_offset + label.label_start,
-                    line_offset + label.label_end,
-                );
-                if let Some((start, end)) = layout.value_below(label_span, next_label) {
-                    let below = &page[start..end];
-                    if cell_label_values(below, false).is_empty() {
-                        read_value(
-                            label.kind,
-                            label.confidence,
-                            below,
-                            start,
-                            page_number,
-                            today,
-                            out,
-                        );
-                    }
+                if let Some((start, below)) =
+                    value_under(page, layout, line_offset, &labels, position)
+                {
+                    read_value(
+                        label.kind,
+                        label.confidence,
+                        below,
+                        start,
+                        page_number,
+                        today,
+                        out,
+                    );
                 }
             }
         }
@@ -408,6 +392,30 @@ fn page_candidates(
             }
         }
     }
+}
+
+/// The value under the `position`th label of the row at `line_offset`, in the label's column (up to the next
+/// label of the row), with its offset in the page; `None` when nothing sits there or it is a row of labels.
+fn value_under<'p>(
+    page: &'p str,
+    layout: &LayoutPage,
+    line_offset: usize,
+    labels: &[LabelValue],
+    position: usize,
+) -> Option<(usize, &'p str)> {
+    let label = labels.get(position)?;
+    let next_label = labels
+        .get(position + 1)
+        .map(|l| line_offset + l.label_start);
+    let label_span = (
+        line_offset + label.label_start,
+        line_offset + label.label_end,
+    );
+    let (start, end) = layout.value_below(label_span, next_label)?;
+    let below = page.get(start..end)?;
+    cell_label_values(below, false)
+        .is_empty()
+        .then_some((start, below))
 }
 
 /// A letter's closing (`Sincerely,`): the signer's name follows.
