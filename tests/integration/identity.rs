@@ -40,14 +40,18 @@ fn truth() -> Vec<Truth> {
         .collect()
 }
 
-/// Runs the identity fixture set against its patient index; returns the truth rows with their JSON lines.
-fn run_identity_set(env: &[(&str, &str)]) -> (Vec<(Truth, serde_json::Value)>, String) {
-    let rows = truth();
-    let files: Vec<PathBuf> = rows
+/// Runs `him process` over the charts `names` of the fixture set `set` (`<set>/charts/`) against the set's
+/// patient index; returns one JSON line per chart, in order, and stderr.
+fn run_chart_set(
+    set: &str,
+    names: &[&str],
+    env: &[(&str, &str)],
+) -> (Vec<serde_json::Value>, String) {
+    let files: Vec<PathBuf> = names
         .iter()
-        .map(|t| fixture(&format!("identity/charts/{}", t.file)))
+        .map(|name| fixture(&format!("{set}/charts/{name}")))
         .collect();
-    let index = fixture("identity/patients.csv");
+    let index = fixture(&format!("{set}/patients.csv"));
     let store = tempfile::tempdir().unwrap();
     let run = process_with(
         store.path(),
@@ -56,11 +60,16 @@ fn run_identity_set(env: &[(&str, &str)]) -> (Vec<(Truth, serde_json::Value)>, S
         env,
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let lines = files
-        .iter()
-        .map(|f| run.line_for(f).clone())
-        .collect::<Vec<_>>();
-    (rows.into_iter().zip(lines).collect(), run.stderr)
+    let lines = files.iter().map(|f| run.line_for(f).clone()).collect();
+    (lines, run.stderr)
+}
+
+/// Runs the identity fixture set against its patient index; returns the truth rows with their JSON lines.
+fn run_identity_set(env: &[(&str, &str)]) -> (Vec<(Truth, serde_json::Value)>, String) {
+    let rows = truth();
+    let names: Vec<&str> = rows.iter().map(|t| t.file.as_str()).collect();
+    let (lines, stderr) = run_chart_set("identity", &names, env);
+    (rows.into_iter().zip(lines).collect(), stderr)
 }
 
 fn same(field: &str, expected: &str, got: &str) -> bool {
@@ -196,27 +205,15 @@ fn each_header_layout_is_read_by_its_word_boxes() {
         .skip(1)
         .map(|row| row.split(',').map(str::to_string).collect())
         .collect();
-    let files: Vec<PathBuf> = rows
-        .iter()
-        .map(|row| fixture(&format!("identity-layouts/charts/{}", row[0])))
-        .collect();
-    let index = fixture("identity-layouts/patients.csv");
-    let store = tempfile::tempdir().unwrap();
-    let run = process_with(
-        store.path(),
-        &files,
-        &["--workers", "2", "--patients", index.to_str().unwrap()],
-        &[],
-    );
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let names: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    let (lines, _) = run_chart_set("identity-layouts", &names, &[]);
     let fold = |s: &str| -> String {
         s.chars()
             .filter(|c| c.is_alphanumeric())
             .flat_map(char::to_lowercase)
             .collect()
     };
-    for (row, file) in rows.iter().zip(&files) {
-        let line = run.line_for(file);
+    for (row, line) in rows.iter().zip(&lines) {
         let (name, mrn, family, given, dob) = (&row[0], &row[3], &row[4], &row[5], &row[6]);
         assert_eq!(line["status"], "filed", "{name}: {line}");
         assert_eq!(

@@ -706,13 +706,13 @@ mod tests {
     }
 
     /// Lays a text out as words on a grid: one row per line, 14 px per character; each run of three spaces
-    /// starts the next of the 330 px wide columns. Every row is one tesseract line.
-    fn grid(text: &str) -> Vec<(String, u32, u32, u32)> {
+    /// starts the next of the `column` px wide columns. Every row is one tesseract line.
+    fn grid(text: &str, column: u32) -> Vec<(String, u32, u32, u32)> {
         let mut out = Vec::new();
         for (row, line) in text.lines().enumerate() {
             let top = 100 + 45 * row as u32;
             for (cell_index, cell) in line.split("   ").enumerate() {
-                let mut x = 100 + 330 * cell_index as u32;
+                let mut x = 100 + column * cell_index as u32;
                 for word in cell.split(' ').filter(|w| !w.is_empty()) {
                     out.push((word.to_string(), x, top, row as u32 + 1));
                     x += 14 * (word.chars().count() as u32 + 1);
@@ -722,13 +722,19 @@ mod tests {
         out
     }
 
-    fn read_grid(text: &str) -> Fields {
-        let words = grid(text);
+    /// Reads a text laid out by [`grid`] in columns `column` px wide.
+    fn read_columns(text: &str, column: u32) -> Fields {
+        let words = grid(text, column);
         let spec: Vec<(&str, u32, u32, u32)> = words
             .iter()
             .map(|(t, l, top, line)| (t.as_str(), *l, *top, *line))
             .collect();
         read_words(&spec)
+    }
+
+    /// Reads a text laid out by [`grid`] in columns wide enough for every value (330 px).
+    fn read_grid(text: &str) -> Fields {
+        read_columns(text, 330)
     }
 
     #[test]
@@ -781,22 +787,10 @@ mod tests {
     /// ID`) stays out of that column's value.
     #[test]
     fn a_long_value_does_not_spill_into_the_next_column() {
-        let mut words = Vec::new();
-        let text = "Pat Name   EMR ID   Birth Date\nMORRIS, SALMA   000059533687   1920/10/15";
-        for (row, line) in text.lines().enumerate() {
-            for (cell_index, cell) in line.split("   ").enumerate() {
-                let mut x = 100 + 200 * cell_index as u32;
-                for word in cell.split(' ') {
-                    words.push((word.to_string(), x, 100 + 45 * row as u32, row as u32 + 1));
-                    x += 14 * (word.len() as u32 + 1);
-                }
-            }
-        }
-        let spec: Vec<(&str, u32, u32, u32)> = words
-            .iter()
-            .map(|(t, l, top, line)| (t.as_str(), *l, *top, *line))
-            .collect();
-        let fields = read_words(&spec);
+        let fields = read_columns(
+            "Pat Name   EMR ID   Birth Date\nMORRIS, SALMA   000059533687   1920/10/15",
+            200,
+        );
         assert_eq!(value(&fields.mrn), Some("000059533687"));
         assert_eq!(value(&fields.patient_family), Some("MORRIS"));
         assert_eq!(value(&fields.date_of_birth), Some("1920-10-15"));

@@ -452,10 +452,8 @@ mod tests {
 
     #[test]
     fn a_fixed_width_index_pads_a_short_mrn() {
-        let csv = "mrn,family,given,birth_date,sex
-00123456,Ames,Rita,1970-01-01,F
-                   21562756,Bell,Omar,1971-01-01,M
-";
+        let csv = "mrn,family,given,birth_date,sex\n00123456,Ames,Rita,1970-01-01,F\n\
+                   21562756,Bell,Omar,1971-01-01,M\n";
         let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap();
         assert_eq!(index.by_mrn("123456").len(), 1);
         assert_eq!(index.by_mrn("0000123456").len(), 1);
@@ -467,10 +465,8 @@ mod tests {
 
     #[test]
     fn stripping_zeros_finds_both_mrns_that_differ_by_zeros_alone() {
-        let csv = "mrn,family,given,birth_date,sex
-0123,Ames,Rita,1970-01-01,F
-                   123,Bell,Omar,1971-01-01,M
-";
+        let csv = "mrn,family,given,birth_date,sex\n0123,Ames,Rita,1970-01-01,F\n\
+                   123,Bell,Omar,1971-01-01,M\n";
         let index = PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None)
             .unwrap()
             .with_leading_zeros(LeadingZeros::Strip);
