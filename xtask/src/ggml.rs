@@ -23,7 +23,7 @@ pub const GGML_MAGIC: u32 = 0x6767_6d6c;
 /// Model hyper-parameters, in the order whisper.cpp reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Hparams {
-    /// Vocabulary size including special and timestamp tokens (51864 for `.en` models).
+    /// Vocabulary size including special and timestamp tokens (51864 for `.en` models, 51865 for multilingual ones).
     pub n_vocab: i32,
     /// Encoder positions (1500 frames for 30 s of audio).
     pub n_audio_ctx: i32,

