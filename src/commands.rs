@@ -36,9 +36,22 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
                 .with_context(|| format!("cannot reach the queue at {}", setup.config.queue.redacted_url()))?;
             let mut failed = false;
             for path in &args.files {
-                let line = match tokio::fs::read(path).await {
-                    Ok(bytes) => {
-                        match crate::intake::submit(&setup.store, &queue, Bytes::from(bytes), args.stat, args.station.as_deref()).await {
+                if crate::intake::is_sidecar_of_listed(path, &args.files) {
+                    continue;
+                }
+                let read = async {
+                    let demographics = crate::intake::read_sidecar(path)?;
+                    let bytes = tokio::fs::read(path).await.context("cannot read input")?;
+                    anyhow::Ok((bytes, demographics))
+                };
+                let line = match read.await {
+                    Ok((bytes, demographics)) => {
+                        let request = crate::intake::JobRequest {
+                            stat: args.stat,
+                            station: args.station.as_deref(),
+                            demographics: demographics.as_ref(),
+                        };
+                        match crate::intake::submit(&setup.store, &queue, Bytes::from(bytes), request).await {
                             Ok(submitted) => serde_json::to_value(&submitted)?,
                             Err(failure) => {
                                 failed = true;
@@ -49,7 +62,7 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
                     }
                     Err(error) => {
                         failed = true;
-                        serde_json::json!({ "status": "error", "error": format!("cannot read input: {error}") })
+                        serde_json::json!({ "status": "error", "error": format!("{error:#}") })
                     }
                 };
                 let mut line = line;

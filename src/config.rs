@@ -255,6 +255,11 @@ pub struct WatchConfig {
     pub stat: bool,
     /// Largest file taken in bytes (256 MiB, like `limits.max_file_bytes`); larger files go to `failed/`.
     pub max_file_bytes: u64,
+    /// Seconds a complete audio file waits for its job demographics sidecar (`<audio file name>.json`) before
+    /// it is submitted without one; a device may write the sidecar after the audio.
+    pub sidecar_grace_secs: u64,
+    /// Seconds a sidecar whose audio never arrived stays before it is moved to `failed/`.
+    pub orphan_sidecar_secs: u64,
 }
 
 impl Default for WatchConfig {
@@ -265,6 +270,8 @@ impl Default for WatchConfig {
             station: "drop-1".to_string(),
             stat: false,
             max_file_bytes: 256 * 1024 * 1024,
+            sidecar_grace_secs: 10,
+            orphan_sidecar_secs: 600,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use him_core::{Kind, MediaType, RejectReason};
+use him_core::{JobDemographics, Kind, MediaType, RejectReason, RiskFlag};
 use tracing::warn;
 
 use crate::identity::identify_transcript;
@@ -12,6 +12,7 @@ use crate::pipeline::{mean, Pipeline, Prepared, Stage};
 use crate::pool::PoolError;
 use him_asr::decode_audio;
 use him_core::Rejection;
+use him_extract::FieldName;
 use him_store::Object;
 
 impl Pipeline {
@@ -20,6 +21,7 @@ impl Pipeline {
         &self,
         original: Bytes,
         media: MediaType,
+        demographics: Option<&JobDemographics>,
     ) -> anyhow::Result<Stage> {
         let Some(pool) = &self.engines.asr else {
             return Err(
@@ -64,13 +66,30 @@ impl Pipeline {
                 )));
             }
         };
+        let keyed_mrn = demographics.and_then(JobDemographics::mrn_compact);
         let identity = identify_transcript(
             &transcript.segments,
+            keyed_mrn.as_deref(),
             self.patients.as_deref(),
             &self.config.patients,
             &self.config.matching,
         );
-        let risk_flags: Vec<_> = him_asr::transcript_flags(&transcript).into_iter().collect();
+        let mut risk_flags: Vec<_> = him_asr::transcript_flags(&transcript).into_iter().collect();
+        // A keyed MRN the spoken header contradicts: the flag names the field that disagrees.
+        for field in identity
+            .decision
+            .iter()
+            .flat_map(|decision| &decision.disagreements)
+        {
+            let flag = match field {
+                FieldName::Mrn => RiskFlag::DemographicsMismatchMrn,
+                FieldName::DateOfBirth => RiskFlag::DemographicsMismatchDob,
+                _ => RiskFlag::DemographicsMismatchName,
+            };
+            if !risk_flags.contains(&flag) {
+                risk_flags.push(flag);
+            }
+        }
         let confidence = mean(
             transcript
                 .segments

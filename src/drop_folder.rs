@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{ensure, Context as _};
 use bytes::Bytes;
+use him_core::{JobDemographics, Kind, MediaType};
 use him_queue::Queue;
 use him_store::Store;
 use tracing::{debug, error, info, warn};
@@ -136,11 +137,13 @@ impl DropFolder {
         })
     }
 
-    /// Lists the folder once and takes every file that has been stable since an earlier scan.
+    /// Lists the folder once and takes every file that has been stable since an earlier scan, with its job
+    /// demographics sidecar (`<file name>.json`) when one is there. Audio without a sidecar waits
+    /// `sidecar_grace_secs` more, for a sidecar written after it.
     /// `now` is passed in so tests can move time forward without sleeping.
     pub async fn scan_once(&mut self, now: Instant) -> anyhow::Result<ScanSummary> {
         let mut summary = ScanSummary::default();
-        let mut present = Vec::new();
+        let mut listed: Vec<(OsString, u64)> = Vec::new();
         let mut entries = tokio::fs::read_dir(&self.dir)
             .await
             .with_context(|| format!("failed to list drop folder {}", self.dir.display()))?;
@@ -161,21 +164,47 @@ impl DropFolder {
             if !metadata.file_type().is_file() {
                 continue;
             }
-            present.push(name.clone());
             let seen = Observation {
                 size: metadata.len(),
                 modified: metadata.modified().ok(),
                 since: now,
             };
-            let stable_for = Duration::from_secs(self.config.stable_secs);
             let previous = self.observed.entry(name.clone()).or_insert(seen);
             if (previous.size, previous.modified) != (seen.size, seen.modified) {
                 *previous = seen;
             }
-            if now.saturating_duration_since(previous.since) < stable_for {
-                summary.waiting += 1;
+            listed.push((name, seen.size));
+        }
+        let present: Vec<OsString> = listed.iter().map(|(name, _)| name.clone()).collect();
+        let stable_for = Duration::from_secs(self.config.stable_secs);
+        let stable_since = |observed: &HashMap<OsString, Observation>, name: &OsStr| {
+            observed
+                .get(name)
+                .map(|o| now.saturating_duration_since(o.since))
+                .filter(|age| *age >= stable_for)
+        };
+        for (name, size) in listed {
+            if let Some(audio) = sidecar_of(&name) {
+                if present.contains(&audio) {
+                    continue; // taken with its audio
+                }
+                let orphan_for = Duration::from_secs(self.config.orphan_sidecar_secs);
+                if stable_since(&self.observed, &name).is_some_and(|age| age >= orphan_for) {
+                    warn!(
+                        bytes = size,
+                        reason = "orphan_sidecar",
+                        "drop folder sidecar has no audio beside it"
+                    );
+                    self.move_to(&name, FAILED_DIR, now, &mut summary).await;
+                } else {
+                    summary.waiting += 1;
+                }
                 continue;
             }
+            let Some(age) = stable_since(&self.observed, &name) else {
+                summary.waiting += 1;
+                continue;
+            };
             if self
                 .retries
                 .get(&name)
@@ -184,20 +213,44 @@ impl DropFolder {
                 summary.deferred += 1;
                 continue;
             }
-            self.take(&name, seen.size, now, &mut summary).await;
+            let mut sidecar_name = name.clone();
+            sidecar_name.push(".json");
+            let sidecar = if present.contains(&sidecar_name) {
+                if stable_since(&self.observed, &sidecar_name).is_none() {
+                    summary.waiting += 1;
+                    continue;
+                }
+                Some(sidecar_name)
+            } else {
+                None
+            };
+            let grace_over =
+                age >= stable_for + Duration::from_secs(self.config.sidecar_grace_secs);
+            self.take(&name, size, sidecar, grace_over, now, &mut summary)
+                .await;
         }
         self.observed.retain(|name, _| present.contains(name));
         self.retries.retain(|name, _| present.contains(name));
         Ok(summary)
     }
 
-    /// Submits one stable file and moves it away.
-    async fn take(&mut self, name: &OsStr, size: u64, now: Instant, summary: &mut ScanSummary) {
+    /// Submits one stable file, with its job demographics when `sidecar` names them, and moves it (and the
+    /// sidecar) away. Audio without a sidecar is left waiting until `grace_over`.
+    async fn take(
+        &mut self,
+        name: &OsStr,
+        size: u64,
+        sidecar: Option<OsString>,
+        grace_over: bool,
+        now: Instant,
+        summary: &mut ScanSummary,
+    ) {
         let path = self.dir.join(name);
         if size == 0 || size > self.config.max_file_bytes {
             let reason = if size == 0 { "empty" } else { "too_large" };
             warn!(bytes = size, reason, "drop folder file cannot be submitted");
-            self.move_to(name, FAILED_DIR, now, summary).await;
+            self.move_pair(name, sidecar.as_deref(), FAILED_DIR, now, summary)
+                .await;
             return;
         }
         let original = match tokio::fs::read(&path).await {
@@ -210,7 +263,8 @@ impl DropFolder {
             Err(cause) => {
                 // std's io errors carry no path, so this logs no file name.
                 warn!(bytes = size, error = %cause, reason = "unreadable", "drop folder file cannot be submitted");
-                self.move_to(name, FAILED_DIR, now, summary).await;
+                self.move_pair(name, sidecar.as_deref(), FAILED_DIR, now, summary)
+                    .await;
                 return;
             }
         };
@@ -220,25 +274,51 @@ impl DropFolder {
             summary.waiting += 1;
             return;
         }
+        let is_audio = MediaType::sniff(&original).is_some_and(|m| m.kind() == Kind::Dictation);
+        if sidecar.is_none() && is_audio && !grace_over {
+            summary.waiting += 1;
+            return;
+        }
+        let demographics = match &sidecar {
+            None => None,
+            Some(sidecar_name) => {
+                let parsed = tokio::fs::read(self.dir.join(sidecar_name))
+                    .await
+                    .map_err(anyhow::Error::new)
+                    .and_then(|bytes| Ok(JobDemographics::parse(&bytes)?));
+                match parsed {
+                    Ok(demographics) => Some(demographics),
+                    Err(cause) => {
+                        // The error names the key, never the value; the pair goes to failed/ together.
+                        warn!(bytes = size, error = %cause, reason = "invalid_demographics", "drop folder sidecar cannot be used");
+                        self.move_pair(name, sidecar.as_deref(), FAILED_DIR, now, summary)
+                            .await;
+                        return;
+                    }
+                }
+            }
+        };
         let started = Instant::now();
-        let submitted = intake::submit(
-            &self.store,
-            &self.queue,
-            original,
-            self.config.stat,
-            Some(&self.config.station),
-        )
-        .await;
+        let request = intake::JobRequest {
+            stat: self.config.stat,
+            station: Some(&self.config.station),
+            demographics: demographics.as_ref(),
+        };
+        let submitted = intake::submit(&self.store, &self.queue, original, request).await;
         match submitted {
             Ok(submitted) => {
                 info!(
                     document.id = %submitted.document_id,
                     bytes = submitted.bytes,
                     status = submitted.status,
+                    demographics = demographics.is_some(),
                     duration_ms = started.elapsed().as_millis() as u64,
                     "drop folder file submitted"
                 );
-                if self.move_to(name, PROCESSED_DIR, now, summary).await {
+                if self
+                    .move_pair(name, sidecar.as_deref(), PROCESSED_DIR, now, summary)
+                    .await
+                {
                     if submitted.status == "queued" {
                         summary.queued += 1;
                     } else {
@@ -274,6 +354,24 @@ impl DropFolder {
                 }
             }
         }
+    }
+
+    /// Moves a file and its sidecar (when it has one) into a subfolder; returns whether the file moved.
+    async fn move_pair(
+        &mut self,
+        name: &OsStr,
+        sidecar: Option<&OsStr>,
+        sub: &str,
+        now: Instant,
+        summary: &mut ScanSummary,
+    ) -> bool {
+        let moved = self.move_to(name, sub, now, summary).await;
+        if let Some(sidecar) = sidecar.filter(|_| moved) {
+            // The sidecar is not counted as a second failed file.
+            let mut ignored = ScanSummary::default();
+            self.move_to(sidecar, sub, now, &mut ignored).await;
+        }
+        moved
     }
 
     /// Moves a file into a subfolder without overwriting; returns whether it moved.
@@ -325,6 +423,13 @@ impl DropFolder {
         retry.next = now + delay;
         *retry
     }
+}
+
+/// The audio file name a sidecar name belongs to: `a.wav.json` → `a.wav`; `None` for other names.
+fn sidecar_of(name: &OsStr) -> Option<OsString> {
+    let lossy = name.to_string_lossy();
+    let stem = lossy.strip_suffix(".json")?;
+    (!stem.is_empty()).then(|| OsString::from(stem))
 }
 
 /// Dotfiles, names copy tools use while writing, and Office-style `~` lock files.
@@ -390,6 +495,7 @@ mod tests {
     fn folder(dir: &Path) -> DropFolder {
         let config = WatchConfig {
             station: "drop-3".to_string(),
+            sidecar_grace_secs: 0,
             ..WatchConfig::default()
         };
         DropFolder::open(
@@ -496,8 +602,10 @@ mod tests {
             &before_crash.store,
             &before_crash.queue,
             Bytes::from_static(AUDIO),
-            false,
-            Some("drop-3"),
+            intake::JobRequest {
+                station: Some("drop-3"),
+                ..intake::JobRequest::default()
+            },
         )
         .await
         .unwrap();

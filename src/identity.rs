@@ -12,9 +12,9 @@ use crate::config::PatientsConfig;
 use anyhow::Context;
 use him_core::{FiledPatient, Mrn};
 use him_extract::{
-    extract_pages, extract_transcript, match_patient, CheckDigit, Date, ExtractOptions, Fields,
-    LeadingZeros, MatchConfig, MatchDecision, MatchOutcome, PageContent, PatientIndex,
-    TranscriptSegment,
+    extract_pages, extract_transcript, match_dictation, match_patient, CheckDigit, Date,
+    ExtractOptions, Fields, LeadingZeros, MatchConfig, MatchDecision, MatchOutcome, PageContent,
+    PatientIndex, TranscriptSegment,
 };
 
 /// Loads a patient index, telling FHIR NDJSON (lines of JSON objects) from CSV by content.
@@ -74,9 +74,11 @@ pub fn identify(
     Identity { fields, decision }
 }
 
-/// Extracts the fields of a dictation's spoken header and matches them against the index.
+/// Extracts the fields of a dictation's spoken header and matches them against the index: a keyed MRN (job
+/// demographics) is filed only when the spoken header corroborates it ([`match_dictation`]).
 pub fn identify_transcript(
     segments: &[him_core::TranscriptSegment],
+    keyed_mrn: Option<&str>,
     index: Option<&PatientIndex>,
     patients: &PatientsConfig,
     matching: &MatchConfig,
@@ -90,7 +92,7 @@ pub fn identify_transcript(
         })
         .collect();
     let fields = extract_transcript(&spoken, &options(patients));
-    let decision = index.map(|index| match_patient(&fields, index, matching));
+    let decision = index.map(|index| match_dictation(&fields, keyed_mrn, index, matching));
     Identity { fields, decision }
 }
 

@@ -4,9 +4,9 @@
 //! bytes the same way: a document already queued or filed is reported as `duplicate` and not queued again.
 
 use bytes::Bytes;
-use him_core::{DocumentId, MediaType, Sha256};
+use him_core::{DocumentId, JobDemographics, MediaType, Sha256};
 use him_queue::{JobMessage, Queue, WorkKind, SCHEMA_VERSION};
-use him_store::{Folder, Store};
+use him_store::{Folder, Object, Store, Written};
 use serde::Serialize;
 
 use crate::filing;
@@ -30,18 +30,59 @@ pub fn valid_station(station: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// What came with a file: urgency, the submitting station and a dictation device's job demographics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobRequest<'a> {
+    /// Urgent (STAT) work; also set by `"stat": true` in the demographics.
+    pub stat: bool,
+    /// The station id; without one, the demographics' `station`.
+    pub station: Option<&'a str>,
+    /// Job demographics (already validated), stored beside the original.
+    pub demographics: Option<&'a JobDemographics>,
+}
+
+/// Reads the job demographics sidecar of `path` (`<file name>.json` beside it), when there is one.
+pub fn read_sidecar(path: &std::path::Path) -> anyhow::Result<Option<JobDemographics>> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".json");
+    let sidecar = path.with_file_name(name);
+    match std::fs::read(&sidecar) {
+        Ok(bytes) => Ok(Some(JobDemographics::parse(&bytes)?)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => {
+            Err(anyhow::Error::new(error).context("cannot read the job demographics sidecar"))
+        }
+    }
+}
+
+/// Whether `path` is a job demographics sidecar of another file given beside it (`a.wav.json` next to
+/// `a.wav`): `him process` and `him submit` read it with that file instead of taking it as a document.
+pub fn is_sidecar_of_listed(path: &std::path::Path, listed: &[std::path::PathBuf]) -> bool {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let Some(stem) = name.strip_suffix(".json") else {
+        return false;
+    };
+    let audio = path.with_file_name(stem);
+    listed.iter().any(|other| other == &audio)
+}
+
 /// Stores the original (create-only), publishes the job with publisher confirms, then marks it queued.
 ///
-/// Order matters for "nothing lost": the original is stored before the job exists, and the queued marker only
-/// after the broker confirmed, so a crash in between leaves a document that a second submission queues again
-/// (the worker is idempotent on the document id).
+/// Order matters for "nothing lost": the original (and its job demographics) are stored before the job
+/// exists, and the queued marker only after the broker confirmed, so a crash in between leaves a document that
+/// a second submission queues again (the worker is idempotent on the document id). The message says only
+/// *that* demographics exist; their values stay in the store.
 pub async fn submit(
     store: &Store,
     queue: &Queue,
     original: Bytes,
-    stat: bool,
-    station: Option<&str>,
+    request: JobRequest<'_>,
 ) -> anyhow::Result<Submitted> {
+    let demographics = request.demographics;
+    let stat = request.stat || demographics.and_then(|d| d.stat).unwrap_or(false);
+    let station = request
+        .station
+        .or_else(|| demographics.and_then(|d| d.station.as_deref()));
     if let Some(station) = station {
         anyhow::ensure!(
             valid_station(station),
@@ -68,6 +109,17 @@ pub async fn submit(
         _ => WorkKind::Charts,
     };
     let original_key = folder.original(media.map_or("bin", MediaType::extension));
+    if let Some(demographics) = demographics {
+        let key = folder.key(Object::Demographics);
+        let bytes = Bytes::from(serde_json::to_vec_pretty(demographics)?);
+        if store.put_new(&key, bytes.clone()).await? == Written::AlreadyExisted
+            && store.get(&key).await? != bytes
+        {
+            // An earlier submission of the same audio came with other demographics and was never queued:
+            // which is right is a question for a human, not a silent overwrite.
+            anyhow::bail!("this audio was submitted before with other job demographics");
+        }
+    }
     store.put_new(&original_key, original).await?;
     let job = JobMessage {
         schema: SCHEMA_VERSION,
@@ -82,6 +134,7 @@ pub async fn submit(
         stat,
         station: station.map(str::to_string),
         submitted_at: crate::pipeline::now(),
+        demographics: demographics.is_some(),
     };
     queue.publish_job(&job).await?;
     let marker = serde_json::to_vec(&serde_json::json!({
@@ -131,10 +184,15 @@ mod tests {
         let store = Store::in_memory();
         let queue = Queue::in_memory(&him_queue::QueueConfig::default());
         let bytes = Bytes::from_static(b"%PDF-1.4 not a real chart");
-        let first = submit(&store, &queue, bytes.clone(), false, Some("scan-01"))
+        let request = |stat, station| JobRequest {
+            stat,
+            station: Some(station),
+            demographics: None,
+        };
+        let first = submit(&store, &queue, bytes.clone(), request(false, "scan-01"))
             .await
             .unwrap();
-        let second = submit(&store, &queue, bytes, true, Some("scan-02"))
+        let second = submit(&store, &queue, bytes, request(true, "scan-02"))
             .await
             .unwrap();
         assert_eq!((first.status, second.status), ("queued", "duplicate"));
@@ -142,6 +200,35 @@ mod tests {
             .exists(&Folder::Intake(first.document_id.clone()).original("pdf"))
             .await
             .unwrap());
+    }
+
+    #[tokio::test]
+    async fn demographics_are_stored_beside_the_original_and_only_flagged_in_the_message() {
+        let store = Store::in_memory();
+        let queue = Queue::in_memory(&him_queue::QueueConfig::default());
+        let demographics =
+            JobDemographics::parse(br#"{"mrn":"4081123","stat":true,"station":"dict-7"}"#).unwrap();
+        let request = JobRequest {
+            demographics: Some(&demographics),
+            ..JobRequest::default()
+        };
+        let submitted = submit(
+            &store,
+            &queue,
+            Bytes::from_static(b"RIFF....WAVEfmt "),
+            request,
+        )
+        .await
+        .unwrap();
+        let folder = Folder::Intake(submitted.document_id.clone());
+        let stored = store.get(&folder.key(Object::Demographics)).await.unwrap();
+        assert_eq!(JobDemographics::parse(&stored).unwrap(), demographics);
+        let jobs = test_support::published(&queue).await;
+        assert_eq!(jobs.len(), 1);
+        assert!(jobs[0].demographics && jobs[0].stat);
+        assert_eq!(jobs[0].station.as_deref(), Some("dict-7"));
+        let body = serde_json::to_string(&jobs[0]).unwrap();
+        assert!(!body.contains("4081123"), "{body}");
     }
 
     #[test]

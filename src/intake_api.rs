@@ -25,6 +25,7 @@ use tracing::{error, info, warn};
 
 use crate::config::IntakeConfig;
 use crate::intake::{self, valid_station};
+use him_core::JobDemographics;
 
 /// Room for multipart boundaries, part headers and the `stat` field on top of the file itself.
 const MULTIPART_SLACK_BYTES: u64 = 64 * 1024;
@@ -195,17 +196,26 @@ async fn post_intake(State(state): State<Arc<IntakeState>>, request: Request) ->
             );
         }
         Err(UploadError::Malformed(text)) => return message(StatusCode::BAD_REQUEST, text),
+        Err(UploadError::Demographics(error)) => {
+            info!(station, error = %error, "upload refused: invalid job demographics");
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({
+                    "error": "invalid job demographics",
+                    "reason": "invalid_demographics",
+                    "detail": error.to_string(),
+                })),
+            )
+                .into_response();
+        }
     };
     let bytes = upload.file.len();
-    match intake::submit(
-        &state.store,
-        &state.queue,
-        upload.file,
-        upload.stat,
-        Some(&station),
-    )
-    .await
-    {
+    let request = intake::JobRequest {
+        stat: upload.stat,
+        station: Some(&station),
+        demographics: upload.job.as_ref(),
+    };
+    match intake::submit(&state.store, &state.queue, upload.file, request).await {
         Ok(submitted) => {
             info!(
                 document.id = %submitted.document_id,
@@ -274,11 +284,15 @@ pub fn is_transient(error: &anyhow::Error) -> bool {
 struct Upload {
     file: Bytes,
     stat: bool,
+    /// The `job` part: job demographics from a dictation device.
+    job: Option<JobDemographics>,
 }
 
 enum UploadError {
     TooLarge,
     Malformed(&'static str),
+    /// The `job` part is not valid job demographics (the message names the key, never a value).
+    Demographics(him_core::DemographicsError),
 }
 
 impl From<MultipartError> for UploadError {
@@ -291,10 +305,11 @@ impl From<MultipartError> for UploadError {
     }
 }
 
-/// Reads the `file` and `stat` parts, counting file bytes as they arrive.
+/// Reads the `file`, `stat` and `job` parts, counting file bytes as they arrive.
 async fn read_upload(mut multipart: Multipart, max_bytes: u64) -> Result<Upload, UploadError> {
     let mut file = None;
     let mut stat = false;
+    let mut job = None;
     while let Some(mut field) = multipart.next_field().await? {
         match field.name() {
             Some("file") => {
@@ -324,9 +339,26 @@ async fn read_upload(mut multipart: Multipart, max_bytes: u64) -> Result<Upload,
                     _ => return Err(UploadError::Malformed("stat must be true or false")),
                 };
             }
+            Some("job") => {
+                if job.is_some() {
+                    return Err(UploadError::Malformed("more than one job part"));
+                }
+                let mut value = Vec::new();
+                while let Some(chunk) = field.chunk().await? {
+                    value.extend_from_slice(&chunk);
+                    if value.len() > JobDemographics::MAX_BYTES {
+                        return Err(UploadError::Demographics(
+                            him_core::DemographicsError::TooLarge {
+                                limit: JobDemographics::MAX_BYTES,
+                            },
+                        ));
+                    }
+                }
+                job = Some(JobDemographics::parse(&value).map_err(UploadError::Demographics)?);
+            }
             _ => {
                 return Err(UploadError::Malformed(
-                    "unexpected form field (expected file and stat)",
+                    "unexpected form field (expected file, stat and job)",
                 ))
             }
         }
@@ -337,7 +369,7 @@ async fn read_upload(mut multipart: Multipart, max_bytes: u64) -> Result<Upload,
     if file.is_empty() {
         return Err(UploadError::Malformed("file part is empty"));
     }
-    Ok(Upload { file, stat })
+    Ok(Upload { file, stat, job })
 }
 
 #[cfg(test)]

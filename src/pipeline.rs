@@ -257,7 +257,10 @@ impl Pipeline {
         };
         let stage = match media.kind() {
             Kind::Chart => self.prepare_chart(original.clone(), media).await?,
-            Kind::Dictation => self.prepare_dictation(original.clone(), media).await?,
+            Kind::Dictation => {
+                self.prepare_dictation(original.clone(), media, job.demographics.as_ref())
+                    .await?
+            }
         };
         match stage {
             Stage::Rejected(rejection) => {
@@ -307,8 +310,15 @@ impl Pipeline {
             duration_ms: prepared.duration_ms,
             risk_flags: prepared.risk_flags.clone(),
             needs_review: !prepared.risk_flags.is_empty(),
+            demographics: job.demographics.clone(),
         };
         let mut objects = vec![(location.original(media.extension()), original)];
+        if let Some(demographics) = &job.demographics {
+            objects.push((
+                location.key(Object::Demographics),
+                Bytes::from(serde_json::to_vec_pretty(demographics)?),
+            ));
+        }
         objects.extend(
             prepared
                 .objects

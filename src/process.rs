@@ -113,21 +113,34 @@ fn progress_bar(total: usize, stderr_is_terminal: bool) -> ProgressBar {
 /// Processes the files `concurrency` at a time, printing results in input order. Returns whether every input
 /// was accepted.
 async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: usize) -> bool {
-    let total = files.len();
+    // Job demographics sidecars (`a.wav.json` listed with `a.wav`) go with their document.
+    let documents: Vec<PathBuf> = files
+        .iter()
+        .filter(|path| !crate::intake::is_sidecar_of_listed(path, &files))
+        .cloned()
+        .collect();
+    let total = documents.len();
     let progress = progress_bar(total, std::io::stderr().is_terminal());
     // Log lines are written around the bar, not through it.
     crate::launcher::set_progress_bar(Some(progress.clone()));
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut all_accepted = true;
-    let mut results = futures::stream::iter(files)
+    let mut results = futures::stream::iter(documents)
         .map(|path| async move {
-            let outcome = match tokio::fs::read(&path).await {
-                Ok(bytes) => {
-                    pipeline
-                        .process(Bytes::from(bytes), &JobContext::default())
-                        .await
-                }
-                Err(error) => Err(anyhow::Error::new(error).context("cannot read input")),
+            let outcome = match crate::intake::read_sidecar(&path) {
+                Ok(demographics) => match tokio::fs::read(&path).await {
+                    Ok(bytes) => {
+                        let job = JobContext {
+                            stat: demographics.as_ref().and_then(|d| d.stat).unwrap_or(false),
+                            station: demographics.as_ref().and_then(|d| d.station.clone()),
+                            demographics,
+                            ..JobContext::default()
+                        };
+                        pipeline.process(Bytes::from(bytes), &job).await
+                    }
+                    Err(error) => Err(anyhow::Error::new(error).context("cannot read input")),
+                },
+                Err(error) => Err(error),
             };
             (path, outcome)
         })

@@ -109,6 +109,8 @@ pub enum Failure {
     ChecksumMismatch,
     /// Reading the intake original failed.
     ReadOriginal(him_store::Error),
+    /// The job says job demographics were stored, and they are missing or unreadable.
+    DemographicsUnreadable,
     /// The pipeline could not file the document (store, engine pool or engine unavailable, or refused).
     Pipeline(anyhow::Error),
     /// The job ran past `job_timeout_secs`.
@@ -142,6 +144,7 @@ pub fn disposition(result: &Result<Outcome, Failure>) -> Disposition {
         Failure::MalformedMessage => Disposition::DeadLetter("malformed_message"),
         Failure::OriginalMissing => Disposition::DeadLetter("original_missing"),
         Failure::ChecksumMismatch => Disposition::DeadLetter("checksum_mismatch"),
+        Failure::DemographicsUnreadable => Disposition::DeadLetter("demographics_unreadable"),
         Failure::ReadOriginal(error) => store_disposition(error),
         Failure::TimedOut => Disposition::Requeue,
         Failure::Panicked => Disposition::DeadLetter("worker_panic"),
@@ -254,10 +257,27 @@ async fn run_job(
     if Sha256::of(&original).as_str() != job.sha256 {
         return Err(Failure::ChecksumMismatch);
     }
+    let demographics = if job.demographics {
+        let key = key
+            .folder()
+            .map(|folder| folder.key(him_store::Object::Demographics))
+            .ok_or(Failure::MalformedMessage)?;
+        match pipeline.store().get(&key).await {
+            Ok(bytes) => Some(
+                him_core::JobDemographics::parse(&bytes)
+                    .map_err(|_| Failure::DemographicsUnreadable)?,
+            ),
+            Err(him_store::Error::NotFound { .. }) => return Err(Failure::DemographicsUnreadable),
+            Err(error) => return Err(Failure::ReadOriginal(error)),
+        }
+    } else {
+        None
+    };
     let context = JobContext {
         stat: job.stat,
         station: job.station.clone(),
         submitted_at: Some(job.submitted_at.clone()),
+        demographics,
     };
     let result = tokio::time::timeout(
         timeout,
@@ -372,7 +392,12 @@ mod tests {
 
     /// Submits `bytes` as a STAT job from station `ED-2` and returns the job.
     async fn submit(store: &Store, queue: &Queue, bytes: Bytes) -> JobMessage {
-        crate::intake::submit(store, queue, bytes, true, Some("ED-2"))
+        let request = crate::intake::JobRequest {
+            stat: true,
+            station: Some("ED-2"),
+            demographics: None,
+        };
+        crate::intake::submit(store, queue, bytes, request)
             .await
             .unwrap();
         let mut consumer = queue.consume(&WorkKind::ALL, 1).await.unwrap();

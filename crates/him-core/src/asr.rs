@@ -45,6 +45,12 @@ pub enum RiskFlag {
     LowConfidenceNumber,
     /// The decoder needed temperature fallback.
     TemperatureFallback,
+    /// The keyed MRN (job demographics) is contradicted: the spoken MRN belongs to another patient.
+    DemographicsMismatchMrn,
+    /// The spoken date of birth is not the keyed patient's.
+    DemographicsMismatchDob,
+    /// The spoken name is not the keyed patient's (or fits another patient).
+    DemographicsMismatchName,
 }
 
 /// A word with its timing and probability.

@@ -11,6 +11,7 @@
 //! - [`AudioClip`] and the [`AsrEngine`] trait with its [`Transcript`] and [`RiskFlag`]s.
 //! - [`PageImage`] and the [`OcrEngine`] trait with its result types ([`OcrPage`], [`OcrWord`]).
 //! - [`DocumentManifest`]: the `document.json` filed beside every document.
+//! - [`JobDemographics`]: what a dictation device sends with the audio (a claim to corroborate).
 //!
 //! ```
 //! use him_core::{DocumentId, MediaType};
@@ -21,6 +22,7 @@
 //! ```
 
 mod asr;
+mod demographics;
 mod error;
 mod id;
 mod manifest;
@@ -34,6 +36,7 @@ pub mod testsuite;
 pub use asr::{
     AsrEngine, AudioClip, RiskFlag, Transcript, TranscriptSegment, TranscriptWord, ASR_SAMPLE_RATE,
 };
+pub use demographics::{is_loinc_code, is_rfc3339_shaped, DemographicsError, JobDemographics};
 pub use error::{EngineError, Result};
 pub use id::{DocumentId, Sha256};
 pub use manifest::{

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DocumentId, Kind, Mrn, PageSegMode, RejectReason, RiskFlag, Sha256};
+use crate::{DocumentId, JobDemographics, Kind, Mrn, PageSegMode, RejectReason, RiskFlag, Sha256};
 
 /// What the submitter said about a job: carried from `him submit`, the intake API and the drop folder
 /// through the queue into the manifest and the index entry, so the review queue orders STAT work first,
@@ -18,6 +18,10 @@ pub struct JobContext {
     /// When the document was submitted, RFC 3339; `None` for `him process`, which submits nothing.
     #[serde(default)]
     pub submitted_at: Option<String>,
+    /// The dictation device's job demographics, when it sent any. Never serialised with the context (the
+    /// context goes into index entries and markers): the manifest and `demographics.json` carry it.
+    #[serde(skip)]
+    pub demographics: Option<JobDemographics>,
 }
 
 /// The patient a document was filed to, and why.
@@ -143,6 +147,9 @@ pub struct DocumentManifest<Fields = serde_json::Value, Matching = serde_json::V
     /// Whether a human must review before the document can be approved (any risk flag).
     #[serde(default)]
     pub needs_review: bool,
+    /// The job demographics the dictation device sent (a claim the spoken header had to corroborate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demographics: Option<JobDemographics>,
 }
 
 impl<F, M> DocumentManifest<F, M> {

@@ -57,6 +57,19 @@ pub enum MatchRule {
     /// No usable MRN; name and date of birth fit exactly one patient.
     #[serde(rename = "name+dob")]
     NameDob,
+    /// Dictation without a usable MRN: the spoken date of birth and the spoken name (by sound or by spelled
+    /// letters) fit exactly one patient, and no near-twin.
+    #[serde(rename = "dob+spoken_name")]
+    DobSpokenName,
+    /// The MRN keyed on the dictation device, corroborated by the spoken date of birth and name.
+    #[serde(rename = "keyed_mrn+dob+name")]
+    KeyedMrnDobName,
+    /// The keyed MRN, corroborated by the spoken date of birth (no name heard clearly).
+    #[serde(rename = "keyed_mrn+dob")]
+    KeyedMrnDob,
+    /// The keyed MRN, corroborated by the spoken name (no date of birth heard).
+    #[serde(rename = "keyed_mrn+name")]
+    KeyedMrnName,
 }
 
 /// Why a document was not matched.
@@ -78,6 +91,12 @@ pub enum UnmatchedReason {
     InsufficientFields,
     /// The document itself carries two different values of an identity field.
     ConflictingFields,
+    /// The job demographics (keyed MRN) and the spoken header disagree: filed to neither patient.
+    /// [`MatchDecision::disagreements`] names the fields.
+    DemographicsMismatch,
+    /// A keyed MRN that nothing spoken confirms (no date of birth or name heard clearly): the keyed patient
+    /// is the first candidate offered to the reviewer.
+    Uncorroborated,
 }
 
 /// The outcome of [`match_patient`].
@@ -134,4 +153,8 @@ pub struct MatchDecision {
     /// The OCR-corrected MRN used, when the MRN as read was not in the index.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub corrected_mrn: Option<String>,
+    /// Which identity fields of the spoken header contradict the job demographics
+    /// ([`UnmatchedReason::DemographicsMismatch`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreements: Vec<crate::field::FieldName>,
 }

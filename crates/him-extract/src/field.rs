@@ -138,6 +138,10 @@ pub struct Fields {
     pub author: Option<Field>,
     /// Encounter, visit or account number.
     pub encounter: Option<Field>,
+    /// Names spelled out letter by letter in a dictation (`E M M E R I C H` → `EMMERICH`), for matching by
+    /// spelled letters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spelled: Vec<String>,
     /// What a reviewer should know about these fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<ExtractWarning>,

@@ -34,6 +34,7 @@
 //! # Ok::<(), him_extract::Error>(())
 //! ```
 
+mod corroborate;
 mod date;
 mod decision;
 mod doctype;
@@ -46,9 +47,11 @@ mod layout;
 mod matching;
 mod mrn;
 mod names;
+mod phonetic;
 mod spoken;
 mod values;
 
+pub use corroborate::{match_dictation, match_spoken};
 pub use date::Date;
 pub use decision::{
     Candidate, IdentifierScores, MatchConfig, MatchDecision, MatchOutcome, MatchRule,
@@ -63,6 +66,7 @@ pub use layout::{layout_text, PageContent};
 pub use matching::match_patient;
 pub use mrn::{is_safe_mrn_for_key, luhn_valid, CheckDigit, LeadingZeros};
 pub use names::normalize_name;
+pub use phonetic::sounds_like;
 pub use spoken::{extract_transcript, TranscriptSegment};
 
 /// `document.json` as the pipeline writes it and the review reads it: the manifest with this crate's

@@ -10,11 +10,11 @@ use crate::field::{FieldName, Fields};
 use crate::index::{PatientIndex, PatientRecord};
 use crate::names::name_similarity;
 
-struct Page<'a> {
-    mrn: Option<&'a str>,
-    birth_date: Option<Date>,
-    family: Option<&'a str>,
-    given: Option<&'a str>,
+pub(crate) struct Page<'a> {
+    pub(crate) mrn: Option<&'a str>,
+    pub(crate) birth_date: Option<Date>,
+    pub(crate) family: Option<&'a str>,
+    pub(crate) given: Option<&'a str>,
 }
 
 fn best_given(page_given: &str, record: &PatientRecord) -> f32 {
@@ -25,7 +25,7 @@ fn best_given(page_given: &str, record: &PatientRecord) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn score(page: &Page<'_>, record: &PatientRecord, mrn_score: Option<f32>) -> Candidate {
+pub(crate) fn score(page: &Page<'_>, record: &PatientRecord, mrn_score: Option<f32>) -> Candidate {
     let straight = (
         page.family.map(|f| name_similarity(f, &record.family)),
         page.given.map(|g| best_given(g, record)),
@@ -108,6 +108,7 @@ fn unmatched(
         outcome: MatchOutcome::Unmatched { reason },
         candidates,
         corrected_mrn,
+        disagreements: Vec::new(),
     }
 }
 
@@ -243,6 +244,7 @@ pub fn match_patient(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -
             outcome,
             candidates,
             corrected_mrn,
+            disagreements: Vec::new(),
         };
     }
 
@@ -281,6 +283,7 @@ pub fn match_patient(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -
                 outcome,
                 candidates,
                 corrected_mrn,
+                disagreements: Vec::new(),
             }
         }
         fits => {
@@ -298,6 +301,7 @@ pub fn match_patient(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -
                         outcome,
                         candidates,
                         corrected_mrn,
+                        disagreements: Vec::new(),
                     }
                 }
                 _ => unmatched(UnmatchedReason::Ambiguous, candidates, corrected_mrn),

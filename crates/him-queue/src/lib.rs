@@ -43,6 +43,7 @@
 //!     stat: false,
 //!     station: Some("scan-03".to_string()),
 //!     submitted_at: "2025-03-01T08:30:00Z".to_string(),
+//!     demographics: false,
 //! };
 //! queue.publish_job(&job).await?;
 //!

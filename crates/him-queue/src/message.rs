@@ -66,6 +66,10 @@ pub struct JobMessage {
     pub station: Option<String>,
     /// When the document was submitted, RFC 3339.
     pub submitted_at: String,
+    /// Job demographics were stored beside the original (`intake/<document_id>/demographics.json`). A flag,
+    /// never the values: they are PHI.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demographics: bool,
 }
 
 impl JobMessage {
@@ -108,7 +112,7 @@ impl JobMessage {
                 return invalid("station is not an id");
             }
         }
-        if !is_rfc3339_shaped(&self.submitted_at) {
+        if !him_core::is_rfc3339_shaped(&self.submitted_at) {
             return invalid("submitted_at is not an RFC 3339 timestamp");
         }
         Ok(())
@@ -249,37 +253,6 @@ fn is_lower_hex(text: &str, len: usize) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` followed by optional fraction and a zone (`Z` or `±HH:MM`).
-fn is_rfc3339_shaped(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes.len() > 40 {
-        return false;
-    }
-    let digits_at = |positions: &[usize]| positions.iter().all(|&i| bytes[i].is_ascii_digit());
-    let head_ok = digits_at(&[0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && matches!(bytes[10], b'T' | b't' | b' ')
-        && bytes[13] == b':'
-        && bytes[16] == b':';
-    let mut rest = &text[19..];
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return false;
-        }
-        rest = &fraction[digits..];
-    }
-    let zone_ok = matches!(rest, "Z" | "z")
-        || (rest.len() == 6
-            && matches!(rest.as_bytes()[0], b'+' | b'-')
-            && rest.as_bytes()[3] == b':'
-            && [1, 2, 4, 5]
-                .iter()
-                .all(|&i| rest.as_bytes()[i].is_ascii_digit()));
-    head_ok && zone_ok
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -305,6 +278,7 @@ pub(crate) mod tests {
             stat,
             station: Some("scan-03".to_string()),
             submitted_at: "2025-03-01T08:30:00Z".to_string(),
+            demographics: false,
         }
     }
 
@@ -341,8 +315,8 @@ pub(crate) mod tests {
     fn decode_errors_do_not_echo_content() {
         let error = JobMessage::from_body(br#"{"patient":"Jane Doe"}"#).unwrap_err();
         assert!(!error.to_string().contains("Jane"), "{error}");
-        assert!(!is_rfc3339_shaped("2025-03-01T08:30:00"));
-        assert!(is_rfc3339_shaped("2025-03-01T08:30:00.123+01:00"));
+        assert!(!him_core::is_rfc3339_shaped("2025-03-01T08:30:00"));
+        assert!(him_core::is_rfc3339_shaped("2025-03-01T08:30:00.123+01:00"));
     }
 
     #[test]

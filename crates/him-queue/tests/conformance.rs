@@ -33,6 +33,7 @@ fn job(n: u8, kind: WorkKind, stat: bool) -> JobMessage {
         stat,
         station: Some("scan-01".to_string()),
         submitted_at: "2025-03-01T08:30:00Z".to_string(),
+        demographics: false,
     }
 }
 

@@ -29,6 +29,7 @@ fn job(n: u8) -> JobMessage {
         stat: false,
         station: None,
         submitted_at: "2025-03-01T08:30:00+01:00".to_string(),
+        demographics: false,
     }
 }
 

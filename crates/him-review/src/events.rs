@@ -97,6 +97,7 @@ mod tests {
             fields: him_extract::Fields::default(),
             patient: None,
             matching: None,
+            demographics: None,
             duration_ms: None,
             risk_flags: Vec::new(),
             needs_review: false,
@@ -158,6 +159,7 @@ mod tests {
                 stat: true,
                 station: Some("ED-2".to_string()),
                 submitted_at: Some("2026-11-30T09:59:00.000Z".to_string()),
+                demographics: None,
             },
         )
         .await;

@@ -251,6 +251,8 @@ pub enum Object {
     Transcript,
     /// `pages/<number>.png`, numbered from 1 with four digits.
     PageImage(u32),
+    /// `demographics.json`: the job demographics a dictation device sent with the audio.
+    Demographics,
 }
 
 impl Object {
@@ -261,6 +263,7 @@ impl Object {
             Object::Ocr => "ocr.json".to_string(),
             Object::Transcript => "transcript.json".to_string(),
             Object::PageImage(number) => format!("pages/{number:04}.png"),
+            Object::Demographics => "demographics.json".to_string(),
         }
     }
 }

@@ -122,6 +122,7 @@ async fn add_dictation(store: &Store) {
         stat: true,
         station: Some("ED-2".to_string()),
         submitted_at: Some("2024-03-01T09:59:58Z".to_string()),
+        demographics: None,
     };
     put(
         store,
@@ -202,6 +203,7 @@ async fn add_dictation(store: &Store) {
         duration_ms: Some(1800),
         risk_flags: vec![RiskFlag::TextInSilence],
         needs_review: true,
+        demographics: None,
     };
     put(store, &location.manifest(), &manifest).await;
     put(store, &location.transcript(), &transcript).await;

@@ -1,0 +1,448 @@
+//! Matching a dictation: the spoken header alone, or a keyed MRN (job demographics) that the spoken header must
+//! corroborate.
+//!
+//! A keyed MRN is a claim. It files into the keyed patient's folder only when the spoken date of birth equals
+//! the patient's or the spoken name is the patient's (by spelling, by sound or by spelled-out letters), and
+//! nothing spoken contradicts it. A contradiction (the spoken date of birth is another, the spoken name is
+//! clearly another, or the spoken header fits another patient) sends it to the unmatched queue as
+//! `demographics_mismatch`, filed to neither patient. Nothing heard clearly → `uncorroborated`, with the keyed
+//! patient first among the candidates offered to the reviewer.
+
+use crate::decision::{
+    Candidate, MatchConfig, MatchDecision, MatchOutcome, MatchRule, UnmatchedReason,
+};
+use crate::field::{FieldName, Fields};
+use crate::index::{PatientIndex, PatientRecord};
+use crate::matching::{match_patient, score, Page};
+use crate::phonetic::{fit, Fit};
+
+/// How the spoken name compares with one patient's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameFit {
+    /// No name heard.
+    Absent,
+    /// Family and given name agree (in either order), or the spelled-out family name and a given name
+    /// that does not differ.
+    Agrees,
+    /// Heard, but neither clearly this patient's nor clearly another's.
+    Unclear,
+    /// Family and given name both clearly another's.
+    Differs,
+}
+
+fn name_fit(fields: &Fields, record: &PatientRecord, cfg: &MatchConfig) -> NameFit {
+    let heard_family: Vec<&str> = fields
+        .patient_family
+        .iter()
+        .map(|f| f.value.as_str())
+        .collect();
+    let heard_given: Vec<&str> = fields
+        .patient_given
+        .iter()
+        .map(|f| f.value.as_str())
+        .collect();
+    let spelled: Vec<&str> = fields.spelled.iter().map(String::as_str).collect();
+    if heard_family.is_empty() && heard_given.is_empty() && spelled.is_empty() {
+        return NameFit::Absent;
+    }
+    let family = [record.family.as_str()];
+    let given: Vec<&str> = record.given.iter().map(String::as_str).collect();
+    let pair = |f: &[&str], g: &[&str]| {
+        (
+            fit(
+                f,
+                &spelled,
+                &family,
+                cfg.family_threshold,
+                cfg.name_conflict_below,
+            ),
+            fit(g, &[], &given, cfg.given_threshold, cfg.name_conflict_below),
+        )
+    };
+    let straight = pair(&heard_family, &heard_given);
+    let swapped = pair(&heard_given, &heard_family);
+    let judge = |(family, given): (Fit, Fit)| match (family, given) {
+        (Fit::Agrees, Fit::Agrees) => NameFit::Agrees,
+        // Spelled letters are strong evidence of the family name; the given name must not differ.
+        (Fit::Agrees, Fit::Unclear | Fit::Absent)
+            if spelled
+                .iter()
+                .any(|s| crate::phonetic::spelled_is(s, &record.family)) =>
+        {
+            NameFit::Agrees
+        }
+        (Fit::Differs, Fit::Differs) => NameFit::Differs,
+        (Fit::Differs, Fit::Absent) | (Fit::Absent, Fit::Differs) => NameFit::Differs,
+        _ => NameFit::Unclear,
+    };
+    match (judge(straight), judge(swapped)) {
+        (NameFit::Agrees, _) | (_, NameFit::Agrees) => NameFit::Agrees,
+        (NameFit::Differs, NameFit::Differs) => NameFit::Differs,
+        _ => NameFit::Unclear,
+    }
+}
+
+fn page<'a>(fields: &'a Fields, mrn: Option<&'a str>) -> Page<'a> {
+    Page {
+        mrn,
+        birth_date: fields.date_of_birth_date(),
+        family: fields.patient_family.as_ref().map(|f| f.value.as_str()),
+        given: fields.patient_given.as_ref().map(|f| f.value.as_str()),
+    }
+}
+
+fn decision(
+    outcome: MatchOutcome,
+    candidates: Vec<Candidate>,
+    disagreements: Vec<FieldName>,
+) -> MatchDecision {
+    MatchDecision {
+        outcome,
+        candidates,
+        corrected_mrn: None,
+        disagreements,
+    }
+}
+
+fn unmatched(reason: UnmatchedReason, candidates: Vec<Candidate>) -> MatchDecision {
+    decision(MatchOutcome::Unmatched { reason }, candidates, Vec::new())
+}
+
+/// Patients other than `except` whose date of birth is the spoken one and whose name the spoken name fits.
+fn others_fitting<'a>(
+    fields: &Fields,
+    index: &'a PatientIndex,
+    except: Option<&str>,
+    cfg: &MatchConfig,
+) -> Vec<&'a PatientRecord> {
+    let Some(dob) = fields.date_of_birth_date() else {
+        return Vec::new();
+    };
+    index
+        .by_birth_date(dob)
+        .into_iter()
+        .filter(|r| Some(r.mrn.as_str()) != except)
+        .filter(|r| name_fit(fields, r, cfg) == NameFit::Agrees)
+        .collect()
+}
+
+/// Whether the spoken name is spelled exactly as `record`'s (what tells a patient from a near-twin).
+fn name_exact(fields: &Fields, record: &PatientRecord) -> bool {
+    let candidate = score(&page(fields, None), record, None);
+    candidate.scores.family == Some(1.0) && candidate.scores.given == Some(1.0)
+}
+
+/// Matches a dictation: with a keyed MRN from the job demographics, corroborates it against the spoken
+/// header; without one, matches the spoken header itself ([`match_spoken`]).
+pub fn match_dictation(
+    fields: &Fields,
+    keyed_mrn: Option<&str>,
+    index: &PatientIndex,
+    cfg: &MatchConfig,
+) -> MatchDecision {
+    match keyed_mrn {
+        Some(keyed) => corroborate(fields, keyed, index, cfg),
+        None => match_spoken(fields, index, cfg),
+    }
+}
+
+/// Corroborates a keyed MRN with the spoken header.
+fn corroborate(
+    fields: &Fields,
+    keyed: &str,
+    index: &PatientIndex,
+    cfg: &MatchConfig,
+) -> MatchDecision {
+    let owners = if index.check_digit().is_valid(keyed) {
+        index.by_mrn(keyed)
+    } else {
+        Vec::new()
+    };
+    // Everyone the spoken header could be about, for the reviewer.
+    let spoken = match_patient(fields, index, cfg);
+    let mut candidates = spoken.candidates.clone();
+    let owner = match owners.as_slice() {
+        [owner] => *owner,
+        [] => {
+            // The keyed number is nobody's: the claim is wrong, whatever was said.
+            return decision(
+                MatchOutcome::Unmatched {
+                    reason: UnmatchedReason::DemographicsMismatch,
+                },
+                candidates,
+                vec![FieldName::Mrn],
+            );
+        }
+        _ => return unmatched(UnmatchedReason::Ambiguous, candidates),
+    };
+    let owner_candidate = score(&page(fields, Some(&owner.mrn)), owner, Some(1.0));
+    candidates.retain(|c| c.mrn != owner.mrn);
+    candidates.insert(0, owner_candidate.clone());
+
+    let mut disagreements = Vec::new();
+    // A spoken MRN that belongs to another patient.
+    if let Some(spoken_mrn) = fields.mrn.as_ref().map(|f| f.value.as_str()) {
+        let spoken_owner = index.by_mrn(spoken_mrn);
+        if !spoken_owner.is_empty() && spoken_owner.iter().all(|r| r.mrn != owner.mrn) {
+            disagreements.push(FieldName::Mrn);
+        }
+    }
+    let dob = fields.date_of_birth_date();
+    let dob_agrees = match (dob, owner.birth_date) {
+        (Some(spoken), Some(indexed)) if spoken == indexed => true,
+        (Some(_), _) => {
+            disagreements.push(FieldName::DateOfBirth);
+            false
+        }
+        (None, _) => false,
+    };
+    let owner_name = name_fit(fields, owner, cfg);
+    let others = others_fitting(fields, index, Some(&owner.mrn), cfg);
+    // The spoken name is clearly not the keyed patient's, or the spoken name and date of birth fit another
+    // patient better (exactly theirs, not the keyed patient's).
+    let fits_other_better = others.iter().any(|other| {
+        owner_name != NameFit::Agrees || (name_exact(fields, other) && !name_exact(fields, owner))
+    });
+    if owner_name == NameFit::Differs || fits_other_better {
+        disagreements.push(FieldName::PatientFamily);
+    }
+    if !disagreements.is_empty() {
+        disagreements.sort();
+        disagreements.dedup();
+        return decision(
+            MatchOutcome::Unmatched {
+                reason: UnmatchedReason::DemographicsMismatch,
+            },
+            candidates,
+            disagreements,
+        );
+    }
+    let name_agrees = owner_name == NameFit::Agrees;
+    // A near-twin (same date of birth, a name that sounds the same) the spoken header cannot tell apart.
+    let twin_blocks = name_agrees && !others.is_empty() && !name_exact(fields, owner);
+    let rule = match (dob_agrees, name_agrees) {
+        _ if twin_blocks => None,
+        (true, true) => Some(MatchRule::KeyedMrnDobName),
+        (true, false) => Some(MatchRule::KeyedMrnDob),
+        (false, true) => Some(MatchRule::KeyedMrnName),
+        (false, false) => None,
+    };
+    match rule {
+        Some(rule) => decision(
+            MatchOutcome::Matched {
+                mrn: owner.mrn.clone(),
+                score: owner_candidate.score,
+                rule,
+            },
+            candidates,
+            Vec::new(),
+        ),
+        None => unmatched(UnmatchedReason::Uncorroborated, candidates),
+    }
+}
+
+/// Matches a spoken header without job demographics: as a chart ([`match_patient`]), then, when that finds no
+/// candidate, by the spoken date of birth and the spoken name compared by sound and spelled letters. Exactly
+/// one patient born that day must fit the name, no near-twin may fit it too, and a spoken MRN must not
+/// belong to anyone else.
+pub fn match_spoken(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -> MatchDecision {
+    let decision = match_patient(fields, index, cfg);
+    // Name and date of birth chose a patient by spelling; a recogniser spells by ear, so another patient born
+    // that day whose name sounds the same (a near-twin) makes it ambiguous unless the name is exactly one's.
+    if let MatchOutcome::Matched {
+        mrn,
+        rule: MatchRule::NameDob,
+        ..
+    } = &decision.outcome
+    {
+        let others = others_fitting(fields, index, Some(mrn), cfg);
+        let chosen = index.by_mrn(mrn);
+        let told_apart = chosen.iter().all(|r| name_exact(fields, r))
+            && others.iter().all(|r| !name_exact(fields, r));
+        if !others.is_empty() && !told_apart {
+            return MatchDecision {
+                outcome: MatchOutcome::Unmatched {
+                    reason: UnmatchedReason::Ambiguous,
+                },
+                ..decision
+            };
+        }
+        return decision;
+    }
+    let retry = matches!(
+        decision.outcome,
+        MatchOutcome::Unmatched {
+            reason: UnmatchedReason::NoCandidate
+                | UnmatchedReason::InsufficientFields
+                | UnmatchedReason::MrnOnly
+        }
+    );
+    if !retry || !cfg.name_dob_without_mrn {
+        return decision;
+    }
+    let fits = others_fitting(fields, index, None, cfg);
+    let [only] = fits.as_slice() else {
+        return decision;
+    };
+    if let Some(mrn) = fields.mrn.as_ref().map(|f| f.value.as_str()) {
+        let owners = index.by_mrn(mrn);
+        if !owners.is_empty() && owners.iter().all(|r| r.mrn != only.mrn) {
+            return decision;
+        }
+    }
+    let candidate = score(&page(fields, None), only, None);
+    let mut candidates = decision.candidates;
+    candidates.retain(|c| c.mrn != only.mrn);
+    candidates.insert(0, candidate.clone());
+    MatchDecision {
+        outcome: MatchOutcome::Matched {
+            mrn: only.mrn.clone(),
+            score: candidate.score,
+            rule: MatchRule::DobSpokenName,
+        },
+        candidates,
+        corrected_mrn: None,
+        disagreements: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::date::Date;
+    use crate::field::{Field, Source};
+    use crate::mrn::CheckDigit;
+
+    const INDEX: &str = "mrn,family,given,birth_date,sex\n\
+        4081123,O'Keefe,Karena,1957-03-14,F\n\
+        4081124,Okafor,Samuel,1981-07-02,M\n\
+        5520914,Emmerich,Carol,1968-05-14,F\n\
+        7770001,Hale,Augustus,1990-02-03,M\n\
+        7770002,Hale,Augusta,1990-02-03,F\n";
+
+    fn index() -> PatientIndex {
+        PatientIndex::from_csv(INDEX.as_bytes(), CheckDigit::None).unwrap()
+    }
+
+    fn field(value: &str) -> Option<Field> {
+        Some(Field {
+            value: value.to_string(),
+            confidence: 0.8,
+            source: Source::Audio {
+                start_ms: 0,
+                end_ms: 1,
+            },
+            raw: None,
+        })
+    }
+
+    fn heard(family: &str, given: &str, dob: &str) -> Fields {
+        let opt = |v: &str| if v.is_empty() { None } else { field(v) };
+        Fields {
+            patient_family: opt(family),
+            patient_given: opt(given),
+            date_of_birth: opt(dob),
+            ..Fields::default()
+        }
+    }
+
+    fn decide(fields: &Fields, keyed: Option<&str>) -> MatchDecision {
+        match_dictation(fields, keyed, &index(), &MatchConfig::default())
+    }
+
+    fn filed(decision: &MatchDecision) -> Option<&str> {
+        match &decision.outcome {
+            MatchOutcome::Matched { mrn, .. } => Some(mrn),
+            MatchOutcome::Unmatched { .. } => None,
+        }
+    }
+
+    fn reason(decision: &MatchDecision) -> Option<UnmatchedReason> {
+        match decision.outcome {
+            MatchOutcome::Unmatched { reason } => Some(reason),
+            MatchOutcome::Matched { .. } => None,
+        }
+    }
+
+    #[test]
+    fn keyed_mrn_corroborated_by_the_spoken_birth_date_files() {
+        let d = decide(&heard("", "", "1957-03-14"), Some("4081123"));
+        assert_eq!(filed(&d), Some("4081123"));
+        assert!(matches!(
+            d.outcome,
+            MatchOutcome::Matched {
+                rule: MatchRule::KeyedMrnDob,
+                ..
+            }
+        ));
+        // By a misheard but same-sounding name.
+        let d = decide(&heard("O'Keeffe", "Karina", ""), Some("4081123"));
+        assert_eq!(filed(&d), Some("4081123"));
+        // By spelled letters with a garbled family name.
+        let mut fields = heard("Rich", "Carol", "");
+        fields.spelled = vec!["EMMERITH".to_string()];
+        assert_eq!(filed(&decide(&fields, Some("5520914"))), Some("5520914"));
+    }
+
+    #[test]
+    fn one_digit_off_keyed_mrn_with_a_contradicting_birth_date_files_to_neither() {
+        // Keyed 4081124 (Okafor) for a dictation about O'Keefe, 1957-03-14.
+        let d = decide(&heard("O'Keefe", "Karena", "1957-03-14"), Some("4081124"));
+        assert_eq!(filed(&d), None);
+        assert_eq!(reason(&d), Some(UnmatchedReason::DemographicsMismatch));
+        assert!(d.disagreements.contains(&FieldName::DateOfBirth));
+        assert!(d.disagreements.contains(&FieldName::PatientFamily));
+        assert_eq!(
+            d.candidates[0].mrn, "4081124",
+            "keyed patient offered first"
+        );
+    }
+
+    #[test]
+    fn nothing_heard_leaves_a_keyed_mrn_uncorroborated() {
+        let d = decide(&Fields::default(), Some("4081123"));
+        assert_eq!(reason(&d), Some(UnmatchedReason::Uncorroborated));
+        assert_eq!(d.candidates[0].mrn, "4081123");
+        let d = decide(&heard("Garbled", "", ""), Some("4081123"));
+        assert_eq!(filed(&d), None);
+    }
+
+    #[test]
+    fn unknown_keyed_mrn_is_a_mismatch() {
+        let d = decide(&heard("O'Keefe", "Karena", "1957-03-14"), Some("9999999"));
+        assert_eq!(reason(&d), Some(UnmatchedReason::DemographicsMismatch));
+        assert_eq!(d.disagreements, vec![FieldName::Mrn]);
+    }
+
+    #[test]
+    fn a_near_twin_blocks_a_name_that_sounds_like_both() {
+        // Keyed Augusta, spoken "Augustus": the spoken name is exactly the twin's.
+        let d = decide(&heard("Hale", "Augustus", "1990-02-03"), Some("7770002"));
+        assert_eq!(reason(&d), Some(UnmatchedReason::DemographicsMismatch));
+        // Keyed Augusta, spoken "Augusta": told apart by the exact name.
+        let d = decide(&heard("Hale", "Augusta", "1990-02-03"), Some("7770002"));
+        assert_eq!(filed(&d), Some("7770002"));
+        // Without demographics, a misheard "Agusta" fits both twins: unmatched.
+        let d = decide(&heard("Hale", "Agusta", "1990-02-03"), None);
+        assert_eq!(filed(&d), None);
+    }
+
+    #[test]
+    fn spoken_birth_date_and_a_name_heard_by_sound_file_without_demographics() {
+        let d = decide(&heard("Okeefe", "Karina", "1957-03-14"), None);
+        assert_eq!(filed(&d), Some("4081123"));
+        let mut fields = heard("Rich", "Carl", "1968-05-14");
+        fields.spelled = vec!["EMMERICH".to_string()];
+        assert_eq!(filed(&decide(&fields, None)), Some("5520914"));
+        // A spoken MRN of someone else blocks it.
+        let mut fields = heard("Okeefe", "Karina", "1957-03-14");
+        fields.mrn = field("4081124");
+        assert_eq!(filed(&decide(&fields, None)), None);
+        // Another date of birth: nobody.
+        assert_eq!(
+            filed(&decide(&heard("Okeefe", "Karina", "1957-03-15"), None)),
+            None
+        );
+        let _ = Date::new(2000, 1, 1);
+    }
+}
