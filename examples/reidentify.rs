@@ -1,5 +1,6 @@
-//! Re-runs `extract → match` over the OCR already stored by `him process`, without OCR: the fast loop of
-//! `scripts/bench-identity --reidentify`. Prints one JSON line per stored chart, keyed by its SHA-256 (the
+//! Re-runs `extract → match` over the OCR and transcripts already stored by `him process`, without OCR or
+//! speech-to-text: the fast loop of `scripts/bench-identity --reidentify` and `scripts/bench-dictation
+//! --rematch` (a dictation is matched with the job demographics its manifest records). Prints one JSON line per stored chart, keyed by its SHA-256 (the
 //! benchmark maps it back to its file), in the shape of `him process`'s lines.
 //!
 //! `cargo run --release --example reidentify -- STORE_DIR PATIENT_INDEX [CONFIG]`
@@ -10,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use him::identity::{identify, load_index};
+use him::identity::{identify, identify_transcript, load_index};
 use him_core::OcrWord;
 use him_extract::{Manifest, PageContent};
 use serde::Deserialize;
@@ -30,7 +31,10 @@ fn ocr_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             ocr_files(&path, out)?;
-        } else if path.file_name().is_some_and(|name| name == "ocr.json") {
+        } else if path
+            .file_name()
+            .is_some_and(|name| name == "ocr.json" || name == "transcript.json")
+        {
             out.push(path);
         }
     }
@@ -57,6 +61,22 @@ fn main() -> anyhow::Result<()> {
         let folder = path.parent().unwrap_or(Path::new("."));
         let manifest: Manifest =
             serde_json::from_slice(&std::fs::read(folder.join("document.json"))?)?;
+        if path.ends_with("transcript.json") {
+            let transcript: him_core::Transcript = serde_json::from_slice(&std::fs::read(&path)?)?;
+            let keyed = manifest
+                .demographics
+                .as_ref()
+                .and_then(him_core::JobDemographics::mrn_compact);
+            let identity = identify_transcript(
+                &transcript.segments,
+                keyed.as_deref(),
+                Some(&index),
+                &config.patients,
+                &config.matching,
+            );
+            print_line(&manifest, &identity);
+            continue;
+        }
         let ocr: OcrJson = serde_json::from_slice(&std::fs::read(&path)?)?;
         let text = std::fs::read_to_string(folder.join("text.txt")).unwrap_or_default();
         let texts: Vec<&str> = text.split("\n\u{c}\n").collect();
@@ -80,19 +100,24 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(Path::new(&dir).join(name), rows.join("\n\u{c}\n"))?;
         }
         let identity = identify(&pages, Some(&index), &config.patients, &config.matching);
-        let status = if identity.filing_mrn().is_some() {
-            "filed"
-        } else {
-            "unmatched"
-        };
-        let line = serde_json::json!({
-            "sha256": manifest.sha256,
-            "status": status,
-            "fields": identity.fields_summary(),
-            "patient": identity.patient(),
-            "unmatched_reason": identity.filing_mrn().is_none().then(|| identity.unmatched_reason()),
-        });
-        println!("{line}");
+        print_line(&manifest, &identity);
     }
     Ok(())
+}
+
+/// One line in the shape of `him process`'s.
+fn print_line(manifest: &Manifest, identity: &him::identity::Identity) {
+    let status = if identity.filing_mrn().is_some() {
+        "filed"
+    } else {
+        "unmatched"
+    };
+    let line = serde_json::json!({
+        "sha256": manifest.sha256,
+        "status": status,
+        "fields": identity.fields_summary(),
+        "patient": identity.patient(),
+        "unmatched_reason": identity.filing_mrn().is_none().then(|| identity.unmatched_reason()),
+    });
+    println!("{line}");
 }

@@ -49,6 +49,7 @@ mod mrn;
 mod names;
 mod phonetic;
 mod spoken;
+mod spoken_cues;
 mod values;
 
 pub use corroborate::{match_dictation, match_spoken};

@@ -9,6 +9,7 @@ use crate::doctype;
 use crate::extract::{assemble, Candidate};
 use crate::field::{ExtractOptions, Fields, Source};
 use crate::labels::{label_values, LabelKind};
+use crate::spoken_cues::{canonicalize, cue_candidates, joined_digit_run, spelled_names, Found};
 use crate::values::read_value;
 
 /// One transcribed stretch of a dictation, with its time span.
@@ -167,6 +168,34 @@ fn year(words: &[&str]) -> Option<(u32, usize)> {
     Some((century * 100 + n, 1 + taken))
 }
 
+/// Digits said one by one ("four oh eight", "oh three", "double four"): at least two digits, the first a
+/// digit word or "oh" followed by one. Returns the digits and how many words they took.
+fn digit_string(run: &[&str]) -> Option<(String, usize)> {
+    let mut digits = String::new();
+    let mut taken = 0;
+    while taken < run.len() {
+        let word = run[taken];
+        if word == "double" || word == "triple" {
+            let Some(d) = run.get(taken + 1).copied().and_then(spoken_digit) else {
+                break;
+            };
+            let times = if word == "double" { 2 } else { 3 };
+            for _ in 0..times {
+                digits.push(char::from_digit(d, 10).unwrap_or('0'));
+            }
+            taken += 2;
+            continue;
+        }
+        let Some(d) = spoken_digit(word) else { break };
+        digits.push(char::from_digit(d, 10).unwrap_or('0'));
+        taken += 1;
+    }
+    let first_ok = unit(run[0]).is_some()
+        || matches!(run[0], "double" | "triple")
+        || (matches!(run[0], "oh" | "o") && run.get(1).copied().and_then(unit).is_some());
+    (digits.len() >= 2 && first_ok).then_some((digits, taken))
+}
+
 /// Spoken numbers rewritten as digits; each output word remembers the segment it came from.
 struct Normalized {
     text: String,
@@ -217,19 +246,18 @@ fn normalize(segments: &[TranscriptSegment<'_>]) -> Normalized {
                 .map_or((None, 1), |(s, t)| (Some(s), t))
         } else if let Some((y, t)) = year(&run) {
             (Some(y.to_string()), t)
+        } else if let Some((digits, t)) = digit_string(&run) {
+            (Some(digits), t)
+        } else if let Some((n, t)) =
+            small_number(&run, false).filter(|_| tens(run[0]).is_some() || teen(run[0]).is_some())
+        {
+            // "forty six": a group of a digit string said in pairs ("forty six, eighty eight"), an age or a
+            // dose; digits either way.
+            (Some(n.to_string()), t)
+        } else if let Some(n) = ordinal(run[0]) {
+            (Some(n.to_string()), 1)
         } else {
-            let digits: String = run
-                .iter()
-                .map_while(|w| spoken_digit(w))
-                .map(|d| char::from_digit(d, 10).unwrap_or('0'))
-                .collect();
-            if digits.len() >= 2 && unit(run[0]).is_some() {
-                (Some(digits.clone()), digits.len())
-            } else if let Some(n) = ordinal(run[0]) {
-                (Some(n.to_string()), 1)
-            } else {
-                (None, 1)
-            }
+            (None, 1)
         };
         let punct = words[position + taken - 1].2;
         let first_segment = words[position].3;
@@ -289,6 +317,11 @@ pub fn extract_transcript(segments: &[TranscriptSegment<'_>], opts: &ExtractOpti
             _ => value.find(". ").or_else(|| value.find(';')),
         };
         let value = &value[..clause_end.unwrap_or(value.len())];
+        // An MRN said or written in groups (`53, 12, 26, 9`) runs across the commas.
+        let joined = (label.kind == LabelKind::Mrn)
+            .then(|| joined_digit_run(&text[label.value_start..label.value_end]))
+            .flatten();
+        let value = joined.as_deref().unwrap_or(value);
         read_value(
             label.kind,
             label.confidence,
@@ -327,7 +360,21 @@ pub fn extract_transcript(segments: &[TranscriptSegment<'_>], opts: &ExtractOpti
             candidate.source = audio_span(&normalized, segments, start, end);
         }
     }
-    assemble(candidates, opts)
+    // What the labelled reading missed, from what recognisers write for a header; offsets in the canonical
+    // text are mapped back to the transcript by proportion (they only choose a segment).
+    let canonical = canonicalize(text);
+    let mut cued = Vec::new();
+    cue_candidates(&canonical, &Found::of(&candidates), opts.today, &mut cued);
+    let scale = |offset: usize| offset * text.len() / canonical.len().max(1);
+    for mut candidate in cued {
+        if let Source::Text { start, end, .. } = candidate.source {
+            candidate.source = audio_span(&normalized, segments, scale(start), scale(end));
+        }
+        candidates.push(candidate);
+    }
+    let mut fields = assemble(candidates, opts);
+    fields.spelled = spelled_names(&canonical);
+    fields
 }
 
 fn audio_span(
