@@ -172,3 +172,113 @@ fn relative_model_path_is_looked_up_next_to_the_config() {
         run.stderr
     );
 }
+
+/// The index of the sidecar tests: the dictated patient, and the patient whose MRN is one digit off hers.
+const SIDECAR_INDEX: &str = "mrn,family,given,birth_date,sex\n\
+    4081123,O'Keefe,Karena,1957-03-14,F\n\
+    4081124,Okafor,Samuel,1981-07-02,M\n";
+
+/// Runs `him process` over dictation-01 (O'Keefe, born 1957-03-14) copied beside a job demographics sidecar
+/// with `sidecar`; returns the JSON line and the store.
+fn process_with_sidecar(sidecar: &str) -> (serde_json::Value, tempfile::TempDir) {
+    let config = model_config();
+    let dir = tempfile::tempdir().unwrap();
+    let audio = dir.path().join("dict_001.ogg");
+    std::fs::copy(fixture("dictation/dictation-01-en-us.ogg"), &audio).unwrap();
+    std::fs::write(dir.path().join("dict_001.ogg.json"), sidecar).unwrap();
+    let index = dir.path().join("patients.csv");
+    std::fs::write(&index, SIDECAR_INDEX).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    // The sidecar is listed too (a shell glob would): it goes with its audio, not through the pipeline.
+    let run = process_with(
+        store.path(),
+        &[audio.clone(), dir.path().join("dict_001.ogg.json")],
+        &[
+            "--config",
+            config.path().to_str().unwrap(),
+            "--patients",
+            index.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(run.lines.len(), 1, "one document: {:?}", run.lines);
+    (run.line_for(&audio).clone(), store)
+}
+
+/// A keyed MRN that the spoken date of birth and name corroborate files into the keyed patient's folder, with
+/// the demographics stored beside the original and in the manifest.
+#[test]
+fn sidecar_mrn_corroborated_by_the_spoken_header_is_filed() {
+    let (line, store) = process_with_sidecar(
+        r#"{"mrn": "4081123", "author": "Jane Miller", "work_type": "18842-5", "station": "dict-04"}"#,
+    );
+    assert_eq!(line["status"], "filed", "{line}");
+    assert_eq!(line["patient"]["mrn"], "4081123", "{line}");
+    assert!(
+        line["patient"]["rule"]
+            .as_str()
+            .is_some_and(|rule| rule.starts_with("keyed_mrn+")),
+        "{line}"
+    );
+    let location = line["location"].as_str().unwrap();
+    let stored = stored_json(store.path(), &format!("{location}/demographics.json"));
+    assert_eq!(stored["mrn"], "4081123");
+    let manifest = stored_json(store.path(), &format!("{location}/document.json"));
+    assert_eq!(manifest["demographics"]["work_type"], "18842-5");
+    assert_eq!(manifest["station"], "dict-04");
+}
+
+/// The classic wrong-patient error: the MRN keyed one digit off, belonging to another patient, while the
+/// physician dictates the right patient's date of birth. Filed to neither patient, flagged with the field
+/// that disagrees, and the keyed patient offered first for the reviewer.
+#[test]
+fn one_digit_off_sidecar_mrn_contradicted_by_the_spoken_birth_date_files_to_neither() {
+    let (line, store) = process_with_sidecar(r#"{"mrn": "4081124"}"#);
+    assert_eq!(line["status"], "unmatched", "{line}");
+    assert_eq!(line["unmatched_reason"], "demographics_mismatch", "{line}");
+    assert!(
+        line["risk_flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|flag| flag == "demographics_mismatch_dob"),
+        "{line}"
+    );
+    let files = crate::support::files_under(store.path());
+    assert!(
+        files.iter().all(|f| !f.starts_with("patients/")),
+        "nothing in a patient folder: {files:?}"
+    );
+    let location = line["location"].as_str().unwrap();
+    let manifest = stored_json(store.path(), &format!("{location}/document.json"));
+    assert_eq!(manifest["matching"]["candidates"][0]["mrn"], "4081124");
+    assert_eq!(manifest["demographics"]["mrn"], "4081124");
+}
+
+/// A sidecar that is not valid job demographics stops that input with an error that names the key, not the
+/// value; the audio is not processed without it.
+#[test]
+fn invalid_sidecar_is_an_error_that_quotes_no_value() {
+    let config = model_config();
+    let dir = tempfile::tempdir().unwrap();
+    let audio = dir.path().join("O'KEEFE KARENA.ogg");
+    std::fs::copy(fixture("dictation/dictation-01-en-us.ogg"), &audio).unwrap();
+    std::fs::write(
+        dir.path().join("O'KEEFE KARENA.ogg.json"),
+        r#"{"mrn": "4081123", "patient": "O'Keefe, Karena"}"#,
+    )
+    .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let run = process_with(
+        store.path(),
+        std::slice::from_ref(&audio),
+        &["--config", config.path().to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let line = run.line_for(&audio);
+    assert_eq!(line["status"], "error", "{line}");
+    assert!(line["error"].as_str().unwrap().contains("job demographics"));
+    assert!(!run.stderr.contains("Karena") && !run.stderr.contains("4081123"));
+    assert!(crate::support::files_under(store.path()).is_empty());
+}

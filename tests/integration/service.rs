@@ -930,3 +930,63 @@ fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
         "waiting counts from submission ({submitted_at}): {row}"
     );
 }
+
+/// A dictation device writes the audio, then its job demographics sidecar two seconds later: `him watch`
+/// pairs them, the queue message carries only the fact that demographics exist, and the worker files the
+/// dictation into the keyed patient's folder because the spoken header corroborates the keyed MRN.
+#[test]
+fn drop_folder_pairs_a_sidecar_written_two_seconds_after_the_audio() {
+    let index_dir = tempfile::tempdir().unwrap();
+    let index = index_dir.path().join("patients.csv");
+    std::fs::write(
+        &index,
+        "mrn,family,given,birth_date,sex\n4081123,O'Keefe,Karena,1957-03-14,F\n4081124,Okafor,Samuel,1981-07-02,M\n",
+    )
+    .unwrap();
+    let mut world = World::new(
+        "sidecar",
+        &format!(
+            "\n[watch]\npoll_secs = 1\nstable_secs = 1\nsidecar_grace_secs = 8\nstation = \"dict-04\"\n\n\
+             [patients]\nindex = {:?}\n",
+            index.display().to_string()
+        ),
+    );
+    let drop = tempfile::tempdir().unwrap();
+    let watch_log = std::fs::File::create(world.dir.path().join("watch.log")).unwrap();
+    let _watch = Proc(
+        world
+            .him()
+            .args(["watch", "--config", world.config.to_str().unwrap()])
+            .arg(drop.path())
+            .stdout(Stdio::null())
+            .stderr(watch_log)
+            .spawn()
+            .unwrap(),
+    );
+    let audio = std::fs::read(fixture("dictation/dictation-01-en-us.ogg")).unwrap();
+    std::fs::write(drop.path().join("OKEEFE KARENA dict.ogg"), &audio).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    std::fs::write(
+        drop.path().join("OKEEFE KARENA dict.ogg.json"),
+        r#"{"mrn": "4081123", "author": "Jane Miller", "work_type": "18842-5"}"#,
+    )
+    .unwrap();
+    world.start_worker();
+    let keys = world.wait_for_index(1, Duration::from_secs(180));
+    let id = &crate::support::sha256_file(&fixture("dictation/dictation-01-en-us.ogg"))[..32];
+    assert!(
+        keys.contains(&format!("intake/{id}/demographics.json")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&format!("patients/4081123/{id}/demographics.json")),
+        "filed to the keyed patient with its demographics: {keys:?}"
+    );
+    let processed: Vec<String> = std::fs::read_dir(drop.path().join("processed"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(processed.len(), 2, "audio and sidecar moved together: {processed:?}");
+    let log = std::fs::read_to_string(world.dir.path().join("watch.log")).unwrap();
+    assert!(!log.contains("OKEEFE") && !log.contains("4081123"), "{log}");
+}

@@ -45,6 +45,10 @@ pub struct AsrConfig {
     /// With `encoder_context = "fit"`, the shortest context, in seconds: on a context of a few seconds Whisper
     /// invents words (a 2 s clip came back with 8 errors in 4 words).
     pub fit_min_secs: u32,
+    /// Text given to the decoder as if it preceded each window (Whisper's initial prompt): a dictated
+    /// header in the words of the site steers the recogniser toward its labels ("date of birth", not
+    /// "Datamer from") and toward writing digits. Empty for none.
+    pub initial_prompt: String,
     /// Thresholds for the per-segment risk flags.
     pub risk: RiskConfig,
 }
@@ -69,6 +73,7 @@ impl Default for AsrConfig {
             encoder_context: EncoderContext::Fit,
             fit_margin_ms: 1000,
             fit_min_secs: 10,
+            initial_prompt: String::new(),
             risk: RiskConfig::default(),
         }
     }

@@ -236,6 +236,9 @@ impl WhisperEngine {
         params.set_logprob_thold(config.logprob_threshold);
         params.set_no_speech_thold(config.no_speech_threshold);
         params.set_audio_ctx(encoder_frames(samples.len(), config) as i32);
+        if !config.initial_prompt.trim().is_empty() {
+            params.set_initial_prompt(config.initial_prompt.trim());
+        }
 
         let passes =
             pass_log::full(&mut self.state, params, samples).map_err(|error| Error::Decode {

@@ -30,7 +30,14 @@ enum NameFit {
     Differs,
 }
 
-fn name_fit(fields: &Fields, record: &PatientRecord, cfg: &MatchConfig) -> NameFit {
+/// Confidence of a name read without a cue (`spoken_cues`'s unlabelled name is 0.4).
+const GUESSED_NAME_CONFIDENCE: f32 = 0.45;
+
+/// How close a heard family name must be (Jaro-Winkler) when the given name is heard exactly, for a patient
+/// already chosen by the spoken date of birth (`loose`).
+const LOOSE_FAMILY: f32 = 0.82;
+
+fn name_fit(fields: &Fields, record: &PatientRecord, cfg: &MatchConfig, loose: bool) -> NameFit {
     let heard_family: Vec<&str> = fields
         .patient_family
         .iter()
@@ -75,8 +82,15 @@ fn name_fit(fields: &Fields, record: &PatientRecord, cfg: &MatchConfig) -> NameF
         (Fit::Differs, Fit::Absent) | (Fit::Absent, Fit::Differs) => NameFit::Differs,
         _ => NameFit::Unclear,
     };
+    // Born that day, the exact given name and a family name close in spelling (`Schrema` / `Schreiber`).
+    let loosely = loose && {
+        let page = page(fields, None);
+        let scores = score(&page, record, None).scores;
+        scores.given.is_some_and(|g| g >= 0.97) && scores.family.is_some_and(|f| f >= LOOSE_FAMILY)
+    };
     match (judge(straight), judge(swapped)) {
         (NameFit::Agrees, _) | (_, NameFit::Agrees) => NameFit::Agrees,
+        _ if loosely => NameFit::Agrees,
         (NameFit::Differs, NameFit::Differs) => NameFit::Differs,
         _ => NameFit::Unclear,
     }
@@ -122,7 +136,7 @@ fn others_fitting<'a>(
         .by_birth_date(dob)
         .into_iter()
         .filter(|r| Some(r.mrn.as_str()) != except)
-        .filter(|r| name_fit(fields, r, cfg) == NameFit::Agrees)
+        .filter(|r| name_fit(fields, r, cfg, true) == NameFit::Agrees)
         .collect()
 }
 
@@ -196,7 +210,15 @@ fn corroborate(
         }
         (None, _) => false,
     };
-    let owner_name = name_fit(fields, owner, cfg);
+    let mut owner_name = name_fit(fields, owner, cfg, false);
+    // A name guessed from capitalised words (no cue) may support the claim, never contradict it.
+    let guessed_name = fields
+        .patient_family
+        .as_ref()
+        .is_some_and(|f| f.confidence <= GUESSED_NAME_CONFIDENCE);
+    if guessed_name && owner_name == NameFit::Differs {
+        owner_name = NameFit::Unclear;
+    }
     let others = others_fitting(fields, index, Some(&owner.mrn), cfg);
     // The spoken name is clearly not the keyed patient's, or the spoken name and date of birth fit another
     // patient better (exactly theirs, not the keyed patient's).
@@ -246,7 +268,47 @@ fn corroborate(
 /// one patient born that day must fit the name, no near-twin may fit it too, and a spoken MRN must not
 /// belong to anyone else.
 pub fn match_spoken(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) -> MatchDecision {
-    let decision = match_patient(fields, index, cfg);
+    // A heard number nobody holds is a mishearing more often than a patient we do not know: it neither
+    // matches nor blocks (an MRN heard right still has to be corroborated).
+    let unknown_mrn = fields
+        .mrn
+        .as_ref()
+        .is_some_and(|mrn| index.by_mrn(&mrn.value).is_empty());
+    let without_mrn;
+    let fields = if unknown_mrn {
+        without_mrn = Fields {
+            mrn: None,
+            mrn_candidates: Vec::new(),
+            ..fields.clone()
+        };
+        &without_mrn
+    } else {
+        fields
+    };
+    let mut decision = match_patient(fields, index, cfg);
+    // A name guessed from capitalised words (no cue introduced it) does not block what the MRN and the date
+    // of birth agree on.
+    let guessed_name = fields
+        .patient_family
+        .as_ref()
+        .is_some_and(|f| f.confidence <= GUESSED_NAME_CONFIDENCE);
+    if guessed_name && !matches!(decision.outcome, MatchOutcome::Matched { .. }) {
+        let nameless = Fields {
+            patient_family: None,
+            patient_given: None,
+            ..fields.clone()
+        };
+        let retried = match_patient(&nameless, index, cfg);
+        if matches!(
+            retried.outcome,
+            MatchOutcome::Matched {
+                rule: MatchRule::MrnDob,
+                ..
+            }
+        ) {
+            decision = retried;
+        }
+    }
     // Name and date of birth chose a patient by spelling; a recogniser spells by ear, so another patient born
     // that day whose name sounds the same (a near-twin) makes it ambiguous unless the name is exactly one's.
     if let MatchOutcome::Matched {
@@ -438,6 +500,12 @@ mod tests {
         let mut fields = heard("Okeefe", "Karina", "1957-03-14");
         fields.mrn = field("4081124");
         assert_eq!(filed(&decide(&fields, None)), None);
+        // A misheard MRN nobody holds does not block the name and date of birth.
+        let mut fields = heard("O'Keefe", "Karena", "1957-03-14");
+        fields.mrn = field("96682378");
+        assert_eq!(filed(&decide(&fields, None)), Some("4081123"));
+        // The exact given name and a close family name, born that day.
+        assert_eq!(filed(&decide(&heard("Okeef", "Karena", "1957-03-14"), None)), Some("4081123"));
         // Another date of birth: nobody.
         assert_eq!(
             filed(&decide(&heard("Okeefe", "Karina", "1957-03-15"), None)),

@@ -319,7 +319,7 @@ pub fn extract_transcript(segments: &[TranscriptSegment<'_>], opts: &ExtractOpti
         let value = &value[..clause_end.unwrap_or(value.len())];
         // An MRN said or written in groups (`53, 12, 26, 9`) runs across the commas.
         let joined = (label.kind == LabelKind::Mrn)
-            .then(|| joined_digit_run(&text[label.value_start..label.value_end]))
+            .then(|| joined_digit_run(&canonicalize(&text[label.value_start..label.value_end])))
             .flatten();
         let value = joined.as_deref().unwrap_or(value);
         read_value(

@@ -105,6 +105,17 @@ const NAME_STOP: &[&str] = &[
     "doctor",
     "dr",
 ];
+/// Capitalised words of a header that are not a patient's name (note types, labels, titles).
+const NOT_NAMES: &[&str] = &[
+    "this", "is", "dr", "doctor", "dictating", "dictation", "operative", "operation", "note", "notes",
+    "no", "emergency", "department", "summary", "consultation", "consult", "history", "physical",
+    "discharge", "procedure", "progress", "admission", "report", "patient", "name", "medical", "record",
+    "number", "date", "birth", "born", "mrn", "dob", "service", "visit", "last", "first", "spelled", "the",
+    "and", "of", "on", "for", "with", "regarding", "mr", "mrs", "ms", "miss", "april", "may", "june",
+    "july", "august", "january", "february", "march", "september", "october", "november", "december",
+    "seen", "plan", "continue", "she", "he", "they", "we", "i", "it", "in", "a", "an", "to", "from",
+];
+
 /// Fillers that may sit between a label and its value.
 const FILLERS: &[&str] = &["is", "was", "the", "a", "of", "uh", "um"];
 
@@ -112,15 +123,16 @@ static TOKEN_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z][A-Za-z'’]*|\d+(?:st|nd|rd|th)?|[^\sA-Za-z\d]")
         .expect("token pattern compiles")
 });
-static GLUED_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"([A-Za-z])(\d)").expect("glued pattern compiles"));
+static GLUED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"([A-Za-z])(\d)|(\d)([A-Za-z]+)").expect("glued pattern compiles")
+});
 static DAY_OF_MONTH_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+of\s+(january|february|march|april|may|june|july|august|september|october|november|december)\b")
         .expect("day-of-month pattern compiles")
 });
 static NUMERIC_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"\b(\d{1,2})(?:[,.]?\s+|[-/.])(\d{1,2})(?:[,.]?\s+|[-/.])(\d{4}|(?:19|20)[-\s]?\d{2})\b",
+        r"\b(\d{1,2})(?:[,.]?\s+|[-/.])(\d{1,2})(?:[,.]?\s+|[-/.])(\d{4}|(?:19|20)(?:[-\s]|,\s)?\d{2})\b",
     )
     .expect("numeric date pattern compiles")
 });
@@ -128,7 +140,19 @@ static NUMERIC_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// Rewrites what recognisers write for spoken identifiers into forms the date reader knows. Keeps byte
 /// offsets only approximately; callers map offsets back by proportion.
 pub(crate) fn canonicalize(text: &str) -> String {
-    let text = GLUED_RE.replace_all(text, "$1 $2");
+    let text = GLUED_RE.replace_all(text, |caps: &regex::Captures<'_>| {
+        match (caps.get(1), caps.get(3)) {
+            (Some(letter), _) => format!("{} {}", letter.as_str(), &caps[2]),
+            // `1st`, `22nd` stay; `8I86754` splits.
+            (None, Some(digit))
+                if matches!(caps[4].to_ascii_lowercase().as_str(), "st" | "nd" | "rd" | "th") =>
+            {
+                format!("{}{}", digit.as_str(), &caps[4])
+            }
+            (None, Some(digit)) => format!("{} {}", digit.as_str(), &caps[4]),
+            (None, None) => caps[0].to_string(),
+        }
+    });
     let text = DAY_OF_MONTH_RE.replace_all(&text, "$2 $1");
     NUMERIC_DATE_RE
         .replace_all(&text, |caps: &regex::Captures<'_>| {
@@ -191,7 +215,7 @@ fn cue_score(tokens: &[Token<'_>], at: usize, cues: &[&str]) -> f32 {
                 }
             }
             // A comma or a colon may sit between a label and its value; a sentence end may not.
-            None if matches!(token.text, "," | ":" | "-") && words.is_empty() => continue,
+            None if matches!(token.text, "," | ":" | "-" | "#") && words.is_empty() => continue,
             None => break,
         }
     }
@@ -297,46 +321,21 @@ pub(crate) fn cue_candidates(text: &str, found: &Found, today: Date, out: &mut V
     // MRN: a run of digit groups after an MRN-like label.
     if !found.mrn {
         let in_date = |offset: usize| dates.iter().any(|d| d.start <= offset && offset < d.end);
-        let mut i = 0;
-        let mut best: Option<(f32, usize, usize, String)> = None;
-        while i < toks.len() {
-            if !toks[i].is_number() || in_date(toks[i].start) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            let mut digits = String::new();
-            let mut end = i;
-            while end < toks.len() {
-                let t = &toks[end];
-                if t.is_number() && !in_date(t.start) && t.text.chars().all(|c| c.is_ascii_digit())
-                {
-                    digits.push_str(t.text);
-                    end += 1;
-                } else if matches!(t.text, "," | "." | "-")
-                    && toks.get(end + 1).is_some_and(Token::is_number)
-                {
-                    end += 1;
-                } else {
-                    break;
-                }
-            }
-            if (5..=12).contains(&digits.len()) {
-                let score = cue_score(&toks, start, MRN_CUES);
-                let confidence = if score >= CUE_AT { 0.7 } else { 0.0 };
-                if confidence > 0.0 && best.as_ref().is_none_or(|b| confidence > b.0) {
-                    best = Some((
-                        confidence,
-                        toks[start].start,
-                        toks[end - 1].end,
-                        digits.clone(),
-                    ));
-                }
-            }
-            i = end.max(i + 1);
-        }
-        if let Some((confidence, start, _end, digits)) = best {
-            read_value(LabelKind::Mrn, confidence, &digits, start, 0, today, out);
+        let starts_run = |i: usize| {
+            let t = &toks[i];
+            let first = t.is_number()
+                || (t.word().as_deref().and_then(misheard_digit).is_some()
+                    && toks.get(i + 1).is_some_and(Token::is_number));
+            first && !in_date(t.start) && (i == 0 || !toks[i - 1].is_number())
+        };
+        let found_mrn = (0..toks.len())
+            .filter(|&i| starts_run(i) && cue_score(&toks, i, MRN_CUES) >= CUE_AT)
+            .find_map(|i| {
+                let run = joined_digit_run(&text[toks[i].start..header_end])?;
+                Some((toks[i].start, run))
+            });
+        if let Some((start, digits)) = found_mrn {
+            read_value(LabelKind::Mrn, 0.7, &digits, start, 0, today, out);
         }
     }
 
@@ -393,24 +392,103 @@ pub(crate) fn cue_candidates(text: &str, found: &Found, today: Date, out: &mut V
                 }
             }
         }
+        if !out.iter().any(|c| c.name == FieldName::PatientFamily) {
+            unlabelled_name(text, &toks, today, out);
+        }
+    }
+}
+
+/// The first run of two or three capitalised words in the header's first words that are not the
+/// author (after `Dr`/`Doctor`), a note type or a label: the patient's name when no cue introduced it
+/// (`... Operative No. 3 Guardian Laura Nguyen.`). Low confidence.
+fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Candidate>) {
+    // The first 30 words: the name is said early (abbreviations like `Dr.` make sentences unreliable).
+    let limit = toks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.word().is_some())
+        .nth(30)
+        .map_or(toks.len(), |(i, _)| i);
+    let mut i = 0;
+    while i < limit {
+        let name_like = |t: &Token<'_>| {
+            t.text.starts_with(|c: char| c.is_ascii_uppercase())
+                && t.text.len() >= 2
+                && t.word().is_some_and(|w| !NOT_NAMES.contains(&w.as_str()))
+                && !t.text.chars().all(|c| c.is_ascii_uppercase())
+        };
+        if !name_like(&toks[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < limit && name_like(&toks[i]) {
+            i += 1;
+        }
+        let after_title = start > 0
+            && toks[..start]
+                .iter()
+                .rev()
+                .take(2)
+                .any(|t| t.word().is_some_and(|w| matches!(w.as_str(), "dr" | "doctor")));
+        if after_title || !(2..=3).contains(&(i - start)) {
+            continue;
+        }
+        let value = &text[toks[start].start..toks[i - 1].end];
+        read_value(LabelKind::Name, 0.4, value, toks[start].start, 0, today, out);
+        return;
+    }
+}
+
+/// What recognisers write for a digit inside a spoken digit string: `I` for *nine*, `Hero`, `Nero`, `Nilo`
+/// for *zero*, `O` for *oh*.
+fn misheard_digit(word: &str) -> Option<char> {
+    match word {
+        "i" => Some('9'),
+        "o" | "oh" | "zero" | "hero" | "nero" | "nilo" => Some('0'),
+        _ => None,
     }
 }
 
 /// The digits of an MRN said or written in groups at the start of `value` (`53, 12, 26, 9`, `6132.047`,
-/// `1-9-3-8-2-8`): the groups joined, when they make 5 to 12 digits.
+/// `1-9-3-8-2-8`, `8 I-86754`): the groups joined, when they make 5 to 12 digits. Groups join by one kind
+/// of separator (punctuation or spaces); a sentence end (`. `) ends the run.
 pub(crate) fn joined_digit_run(value: &str) -> Option<String> {
     let toks = tokens(value);
     let mut digits = String::new();
-    let mut i = 0;
-    while let Some(t) = toks.get(i) {
-        if t.is_number() && t.text.chars().all(|c| c.is_ascii_digit()) {
-            digits.push_str(t.text);
-        } else if !(matches!(t.text, "," | "." | "-" | "#" | ":")
-            && (digits.is_empty() || toks.get(i + 1).is_some_and(Token::is_number)))
-        {
+    // Whether the groups so far were joined by punctuation (true) or by spaces (false).
+    let mut joined_by: Option<bool> = None;
+    let mut punct_before = false;
+    let mut previous_misheard = false;
+    for (i, t) in toks.iter().enumerate() {
+        let misheard = t.word().as_deref().and_then(misheard_digit);
+        let is_digits = t.is_number() && t.text.chars().all(|c| c.is_ascii_digit());
+        let next_is_digit = toks.get(i + 1).is_some_and(|n| {
+            n.is_number() || n.word().as_deref().and_then(misheard_digit).is_some()
+        });
+        if is_digits || (misheard.is_some() && (!digits.is_empty() || next_is_digit)) {
+            // A misheard digit word joins either way; real groups keep to one kind of separator.
+            if !digits.is_empty() && misheard.is_none() && !previous_misheard {
+                if *joined_by.get_or_insert(punct_before) != punct_before {
+                    break;
+                }
+            }
+            match misheard {
+                Some(d) if !is_digits => digits.push(d),
+                _ => digits.push_str(t.text),
+            }
+            previous_misheard = misheard.is_some() && !is_digits;
+            punct_before = false;
+        } else if matches!(t.text, "," | "." | "-" | "#" | ":") {
+            let spaced = toks.get(i + 1).is_some_and(|n| t.end < n.start);
+            let sentence_end = t.text == "." && spaced && !digits.is_empty();
+            if sentence_end || !(digits.is_empty() || next_is_digit) {
+                break;
+            }
+            punct_before = !digits.is_empty();
+        } else {
             break;
         }
-        i += 1;
     }
     (5..=12).contains(&digits.len()).then_some(digits)
 }
@@ -529,11 +607,17 @@ mod tests {
                 "Medical record number 6132.047. 1st 8 January 17 2002.",
                 "6132047",
             ),
+            ("Record number 8 I-86754 C-1-182022", "8986754"),
+            ("Medical record I8763 Hero1. Per state June 19, 1953.", "9876301"),
+            ("Medical Record #9668237. 8 of Bertho 5, 19, 1941.", "9668237"),
+            ("Medical record number 61-32-04-7 1 date January 17-2002", "6132047"),
+            ("MRN 686, Nero 183, D.O.V. January 18, 1936.", "6860183"),
+            ("record number 74 92 20 family", "749220"),
         ] {
             let at = text.find(|c: char| c.is_ascii_digit()).unwrap();
-            assert_eq!(
-                joined_digit_run(&canonicalize(&text[at..])).as_deref(),
-                Some(mrn),
+            let direct = joined_digit_run(&canonicalize(&text[at..]));
+            assert!(
+                direct.as_deref().is_some_and(|d| mrn.ends_with(d)),
                 "{text}"
             );
             let got = read(text);
@@ -549,6 +633,7 @@ mod tests {
             ("MRN841-987-1, Thursday 10-25-20-19, the wound is clean", "2019-10-25"),
             ("born on the 13th of March 1957. seen on June 2, 2024", "1957-03-13"),
             ("birthday to three, 11, 26, 1991. Record number 1450071.", "1991-11-26"),
+            ("8th of Virgil 4, 17, 19, 84 C on March 5th, 2020", "1984-04-17"),
         ] {
             let got = read(text);
             assert_eq!(value(&got, FieldName::DateOfBirth), Some(dob), "{text}: {got:?}");
@@ -590,5 +675,9 @@ mod tests {
             vec!["STMMERITH".to_string()]
         );
         assert!(spelled_names("the patient has MS and a CT scan").is_empty());
+        let got = read("This is Dr. Wych and Dictating Operative No. 3 Guardian Laura Nguyen. Born on May 1, 1950.");
+        assert_eq!(value(&got, FieldName::PatientFamily), Some("Nguyen"), "{got:?}");
+        let got = read("This is Dr Maria Santos dictating a consultation. The wound is clean.");
+        assert_eq!(value(&got, FieldName::PatientFamily), None, "{got:?}");
     }
 }

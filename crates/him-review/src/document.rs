@@ -56,6 +56,12 @@ pub(crate) struct DocumentView {
     pub awaiting_signature: bool,
     /// The patient the document is filed to, from the index.
     pub patient: Option<crate::patients::PatientView>,
+    /// The dictation device's job demographics, when it sent any.
+    pub demographics: Option<him_core::JobDemographics>,
+    /// Why the matcher left it unmatched (`demographics_mismatch`, `uncorroborated`, …).
+    pub unmatched_reason: Option<String>,
+    /// Spoken fields that contradict the job demographics (`mrn`, `date_of_birth`, `patient_family`).
+    pub disagreements: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -281,6 +287,22 @@ pub(crate) async fn load(
         versions,
         awaiting_signature: state.awaiting_signature(),
         patient: item.mrn.as_deref().and_then(|mrn| patients.view(mrn)),
+        demographics: manifest.as_ref().and_then(|m| m.demographics.clone()),
+        unmatched_reason: manifest
+            .as_ref()
+            .and_then(|m| m.matching.as_ref())
+            .and_then(|matching| match &matching.outcome {
+                him_extract::MatchOutcome::Unmatched { reason } => serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string)),
+                him_extract::MatchOutcome::Matched { .. } => None,
+            }),
+        disagreements: manifest
+            .iter()
+            .filter_map(|m| m.matching.as_ref())
+            .flat_map(|matching| matching.disagreements.iter())
+            .map(|field| field.as_str().to_string())
+            .collect(),
     })
 }
 

@@ -316,12 +316,26 @@ pub(crate) async fn original_fields(
     let Some(manifest) = manifest(store, location).await? else {
         return Ok(BTreeMap::new());
     };
-    Ok(manifest
+    let mut fields: BTreeMap<String, String> = manifest
         .fields
         .summary()
         .into_iter()
         .map(|(name, field)| (name.to_string(), field.value.to_string()))
-        .collect())
+        .collect();
+    // The dictation device's author, work type and encounter were picked from lists: they win over what
+    // the recogniser heard. Its MRN never does (a keyed MRN files only when the audio corroborates it).
+    if let Some(job) = &manifest.demographics {
+        for (name, value) in [
+            ("author", &job.author),
+            ("document_type", &job.work_type),
+            ("encounter", &job.encounter),
+        ] {
+            if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+                fields.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+    Ok(fields)
 }
 
 /// The text a reviewer should see: the newest draft, else the current version, else the OCR or transcript
