@@ -389,7 +389,7 @@ mod tests {
         let defaults = PipelineConfig::load(None, &env(&[])).unwrap();
         assert_eq!(
             defaults.asr.model_path,
-            Path::new("models/ggml-tiny.en.bin")
+            Path::new("models/ggml-base-q8_0.bin")
         );
     }
 

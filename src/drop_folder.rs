@@ -617,7 +617,8 @@ mod tests {
             DropFolder::open(dir.path(), store, queue, WatchConfig::default()).unwrap();
         let t0 = Instant::now();
         restarted.scan_once(t0).await.unwrap();
-        let summary = restarted.scan_once(t0 + 5 * SECOND).await.unwrap();
+        // Audio waits `sidecar_grace_secs` (10 s by default) for a sidecar after it is stable.
+        let summary = restarted.scan_once(t0 + 16 * SECOND).await.unwrap();
         assert_eq!(summary.duplicates, 1);
         assert_eq!(names(&dir.path().join("processed")), ["dictation.wav"]);
         assert_eq!(published(&restarted.queue).await.len(), 1);
@@ -701,5 +702,91 @@ mod tests {
             ..WatchConfig::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    fn folder_with_grace(dir: &Path) -> DropFolder {
+        let mut watcher = folder(dir);
+        watcher.config.sidecar_grace_secs = 10;
+        watcher.config.orphan_sidecar_secs = 60;
+        watcher
+    }
+
+    /// A sidecar written after the audio is paired with it: the audio waits for it, the job says that
+    /// demographics exist (never their values), the store holds them, and both files move together.
+    #[tokio::test]
+    async fn a_late_sidecar_is_paired_with_its_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder_with_grace(dir.path());
+        std::fs::write(dir.path().join("dict_001.wav"), AUDIO).unwrap();
+        let t0 = Instant::now();
+        watcher.scan_once(t0).await.unwrap();
+        // Stable, but within the grace period: waits for a sidecar.
+        assert_eq!(watcher.scan_once(t0 + 5 * SECOND).await.unwrap().waiting, 1);
+        std::fs::write(
+            dir.path().join("dict_001.wav.json"),
+            r#"{"mrn": "4081123", "work_type": "18842-5"}"#,
+        )
+        .unwrap();
+        let summary = watcher.scan_once(t0 + 7 * SECOND).await.unwrap();
+        assert_eq!(summary.queued, 0, "the sidecar is not stable yet");
+        let summary = watcher.scan_once(t0 + 12 * SECOND).await.unwrap();
+        assert_eq!(summary.queued, 1, "{summary:?}");
+        assert_eq!(
+            names(&dir.path().join("processed")),
+            ["dict_001.wav", "dict_001.wav.json"]
+        );
+        let jobs = published(&watcher.queue).await;
+        assert_eq!(jobs.len(), 1);
+        assert!(jobs[0].demographics);
+        assert!(!serde_json::to_string(&jobs[0]).unwrap().contains("4081123"));
+        let key =
+            him_store::Folder::Intake(him_core::DocumentId::parse(&jobs[0].document_id).unwrap())
+                .key(him_store::Object::Demographics);
+        let stored = watcher.store.get(&key).await.unwrap();
+        assert_eq!(
+            JobDemographics::parse(&stored).unwrap().mrn.as_deref(),
+            Some("4081123")
+        );
+    }
+
+    /// Audio without a sidecar is submitted without one once the grace period is over.
+    #[tokio::test]
+    async fn audio_without_a_sidecar_goes_after_the_grace_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder_with_grace(dir.path());
+        std::fs::write(dir.path().join("dict_002.wav"), AUDIO).unwrap();
+        let t0 = Instant::now();
+        watcher.scan_once(t0).await.unwrap();
+        assert_eq!(watcher.scan_once(t0 + 9 * SECOND).await.unwrap().queued, 0);
+        assert_eq!(watcher.scan_once(t0 + 15 * SECOND).await.unwrap().queued, 1);
+        let jobs = published(&watcher.queue).await;
+        assert!(!jobs[0].demographics);
+    }
+
+    /// An invalid sidecar sends the pair to failed/ (nothing is submitted without the demographics the device
+    /// meant to send); a sidecar whose audio never comes goes to failed/ after `orphan_sidecar_secs`.
+    #[tokio::test]
+    async fn invalid_and_orphan_sidecars_go_to_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = folder_with_grace(dir.path());
+        std::fs::write(dir.path().join("dict_003.wav"), AUDIO).unwrap();
+        std::fs::write(
+            dir.path().join("dict_003.wav.json"),
+            r#"{"patient": "Doe"}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("lost.wav.json"), r#"{"mrn": "1"}"#).unwrap();
+        let t0 = Instant::now();
+        watcher.scan_once(t0).await.unwrap();
+        let summary = watcher.scan_once(t0 + 5 * SECOND).await.unwrap();
+        assert_eq!((summary.queued, summary.failed), (0, 1), "{summary:?}");
+        assert_eq!(
+            names(&dir.path().join("failed")),
+            ["dict_003.wav", "dict_003.wav.json"]
+        );
+        assert!(dir.path().join("lost.wav.json").exists());
+        watcher.scan_once(t0 + 70 * SECOND).await.unwrap();
+        assert!(!dir.path().join("lost.wav.json").exists());
+        assert!(published(&watcher.queue).await.is_empty());
     }
 }

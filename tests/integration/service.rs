@@ -986,7 +986,11 @@ fn drop_folder_pairs_a_sidecar_written_two_seconds_after_the_audio() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(processed.len(), 2, "audio and sidecar moved together: {processed:?}");
+    assert_eq!(
+        processed.len(),
+        2,
+        "audio and sidecar moved together: {processed:?}"
+    );
     let log = std::fs::read_to_string(world.dir.path().join("watch.log")).unwrap();
     assert!(!log.contains("OKEEFE") && !log.contains("4081123"), "{log}");
 }

@@ -56,7 +56,7 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         AsrConfig {
-            model_path: PathBuf::from("models/ggml-tiny.en.bin"),
+            model_path: PathBuf::from("models/ggml-base-q8_0.bin"),
             language: "en".to_string(),
             strategy: Strategy::Greedy,
             beam_size: 5,
@@ -156,6 +156,9 @@ mod tests {
         assert_eq!(config.strategy, Strategy::Beam);
         assert_eq!(config.risk.min_silence_ms, 500);
         assert_eq!(config.threads, 1);
-        assert_eq!(config.model_path, PathBuf::from("models/ggml-tiny.en.bin"));
+        assert_eq!(
+            config.model_path,
+            PathBuf::from("models/ggml-base-q8_0.bin")
+        );
     }
 }

@@ -505,7 +505,10 @@ mod tests {
         fields.mrn = field("96682378");
         assert_eq!(filed(&decide(&fields, None)), Some("4081123"));
         // The exact given name and a close family name, born that day.
-        assert_eq!(filed(&decide(&heard("Okeef", "Karena", "1957-03-14"), None)), Some("4081123"));
+        assert_eq!(
+            filed(&decide(&heard("Okeef", "Karena", "1957-03-14"), None)),
+            Some("4081123")
+        );
         // Another date of birth: nobody.
         assert_eq!(
             filed(&decide(&heard("Okeefe", "Karina", "1957-03-15"), None)),

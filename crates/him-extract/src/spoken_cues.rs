@@ -107,13 +107,81 @@ const NAME_STOP: &[&str] = &[
 ];
 /// Capitalised words of a header that are not a patient's name (note types, labels, titles).
 const NOT_NAMES: &[&str] = &[
-    "this", "is", "dr", "doctor", "dictating", "dictation", "operative", "operation", "note", "notes",
-    "no", "emergency", "department", "summary", "consultation", "consult", "history", "physical",
-    "discharge", "procedure", "progress", "admission", "report", "patient", "name", "medical", "record",
-    "number", "date", "birth", "born", "mrn", "dob", "service", "visit", "last", "first", "spelled", "the",
-    "and", "of", "on", "for", "with", "regarding", "mr", "mrs", "ms", "miss", "april", "may", "june",
-    "july", "august", "january", "february", "march", "september", "october", "november", "december",
-    "seen", "plan", "continue", "she", "he", "they", "we", "i", "it", "in", "a", "an", "to", "from",
+    "this",
+    "is",
+    "dr",
+    "doctor",
+    "dictating",
+    "dictation",
+    "operative",
+    "operation",
+    "note",
+    "notes",
+    "no",
+    "emergency",
+    "department",
+    "summary",
+    "consultation",
+    "consult",
+    "history",
+    "physical",
+    "discharge",
+    "procedure",
+    "progress",
+    "admission",
+    "report",
+    "patient",
+    "name",
+    "medical",
+    "record",
+    "number",
+    "date",
+    "birth",
+    "born",
+    "mrn",
+    "dob",
+    "service",
+    "visit",
+    "last",
+    "first",
+    "spelled",
+    "the",
+    "and",
+    "of",
+    "on",
+    "for",
+    "with",
+    "regarding",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "january",
+    "february",
+    "march",
+    "september",
+    "october",
+    "november",
+    "december",
+    "seen",
+    "plan",
+    "continue",
+    "she",
+    "he",
+    "they",
+    "we",
+    "i",
+    "it",
+    "in",
+    "a",
+    "an",
+    "to",
+    "from",
 ];
 
 /// Fillers that may sit between a label and its value.
@@ -145,7 +213,10 @@ pub(crate) fn canonicalize(text: &str) -> String {
             (Some(letter), _) => format!("{} {}", letter.as_str(), &caps[2]),
             // `1st`, `22nd` stay; `8I86754` splits.
             (None, Some(digit))
-                if matches!(caps[4].to_ascii_lowercase().as_str(), "st" | "nd" | "rd" | "th") =>
+                if matches!(
+                    caps[4].to_ascii_lowercase().as_str(),
+                    "st" | "nd" | "rd" | "th"
+                ) =>
             {
                 format!("{}{}", digit.as_str(), &caps[4])
             }
@@ -426,16 +497,23 @@ fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Ca
             i += 1;
         }
         let after_title = start > 0
-            && toks[..start]
-                .iter()
-                .rev()
-                .take(2)
-                .any(|t| t.word().is_some_and(|w| matches!(w.as_str(), "dr" | "doctor")));
+            && toks[..start].iter().rev().take(2).any(|t| {
+                t.word()
+                    .is_some_and(|w| matches!(w.as_str(), "dr" | "doctor"))
+            });
         if after_title || !(2..=3).contains(&(i - start)) {
             continue;
         }
         let value = &text[toks[start].start..toks[i - 1].end];
-        read_value(LabelKind::Name, 0.4, value, toks[start].start, 0, today, out);
+        read_value(
+            LabelKind::Name,
+            0.4,
+            value,
+            toks[start].start,
+            0,
+            today,
+            out,
+        );
         return;
     }
 }
@@ -468,10 +546,12 @@ pub(crate) fn joined_digit_run(value: &str) -> Option<String> {
         });
         if is_digits || (misheard.is_some() && (!digits.is_empty() || next_is_digit)) {
             // A misheard digit word joins either way; real groups keep to one kind of separator.
-            if !digits.is_empty() && misheard.is_none() && !previous_misheard {
-                if *joined_by.get_or_insert(punct_before) != punct_before {
-                    break;
-                }
+            if !digits.is_empty()
+                && misheard.is_none()
+                && !previous_misheard
+                && *joined_by.get_or_insert(punct_before) != punct_before
+            {
+                break;
             }
             match misheard {
                 Some(d) if !is_digits => digits.push(d),
@@ -608,9 +688,18 @@ mod tests {
                 "6132047",
             ),
             ("Record number 8 I-86754 C-1-182022", "8986754"),
-            ("Medical record I8763 Hero1. Per state June 19, 1953.", "9876301"),
-            ("Medical Record #9668237. 8 of Bertho 5, 19, 1941.", "9668237"),
-            ("Medical record number 61-32-04-7 1 date January 17-2002", "6132047"),
+            (
+                "Medical record I8763 Hero1. Per state June 19, 1953.",
+                "9876301",
+            ),
+            (
+                "Medical Record #9668237. 8 of Bertho 5, 19, 1941.",
+                "9668237",
+            ),
+            (
+                "Medical record number 61-32-04-7 1 date January 17-2002",
+                "6132047",
+            ),
             ("MRN 686, Nero 183, D.O.V. January 18, 1936.", "6860183"),
             ("record number 74 92 20 family", "749220"),
         ] {
@@ -676,7 +765,11 @@ mod tests {
         );
         assert!(spelled_names("the patient has MS and a CT scan").is_empty());
         let got = read("This is Dr. Wych and Dictating Operative No. 3 Guardian Laura Nguyen. Born on May 1, 1950.");
-        assert_eq!(value(&got, FieldName::PatientFamily), Some("Nguyen"), "{got:?}");
+        assert_eq!(
+            value(&got, FieldName::PatientFamily),
+            Some("Nguyen"),
+            "{got:?}"
+        );
         let got = read("This is Dr Maria Santos dictating a consultation. The wound is clean.");
         assert_eq!(value(&got, FieldName::PatientFamily), None, "{got:?}");
     }
