@@ -496,6 +496,54 @@ mod tests {
         assert!(jobs[0].stat);
     }
 
+    /// A dictation device's `job` part: stored beside the original, flagged (never carried) in the job; an
+    /// invalid one is a 400 that names the key, not the value.
+    #[tokio::test]
+    async fn job_demographics_part_is_stored_and_flagged() {
+        let state = state(1024);
+        let with_job = |job: &str| {
+            let mut body = multipart_body(Some(PDF), None);
+            let end = format!("--{BOUNDARY}--\r\n");
+            body.truncate(body.len() - end.len());
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"job\"\r\n\r\n{job}\r\n{end}"
+                )
+                .as_bytes(),
+            );
+            body
+        };
+        let (status, body) = send(
+            &state,
+            upload(Some(TOKEN), with_job(r#"{"patient": "Doe, Jane"}"#)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["reason"], "invalid_demographics");
+        assert!(!body.to_string().contains("Doe"), "{body}");
+        let (status, body) = send(
+            &state,
+            upload(
+                Some(TOKEN),
+                with_job(r#"{"mrn": "4081123", "work_type": "18842-5"}"#),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = him_core::DocumentId::parse(body["document_id"].as_str().unwrap()).unwrap();
+        let stored = state
+            .store
+            .get(&him_store::Folder::Intake(id).key(him_store::Object::Demographics))
+            .await
+            .unwrap();
+        assert_eq!(
+            JobDemographics::parse(&stored).unwrap().mrn.as_deref(),
+            Some("4081123")
+        );
+        let jobs = published(&state.queue).await;
+        assert!(jobs.len() == 1 && jobs[0].demographics);
+    }
+
     /// The same bytes uploaded again: 200 `duplicate`, no second job.
     #[tokio::test]
     async fn second_upload_of_the_same_bytes_is_a_duplicate() {
