@@ -35,10 +35,7 @@ pub fn submit(args: SubmitArgs) -> ExitCode {
                 .await
                 .with_context(|| format!("cannot reach the queue at {}", setup.config.queue.redacted_url()))?;
             let mut failed = false;
-            for path in &args.files {
-                if crate::intake::is_sidecar_of_listed(path, &args.files) {
-                    continue;
-                }
+            for path in &crate::intake::documents(&args.files) {
                 let read = async {
                     let demographics = crate::intake::read_sidecar(path)?;
                     let bytes = tokio::fs::read(path).await.context("cannot read input")?;

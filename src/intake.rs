@@ -55,15 +55,22 @@ pub fn read_sidecar(path: &std::path::Path) -> anyhow::Result<Option<JobDemograp
     }
 }
 
-/// Whether `path` is a job demographics sidecar of another file given beside it (`a.wav.json` next to
-/// `a.wav`): `him process` and `him submit` read it with that file instead of taking it as a document.
-pub fn is_sidecar_of_listed(path: &std::path::Path, listed: &[std::path::PathBuf]) -> bool {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let Some(stem) = name.strip_suffix(".json") else {
-        return false;
+/// The documents among `files`: a job demographics sidecar listed with its file (`a.wav.json` beside `a.wav`,
+/// as a shell glob gives them) is read with that file by `him process` and `him submit`, not taken as a
+/// document of its own. One pass over a set of the names, whatever the number of files.
+pub fn documents(files: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    let listed: std::collections::HashSet<&std::path::Path> =
+        files.iter().map(std::path::PathBuf::as_path).collect();
+    let sidecar_of_listed = |path: &std::path::Path| {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        name.strip_suffix(".json")
+            .is_some_and(|stem| listed.contains(path.with_file_name(stem).as_path()))
     };
-    let audio = path.with_file_name(stem);
-    listed.iter().any(|other| other == &audio)
+    files
+        .iter()
+        .filter(|path| !sidecar_of_listed(path))
+        .cloned()
+        .collect()
 }
 
 /// Stores the original (create-only), publishes the job with publisher confirms, then marks it queued.

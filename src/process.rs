@@ -114,11 +114,7 @@ fn progress_bar(total: usize, stderr_is_terminal: bool) -> ProgressBar {
 /// was accepted.
 async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: usize) -> bool {
     // Job demographics sidecars (`a.wav.json` listed with `a.wav`) go with their document.
-    let documents: Vec<PathBuf> = files
-        .iter()
-        .filter(|path| !crate::intake::is_sidecar_of_listed(path, &files))
-        .cloned()
-        .collect();
+    let documents = crate::intake::documents(&files);
     let total = documents.len();
     let progress = progress_bar(total, std::io::stderr().is_terminal());
     // Log lines are written around the bar, not through it.

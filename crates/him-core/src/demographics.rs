@@ -88,24 +88,17 @@ impl JobDemographics {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '))
         };
         if let Some(mrn) = &self.mrn {
-            if !identifier(mrn) || !mrn.chars().any(|c| c.is_ascii_alphanumeric()) {
+            if !mrn.chars().any(|c| c.is_ascii_alphanumeric()) {
                 return invalid("mrn", "expected letters, digits, - _ . or spaces, 1 to 64");
             }
         }
-        if let Some(encounter) = &self.encounter {
-            if !identifier(encounter) {
-                return invalid(
-                    "encounter",
-                    "expected letters, digits, - _ . or spaces, 1 to 64",
-                );
-            }
-        }
-        if let Some(author_id) = &self.author_id {
-            if !identifier(author_id) {
-                return invalid(
-                    "author_id",
-                    "expected letters, digits, - _ . or spaces, 1 to 64",
-                );
+        for (key, value) in [
+            ("mrn", &self.mrn),
+            ("encounter", &self.encounter),
+            ("author_id", &self.author_id),
+        ] {
+            if value.as_deref().is_some_and(|v| !identifier(v)) {
+                return invalid(key, "expected letters, digits, - _ . or spaces, 1 to 64");
             }
         }
         if let Some(author) = &self.author {

@@ -33,6 +33,14 @@ enum NameFit {
 /// Confidence of a name read without a cue (`spoken_cues`'s unlabelled name is 0.4).
 const GUESSED_NAME_CONFIDENCE: f32 = 0.45;
 
+/// Whether the name was read without a cue (the first capitalised words of the header).
+fn name_is_guessed(fields: &Fields) -> bool {
+    fields
+        .patient_family
+        .as_ref()
+        .is_some_and(|f| f.confidence <= GUESSED_NAME_CONFIDENCE)
+}
+
 /// How close a heard family name must be (Jaro-Winkler) when the given name is heard exactly, for a patient
 /// already chosen by the spoken date of birth (`loose`).
 const LOOSE_FAMILY: f32 = 0.82;
@@ -212,11 +220,7 @@ fn corroborate(
     };
     let mut owner_name = name_fit(fields, owner, cfg, false);
     // A name guessed from capitalised words (no cue) may support the claim, never contradict it.
-    let guessed_name = fields
-        .patient_family
-        .as_ref()
-        .is_some_and(|f| f.confidence <= GUESSED_NAME_CONFIDENCE);
-    if guessed_name && owner_name == NameFit::Differs {
+    if name_is_guessed(fields) && owner_name == NameFit::Differs {
         owner_name = NameFit::Unclear;
     }
     let others = others_fitting(fields, index, Some(&owner.mrn), cfg);
@@ -288,11 +292,7 @@ pub fn match_spoken(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) ->
     let mut decision = match_patient(fields, index, cfg);
     // A name guessed from capitalised words (no cue introduced it) does not block what the MRN and the date
     // of birth agree on.
-    let guessed_name = fields
-        .patient_family
-        .as_ref()
-        .is_some_and(|f| f.confidence <= GUESSED_NAME_CONFIDENCE);
-    if guessed_name && !matches!(decision.outcome, MatchOutcome::Matched { .. }) {
+    if name_is_guessed(fields) && !matches!(decision.outcome, MatchOutcome::Matched { .. }) {
         let nameless = Fields {
             patient_family: None,
             patient_given: None,
@@ -371,7 +371,6 @@ pub fn match_spoken(fields: &Fields, index: &PatientIndex, cfg: &MatchConfig) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::date::Date;
     use crate::field::{Field, Source};
     use crate::mrn::CheckDigit;
 
@@ -514,6 +513,5 @@ mod tests {
             filed(&decide(&heard("Okeefe", "Karina", "1957-03-15"), None)),
             None
         );
-        let _ = Date::new(2000, 1, 1);
     }
 }

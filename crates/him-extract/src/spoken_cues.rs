@@ -369,8 +369,8 @@ pub(crate) fn cue_candidates(text: &str, found: &Found, today: Date, out: &mut V
         }
     }
     if !dob_seen {
-        // A header date no label claims: the date of birth when it is the only one and no service date is
-        // dictated, or the earlier of two when the other is not a birth date either.
+        // A header date no label claims: the date of birth when it is the only one, or the earlier of two
+        // when no service date was dictated either.
         let birth = match unlabelled.as_slice() {
             [only] => Some(only),
             [first, second] if !dos_seen && first.date < second.date => Some(first),
@@ -480,14 +480,14 @@ fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Ca
         .filter(|(_, t)| t.word().is_some())
         .nth(30)
         .map_or(toks.len(), |(i, _)| i);
+    let name_like = |t: &Token<'_>| {
+        t.text.starts_with(|c: char| c.is_ascii_uppercase())
+            && t.text.len() >= 2
+            && t.word().is_some_and(|w| !NOT_NAMES.contains(&w.as_str()))
+            && !t.text.chars().all(|c| c.is_ascii_uppercase())
+    };
     let mut i = 0;
     while i < limit {
-        let name_like = |t: &Token<'_>| {
-            t.text.starts_with(|c: char| c.is_ascii_uppercase())
-                && t.text.len() >= 2
-                && t.word().is_some_and(|w| !NOT_NAMES.contains(&w.as_str()))
-                && !t.text.chars().all(|c| c.is_ascii_uppercase())
-        };
         if !name_like(&toks[i]) {
             i += 1;
             continue;
