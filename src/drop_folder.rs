@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{ensure, Context as _};
 use bytes::Bytes;
-use him_core::{JobDemographics, Kind, MediaType};
+use him_core::{Kind, MediaType};
 use him_queue::Queue;
 use him_store::Store;
 use tracing::{debug, error, info, warn};
@@ -282,10 +282,11 @@ impl DropFolder {
         let demographics = match &sidecar {
             None => None,
             Some(sidecar_name) => {
-                let parsed = tokio::fs::read(self.dir.join(sidecar_name))
+                let path = self.dir.join(sidecar_name);
+                let parsed = tokio::task::spawn_blocking(move || intake::read_demographics(&path))
                     .await
                     .map_err(anyhow::Error::new)
-                    .and_then(|bytes| Ok(JobDemographics::parse(&bytes)?));
+                    .and_then(|read| read);
                 match parsed {
                     Ok(demographics) => Some(demographics),
                     Err(cause) => {
@@ -487,6 +488,7 @@ fn move_no_clobber(source: &Path, folder: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use him_core::JobDemographics;
     use him_queue::QueueConfig;
 
     const SECOND: Duration = Duration::from_secs(1);
@@ -775,14 +777,28 @@ mod tests {
             r#"{"patient": "Doe"}"#,
         )
         .unwrap();
+        // Larger than any job demographics: refused without being read whole.
+        std::fs::write(
+            dir.path().join("dict_004.wav"),
+            b"RIFF\x24\x00\x00\x00WAVEfmt another one",
+        )
+        .unwrap();
+        let mut huge = br#"{"mrn": "1", "author": ""#.to_vec();
+        huge.resize(JobDemographics::MAX_BYTES * 4, b'a');
+        std::fs::write(dir.path().join("dict_004.wav.json"), huge).unwrap();
         std::fs::write(dir.path().join("lost.wav.json"), r#"{"mrn": "1"}"#).unwrap();
         let t0 = Instant::now();
         watcher.scan_once(t0).await.unwrap();
         let summary = watcher.scan_once(t0 + 5 * SECOND).await.unwrap();
-        assert_eq!((summary.queued, summary.failed), (0, 1), "{summary:?}");
+        assert_eq!((summary.queued, summary.failed), (0, 2), "{summary:?}");
         assert_eq!(
             names(&dir.path().join("failed")),
-            ["dict_003.wav", "dict_003.wav.json"]
+            [
+                "dict_003.wav",
+                "dict_003.wav.json",
+                "dict_004.wav",
+                "dict_004.wav.json"
+            ]
         );
         assert!(dir.path().join("lost.wav.json").exists());
         watcher.scan_once(t0 + 70 * SECOND).await.unwrap();

@@ -41,17 +41,33 @@ pub struct JobRequest<'a> {
     pub demographics: Option<&'a JobDemographics>,
 }
 
+/// Reads and checks a job demographics file, reading no more than [`JobDemographics::MAX_BYTES`] and one byte
+/// (a larger file is refused as too large without being read whole).
+pub fn read_demographics(path: &std::path::Path) -> anyhow::Result<JobDemographics> {
+    use std::io::Read;
+    let limit = JobDemographics::MAX_BYTES as u64 + 1;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit)
+        .read_to_end(&mut bytes)?;
+    Ok(JobDemographics::parse(&bytes)?)
+}
+
 /// Reads the job demographics sidecar of `path` (`<file name>.json` beside it), when there is one.
 pub fn read_sidecar(path: &std::path::Path) -> anyhow::Result<Option<JobDemographics>> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".json");
     let sidecar = path.with_file_name(name);
-    match std::fs::read(&sidecar) {
-        Ok(bytes) => Ok(Some(JobDemographics::parse(&bytes)?)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => {
-            Err(anyhow::Error::new(error).context("cannot read the job demographics sidecar"))
+    match read_demographics(&sidecar) {
+        Ok(demographics) => Ok(Some(demographics)),
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            Ok(None)
         }
+        Err(error) => Err(error.context("cannot use the job demographics sidecar")),
     }
 }
 
