@@ -16,6 +16,7 @@ use bytes::Bytes;
 use him_core::{Kind, MediaType, RejectReason};
 use tracing::warn;
 
+use crate::batch::{BatchPlan, PageRole, PageScan};
 use crate::cleanup;
 use crate::identity::identify;
 use crate::pipeline::{mean, Pipeline, Prepared, Stage};
@@ -82,11 +83,61 @@ impl Pipeline {
             Err(rejection) => return Ok(Stage::Rejected(rejection)),
         };
         let max_side = self.config.limits.max_ocr_side;
-        let page_jobs = decoded.pages.into_iter().enumerate().map(|(index, page)| {
+        let batch_config = &self.config.batch;
+        let label = crate::batch::label_regex(&batch_config.label_pattern)?;
+        // Barcodes and ink first, on the pool: a cover sheet is not OCR'd, nor, in a batch, a blank page.
+        let scan_jobs = decoded.pages.into_iter().map(|page| {
+            let config = batch_config.clone();
+            let label = label.clone();
+            let pool = &self.engines.ocr;
+            async move {
+                pool.run(move |_engine| {
+                    let scan = match (&page, config.enabled) {
+                        (DecodedPage::Image { image, .. }, true) => {
+                            crate::batch::scan_page(image, &config, label.as_ref())
+                        }
+                        _ => PageScan::default(),
+                    };
+                    (page, scan)
+                })
+                .await
+            }
+        });
+        let mut decoded_pages = Vec::new();
+        let mut scans = Vec::new();
+        for result in futures::future::join_all(scan_jobs).await {
+            match result {
+                Ok((page, scan)) => {
+                    decoded_pages.push(page);
+                    scans.push(scan);
+                }
+                Err(error @ PoolError::Closed) => {
+                    return Err(anyhow::Error::new(error).context("ocr engine unavailable"))
+                }
+                // A barcode reader panic is contained inside the scan; this is the page raster's doing.
+                Err(error) => {
+                    return Ok(Stage::Rejected(Rejection::new(
+                        RejectReason::EngineFailed,
+                        format!("page scan failed: {error}"),
+                    )))
+                }
+            }
+        }
+        let batch_known = scans
+            .iter()
+            .any(|scan| scan.sheet.is_some() || scan.label.is_some());
+        let page_jobs = decoded_pages.into_iter().enumerate().map(|(index, page)| {
             let config = self.config.ocr.clone();
             let number = index as u32 + 1;
             let pool = &self.engines.ocr;
+            let skip = scans[index].cover_sheet().is_some()
+                || (batch_known
+                    && scans[index].is_blank(batch_config)
+                    && scans[index].label.is_none());
             async move {
+                if skip {
+                    return Ok(skipped_page(number, &page));
+                }
                 pool.run(move |engine| {
                     process_page(engine.as_mut(), number, page, &config, max_side)
                 })
@@ -111,6 +162,29 @@ impl Pipeline {
                         format!("page {} failed: {error}", index + 1),
                     )));
                 }
+            }
+        }
+        if batch_config.enabled {
+            let in_batch = batch_known
+                || pages
+                    .iter()
+                    .any(|page| crate::batch::reads_as_cover_sheet(&page.text));
+            let roles: Vec<PageRole> = pages
+                .iter()
+                .zip(&scans)
+                .map(|(page, scan)| {
+                    crate::batch::page_role(scan, &page.text, in_batch, batch_config)
+                })
+                .collect();
+            if crate::batch::is_batch(&roles) {
+                let split = crate::batch::split(&roles);
+                return Ok(Stage::Batch(Box::new(BatchPlan {
+                    engine_seconds: pages.iter().map(|p| p.engine_seconds).sum(),
+                    pages,
+                    scans,
+                    roles,
+                    split,
+                })));
             }
         }
         let page_texts: Vec<&str> = pages.iter().map(|p| p.text.as_str()).collect();
@@ -157,7 +231,39 @@ impl Pipeline {
             identity,
             duration_ms: None,
             risk_flags: Vec::new(),
+            batch: None,
         })))
+    }
+}
+
+/// A page not OCR'd (a cover sheet, or a blank page of a batch): its size, no text, no image.
+fn skipped_page(number: u32, page: &DecodedPage) -> PageOutput {
+    let (source, width, height) = match page {
+        DecodedPage::Image {
+            image, rendered, ..
+        } => (
+            if *rendered {
+                PageSource::OcrRendered
+            } else {
+                PageSource::Ocr
+            },
+            image.width,
+            image.height,
+        ),
+        DecodedPage::Text { .. } => (PageSource::TextLayer, 0, 0),
+        DecodedPage::Unrendered { .. } => (PageSource::Unrendered, 0, 0),
+    };
+    PageOutput {
+        info: PageInfo {
+            width,
+            height,
+            note: Some("not read: a cover sheet or a blank page".to_string()),
+            ..blank_info(number, source)
+        },
+        text: String::new(),
+        words: Vec::new(),
+        png: None,
+        engine_seconds: 0.0,
     }
 }
 

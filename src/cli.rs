@@ -42,6 +42,9 @@ enum Command {
         /// The drop folder.
         dir: PathBuf,
     },
+    /// Print a cover sheet (PDF) to scan in front of a document: its barcode names the patient (MRN and date of
+    /// birth) and the document (docs/COVERSHEET.md).
+    Coversheet(CoversheetArgs),
     /// Serve the HIM review web UI.
     Review {
         #[command(flatten)]
@@ -74,6 +77,40 @@ pub struct ProcessArgs {
     /// Files to process.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `him coversheet`.
+#[derive(Debug, clap::Args)]
+pub struct CoversheetArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The patient's MRN.
+    #[arg(long)]
+    pub mrn: String,
+    /// The patient's date of birth (YYYY-MM-DD); taken from the index with --patients.
+    #[arg(long)]
+    pub dob: Option<String>,
+    /// The MRN's assigning authority (default: `[batch] authority`, else `LOCAL`).
+    #[arg(long)]
+    pub authority: Option<String>,
+    /// Encounter (visit) number.
+    #[arg(long)]
+    pub encounter: Option<String>,
+    /// LOINC document type (e.g. 18842-5, discharge summary).
+    #[arg(long = "type")]
+    pub document_type: Option<String>,
+    /// Date of service (YYYY-MM-DD).
+    #[arg(long)]
+    pub dos: Option<String>,
+    /// Pages expected after the sheet (blank back sides not counted).
+    #[arg(long)]
+    pub pages: Option<u32>,
+    /// Patient index (FHIR Patient NDJSON or CSV): the date of birth and name are taken from it.
+    #[arg(long)]
+    pub patients: Option<PathBuf>,
+    /// The PDF to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `him submit`.
@@ -180,6 +217,7 @@ pub fn run() -> ExitCode {
                 crate::commands::dlq_replay(&common, id.as_deref(), all)
             }
         },
+        Command::Coversheet(args) => crate::commands::coversheet(args),
         Command::Serve { common } => crate::commands::serve(&common),
         Command::Watch { common, dir } => crate::commands::watch(&common, &dir),
         Command::Review { common, reindex } => crate::commands::review(&common, reindex),

@@ -388,3 +388,72 @@ pub fn user_unlock(common: &CommonArgs, name: Option<&str>, address: Option<&str
         Ok(ExitCode::SUCCESS)
     })())
 }
+
+/// `him coversheet`: writes a cover-sheet PDF. Prints nothing about the patient; errors name the rule, never
+/// a value.
+pub fn coversheet(args: crate::cli::CoversheetArgs) -> ExitCode {
+    use crate::coversheet::{new_sheet_id, render_pdf, CoverSheet, PrintedText};
+    use him_extract::Date;
+    exit((|| {
+        let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+        let config = crate::config::PipelineConfig::load(args.common.config.as_deref(), &env)?;
+        let parse_date = |text: &str, what: &str| {
+            Date::parse_iso(text).with_context(|| format!("--{what} must be a date YYYY-MM-DD"))
+        };
+        let mut printed = PrintedText::default();
+        let mut dob = args
+            .dob
+            .as_deref()
+            .map(|d| parse_date(d, "dob"))
+            .transpose()?;
+        if let Some(path) = &args.patients {
+            let index = crate::identity::load_index(
+                path,
+                config.patients.check_digit,
+                config.patients.mrn_strip_leading_zeros,
+            )?;
+            let record = match index.by_mrn(&args.mrn).as_slice() {
+                [record] => (*record).clone(),
+                [] => anyhow::bail!("no patient of the index holds that MRN"),
+                _ => anyhow::bail!("the index holds that MRN more than once"),
+            };
+            let indexed = record
+                .birth_date
+                .context("the patient's date of birth is not in the index")?;
+            if dob.is_some_and(|given| given != indexed) {
+                anyhow::bail!("--dob is not the index's date of birth for that MRN");
+            }
+            dob = Some(indexed);
+            printed.patient_name = Some(format!("{}, {}", record.family, record.given.join(" ")));
+        }
+        let sheet = CoverSheet {
+            mrn: args.mrn.clone(),
+            authority: args.authority.clone().unwrap_or_else(|| {
+                if config.batch.authority.is_empty() {
+                    "LOCAL".to_string()
+                } else {
+                    config.batch.authority.clone()
+                }
+            }),
+            date_of_birth: dob.context("--dob is required without --patients")?,
+            encounter: args.encounter.clone(),
+            document_type: args.document_type.clone(),
+            date_of_service: args
+                .dos
+                .as_deref()
+                .map(|d| parse_date(d, "dos"))
+                .transpose()?,
+            sheet_id: Some(new_sheet_id()),
+            pages: args.pages,
+        };
+        printed.document_type_display = sheet
+            .document_type
+            .as_deref()
+            .and_then(him_extract::loinc_display)
+            .map(str::to_string);
+        let pdf = render_pdf(&sheet, &printed)?;
+        std::fs::write(&args.out, pdf)
+            .with_context(|| format!("cannot write {}", args.out.display()))?;
+        Ok(ExitCode::SUCCESS)
+    })())
+}

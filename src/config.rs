@@ -38,6 +38,39 @@ pub struct PipelineConfig {
     pub intake: IntakeConfig,
     pub watch: WatchConfig,
     pub review: ReviewConfig,
+    pub batch: BatchConfig,
+}
+
+/// The `[batch]` section: splitting a scanned stack at cover sheets and patient labels.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Read barcodes on every chart page and split batches. `false`: every upload is one document.
+    pub enabled: bool,
+    /// Symbologies read: `data_matrix`, `qr`, `pdf417`, `code128`, `code39`.
+    pub symbologies: Vec<him_decode::barcode::Symbology>,
+    /// Regular expression a patient-label barcode's text must match; its first capture group is the MRN.
+    /// Empty: patient labels are not read.
+    pub label_pattern: String,
+    /// The assigning authority cover sheets must name; empty accepts any.
+    pub authority: String,
+    /// A page is blank (a duplex back side) when under this share of it is ink …
+    pub blank_max_coverage: f32,
+    /// … and it has at most this many character-sized marks.
+    pub blank_max_marks: u32,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            enabled: true,
+            symbologies: him_decode::barcode::Symbology::ALL.to_vec(),
+            label_pattern: "^MRN[:= ]?([A-Za-z0-9-]{4,20})$".to_string(),
+            authority: String::new(),
+            blank_max_coverage: 0.003,
+            blank_max_marks: 6,
+        }
+    }
 }
 
 /// The `[render]` section: the `pdftoppm` fallback for PDF pages with images `him` cannot decode itself.
@@ -102,6 +135,11 @@ impl PipelineConfig {
         if !(50..=1200).contains(&self.render.dpi) {
             bail!("render.dpi must be between 50 and 1200");
         }
+        crate::batch::label_regex(&self.batch.label_pattern)?;
+        ensure!(
+            (0.0..1.0).contains(&self.batch.blank_max_coverage),
+            "batch.blank_max_coverage must be at least 0 and under 1"
+        );
         Ok(())
     }
 

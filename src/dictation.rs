@@ -112,6 +112,7 @@ impl Pipeline {
             duration_ms: Some(duration_ms),
             risk_flags,
             confidence,
+            batch: None,
         })))
     }
 }

@@ -61,6 +61,11 @@ fn options(patients: &PatientsConfig) -> ExtractOptions {
     }
 }
 
+/// Extracts the fields of a chart's pages (by their layout where they were OCR'd).
+pub fn extract_chart(pages: &[PageContent<'_>], patients: &PatientsConfig) -> Fields {
+    extract_pages(pages, &options(patients))
+}
+
 /// Extracts the fields of a chart's pages (by their layout where they were OCR'd) and matches them against
 /// the index.
 pub fn identify(

@@ -17,11 +17,13 @@
 //! store, pools, runtime), [`config`] (`pipeline.toml`), [`metrics`] (Prometheus endpoint of `him worker`),
 //! [`process`] (`him process`, the pipeline in-process), [`launcher`] (engine environment, logging).
 
+pub mod batch;
 pub mod chart;
 pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod coversheet;
 pub mod dictation;
 pub mod drop_folder;
 pub mod filing;

@@ -55,10 +55,16 @@ pub struct Outcome {
     pub engine_ms: u64,
     /// Milliseconds from receiving the bytes to the result being filed.
     pub elapsed_ms: u64,
+    /// For a document split out of a scanned batch: the batch's id and the document's pages in the scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<him_core::BatchSource>,
+    /// For a scanned batch: the outcome of every document split out of it (`him process` prints these).
+    #[serde(skip)]
+    pub documents: Vec<Outcome>,
 }
 
 impl Outcome {
-    fn new(
+    pub(crate) fn new(
         id: DocumentId,
         sha256: Sha256,
         kind: Option<Kind>,
@@ -82,6 +88,8 @@ impl Outcome {
             bytes,
             engine_ms: 0,
             elapsed_ms: 0,
+            batch: None,
+            documents: Vec::new(),
         }
     }
 }
@@ -98,11 +106,15 @@ pub(crate) struct Prepared {
     pub risk_flags: Vec<RiskFlag>,
     /// Mean OCR confidence or mean word probability ×100, for the log.
     pub confidence: Option<f32>,
+    /// Set for a document split out of a scanned batch: its original is `document.pdf`, not the scan.
+    pub batch: Option<him_core::BatchSource>,
 }
 
 /// The result of a kind-specific stage.
 pub(crate) enum Stage {
     Ready(Box<Prepared>),
+    /// A scanned batch to split into documents.
+    Batch(Box<crate::batch::BatchPlan>),
     Rejected(Rejection),
 }
 
@@ -201,6 +213,9 @@ impl Pipeline {
         }
         result.map(|mut outcome| {
             outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+            for document in &mut outcome.documents {
+                document.elapsed_ms = outcome.elapsed_ms;
+            }
             outcome
         })
     }
@@ -217,6 +232,9 @@ impl Pipeline {
         let bytes = original.len() as u64;
         let kind = media.map(MediaType::kind);
         if let Some(entry) = filing::lookup(&self.store, &id).await? {
+            if matches!(entry.location, Folder::Batch(_)) {
+                return self.batch_duplicate(id, sha256, bytes).await;
+            }
             info!(bytes, "document already filed; nothing written");
             return Ok(Outcome::new(
                 id,
@@ -271,10 +289,14 @@ impl Pipeline {
                 self.file_prepared(original, sha256, id, media, *prepared, received)
                     .await
             }
+            Stage::Batch(plan) => {
+                self.file_batch(original, sha256, id, media, *plan, received)
+                    .await
+            }
         }
     }
 
-    async fn file_prepared(
+    pub(crate) async fn file_prepared(
         &self,
         original: Bytes,
         sha256: Sha256,
@@ -311,8 +333,17 @@ impl Pipeline {
             risk_flags: prepared.risk_flags.clone(),
             needs_review: !prepared.risk_flags.is_empty(),
             demographics: job.demographics.clone(),
+            batch: prepared.batch.clone(),
         };
-        let mut objects = vec![(location.original(media.extension()), original)];
+        // A document split out of a batch keeps its pages as `document.pdf`; the legal original is the scan,
+        // under `batches/`.
+        let original_key = match &prepared.batch {
+            Some(_) => location
+                .object("document.pdf")
+                .expect("a plain object name"),
+            None => location.original(media.extension()),
+        };
+        let mut objects = vec![(original_key, original)];
         if let Some(demographics) = &job.demographics {
             objects.push((
                 location.key(Object::Demographics),
@@ -443,10 +474,10 @@ impl Pipeline {
 }
 
 /// When and how a document arrived: the job it came with and the time the pipeline took it.
-struct Received {
-    at: String,
-    job: JobContext,
-    started: Instant,
+pub(crate) struct Received {
+    pub at: String,
+    pub job: JobContext,
+    pub started: Instant,
 }
 
 /// The current time in RFC 3339 with milliseconds.

@@ -143,17 +143,28 @@ async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: us
         .buffered(concurrency.max(1));
     let stdout = std::io::stdout();
     while let Some((path, outcome)) = results.next().await {
-        let line = match outcome {
+        let lines = match outcome {
             Ok(outcome) => {
                 if outcome.status == Status::Rejected {
                     all_accepted = false;
                 }
-                *counts.entry(outcome.status.to_string()).or_default() += 1;
-                let mut value = serde_json::to_value(&outcome).unwrap_or_default();
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("input".to_string(), path.display().to_string().into());
-                }
-                value
+                // A scanned batch prints one line per document split out of it.
+                let documents = if outcome.documents.is_empty() {
+                    vec![outcome]
+                } else {
+                    outcome.documents
+                };
+                documents
+                    .into_iter()
+                    .map(|outcome| {
+                        *counts.entry(outcome.status.to_string()).or_default() += 1;
+                        let mut value = serde_json::to_value(&outcome).unwrap_or_default();
+                        if let Some(object) = value.as_object_mut() {
+                            object.insert("input".to_string(), path.display().to_string().into());
+                        }
+                        value
+                    })
+                    .collect()
             }
             Err(failure) => {
                 all_accepted = false;
@@ -161,13 +172,17 @@ async fn process_files(pipeline: &Pipeline, files: Vec<PathBuf>, concurrency: us
                 // Only the outermost context is logged: deeper causes can quote object keys, and a patient
                 // folder's key holds the MRN. The whole chain and the input path go to stdout only.
                 error!(error = %failure, "input could not be processed");
-                serde_json::json!({ "input": path.display().to_string(), "status": "error", "error": format!("{failure:#}") })
+                vec![
+                    serde_json::json!({ "input": path.display().to_string(), "status": "error", "error": format!("{failure:#}") }),
+                ]
             }
         };
         // stdout can be the same terminal as the bar: the bar is cleared while the line is written.
         progress.suspend(|| {
             let mut out = stdout.lock();
-            let _ = writeln!(out, "{line}");
+            for line in &lines {
+                let _ = writeln!(out, "{line}");
+            }
             let _ = out.flush();
         });
         progress.inc(1);

@@ -291,10 +291,19 @@ async fn run_job(
         Ok(Ok(Ok(outcome))) => outcome,
     };
     // The results are stored; if publishing fails, redelivery finds them (duplicate) and publishes again.
-    queue
-        .publish_event(&event_for(&outcome))
-        .await
-        .map_err(Failure::Publish)?;
+    // A scanned batch announces every document split out of it (the batch itself is no document).
+    if outcome.documents.is_empty() {
+        queue
+            .publish_event(&event_for(&outcome))
+            .await
+            .map_err(Failure::Publish)?;
+    }
+    for document in &outcome.documents {
+        queue
+            .publish_event(&event_for(document))
+            .await
+            .map_err(Failure::Publish)?;
+    }
     Ok(outcome)
 }
 

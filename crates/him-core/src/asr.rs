@@ -51,6 +51,8 @@ pub enum RiskFlag {
     DemographicsMismatchDob,
     /// The spoken name is not the keyed patient's (or fits another patient).
     DemographicsMismatchName,
+    /// A document split out of a scanned batch has another number of pages than its cover sheet announced.
+    PageCountMismatch,
 }
 
 /// A word with its timing and probability.

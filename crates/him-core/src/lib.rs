@@ -40,7 +40,8 @@ pub use demographics::{is_loinc_code, is_rfc3339_shaped, DemographicsError, JobD
 pub use error::{EngineError, Result};
 pub use id::{DocumentId, Sha256};
 pub use manifest::{
-    DocumentManifest, EngineVersions, FiledPatient, JobContext, PageInfo, PageSource, Status,
+    BatchSource, DocumentManifest, EngineVersions, FiledPatient, JobContext, PageInfo, PageSource,
+    Status,
 };
 pub use media::{Kind, MediaType};
 pub use mrn::Mrn;

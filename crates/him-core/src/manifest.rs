@@ -150,6 +150,17 @@ pub struct DocumentManifest<Fields = serde_json::Value, Matching = serde_json::V
     /// The job demographics the dictation device sent (a claim the spoken header had to corroborate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demographics: Option<JobDemographics>,
+    /// The scanned batch this document was split out of, with its pages there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchSource>,
+}
+
+/// Where a document split out of a scanned batch came from: the batch's id (`batches/<id>/`) and the
+/// document's pages in the scan, numbered from 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSource {
+    pub document_id: DocumentId,
+    pub pages: Vec<u32>,
 }
 
 impl<F, M> DocumentManifest<F, M> {

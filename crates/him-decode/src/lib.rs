@@ -43,8 +43,11 @@
 //!
 //! Nothing here logs: a rejection's detail names the defect, never document content.
 
+pub mod assemble;
+pub mod barcode;
 mod config;
 mod gray;
+pub mod ink;
 mod pdf;
 mod raster;
 mod render;

@@ -49,7 +49,8 @@ fn decode_page(
     let (width, height) = decoder.dimensions().map_err(corrupt)?;
     check_pixels(u64::from(width), u64::from(height), limits)?;
     let color = decoder.colortype().map_err(corrupt)?;
-    let dpi = resolution(decoder);
+    let dpi = resolution(decoder, Tag::XResolution);
+    let y_dpi = resolution(decoder, Tag::YResolution);
     let (components, bits) = match color {
         ColorType::Gray(bits) | ColorType::Palette(bits) => (1, bits),
         ColorType::GrayA(bits) => (2, bits),
@@ -93,9 +94,12 @@ fn decode_page(
             .collect(),
         _ => to_luma(&samples, components),
     };
-    let image = PageImage::new(width, height, pixels)
+    let mut image = PageImage::new(width, height, pixels)
         .ok_or_else(|| corrupt("tiff pixel count does not match its dimensions"))?
         .with_dpi(dpi);
+    if let (Some(x), Some(y)) = (dpi, y_dpi) {
+        image = square_pixels(image, x, y, limits)?;
+    }
     Ok(DecodedPage::Image {
         image,
         rotation: Orientation::Up,
@@ -132,9 +136,35 @@ fn apply_palette(
         .collect())
 }
 
-/// The page's horizontal resolution in dots per inch, when declared.
-fn resolution(decoder: &mut Decoder<Cursor<&[u8]>>) -> Option<u32> {
-    let x = decoder.get_tag_f64(Tag::XResolution).ok()?;
+/// A fax page scanned at 204×98 dpi ("standard" fax mode) has pixels twice as tall as wide: text and
+/// two-dimensional barcodes read on it only once its rows are repeated to square pixels. Ratios within 20 %
+/// of square are left alone.
+fn square_pixels(
+    image: PageImage,
+    x_dpi: u32,
+    y_dpi: u32,
+    limits: &LimitsConfig,
+) -> Result<PageImage, Rejection> {
+    let ratio = x_dpi as f32 / y_dpi.max(1) as f32;
+    if !(1.2..=8.0).contains(&ratio) {
+        return Ok(image);
+    }
+    let height = (image.height as f32 * ratio).round() as u32;
+    check_pixels(u64::from(image.width), u64::from(height), limits)?;
+    let width = image.width as usize;
+    let mut pixels = Vec::with_capacity(width * height as usize);
+    for row in 0..height {
+        let source = ((row as f32 / ratio) as usize).min(image.height as usize - 1);
+        pixels.extend_from_slice(&image.pixels[source * width..(source + 1) * width]);
+    }
+    Ok(PageImage::new(image.width, height, pixels)
+        .unwrap_or(image)
+        .with_dpi(Some(x_dpi)))
+}
+
+/// The page's resolution along one axis (`XResolution` or `YResolution`) in dots per inch, when declared.
+fn resolution(decoder: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Option<u32> {
+    let x = decoder.get_tag_f64(tag).ok()?;
     let unit = decoder
         .get_tag_u32(Tag::ResolutionUnit)
         .ok()

@@ -267,6 +267,90 @@ fn corroborate(
     }
 }
 
+/// Matches a document that follows a cover sheet: the sheet's MRN and date of birth must be one patient of
+/// the index, and the document's own header (`fields`, read by OCR) must not name another: an MRN of
+/// another patient, another date of birth, a name clearly another's, or a header that matches another
+/// patient → [`UnmatchedReason::CoverSheetConflict`]. A header that says nothing is no contradiction: the
+/// sheet's two identifiers file it.
+pub fn match_cover_sheet(
+    fields: &Fields,
+    sheet_mrn: &str,
+    sheet_dob: crate::Date,
+    index: &PatientIndex,
+    cfg: &MatchConfig,
+) -> MatchDecision {
+    let read = match_patient(fields, index, cfg);
+    let mut candidates = read.candidates.clone();
+    let owners = index.by_mrn(sheet_mrn);
+    let owner = match owners.as_slice() {
+        [owner] if owner.birth_date == Some(sheet_dob) => *owner,
+        [_] => {
+            return decision(
+                MatchOutcome::Unmatched {
+                    reason: UnmatchedReason::CoverSheetUnknownPatient,
+                },
+                candidates,
+                vec![FieldName::DateOfBirth],
+            )
+        }
+        [] => {
+            return decision(
+                MatchOutcome::Unmatched {
+                    reason: UnmatchedReason::CoverSheetUnknownPatient,
+                },
+                candidates,
+                vec![FieldName::Mrn],
+            )
+        }
+        _ => return unmatched(UnmatchedReason::Ambiguous, candidates),
+    };
+    let owner_candidate = score(&page(fields, Some(&owner.mrn)), owner, Some(1.0));
+    candidates.retain(|c| c.mrn != owner.mrn);
+    candidates.insert(0, owner_candidate);
+
+    let mut disagreements = Vec::new();
+    if let Some(read_mrn) = fields.mrn.as_ref().map(|f| f.value.as_str()) {
+        let read_owners = index.by_mrn(read_mrn);
+        if !read_owners.is_empty() && read_owners.iter().all(|r| r.mrn != owner.mrn) {
+            disagreements.push(FieldName::Mrn);
+        }
+    }
+    if let MatchOutcome::Matched { mrn, .. } = &read.outcome {
+        if *mrn != owner.mrn {
+            disagreements.push(FieldName::Mrn);
+        }
+    }
+    if fields
+        .date_of_birth_date()
+        .is_some_and(|read| read != sheet_dob)
+    {
+        disagreements.push(FieldName::DateOfBirth);
+    }
+    if !name_is_guessed(fields) && name_fit(fields, owner, cfg, false) == NameFit::Differs {
+        disagreements.push(FieldName::PatientFamily);
+    }
+    if !disagreements.is_empty() {
+        disagreements.sort();
+        disagreements.dedup();
+        return decision(
+            MatchOutcome::Unmatched {
+                reason: UnmatchedReason::CoverSheetConflict,
+            },
+            candidates,
+            disagreements,
+        );
+    }
+    decision(
+        MatchOutcome::Matched {
+            mrn: owner.mrn.clone(),
+            score: 1.0,
+            rule: MatchRule::CoverSheet,
+        },
+        candidates,
+        Vec::new(),
+    )
+}
+
 /// Matches a spoken header without job demographics: as a chart ([`match_patient`]), then, when that finds no
 /// candidate, by the spoken date of birth and the spoken name compared by sound and spelled letters. Exactly
 /// one patient born that day must fit the name, no near-twin may fit it too, and a spoken MRN must not

@@ -70,6 +70,10 @@ pub enum MatchRule {
     /// The keyed MRN, corroborated by the spoken name (no date of birth heard).
     #[serde(rename = "keyed_mrn+name")]
     KeyedMrnName,
+    /// A `him` cover sheet named the patient by MRN and date of birth (both the index's), and nothing read on
+    /// the document's pages names another patient.
+    #[serde(rename = "cover_sheet")]
+    CoverSheet,
 }
 
 /// Why a document was not matched.
@@ -97,6 +101,14 @@ pub enum UnmatchedReason {
     /// A keyed MRN that nothing spoken confirms (no date of birth or name heard clearly): the keyed patient
     /// is the first candidate offered to the reviewer.
     Uncorroborated,
+    /// A cover sheet named one patient and the document's own header another (by MRN, date of birth or
+    /// name): filed to neither. [`MatchDecision::disagreements`] names the fields.
+    CoverSheetConflict,
+    /// A cover sheet whose MRN and date of birth are not one patient of the index.
+    CoverSheetUnknownPatient,
+    /// The pages follow a page printed as a cover sheet whose barcode could not be read: they are a document
+    /// of their own, never appended to the previous patient's.
+    SeparatorUnreadable,
 }
 
 /// The outcome of [`match_patient`].

@@ -52,7 +52,7 @@ mod spoken;
 mod spoken_cues;
 mod values;
 
-pub use corroborate::{match_dictation, match_spoken};
+pub use corroborate::{match_cover_sheet, match_dictation, match_spoken};
 pub use date::Date;
 pub use decision::{
     Candidate, IdentifierScores, MatchConfig, MatchDecision, MatchOutcome, MatchRule,

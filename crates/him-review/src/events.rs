@@ -98,6 +98,7 @@ mod tests {
             patient: None,
             matching: None,
             demographics: None,
+            batch: None,
             duration_ms: None,
             risk_flags: Vec::new(),
             needs_review: false,

@@ -141,6 +141,10 @@ fn describe(
 
 /// Reads one document's state from the store and writes it into the index, keeping live claims.
 async fn refresh(store: &Store, db: &Db, entry: &IndexEntry) -> Result<()> {
+    // A scanned batch is no document to review: its split-out documents have index entries of their own.
+    if matches!(entry.location, Folder::Batch(_)) {
+        return Ok(());
+    }
     let location = current_location(store, &entry.location).await?;
     let manifest = review::manifest(store, &location).await?;
     let transcript = review::transcript(store, &location).await?;

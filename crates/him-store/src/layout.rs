@@ -14,6 +14,8 @@
 //! patients/<mrn>/<id>/...                the same files, once matched
 //! rejected/<id>/original.<ext>           exact input bytes of bad input
 //!              /rejection.json           reason code and detail
+//! batches/<id>/original.<ext>            a scanned batch, byte for byte, split into documents
+//!             /batch.json                its documents (scan page numbers), sheets, blank pages, barcodes
 //! index/<id>.json                        written last: where the document went; its presence means "done"
 //! audit/<yyyy>/<mm>/<dd>/<stamp>-<nonce>.json   review audit records
 //! ```
@@ -41,13 +43,18 @@ pub enum Folder {
     Patient(Mrn, DocumentId),
     /// Bad input, original kept: `rejected/<id>`.
     Rejected(DocumentId),
+    /// A scanned batch split into documents: `batches/<id>` (the scan byte for byte and `batch.json`).
+    Batch(DocumentId),
 }
 
 impl Folder {
     /// The document the folder belongs to.
     pub fn document_id(&self) -> &DocumentId {
         match self {
-            Folder::Intake(id) | Folder::Unmatched(id) | Folder::Rejected(id) => id,
+            Folder::Intake(id)
+            | Folder::Unmatched(id)
+            | Folder::Rejected(id)
+            | Folder::Batch(id) => id,
             Folder::Patient(_, id) => id,
         }
     }
@@ -71,6 +78,7 @@ impl Folder {
             Folder::Intake(id) => format!("intake/{id}"),
             Folder::Unmatched(id) => format!("unmatched/{id}"),
             Folder::Rejected(id) => format!("rejected/{id}"),
+            Folder::Batch(id) => format!("batches/{id}"),
             Folder::Patient(mrn, id) => {
                 let mrn = if redact { REDACTED_MRN } else { mrn.as_str() };
                 format!("patients/{mrn}/{id}")
@@ -95,6 +103,7 @@ impl Folder {
             "intake" => (Folder::Intake(DocumentId::parse(second)?), after),
             "unmatched" => (Folder::Unmatched(DocumentId::parse(second)?), after),
             "rejected" => (Folder::Rejected(DocumentId::parse(second)?), after),
+            "batches" => (Folder::Batch(DocumentId::parse(second)?), after),
             "patients" => {
                 let mrn = Mrn::parse(second)?;
                 let after = after?;
@@ -253,6 +262,8 @@ pub enum Object {
     PageImage(u32),
     /// `demographics.json`: the job demographics a dictation device sent with the audio.
     Demographics,
+    /// `source.json`: the scanned batch a document was split out of and its pages there.
+    Source,
 }
 
 impl Object {
@@ -264,6 +275,7 @@ impl Object {
             Object::Transcript => "transcript.json".to_string(),
             Object::PageImage(number) => format!("pages/{number:04}.png"),
             Object::Demographics => "demographics.json".to_string(),
+            Object::Source => "source.json".to_string(),
         }
     }
 }

@@ -204,6 +204,7 @@ async fn add_dictation(store: &Store) {
         risk_flags: vec![RiskFlag::TextInSilence],
         needs_review: true,
         demographics: None,
+        batch: None,
     };
     put(store, &location.manifest(), &manifest).await;
     put(store, &location.transcript(), &transcript).await;
