@@ -5,6 +5,8 @@
 
 #[path = "integration/bad_input.rs"]
 mod bad_input;
+#[path = "integration/batch.rs"]
+mod batch;
 #[path = "integration/charts.rs"]
 mod charts;
 #[path = "integration/dictation.rs"]

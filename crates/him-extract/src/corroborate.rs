@@ -269,8 +269,8 @@ fn corroborate(
 
 /// Matches a document that follows a cover sheet: the sheet's MRN and date of birth must be one patient of
 /// the index, and the document's own header (`fields`, read by OCR) must not name another: an MRN of
-/// another patient, another date of birth, a name clearly another's, or a header that matches another
-/// patient → [`UnmatchedReason::CoverSheetConflict`]. A header that says nothing is no contradiction: the
+/// another patient, another date of birth (unless the header shows the sheet patient's MRN), a name clearly
+/// another's, or a header that matches another patient → [`UnmatchedReason::CoverSheetConflict`]. A header that says nothing is no contradiction: the
 /// sheet's two identifiers file it.
 pub fn match_cover_sheet(
     fields: &Fields,
@@ -309,9 +309,11 @@ pub fn match_cover_sheet(
     candidates.insert(0, owner_candidate);
 
     let mut disagreements = Vec::new();
+    let mut mrn_agrees = false;
     if let Some(read_mrn) = fields.mrn.as_ref().map(|f| f.value.as_str()) {
         let read_owners = index.by_mrn(read_mrn);
-        if !read_owners.is_empty() && read_owners.iter().all(|r| r.mrn != owner.mrn) {
+        mrn_agrees = read_owners.iter().any(|r| r.mrn == owner.mrn);
+        if !read_owners.is_empty() && !mrn_agrees {
             disagreements.push(FieldName::Mrn);
         }
     }
@@ -320,9 +322,12 @@ pub fn match_cover_sheet(
             disagreements.push(FieldName::Mrn);
         }
     }
-    if fields
-        .date_of_birth_date()
-        .is_some_and(|read| read != sheet_dob)
+    // A date of birth read otherwise on a page that also shows the sheet patient's MRN is a misreading (fax
+    // resolution turns 13 into 23); without that MRN it may be another patient (a namesake), so it conflicts.
+    if !mrn_agrees
+        && fields
+            .date_of_birth_date()
+            .is_some_and(|read| read != sheet_dob)
     {
         disagreements.push(FieldName::DateOfBirth);
     }
@@ -557,6 +562,19 @@ mod tests {
         let d = decide(&heard("O'Keefe", "Karena", "1957-03-14"), Some("9999999"));
         assert_eq!(reason(&d), Some(UnmatchedReason::DemographicsMismatch));
         assert_eq!(d.disagreements, vec![FieldName::Mrn]);
+        // Another date of birth with nothing else read may be a namesake: a conflict.
+        let d = sheet(&heard("", "", "1957-03-24"), "4081123", (1957, 3, 14));
+        assert_eq!(reason(&d), Some(UnmatchedReason::CoverSheetConflict));
+    }
+
+    #[test]
+    fn a_misread_birth_date_beside_the_sheet_patients_mrn_is_no_conflict() {
+        let mut fields = heard("O'Keefe", "Karena", "1957-03-24");
+        fields.mrn = field("4081123");
+        assert_eq!(
+            filed(&sheet(&fields, "4081123", (1957, 3, 14))),
+            Some("4081123")
+        );
     }
 
     #[test]
@@ -597,5 +615,61 @@ mod tests {
             filed(&decide(&heard("Okeefe", "Karina", "1957-03-15"), None)),
             None
         );
+    }
+
+    fn sheet(fields: &Fields, mrn: &str, dob: (i32, u8, u8)) -> MatchDecision {
+        let dob = crate::Date::new(dob.0, dob.1, dob.2).unwrap();
+        match_cover_sheet(fields, mrn, dob, &index(), &MatchConfig::default())
+    }
+
+    #[test]
+    fn a_cover_sheet_files_when_the_header_says_nothing_or_agrees() {
+        let d = sheet(&Fields::default(), "4081123", (1957, 3, 14));
+        assert_eq!(filed(&d), Some("4081123"));
+        let d = sheet(
+            &heard("O'Keefe", "Karena", "1957-03-14"),
+            "4081123",
+            (1957, 3, 14),
+        );
+        assert_eq!(filed(&d), Some("4081123"));
+    }
+
+    #[test]
+    fn a_header_naming_another_patient_is_a_conflict() {
+        // Another patient's name and date of birth on the pages.
+        let d = sheet(
+            &heard("Okafor", "Samuel", "1981-07-02"),
+            "4081123",
+            (1957, 3, 14),
+        );
+        assert_eq!(reason(&d), Some(UnmatchedReason::CoverSheetConflict));
+        assert!(d.disagreements.contains(&FieldName::DateOfBirth));
+        // Another patient's MRN alone.
+        let mut fields = Fields::default();
+        fields.mrn = field("4081124");
+        let d = sheet(&fields, "4081123", (1957, 3, 14));
+        assert_eq!(reason(&d), Some(UnmatchedReason::CoverSheetConflict));
+        assert_eq!(d.disagreements, vec![FieldName::Mrn]);
+        // Another date of birth with nothing else read may be a namesake: a conflict.
+        let d = sheet(&heard("", "", "1957-03-24"), "4081123", (1957, 3, 14));
+        assert_eq!(reason(&d), Some(UnmatchedReason::CoverSheetConflict));
+    }
+
+    #[test]
+    fn a_misread_birth_date_beside_the_sheet_patients_mrn_is_no_conflict() {
+        let mut fields = heard("O'Keefe", "Karena", "1957-03-24");
+        fields.mrn = field("4081123");
+        assert_eq!(
+            filed(&sheet(&fields, "4081123", (1957, 3, 14))),
+            Some("4081123")
+        );
+    }
+
+    #[test]
+    fn a_sheet_whose_identifiers_are_not_one_patient_files_nothing() {
+        let d = sheet(&Fields::default(), "4081123", (1957, 3, 15));
+        assert_eq!(reason(&d), Some(UnmatchedReason::CoverSheetUnknownPatient));
+        let d = sheet(&Fields::default(), "9999999", (1957, 3, 14));
+        assert_eq!(reason(&d), Some(UnmatchedReason::CoverSheetUnknownPatient));
     }
 }
