@@ -994,3 +994,40 @@ fn drop_folder_pairs_a_sidecar_written_two_seconds_after_the_audio() {
     let log = std::fs::read_to_string(world.dir.path().join("watch.log")).unwrap();
     assert!(!log.contains("OKEEFE") && !log.contains("4081123"), "{log}");
 }
+
+/// A scanned batch through the service: submitted once, split by a worker into two documents filed to their
+/// sheets' patients (RabbitMQ, S3 on moto), one event per document, the scan kept under batches/, and the
+/// same scan submitted again reported duplicate.
+#[test]
+fn scanned_batch_through_a_worker_files_each_document_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let index = fixture("identity/patients.csv");
+    let mut world = World::new(
+        "batch",
+        &format!("\n[patients]\nindex = {:?}\n", index.display().to_string()),
+    );
+    let events = EventTap::bind(&world.prefix);
+    let scan = fixture("batches/fax-two-documents.tif");
+    let submitted = world.submit(std::slice::from_ref(&scan), &[]);
+    assert_eq!(submitted.values().collect::<Vec<_>>(), ["queued"]);
+    world.start_worker();
+    // Two documents and the batch itself.
+    let keys = world.wait_for_index(3, Duration::from_secs(180));
+    let batch_id = submitted.keys().next().unwrap();
+    assert!(
+        keys.contains(&format!("batches/{batch_id}/original.tif")),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&format!("batches/{batch_id}/batch.json")));
+    for mrn in ["40000002", "40475147"] {
+        let documents: Vec<&String> = keys
+            .iter()
+            .filter(|k| k.starts_with(&format!("patients/{mrn}/")) && k.ends_with("/document.pdf"))
+            .collect();
+        assert_eq!(documents.len(), 1, "patient {mrn}: {keys:?}");
+    }
+    let published = events.count_until(2, Duration::from_secs(10));
+    assert!(published >= 2, "{published} events for 2 documents");
+    let again = world.submit(std::slice::from_ref(&scan), &[]);
+    assert!(again.values().all(|s| s == "duplicate"), "{again:?}");
+}
