@@ -97,6 +97,14 @@ fn batches_split_at_sheets_and_labels_and_file_each_document_to_its_patient() {
         .lines
         .iter()
         .all(|line| line["patient"]["rule"] != "mrn_only"));
+    // Sheet C announced two pages; one followed: filed, and flagged for review.
+    let flagged: Vec<&Value> = run
+        .lines
+        .iter()
+        .filter(|l| l["risk_flags"] == serde_json::json!(["page_count_mismatch"]))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{:?}", run.lines);
+    assert_eq!(flagged[0]["patient"]["mrn"], C);
 
     // The scan byte for byte under batches/, with its record.
     let batch_id = run.line_for(&fax)["batch"]["document_id"]
@@ -132,7 +140,8 @@ fn batches_split_at_sheets_and_labels_and_file_each_document_to_its_patient() {
         let source = stored_json(store.path(), &format!("{location}/source.json"));
         assert_eq!(source["pages"], line["batch"]["pages"]);
         let pdf = std::fs::read(store.path().join(location).join("document.pdf")).unwrap();
-        assert!(pdf.starts_with(b"%PDF-"));
+        let pages = lopdf::Document::load_mem(&pdf).unwrap().get_pages().len();
+        assert_eq!(pages, line["batch"]["pages"].as_array().unwrap().len());
         let manifest = stored_json(store.path(), &format!("{location}/document.json"));
         assert_eq!(manifest["batch"]["pages"], line["batch"]["pages"]);
         assert_eq!(
