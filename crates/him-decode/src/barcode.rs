@@ -79,10 +79,21 @@ impl std::fmt::Debug for Barcode {
 /// when nothing is found, once more scaled down (a blurred or noisy symbol often reads better smaller).
 const SMALL_SIDE: u32 = 1700;
 
+/// Most pixels read at full size (a 300 dpi 11×17 in page).
+const MAX_FULL_PIXELS: u64 = 17_000_000;
+
+/// Longest side a larger page is scaled down to.
+const LARGE_SIDE: u32 = 5100;
+
 /// Reads every barcode of `symbologies` on a page. Returns them in reading order, without repeats.
 pub fn read_barcodes(image: &PageImage, symbologies: &[Symbology]) -> Vec<Barcode> {
     if symbologies.is_empty() || image.width < 16 || image.height < 16 {
         return Vec::new();
+    }
+    // A page larger than a 300 dpi tabloid scan is read only scaled down: time and memory stay bounded.
+    if u64::from(image.width) * u64::from(image.height) > MAX_FULL_PIXELS {
+        let small = downscale(image, LARGE_SIDE);
+        return read_once(&small.pixels, small.width, small.height, symbologies);
     }
     let mut found = read_once(&image.pixels, image.width, image.height, symbologies);
     if found.is_empty() && image.width.max(image.height) > SMALL_SIDE {

@@ -517,16 +517,18 @@ pub(crate) fn relation_of(name: &str) -> Option<Relation> {
     }
 }
 
-/// Key and media type (from `document.json`) of a document's legal original, if it is there.
+/// Key and media type (from `document.json`) of a document's legal original, if it is there; for a document
+/// split out of a scanned batch (whose legal original is the scan under `batches/`), its `document.pdf`.
 pub(crate) async fn original_key(
     store: &Store,
     location: &Folder,
 ) -> Result<Option<(Key, String)>> {
-    let Some(key) = store
-        .list(&location.all())
-        .await?
-        .into_iter()
+    let keys = store.list(&location.all()).await?;
+    let Some(key) = keys
+        .iter()
         .find(|key| key.original_extension().is_some())
+        .or_else(|| keys.iter().find(|key| key.name() == Some("document.pdf")))
+        .cloned()
     else {
         return Ok(None);
     };
