@@ -154,6 +154,61 @@ fn name_exact(fields: &Fields, record: &PatientRecord) -> bool {
     candidate.scores.family == Some(1.0) && candidate.scores.given == Some(1.0)
 }
 
+/// The unmatched decision naming the disagreeing fields, when there are any.
+fn contradiction(
+    reason: UnmatchedReason,
+    candidates: &[Candidate],
+    mut disagreements: Vec<FieldName>,
+) -> Option<MatchDecision> {
+    if disagreements.is_empty() {
+        return None;
+    }
+    disagreements.sort();
+    disagreements.dedup();
+    Some(decision(
+        MatchOutcome::Unmatched { reason },
+        candidates.to_vec(),
+        disagreements,
+    ))
+}
+
+/// Puts `owner`, scored against the fields with its MRN taken as read, first among the candidates.
+fn owner_first(
+    fields: &Fields,
+    owner: &PatientRecord,
+    candidates: &mut Vec<Candidate>,
+) -> Candidate {
+    let owner_candidate = score(&page(fields, Some(&owner.mrn)), owner, Some(1.0));
+    candidates.retain(|c| c.mrn != owner.mrn);
+    candidates.insert(0, owner_candidate.clone());
+    owner_candidate
+}
+
+/// Whose the MRN read (or heard) in the document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadMrn {
+    /// None read, or nobody's.
+    Unknown,
+    /// The claimed patient's.
+    Owners,
+    /// Another patient's.
+    Another,
+}
+
+fn read_mrn(fields: &Fields, index: &PatientIndex, owner: &PatientRecord) -> ReadMrn {
+    let Some(read) = fields.mrn.as_ref().map(|f| f.value.as_str()) else {
+        return ReadMrn::Unknown;
+    };
+    let holders = index.by_mrn(read);
+    if holders.iter().any(|r| r.mrn == owner.mrn) {
+        ReadMrn::Owners
+    } else if holders.is_empty() {
+        ReadMrn::Unknown
+    } else {
+        ReadMrn::Another
+    }
+}
+
 /// Matches a dictation: with a keyed MRN from the job demographics, corroborates it against the spoken
 /// header; without one, matches the spoken header itself ([`match_spoken`]).
 pub fn match_dictation(
@@ -197,17 +252,12 @@ fn corroborate(
         }
         _ => return unmatched(UnmatchedReason::Ambiguous, candidates),
     };
-    let owner_candidate = score(&page(fields, Some(&owner.mrn)), owner, Some(1.0));
-    candidates.retain(|c| c.mrn != owner.mrn);
-    candidates.insert(0, owner_candidate.clone());
+    let owner_candidate = owner_first(fields, owner, &mut candidates);
 
     let mut disagreements = Vec::new();
     // A spoken MRN that belongs to another patient.
-    if let Some(spoken_mrn) = fields.mrn.as_ref().map(|f| f.value.as_str()) {
-        let spoken_owner = index.by_mrn(spoken_mrn);
-        if !spoken_owner.is_empty() && spoken_owner.iter().all(|r| r.mrn != owner.mrn) {
-            disagreements.push(FieldName::Mrn);
-        }
+    if read_mrn(fields, index, owner) == ReadMrn::Another {
+        disagreements.push(FieldName::Mrn);
     }
     let dob = fields.date_of_birth_date();
     let dob_agrees = match (dob, owner.birth_date) {
@@ -232,16 +282,12 @@ fn corroborate(
     if owner_name == NameFit::Differs || fits_other_better {
         disagreements.push(FieldName::PatientFamily);
     }
-    if !disagreements.is_empty() {
-        disagreements.sort();
-        disagreements.dedup();
-        return decision(
-            MatchOutcome::Unmatched {
-                reason: UnmatchedReason::DemographicsMismatch,
-            },
-            candidates,
-            disagreements,
-        );
+    if let Some(contradicted) = contradiction(
+        UnmatchedReason::DemographicsMismatch,
+        &candidates,
+        disagreements,
+    ) {
+        return contradicted;
     }
     let name_agrees = owner_name == NameFit::Agrees;
     // A near-twin (same date of birth, a name that sounds the same) the spoken header cannot tell apart.
@@ -286,38 +332,25 @@ pub fn match_cover_sheet(
     let owners = index.by_mrn(sheet_mrn);
     let owner = match owners.as_slice() {
         [owner] if owner.birth_date == Some(sheet_dob) => *owner,
-        [_] => {
-            return decision(
-                MatchOutcome::Unmatched {
-                    reason: UnmatchedReason::CoverSheetUnknownPatient,
-                },
-                candidates,
-                vec![FieldName::DateOfBirth],
-            )
+        other => {
+            let (reason, field) = match other {
+                [] => (UnmatchedReason::CoverSheetUnknownPatient, FieldName::Mrn),
+                [_] => (
+                    UnmatchedReason::CoverSheetUnknownPatient,
+                    FieldName::DateOfBirth,
+                ),
+                _ => return unmatched(UnmatchedReason::Ambiguous, candidates),
+            };
+            return decision(MatchOutcome::Unmatched { reason }, candidates, vec![field]);
         }
-        [] => {
-            return decision(
-                MatchOutcome::Unmatched {
-                    reason: UnmatchedReason::CoverSheetUnknownPatient,
-                },
-                candidates,
-                vec![FieldName::Mrn],
-            )
-        }
-        _ => return unmatched(UnmatchedReason::Ambiguous, candidates),
     };
-    let owner_candidate = score(&page(fields, Some(&owner.mrn)), owner, Some(1.0));
-    candidates.retain(|c| c.mrn != owner.mrn);
-    candidates.insert(0, owner_candidate);
+    owner_first(fields, owner, &mut candidates);
 
     let mut disagreements = Vec::new();
-    let mut mrn_agrees = false;
-    if let Some(read_mrn) = fields.mrn.as_ref().map(|f| f.value.as_str()) {
-        let read_owners = index.by_mrn(read_mrn);
-        mrn_agrees = read_owners.iter().any(|r| r.mrn == owner.mrn);
-        if !read_owners.is_empty() && !mrn_agrees {
-            disagreements.push(FieldName::Mrn);
-        }
+    let number = read_mrn(fields, index, owner);
+    let mrn_agrees = number == ReadMrn::Owners;
+    if number == ReadMrn::Another {
+        disagreements.push(FieldName::Mrn);
     }
     if let MatchOutcome::Matched { mrn, .. } = &read.outcome {
         if *mrn != owner.mrn {
@@ -343,16 +376,12 @@ pub fn match_cover_sheet(
     {
         disagreements.push(FieldName::PatientFamily);
     }
-    if !disagreements.is_empty() {
-        disagreements.sort();
-        disagreements.dedup();
-        return decision(
-            MatchOutcome::Unmatched {
-                reason: UnmatchedReason::CoverSheetConflict,
-            },
-            candidates,
-            disagreements,
-        );
+    if let Some(contradicted) = contradiction(
+        UnmatchedReason::CoverSheetConflict,
+        &candidates,
+        disagreements,
+    ) {
+        return contradicted;
     }
     decision(
         MatchOutcome::Matched {
@@ -653,13 +682,20 @@ mod tests {
         assert_eq!(reason(&d), Some(UnmatchedReason::CoverSheetConflict));
     }
 
+    /// Where a sheet for 4081123 files a header that shows 4081123 beside these values.
+    fn filed_beside_mrn(family: &str, given: &str, dob: &str) -> Option<String> {
+        let fields = Fields {
+            mrn: field("4081123"),
+            ..heard(family, given, dob)
+        };
+        filed(&sheet(&fields, "4081123", (1957, 3, 14))).map(str::to_string)
+    }
+
     #[test]
     fn a_misread_birth_date_beside_the_sheet_patients_mrn_is_no_conflict() {
-        let mut fields = heard("O'Keefe", "Karena", "1957-03-24");
-        fields.mrn = field("4081123");
         assert_eq!(
-            filed(&sheet(&fields, "4081123", (1957, 3, 14))),
-            Some("4081123")
+            filed_beside_mrn("O'Keefe", "Karena", "1957-03-24"),
+            Some("4081123".into())
         );
     }
 
@@ -667,11 +703,9 @@ mod tests {
     fn one_garbled_name_word_is_no_conflict() {
         let d = sheet(&heard("Bod", "", ""), "4081123", (1957, 3, 14));
         assert_eq!(filed(&d), Some("4081123"));
-        let mut fields = heard("Girard", "Mid", "1957-03-14");
-        fields.mrn = field("4081123");
         assert_eq!(
-            filed(&sheet(&fields, "4081123", (1957, 3, 14))),
-            Some("4081123")
+            filed_beside_mrn("Girard", "Mid", "1957-03-14"),
+            Some("4081123".into())
         );
     }
 
