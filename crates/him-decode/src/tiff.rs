@@ -164,7 +164,15 @@ fn square_pixels(
 
 /// The page's resolution along one axis (`XResolution` or `YResolution`) in dots per inch, when declared.
 fn resolution(decoder: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Option<u32> {
-    let x = decoder.get_tag_f64(tag).ok()?;
+    // Resolutions are RATIONAL in the specification; some writers use other number types.
+    let x = match decoder.get_tag(tag).ok()? {
+        tiff::decoder::ifd::Value::Rational(n, d) if d > 0 => f64::from(n) / f64::from(d),
+        tiff::decoder::ifd::Value::Unsigned(n) => f64::from(n),
+        tiff::decoder::ifd::Value::Short(n) => f64::from(n),
+        tiff::decoder::ifd::Value::Float(v) => f64::from(v),
+        tiff::decoder::ifd::Value::Double(v) => v,
+        _ => return None,
+    };
     let unit = decoder
         .get_tag_u32(Tag::ResolutionUnit)
         .ok()
@@ -176,4 +184,44 @@ fn resolution(decoder: &mut Decoder<Cursor<&[u8]>>, tag: Tag) -> Option<u32> {
         _ => return None,
     };
     (dpi.is_finite() && dpi >= 1.0).then(|| dpi.round() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use tiff::encoder::{colortype, Rational, TiffEncoder};
+
+    use super::*;
+
+    fn tiff_at(x_dpi: u32, y_dpi: u32) -> Vec<u8> {
+        let mut bytes = Cursor::new(Vec::new());
+        let mut encoder = TiffEncoder::new(&mut bytes).unwrap();
+        let mut image = encoder.new_image::<colortype::Gray8>(20, 10).unwrap();
+        image.x_resolution(Rational { n: x_dpi, d: 1 });
+        image.y_resolution(Rational { n: y_dpi, d: 1 });
+        image.resolution_unit(ResolutionUnit::Inch);
+        let pixels: Vec<u8> = (0..200u32).map(|i| (i / 20 * 20) as u8).collect();
+        image.write_data(&pixels).unwrap();
+        bytes.into_inner()
+    }
+
+    /// A fax page in standard mode (204×98 dpi) has its rows repeated to square pixels; a square one is kept.
+    #[test]
+    fn fax_standard_mode_pages_get_square_pixels() {
+        let limits = LimitsConfig::default();
+        let DecodedPage::Image { image, .. } = &decode(&tiff_at(204, 98), &limits).unwrap()[0]
+        else {
+            panic!("a raster page")
+        };
+        assert_eq!((image.width, image.height, image.dpi), (20, 21, Some(204)));
+        // Row 0 of the source is rows 0-1 of the result; the last source row ends the page.
+        assert_eq!(image.get(0, 1), 0);
+        assert_eq!(image.get(0, 20), 180);
+        let DecodedPage::Image { image, .. } = &decode(&tiff_at(200, 200), &limits).unwrap()[0]
+        else {
+            panic!("a raster page")
+        };
+        assert_eq!((image.width, image.height), (20, 10));
+    }
 }
