@@ -296,7 +296,7 @@ mod tests {
         for (i, pixel) in page.pixels.iter_mut().enumerate() {
             let hash = (i as u32).wrapping_mul(2_654_435_761) >> 16;
             if hash % 100 < 5 {
-                *pixel = if hash % 2 == 0 { 0 } else { 255 };
+                *pixel = if hash.is_multiple_of(2) { 0 } else { 255 };
             }
         }
         assert!(speckle_share(&page) > NOISY_SPECKLE_SHARE);
