@@ -27,6 +27,7 @@ pub mod coversheet;
 pub mod dictation;
 pub mod drop_folder;
 pub mod filing;
+pub mod hl7;
 pub mod identity;
 pub mod intake;
 pub mod intake_api;

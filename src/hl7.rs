@@ -1,0 +1,496 @@
+//! HL7 v2 messages and MLLP framing: the wire primitives of the EHR interfaces (issue #15: MDM out, ADT in).
+//! Nothing here does I/O or logs; a message is PHI and is never printed (its `Debug` shows only its shape).
+//!
+//! Parsing is tolerant, as interface engines are in practice: segments may end in `\r`, `\n` or `\r\n`, trailing
+//! empty fields may be missing, and the separators are whatever MSH-1 and MSH-2 declare. Values are kept as they
+//! arrived (escaped); [`unescape`] turns one into text and [`escape`] does the reverse when building.
+//!
+//! MLLP (the Minimal Lower Layer Protocol) frames each message as `0x0B <message> 0x1C 0x0D`. [`MllpDecoder`] is
+//! a sans-I/O decoder: feed it bytes as they arrive, take complete frames out; bytes outside a frame and frames
+//! over the size limit are errors, never silently joined to the next message.
+
+/// Start of an MLLP frame.
+pub const MLLP_START: u8 = 0x0b;
+/// End of an MLLP frame: file separator, carriage return.
+pub const MLLP_END: [u8; 2] = [0x1c, 0x0d];
+
+/// What is wrong with a message or a frame (names the rule, never a value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Hl7Error {
+    #[error("message does not start with an MSH segment")]
+    NoHeader,
+    #[error("MSH-2 encoding characters are missing or malformed")]
+    BadEncoding,
+    #[error("segment {0} has a malformed id")]
+    BadSegmentId(usize),
+    #[error("bytes outside an MLLP frame")]
+    OutsideFrame,
+    #[error("MLLP frame over {0} bytes")]
+    FrameTooLarge(usize),
+    #[error("message is not UTF-8 or ASCII text")]
+    NotText,
+    #[error("acknowledgement has no MSA segment")]
+    NoMsa,
+    #[error("acknowledgement answers another message (MSA-2 is not the sent MSH-10)")]
+    WrongControlId,
+    #[error("acknowledgement code is not AA, AE, AR, CA, CE or CR")]
+    BadAckCode,
+}
+
+/// The five separators of a message (MSH-1 and MSH-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding {
+    pub field: char,
+    pub component: char,
+    pub repetition: char,
+    pub escape: char,
+    pub subcomponent: char,
+}
+
+impl Default for Encoding {
+    fn default() -> Self {
+        Encoding {
+            field: '|',
+            component: '^',
+            repetition: '~',
+            escape: '\\',
+            subcomponent: '&',
+        }
+    }
+}
+
+/// One segment: its id and its fields as they arrived (escaped).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub id: String,
+    /// `fields[0]` is field 1 (for MSH: MSH-1, the field separator itself).
+    pub fields: Vec<String>,
+}
+
+/// A parsed HL7 v2 message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    pub encoding: Encoding,
+    pub segments: Vec<Segment>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.segments.iter().map(|s| s.id.as_str()).collect();
+        f.debug_struct("Message")
+            .field("segments", &ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Message {
+    /// Parses a message; segment terminators `\r`, `\n` and `\r\n` are all accepted.
+    pub fn parse(text: &str) -> Result<Message, Hl7Error> {
+        let text = text.trim_start_matches(['\r', '\n', ' ', '\u{feff}']);
+        if !text.starts_with("MSH") {
+            return Err(Hl7Error::NoHeader);
+        }
+        let mut chars = text[3..].chars();
+        let field = chars.next().ok_or(Hl7Error::BadEncoding)?;
+        let declared: Vec<char> = chars.take_while(|&c| c != field).collect();
+        if field.is_alphanumeric() || !(2..=4).contains(&declared.len()) {
+            return Err(Hl7Error::BadEncoding);
+        }
+        let encoding = Encoding {
+            field,
+            component: declared[0],
+            repetition: declared[1],
+            escape: declared.get(2).copied().unwrap_or('\\'),
+            subcomponent: declared.get(3).copied().unwrap_or('&'),
+        };
+        let mut segments = Vec::new();
+        for (index, line) in text
+            .split(['\r', '\n'])
+            .filter(|line| !line.trim().is_empty())
+            .enumerate()
+        {
+            let mut parts = line.split(field);
+            let id = parts.next().unwrap_or_default().to_string();
+            let well_formed = id.len() == 3
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !well_formed {
+                return Err(Hl7Error::BadSegmentId(index + 1));
+            }
+            let mut fields: Vec<String> = parts.map(str::to_string).collect();
+            if id == "MSH" {
+                fields.insert(0, field.to_string());
+            }
+            segments.push(Segment { id, fields });
+        }
+        Ok(Message { encoding, segments })
+    }
+
+    /// The first segment with this id.
+    pub fn segment(&self, id: &str) -> Option<&Segment> {
+        self.segments.iter().find(|s| s.id == id)
+    }
+
+    /// Field `number` (1-based, HL7 numbering) of the first segment `id`, escaped; `None` when absent.
+    pub fn field(&self, id: &str, number: usize) -> Option<&str> {
+        let segment = self.segment(id)?;
+        segment
+            .fields
+            .get(number.checked_sub(1)?)
+            .map(String::as_str)
+    }
+
+    /// Component `number` (1-based) of a field, escaped.
+    pub fn component(&self, id: &str, field: usize, number: usize) -> Option<&str> {
+        self.field(id, field)?
+            .split(self.encoding.component)
+            .nth(number.checked_sub(1)?)
+    }
+
+    /// MSH-10, the message control id.
+    pub fn control_id(&self) -> Option<&str> {
+        self.field("MSH", 10).filter(|id| !id.is_empty())
+    }
+
+    /// MSH-9 message code and trigger event (`MDM`, `T02`).
+    pub fn message_type(&self) -> Option<(&str, &str)> {
+        Some((self.component("MSH", 9, 1)?, self.component("MSH", 9, 2)?))
+    }
+
+    /// The message with `\r` after every segment, as sent on the wire.
+    pub fn encode(&self) -> String {
+        let e = self.encoding;
+        let mut out = String::new();
+        for segment in &self.segments {
+            out.push_str(&segment.id);
+            let fields = if segment.id == "MSH" {
+                // MSH-1 is the separator itself, written once.
+                &segment.fields[1.min(segment.fields.len())..]
+            } else {
+                &segment.fields[..]
+            };
+            for field in fields {
+                out.push(e.field);
+                out.push_str(field);
+            }
+            out.push('\r');
+        }
+        out
+    }
+}
+
+/// Escapes text for a field value (`\F\`, `\S\`, `\R\`, `\E\`, `\T\`; line breaks as `\.br\`).
+pub fn escape(text: &str, encoding: &Encoding) -> String {
+    let mut out = String::with_capacity(text.len());
+    let e = encoding.escape;
+    for c in text.chars() {
+        let code = match c {
+            c if c == encoding.field => Some("F"),
+            c if c == encoding.component => Some("S"),
+            c if c == encoding.repetition => Some("R"),
+            c if c == encoding.escape => Some("E"),
+            c if c == encoding.subcomponent => Some("T"),
+            '\n' => Some(".br"),
+            '\r' => None,
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        if let Some(code) = code {
+            out.push(e);
+            out.push_str(code);
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Turns an escaped value into text; unknown escapes are kept as they are.
+pub fn unescape(value: &str, encoding: &Encoding) -> String {
+    let e = encoding.escape;
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find(e) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + e.len_utf8()..];
+        let Some(end) = after.find(e) else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let replacement = match &after[..end] {
+            "F" => Some(encoding.field.to_string()),
+            "S" => Some(encoding.component.to_string()),
+            "R" => Some(encoding.repetition.to_string()),
+            "E" => Some(e.to_string()),
+            "T" => Some(encoding.subcomponent.to_string()),
+            ".br" => Some("\n".to_string()),
+            _ => None,
+        };
+        match replacement {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(&rest[start..start + e.len_utf8() * 2 + end]),
+        }
+        rest = &after[end + e.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An acknowledgement code (MSA-1), original or enhanced mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckCode {
+    /// Accepted: done.
+    Accept,
+    /// Error: the receiver refused this message (permanent).
+    Error,
+    /// Reject: the receiver could not take it now (retry).
+    Reject,
+}
+
+impl AckCode {
+    fn code(self) -> &'static str {
+        match self {
+            AckCode::Accept => "AA",
+            AckCode::Error => "AE",
+            AckCode::Reject => "AR",
+        }
+    }
+}
+
+/// Checks an acknowledgement against the control id of the message sent: an ACK for any other message is an
+/// error, never taken as this one's.
+pub fn check_ack(ack: &Message, sent_control_id: &str) -> Result<AckCode, Hl7Error> {
+    let msa = ack.segment("MSA").ok_or(Hl7Error::NoMsa)?;
+    let answered = msa.fields.get(1).map(String::as_str).unwrap_or_default();
+    if answered.is_empty() || answered != sent_control_id {
+        return Err(Hl7Error::WrongControlId);
+    }
+    match msa.fields.first().map(String::as_str) {
+        Some("AA" | "CA") => Ok(AckCode::Accept),
+        Some("AE" | "CE") => Ok(AckCode::Error),
+        Some("AR" | "CR") => Ok(AckCode::Reject),
+        _ => Err(Hl7Error::BadAckCode),
+    }
+}
+
+/// The acknowledgement of `received`: sender and receiver swapped, MSA-2 = its control id, `control_id` and
+/// `timestamp` (HL7 `YYYYMMDDHHMMSS`) our own; `error` (no PHI) goes to MSA-3 for AE/AR.
+pub fn ack(
+    received: &Message,
+    code: AckCode,
+    control_id: &str,
+    timestamp: &str,
+    error: Option<&str>,
+) -> Message {
+    let e = received.encoding;
+    let get = |n| received.field("MSH", n).unwrap_or_default().to_string();
+    let encoding_chars: String = [e.component, e.repetition, e.escape, e.subcomponent]
+        .iter()
+        .collect();
+    let trigger = received
+        .component("MSH", 9, 2)
+        .unwrap_or_default()
+        .to_string();
+    let msh = Segment {
+        id: "MSH".to_string(),
+        fields: vec![
+            e.field.to_string(),
+            encoding_chars,
+            get(5),
+            get(6),
+            get(3),
+            get(4),
+            timestamp.to_string(),
+            String::new(),
+            format!("ACK{}{trigger}{}ACK", e.component, e.component),
+            control_id.to_string(),
+            get(11),
+            get(12),
+        ],
+    };
+    let mut msa = vec![
+        code.code().to_string(),
+        received.control_id().unwrap_or_default().to_string(),
+    ];
+    if let Some(error) = error {
+        msa.push(escape(error, &e));
+    }
+    Message {
+        encoding: e,
+        segments: vec![
+            msh,
+            Segment {
+                id: "MSA".to_string(),
+                fields: msa,
+            },
+        ],
+    }
+}
+
+/// Frames a message for MLLP.
+pub fn frame(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 3);
+    out.push(MLLP_START);
+    out.extend_from_slice(message);
+    out.extend_from_slice(&MLLP_END);
+    out
+}
+
+/// A sans-I/O MLLP decoder with a frame size limit.
+#[derive(Debug)]
+pub struct MllpDecoder {
+    buffer: Vec<u8>,
+    in_frame: bool,
+    max_frame: usize,
+}
+
+impl MllpDecoder {
+    pub fn new(max_frame: usize) -> Self {
+        MllpDecoder {
+            buffer: Vec::new(),
+            in_frame: false,
+            max_frame,
+        }
+    }
+
+    /// Feeds bytes; returns the frames they completed (payloads without the framing). Whitespace between
+    /// frames is ignored; anything else outside a frame, or a frame over the limit, is an error after which
+    /// the connection should be closed.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, Hl7Error> {
+        let mut frames = Vec::new();
+        for &byte in bytes {
+            if !self.in_frame {
+                match byte {
+                    MLLP_START => self.in_frame = true,
+                    b'\r' | b'\n' | b' ' | b'\t' => {}
+                    _ => return Err(Hl7Error::OutsideFrame),
+                }
+                continue;
+            }
+            self.buffer.push(byte);
+            if self.buffer.ends_with(&MLLP_END) {
+                self.buffer.truncate(self.buffer.len() - MLLP_END.len());
+                frames.push(std::mem::take(&mut self.buffer));
+                self.in_frame = false;
+            } else if self.buffer.len() > self.max_frame + 1 {
+                return Err(Hl7Error::FrameTooLarge(self.max_frame));
+            }
+        }
+        Ok(frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MDM: &str =
+        "MSH|^~\\&|HIM|GENERAL|EHR|GENERAL|20261201120000||MDM^T02^MDM_T02|c-0001|P|2.5.1\r\
+EVN|T02|20261201120000\r\
+PID|1||4081121^^^GENERAL^MR||O'KEEFE^KARENA||19570314|F\r\
+TXA|1|CN|TX|20261201||||||||doc-7f3a-1||||||AU\r\
+OBX|1|TX|||Line one \\F\\ pipe\\.br\\Line two\r";
+
+    #[test]
+    fn a_message_parses_with_hl7_field_numbers() {
+        let message = Message::parse(MDM).unwrap();
+        assert_eq!(message.control_id(), Some("c-0001"));
+        assert_eq!(message.message_type(), Some(("MDM", "T02")));
+        assert_eq!(message.field("MSH", 1), Some("|"));
+        assert_eq!(message.field("MSH", 2), Some("^~\\&"));
+        assert_eq!(message.component("PID", 3, 1), Some("4081121"));
+        assert_eq!(message.field("TXA", 12), Some("doc-7f3a-1"));
+        let text = unescape(message.field("OBX", 5).unwrap(), &message.encoding);
+        assert_eq!(text, "Line one | pipe\nLine two");
+        assert_eq!(Message::parse(&message.encode()).unwrap(), message);
+        assert!(!format!("{message:?}").contains("KEEFE"));
+    }
+
+    #[test]
+    fn newline_terminators_and_odd_separators_are_tolerated() {
+        let message = Message::parse(&MDM.replace('\r', "\r\n")).unwrap();
+        assert_eq!(message.segments.len(), 5);
+        let odd = "MSH#$~\\&#A#B#C#D#20261201##ADT$A40#x1#P#2.5.1\nMSA#AA#x0\n";
+        let message = Message::parse(odd).unwrap();
+        assert_eq!(message.message_type(), Some(("ADT", "A40")));
+        assert_eq!(Message::parse("PID|1"), Err(Hl7Error::NoHeader));
+        assert_eq!(Message::parse("MSH|"), Err(Hl7Error::BadEncoding));
+        assert_eq!(
+            Message::parse("MSH|^~\\&|A\rpid|1"),
+            Err(Hl7Error::BadSegmentId(2))
+        );
+    }
+
+    /// HL7's own published MDM^T02 sample (newline terminators, trailing empty fields, a space inside a
+    /// component) parses.
+    #[test]
+    fn the_hl7_published_mdm_sample_parses() {
+        let text = include_str!("../fixtures/hl7/T02-plain-text-with-line-breaks-v2.3.1.txt");
+        let message = Message::parse(text).unwrap();
+        assert_eq!(message.message_type(), Some(("MDM", "T02")));
+        assert_eq!(message.control_id(), Some("42"));
+        let ids: Vec<&str> = message.segments.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["MSH", "EVN", "PID", "PV1", "TXA", "OBX"]);
+        assert_eq!(message.component("PID", 3, 1), Some("117513"));
+        assert_eq!(message.field("TXA", 12), Some("OV17872"));
+        assert_eq!(message.field("TXA", 17), Some("AU"));
+        let text = message.field("OBX", 5).unwrap();
+        assert!(text.split(message.encoding.repetition).count() > 10);
+    }
+
+    #[test]
+    fn escaping_round_trips() {
+        let encoding = Encoding::default();
+        let text = "a|b^c~d\\e&f\nnext";
+        assert_eq!(unescape(&escape(text, &encoding), &encoding), text);
+        assert_eq!(unescape("\\X0D\\ kept", &encoding), "\\X0D\\ kept");
+        assert_eq!(unescape("dangling \\F", &encoding), "dangling \\F");
+    }
+
+    #[test]
+    fn an_ack_answers_only_its_own_message() {
+        let message = Message::parse(MDM).unwrap();
+        let ack = ack(&message, AckCode::Accept, "a-1", "20261201120001", None);
+        let wire = Message::parse(&ack.encode()).unwrap();
+        assert_eq!(wire.field("MSH", 3), Some("EHR"));
+        assert_eq!(wire.field("MSH", 5), Some("HIM"));
+        assert_eq!(check_ack(&wire, "c-0001"), Ok(AckCode::Accept));
+        // Someone else's ACK is never ours.
+        assert_eq!(check_ack(&wire, "c-0002"), Err(Hl7Error::WrongControlId));
+        let refused = super::ack(
+            &message,
+            AckCode::Error,
+            "a-2",
+            "20261201120001",
+            Some("bad|txa"),
+        );
+        let wire = Message::parse(&refused.encode()).unwrap();
+        assert_eq!(check_ack(&wire, "c-0001"), Ok(AckCode::Error));
+        assert_eq!(
+            unescape(wire.field("MSA", 3).unwrap(), &wire.encoding),
+            "bad|txa"
+        );
+    }
+
+    #[test]
+    fn mllp_frames_split_across_reads_come_out_whole() {
+        let mut wire = frame(b"MSH|one");
+        wire.extend(frame(b"MSH|two"));
+        let mut decoder = MllpDecoder::new(1024);
+        let mut frames = Vec::new();
+        for chunk in wire.chunks(3) {
+            frames.extend(decoder.push(chunk).unwrap());
+        }
+        assert_eq!(frames, vec![b"MSH|one".to_vec(), b"MSH|two".to_vec()]);
+        assert_eq!(
+            MllpDecoder::new(1024).push(b"MSH|no frame"),
+            Err(Hl7Error::OutsideFrame)
+        );
+        assert_eq!(
+            MllpDecoder::new(4).push(&frame(b"MSH|too long")),
+            Err(Hl7Error::FrameTooLarge(4))
+        );
+    }
+}
