@@ -382,6 +382,65 @@ impl MllpDecoder {
     }
 }
 
+/// Why a send did not end in an acknowledgement.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The receiver could not be reached or the connection broke: retry later, same control id.
+    #[error("mllp connection failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// No acknowledgement within the time allowed: retry later, same control id.
+    #[error("no acknowledgement within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The answer is not this message's acknowledgement (another control id, no MSA, not HL7).
+    #[error("bad acknowledgement: {0}")]
+    Protocol(#[from] Hl7Error),
+}
+
+impl SendError {
+    /// Whether sending again later can succeed.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, SendError::Protocol(Hl7Error::BadAckCode))
+    }
+}
+
+/// Sends one message over MLLP on a fresh connection and waits for its acknowledgement, all within `timeout`.
+/// Only an ACK answering this message's control id counts.
+pub async fn send(
+    address: &str,
+    message: &Message,
+    timeout: std::time::Duration,
+    max_frame: usize,
+) -> Result<AckCode, SendError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let control_id = message.control_id().ok_or(Hl7Error::NoHeader)?.to_string();
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(address).await?;
+        stream
+            .write_all(&frame(message.encode().as_bytes()))
+            .await?;
+        stream.flush().await?;
+        let mut decoder = MllpDecoder::new(max_frame);
+        let mut buffer = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut buffer).await?;
+            if read == 0 {
+                return Err(SendError::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed before an acknowledgement",
+                )));
+            }
+            if let Some(payload) = decoder.push(&buffer[..read])?.into_iter().next() {
+                let text = String::from_utf8(payload).map_err(|_| Hl7Error::NotText)?;
+                let ack = Message::parse(&text)?;
+                return Ok(check_ack(&ack, &control_id)?);
+            }
+        }
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| SendError::Timeout(timeout))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,6 +531,68 @@ OBX|1|TX|||Line one \\F\\ pipe\\.br\\Line two\r";
             unescape(wire.field("MSA", 3).unwrap(), &wire.encoding),
             "bad|txa"
         );
+    }
+
+    /// A one-connection MLLP peer on loopback that answers the first frame with `answer(message)`, or
+    /// never answers when it returns `None`.
+    async fn peer(answer: fn(&Message) -> Option<Message>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut decoder = MllpDecoder::new(1 << 20);
+            let mut buffer = [0u8; 1024];
+            loop {
+                let read = stream.read(&mut buffer).await.unwrap();
+                if read == 0 {
+                    return;
+                }
+                if let Some(frame_bytes) = decoder.push(&buffer[..read]).unwrap().pop() {
+                    let message =
+                        Message::parse(std::str::from_utf8(&frame_bytes).unwrap()).unwrap();
+                    match answer(&message) {
+                        Some(reply) => {
+                            let bytes = frame(reply.encode().as_bytes());
+                            stream.write_all(&bytes).await.unwrap();
+                        }
+                        None => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
+                    }
+                    return;
+                }
+            }
+        });
+        address
+    }
+
+    #[tokio::test]
+    async fn send_takes_only_its_own_acknowledgement() {
+        let message = Message::parse(MDM).unwrap();
+        let limit = std::time::Duration::from_millis(500);
+        let accepted = peer(|m| Some(ack(m, AckCode::Accept, "a-1", "20261201", None))).await;
+        assert_eq!(
+            send(&accepted, &message, limit, 1 << 20).await.unwrap(),
+            AckCode::Accept
+        );
+        let refused = peer(|m| Some(ack(m, AckCode::Error, "a-2", "20261201", Some("no")))).await;
+        assert_eq!(
+            send(&refused, &message, limit, 1 << 20).await.unwrap(),
+            AckCode::Error
+        );
+        // An ACK of another message (a late answer to an earlier send) is an error, never a delivery.
+        let other = peer(|_| {
+            let earlier = Message::parse(&MDM.replace("c-0001", "c-0000")).unwrap();
+            Some(ack(&earlier, AckCode::Accept, "a-3", "20261201", None))
+        })
+        .await;
+        let error = send(&other, &message, limit, 1 << 20).await.unwrap_err();
+        assert!(
+            matches!(error, SendError::Protocol(Hl7Error::WrongControlId)),
+            "{error}"
+        );
+        let silent = peer(|_| None).await;
+        let error = send(&silent, &message, limit, 1 << 20).await.unwrap_err();
+        assert!(matches!(error, SendError::Timeout(_)) && error.is_transient());
     }
 
     #[test]
