@@ -382,6 +382,189 @@ impl MllpDecoder {
     }
 }
 
+/// The MDM trigger events `him` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MdmEvent {
+    /// T02: original document, with content (on approval).
+    Original,
+    /// T04: status change, the author signed.
+    Signed,
+    /// T06: addendum, TXA-13 names the parent.
+    Addendum,
+    /// T10: replacement (correction) of a document.
+    Replacement,
+    /// T11: cancel (filed to the wrong patient).
+    Cancel,
+}
+
+impl MdmEvent {
+    pub fn trigger(self) -> &'static str {
+        match self {
+            MdmEvent::Original => "T02",
+            MdmEvent::Signed => "T04",
+            MdmEvent::Addendum => "T06",
+            MdmEvent::Replacement => "T10",
+            MdmEvent::Cancel => "T11",
+        }
+    }
+
+    /// Events whose message carries the text in OBX segments.
+    fn carries_content(self) -> bool {
+        !matches!(self, MdmEvent::Signed | MdmEvent::Cancel)
+    }
+}
+
+/// Who sends and who receives (MSH-3 to MSH-6).
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    pub sending_application: String,
+    pub sending_facility: String,
+    pub receiving_application: String,
+    pub receiving_facility: String,
+}
+
+/// A document as an MDM message announces it. Values are plain text; the builder escapes them.
+#[derive(Clone, Default)]
+pub struct MdmDocument<'a> {
+    pub mrn: &'a str,
+    /// The MRN's assigning authority (PID-3.4).
+    pub authority: &'a str,
+    pub family: &'a str,
+    pub given: &'a str,
+    /// `YYYYMMDD`.
+    pub birth_date: &'a str,
+    pub sex: &'a str,
+    /// Visit number (PV1-19), when known.
+    pub encounter: Option<&'a str>,
+    /// LOINC code and display name.
+    pub document_type: (&'a str, &'a str),
+    /// Activity (service) date, `YYYYMMDD`.
+    pub service_date: &'a str,
+    pub author: Option<&'a str>,
+    /// TXA-12: the document id and version, unique per version.
+    pub unique_number: &'a str,
+    /// TXA-13 of an addendum or replacement.
+    pub parent_number: Option<&'a str>,
+    /// TXA-17: `DO` documented, `AU` authenticated (signed), `LA` legally authenticated.
+    pub completion_status: &'a str,
+    /// The text, one OBX per line.
+    pub text: &'a str,
+}
+
+impl std::fmt::Debug for MdmDocument<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MdmDocument")
+            .field("completion_status", &self.completion_status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an MDM message (HL7 v2.5.1) for `document`.
+pub fn mdm(
+    event: MdmEvent,
+    document: &MdmDocument<'_>,
+    endpoints: &Endpoints,
+    control_id: &str,
+    timestamp: &str,
+) -> Message {
+    let encoding = Encoding::default();
+    let esc = |text: &str| escape(text, &encoding);
+    let segment = |id: &str, fields: Vec<String>| Segment {
+        id: id.to_string(),
+        fields,
+    };
+    let trigger = event.trigger();
+    let mut segments = vec![
+        segment(
+            "MSH",
+            vec![
+                "|".into(),
+                "^~\\&".into(),
+                esc(&endpoints.sending_application),
+                esc(&endpoints.sending_facility),
+                esc(&endpoints.receiving_application),
+                esc(&endpoints.receiving_facility),
+                timestamp.into(),
+                String::new(),
+                format!(
+                    "MDM^{trigger}^MDM_{}",
+                    if event.carries_content() {
+                        "T02"
+                    } else {
+                        "T01"
+                    }
+                ),
+                esc(control_id),
+                "P".into(),
+                "2.5.1".into(),
+            ],
+        ),
+        segment("EVN", vec![trigger.into(), timestamp.into()]),
+        segment(
+            "PID",
+            vec![
+                "1".into(),
+                String::new(),
+                format!("{}^^^{}^MR", esc(document.mrn), esc(document.authority)),
+                String::new(),
+                format!("{}^{}", esc(document.family), esc(document.given)),
+                String::new(),
+                esc(document.birth_date),
+                esc(document.sex),
+            ],
+        ),
+    ];
+    let mut pv1 = vec!["1".to_string(), "U".to_string()];
+    if let Some(encounter) = document.encounter {
+        pv1.resize(19, String::new());
+        pv1[18] = esc(encounter);
+    }
+    segments.push(segment("PV1", pv1));
+    let mut txa = vec![String::new(); 17];
+    txa[0] = "1".into();
+    txa[1] = format!(
+        "{}^{}^LN",
+        esc(document.document_type.0),
+        esc(document.document_type.1)
+    );
+    txa[2] = "TX".into();
+    txa[3] = esc(document.service_date);
+    if let Some(author) = document.author {
+        txa[4] = format!("^{}", esc(author));
+    }
+    txa[11] = esc(document.unique_number);
+    if let Some(parent) = document.parent_number {
+        txa[12] = esc(parent);
+    }
+    txa[16] = esc(document.completion_status);
+    segments.push(segment("TXA", txa));
+    if event.carries_content() {
+        for (index, line) in document.text.lines().enumerate() {
+            segments.push(segment(
+                "OBX",
+                vec![
+                    (index + 1).to_string(),
+                    "TX".into(),
+                    format!(
+                        "{}^{}^LN",
+                        esc(document.document_type.0),
+                        esc(document.document_type.1)
+                    ),
+                    String::new(),
+                    esc(line),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    "F".into(),
+                ],
+            ));
+        }
+    }
+    Message { encoding, segments }
+}
+
 /// Why a send did not end in an acknowledgement.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -497,6 +680,83 @@ OBX|1|TX|||Line one \\F\\ pipe\\.br\\Line two\r";
         assert_eq!(message.field("TXA", 17), Some("AU"));
         let text = message.field("OBX", 5).unwrap();
         assert!(text.split(message.encoding.repetition).count() > 10);
+    }
+
+    fn document() -> MdmDocument<'static> {
+        MdmDocument {
+            mrn: "4081121",
+            authority: "GENERAL",
+            family: "O'Keefe",
+            given: "Karena",
+            birth_date: "19570314",
+            sex: "F",
+            encounter: Some("V778"),
+            document_type: ("18842-5", "Discharge summary"),
+            service_date: "20261130",
+            author: Some("Dana Whitfield"),
+            unique_number: "7f3a9c-1",
+            parent_number: None,
+            completion_status: "AU",
+            text: "Discharged home | stable.\nFollow up in 2 weeks.",
+        }
+    }
+
+    #[test]
+    fn an_mdm_t02_carries_the_document_and_reads_back() {
+        let endpoints = Endpoints {
+            sending_application: "HIM".into(),
+            sending_facility: "GENERAL".into(),
+            receiving_application: "EHR".into(),
+            receiving_facility: "GENERAL".into(),
+        };
+        let message = mdm(
+            MdmEvent::Original,
+            &document(),
+            &endpoints,
+            "m-1",
+            "20261201120000",
+        );
+        let wire = Message::parse(&message.encode()).unwrap();
+        assert_eq!(wire.message_type(), Some(("MDM", "T02")));
+        assert_eq!(wire.control_id(), Some("m-1"));
+        assert_eq!(wire.field("MSH", 2), Some("^~\\&"));
+        assert_eq!(wire.component("PID", 3, 4), Some("GENERAL"));
+        assert_eq!(wire.field("PV1", 19), Some("V778"));
+        assert_eq!(wire.field("TXA", 12), Some("7f3a9c-1"));
+        assert_eq!(wire.field("TXA", 17), Some("AU"));
+        let lines: Vec<String> = wire
+            .segments
+            .iter()
+            .filter(|s| s.id == "OBX")
+            .map(|s| unescape(&s.fields[4], &wire.encoding))
+            .collect();
+        assert_eq!(
+            lines,
+            ["Discharged home | stable.", "Follow up in 2 weeks."]
+        );
+        // A cancel carries no text; an addendum names its parent.
+        let cancel = mdm(
+            MdmEvent::Cancel,
+            &document(),
+            &endpoints,
+            "m-2",
+            "20261201120000",
+        );
+        assert!(cancel.segment("OBX").is_none());
+        let addendum = MdmDocument {
+            parent_number: Some("7f3a9c-1"),
+            unique_number: "7f3a9c-2",
+            ..document()
+        };
+        let message = mdm(
+            MdmEvent::Addendum,
+            &addendum,
+            &endpoints,
+            "m-3",
+            "20261201120000",
+        );
+        assert_eq!(message.field("TXA", 13), Some("7f3a9c-1"));
+        assert_eq!(message.message_type(), Some(("MDM", "T06")));
     }
 
     #[test]
