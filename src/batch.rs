@@ -78,6 +78,11 @@ impl PageScan {
             .is_some_and(|ink| ink.is_blank(cfg.blank_max_coverage, cfg.blank_max_marks))
     }
 
+    /// Whether the page is a blank back side: blank by `cfg`'s thresholds and without a patient label.
+    pub fn is_blank_back(&self, cfg: &BatchConfig) -> bool {
+        self.is_blank(cfg) && self.label.is_none()
+    }
+
     /// A valid cover sheet on the page.
     pub fn cover_sheet(&self) -> Option<&CoverSheet> {
         self.sheet.as_ref().and_then(|sheet| sheet.as_ref().ok())
@@ -163,7 +168,7 @@ pub fn page_role(scan: &PageScan, text: &str, in_batch: bool, cfg: &BatchConfig)
     if reads_as_cover_sheet(text) {
         return PageRole::UnreadableSheet;
     }
-    if in_batch && scan.is_blank(cfg) && scan.label.is_none() {
+    if in_batch && scan.is_blank_back(cfg) {
         return PageRole::Blank;
     }
     PageRole::Content {
@@ -182,6 +187,16 @@ pub enum Start {
     Unreadable { page: u32 },
     /// A patient label naming another patient than the pages before.
     Label,
+}
+
+impl Start {
+    /// The scan page of the separator that starts the document, if one does.
+    pub fn separator_page(&self) -> Option<u32> {
+        match self {
+            Start::Sheet { page, .. } | Start::Unreadable { page } => Some(*page),
+            Start::Scan | Start::Label => None,
+        }
+    }
 }
 
 /// One document of a batch.
@@ -416,10 +431,7 @@ impl Pipeline {
                 document_id: doc_id,
                 pages: segment.pages.clone(),
                 start: start_name(&segment.start).to_string(),
-                separator_page: match &segment.start {
-                    Start::Sheet { page, .. } | Start::Unreadable { page } => Some(*page),
-                    _ => None,
-                },
+                separator_page: segment.start.separator_page(),
             });
             documents.push(outcome);
         }
@@ -448,10 +460,7 @@ impl Pipeline {
             .segments
             .iter()
             .filter(|s| s.pages.is_empty())
-            .filter_map(|s| match &s.start {
-                Start::Sheet { page, .. } | Start::Unreadable { page } => Some(*page),
-                _ => None,
-            })
+            .filter_map(|s| s.start.separator_page())
             .collect();
         let record = serde_json::json!({
             "schema": 1,
@@ -606,10 +615,7 @@ impl Pipeline {
             "batch_id": batch_id,
             "pages": segment.pages,
             "start": start_name(&segment.start),
-            "separator_page": match &segment.start {
-                Start::Sheet { page, .. } | Start::Unreadable { page } => Some(*page),
-                _ => None,
-            },
+            "separator_page": segment.start.separator_page(),
             "cover_sheet": match &segment.start {
                 Start::Sheet { sheet, .. } => sheet.payload().ok(),
                 _ => None,

@@ -131,9 +131,7 @@ impl Pipeline {
             let number = index as u32 + 1;
             let pool = &self.engines.ocr;
             let skip = scans[index].cover_sheet().is_some()
-                || (batch_known
-                    && scans[index].is_blank(batch_config)
-                    && scans[index].label.is_none());
+                || (batch_known && scans[index].is_blank_back(batch_config));
             async move {
                 if skip {
                     return Ok(skipped_page(number, &page));
