@@ -543,10 +543,11 @@ impl Pipeline {
             })
             .collect();
         let fields = crate::identity::extract_chart(&contents, &self.config.patients);
+        let index = self.patient_index();
         let decision = decide(
             segment,
             &fields,
-            self.patients.as_deref(),
+            index.as_deref(),
             &self.config.batch,
             &self.config.matching,
         );

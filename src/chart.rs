@@ -193,9 +193,10 @@ impl Pipeline {
                 words: &p.words,
             })
             .collect();
+        let index = self.patient_index();
         let identity = identify(
             &contents,
-            self.patients.as_deref(),
+            index.as_deref(),
             &self.config.patients,
             &self.config.matching,
         );

@@ -53,6 +53,28 @@ enum Command {
         #[arg(long)]
         reindex: bool,
     },
+    /// Send the outbox's events (approvals, signatures, addenda, corrections, reassignments) to the EHR:
+    /// HL7 v2 MDM over MLLP (`[hl7] send_to`) and FHIR R4 (`[fhir] base_url`).
+    Deliver {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// One pass over the outbox, then exit: 0 when nothing is left to retry, 75 when some is.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Receive ADT messages (patient added, updated, merged, identifier changed) over MLLP on `[hl7] listen`
+    /// and apply them to the patient index in the store.
+    Adt {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Interface status per destination (last success, backlog, dead letters), or replay a dead letter.
+    Interfaces {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(subcommand)]
+        command: Option<InterfacesCommand>,
+    },
     /// Manage review accounts and login lock-outs (passwords are read from the HIM_PASSWORD variable or
     /// standard input).
     User {
@@ -164,6 +186,22 @@ enum DlqCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum InterfacesCommand {
+    /// One JSON line per destination: events, delivered, backlog, last success, dead letters.
+    Status,
+    /// Send a dead-lettered event again (same messages, same control ids).
+    Replay {
+        /// `hl7` or `fhir`.
+        destination: String,
+        /// The event id, as `him interfaces` lists it.
+        event: String,
+        /// Who asks (recorded).
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum UserCommand {
     /// Add a user.
     Add {
@@ -221,6 +259,16 @@ pub fn run() -> ExitCode {
         Command::Serve { common } => crate::commands::serve(&common),
         Command::Watch { common, dir } => crate::commands::watch(&common, &dir),
         Command::Review { common, reindex } => crate::commands::review(&common, reindex),
+        Command::Deliver { common, once } => crate::commands::deliver(&common, once),
+        Command::Adt { common } => crate::commands::adt(&common),
+        Command::Interfaces { common, command } => match command {
+            None | Some(InterfacesCommand::Status) => crate::commands::interfaces(&common),
+            Some(InterfacesCommand::Replay {
+                destination,
+                event,
+                by,
+            }) => crate::commands::interfaces_replay(&common, &destination, &event, &by),
+        },
         Command::User { common, command } => match command {
             UserCommand::Add { name, role, author } => {
                 crate::commands::user(&common, &name, Some((&role, author.as_deref())))

@@ -113,6 +113,9 @@ pub fn worker(args: WorkerArgs) -> ExitCode {
         let pipeline = Arc::new(Pipeline::new(setup.config, setup.store, engines, patients));
         let metrics = Arc::new(Metrics::default());
         startup::runtime()?.block_on(async {
+            pipeline
+                .follow_patient_changes(Some(startup::MPI_REFRESH))
+                .await?;
             if !worker_config.metrics_listen.is_empty() {
                 let metrics = Arc::clone(&metrics);
                 let listen = worker_config.metrics_listen.clone();
@@ -252,8 +255,11 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
             }
             // The review assigns documents only to patients of the index the pipeline matches against.
             let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
+            let live = Arc::new(him_review::mpi::LiveIndex::new(setup.store.clone(), index));
+            live.refresh().await?;
+            live.spawn_refresh(startup::MPI_REFRESH);
             let patients = him_review::Patients {
-                index,
+                live,
                 mrn_system: setup.config.patients.mrn_system.clone(),
             };
             him_review::serve(
@@ -264,6 +270,108 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
             )
             .await?;
             Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him deliver [--once]`.
+pub fn deliver(common: &CommonArgs, once: bool) -> ExitCode {
+    exit((|| {
+        let setup = startup::load(common)?;
+        let destinations =
+            crate::deliver::destinations(&setup.config.hl7, &setup.config.fhir, &setup.env)?;
+        anyhow::ensure!(
+            !destinations.is_empty(),
+            "no destination configured: set [hl7] send_to and/or [fhir] base_url"
+        );
+        startup::runtime()?.block_on(async {
+            let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
+            let patients = Arc::new(him_review::mpi::LiveIndex::new(setup.store.clone(), index));
+            patients.refresh().await?;
+            patients.spawn_refresh(startup::MPI_REFRESH);
+            let mut deliverer = crate::deliver::Deliverer::new(
+                setup.store.clone(),
+                patients,
+                destinations,
+                setup.config.deliver.clone(),
+            );
+            if once {
+                let pass = deliverer.pass().await?;
+                println!("{}", serde_json::to_string(&pass)?);
+                return Ok(if pass.pending > 0 {
+                    ExitCode::from(75)
+                } else {
+                    ExitCode::SUCCESS
+                });
+            }
+            info!(
+                destinations = deliverer.destination_names().join(","),
+                "delivering"
+            );
+            deliverer.run(startup::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him adt`: the ADT listener.
+pub fn adt(common: &CommonArgs) -> ExitCode {
+    exit((|| {
+        let setup = startup::load(common)?;
+        anyhow::ensure!(
+            !setup.config.hl7.listen.trim().is_empty(),
+            "no listener configured: set [hl7] listen"
+        );
+        startup::runtime()?.block_on(async {
+            crate::adt::listen(
+                setup.store.clone(),
+                &setup.config.hl7,
+                startup::shutdown_signal(),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him interfaces`.
+pub fn interfaces(common: &CommonArgs) -> ExitCode {
+    exit((|| {
+        let setup = startup::load(common)?;
+        let mut names = crate::deliver::configured_names(&setup.config.hl7, &setup.config.fhir);
+        if names.is_empty() {
+            names = vec!["hl7", "fhir"];
+        }
+        startup::runtime()?.block_on(async {
+            for row in crate::deliver::status(&setup.store, &names).await? {
+                println!("{row}");
+            }
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him interfaces replay DESTINATION EVENT`.
+pub fn interfaces_replay(
+    common: &CommonArgs,
+    destination: &str,
+    event: &str,
+    by: &str,
+) -> ExitCode {
+    exit((|| {
+        anyhow::ensure!(
+            matches!(destination, "hl7" | "fhir"),
+            "destination must be hl7 or fhir"
+        );
+        let setup = startup::load(common)?;
+        startup::runtime()?.block_on(async {
+            let replayed = crate::deliver::replay(&setup.store, destination, event, by).await?;
+            println!("{}", serde_json::json!({ "replayed": replayed }));
+            Ok(if replayed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         })
     })())
 }

@@ -67,10 +67,11 @@ impl Pipeline {
             }
         };
         let keyed_mrn = demographics.and_then(JobDemographics::mrn_compact);
+        let index = self.patient_index();
         let identity = identify_transcript(
             &transcript.segments,
             keyed_mrn.as_deref(),
-            self.patients.as_deref(),
+            index.as_deref(),
             &self.config.patients,
             &self.config.matching,
         );

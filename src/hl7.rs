@@ -329,6 +329,103 @@ pub fn ack(
     }
 }
 
+/// What an acknowledgement says about an error: MSA-3 (text message), else ERR-8 (user message), else the
+/// ERR-3 code; at most 200 characters.
+pub fn ack_detail(ack: &Message) -> String {
+    let text = [("MSA", 3), ("ERR", 8), ("ERR", 3), ("ERR", 1)]
+        .iter()
+        .filter_map(|(segment, field)| ack.field(segment, *field))
+        .find(|value| !value.trim().is_empty())
+        .map(|value| unescape(value, &ack.encoding))
+        .unwrap_or_default();
+    text.chars().take(200).collect()
+}
+
+/// Appends an OBX of type ED holding `pdf` as base64 (`^application^pdf^Base64^<data>`).
+pub fn append_pdf(message: &mut Message, pdf: &[u8]) {
+    use base64::Engine as _;
+    let next = message
+        .segments
+        .iter()
+        .filter(|segment| segment.id == "OBX")
+        .count()
+        + 1;
+    let data = base64::engine::general_purpose::STANDARD.encode(pdf);
+    let c = message.encoding.component;
+    message.segments.push(Segment {
+        id: "OBX".to_string(),
+        fields: vec![
+            next.to_string(),
+            "ED".to_string(),
+            format!("PDF{c}Original document{c}L"),
+            String::new(),
+            format!("{c}application{c}pdf{c}Base64{c}{data}"),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "F".to_string(),
+        ],
+    });
+}
+
+/// MLLP framing as a tokio codec: frames in, payloads out (at most `max_frame` bytes each); bytes between
+/// frames are skipped.
+#[derive(Debug, Clone)]
+pub struct MllpCodec {
+    max_frame: usize,
+}
+
+impl MllpCodec {
+    pub fn new(max_frame: usize) -> Self {
+        MllpCodec { max_frame }
+    }
+}
+
+impl tokio_util::codec::Decoder for MllpCodec {
+    type Item = Vec<u8>;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buffer: &mut bytes::BytesMut) -> Result<Option<Vec<u8>>, std::io::Error> {
+        // Skip anything before a start block.
+        match buffer.iter().position(|b| *b == MLLP_START) {
+            Some(start) => {
+                let _ = buffer.split_to(start);
+            }
+            None => {
+                buffer.clear();
+                return Ok(None);
+            }
+        }
+        let end = buffer.windows(2).position(|pair| pair == MLLP_END);
+        match end {
+            Some(end) => {
+                let frame = buffer.split_to(end + 2);
+                Ok(Some(frame[1..end].to_vec()))
+            }
+            None if buffer.len() > self.max_frame + 3 => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "mllp frame over the size limit",
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+impl tokio_util::codec::Encoder<&[u8]> for MllpCodec {
+    type Error = std::io::Error;
+
+    fn encode(
+        &mut self,
+        payload: &[u8],
+        buffer: &mut bytes::BytesMut,
+    ) -> Result<(), std::io::Error> {
+        buffer.extend_from_slice(&frame(payload));
+        Ok(())
+    }
+}
+
 /// Frames a message for MLLP.
 pub fn frame(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + 3);
@@ -587,13 +684,13 @@ impl SendError {
 }
 
 /// Sends one message over MLLP on a fresh connection and waits for its acknowledgement, all within `timeout`.
-/// Only an ACK answering this message's control id counts.
+/// Only an ACK answering this message's control id counts. Returns its code and [`ack_detail`].
 pub async fn send(
     address: &str,
     message: &Message,
     timeout: std::time::Duration,
     max_frame: usize,
-) -> Result<AckCode, SendError> {
+) -> Result<(AckCode, String), SendError> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let control_id = message.control_id().ok_or(Hl7Error::NoHeader)?.to_string();
     let exchange = async {
@@ -615,7 +712,8 @@ pub async fn send(
             if let Some(payload) = decoder.push(&buffer[..read])?.into_iter().next() {
                 let text = String::from_utf8(payload).map_err(|_| Hl7Error::NotText)?;
                 let ack = Message::parse(&text)?;
-                return Ok(check_ack(&ack, &control_id)?);
+                let code = check_ack(&ack, &control_id)?;
+                return Ok((code, ack_detail(&ack)));
             }
         }
     };
@@ -831,12 +929,12 @@ OBX|1|TX|||Line one \\F\\ pipe\\.br\\Line two\r";
         let limit = std::time::Duration::from_millis(500);
         let accepted = peer(|m| Some(ack(m, AckCode::Accept, "a-1", "20261201", None))).await;
         assert_eq!(
-            send(&accepted, &message, limit, 1 << 20).await.unwrap(),
+            send(&accepted, &message, limit, 1 << 20).await.unwrap().0,
             AckCode::Accept
         );
         let refused = peer(|m| Some(ack(m, AckCode::Error, "a-2", "20261201", Some("no")))).await;
         assert_eq!(
-            send(&refused, &message, limit, 1 << 20).await.unwrap(),
+            send(&refused, &message, limit, 1 << 20).await.unwrap().0,
             AckCode::Error
         );
         // An ACK of another message (a late answer to an earlier send) is an error, never a delivery.

@@ -17,6 +17,7 @@
 //! store, pools, runtime), [`config`] (`pipeline.toml`), [`metrics`] (Prometheus endpoint of `him worker`),
 //! [`process`] (`him process`, the pipeline in-process), [`launcher`] (engine environment, logging).
 
+pub mod adt;
 pub mod batch;
 pub mod chart;
 pub mod cleanup;
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod coversheet;
+pub mod deliver;
 pub mod dictation;
 pub mod drop_folder;
 pub mod filing;

@@ -14,6 +14,7 @@ use him_core::{
     PageInfo, RejectReason, RiskFlag, Sha256, Status,
 };
 use him_extract::{Manifest, PatientIndex};
+use him_review::mpi::LiveIndex;
 use him_store::{Folder, Object, Store, Written};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};
@@ -143,8 +144,9 @@ pub struct Pipeline {
     /// Documents being processed in this process, so the same bytes submitted twice at once are processed
     /// once and reported once as `duplicate`.
     in_flight: Mutex<HashMap<DocumentId, Arc<tokio::sync::Mutex<()>>>>,
-    /// The hospital's patient index; `None` sends every document to the unmatched queue.
-    pub(crate) patients: Option<Arc<PatientIndex>>,
+    /// The hospital's patient index with the ADT changes of the store; `None` sends every document to the
+    /// unmatched queue.
+    patients: Option<Arc<LiveIndex>>,
 }
 
 impl Pipeline {
@@ -154,6 +156,7 @@ impl Pipeline {
         engines: Engines,
         patients: Option<Arc<PatientIndex>>,
     ) -> Self {
+        let store_for_index = store.clone();
         let renderer = if config.render.enabled {
             Renderer::detect(config.render.dpi)
         } else {
@@ -171,8 +174,27 @@ impl Pipeline {
             renderer,
             versions,
             in_flight: Mutex::new(HashMap::new()),
-            patients,
+            patients: patients.map(|index| Arc::new(LiveIndex::new(store_for_index, index))),
         }
+    }
+
+    /// The patient index as it is now (export plus the ADT changes read at the last refresh).
+    pub(crate) fn patient_index(&self) -> Option<Arc<PatientIndex>> {
+        self.patients.as_ref().map(|live| live.current())
+    }
+
+    /// Reads the patient index changes of the store now, then every `every` in the background (services).
+    pub async fn follow_patient_changes(
+        &self,
+        every: Option<std::time::Duration>,
+    ) -> anyhow::Result<()> {
+        if let Some(live) = &self.patients {
+            live.refresh().await?;
+            if let Some(every) = every {
+                live.spawn_refresh(every);
+            }
+        }
+        Ok(())
     }
 
     /// The store documents are filed into.

@@ -67,6 +67,11 @@ pub fn run(args: ProcessArgs) -> ExitCode {
         asr: asr.as_ref().map(|(pool, _)| Arc::clone(pool)),
     };
     let pipeline = Pipeline::new(config, store, engines, patients);
+    // Patient index changes received over ADT (merges, new patients) apply here too.
+    if let Err(error) = runtime.block_on(pipeline.follow_patient_changes(None)) {
+        eprintln!("error: cannot read the patient index changes: {error:#}");
+        return ExitCode::from(2);
+    }
     let all_accepted = runtime.block_on(process_files(&pipeline, args.files, pool.size()));
     pool.shutdown();
     if let Some((pool, _)) = asr {

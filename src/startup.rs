@@ -35,6 +35,9 @@ pub struct Setup {
     pub env: HashMap<String, String>,
 }
 
+/// How often services re-read the patient index changes received over ADT.
+pub const MPI_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Loads the configuration (interpolating the process environment) and opens the store.
 pub fn load(common: &CommonArgs) -> anyhow::Result<Setup> {
     let env: HashMap<String, String> = std::env::vars().collect();

@@ -15,6 +15,8 @@ mod dictation;
 mod filing;
 #[path = "integration/identity.rs"]
 mod identity;
+#[path = "integration/interfaces.rs"]
+mod interfaces;
 #[path = "integration/logs.rs"]
 mod logs;
 #[path = "integration/service.rs"]

@@ -191,6 +191,30 @@ impl PatientIndex {
         Ok(index)
     }
 
+    /// How the leading zeros of a looked-up MRN count.
+    pub fn leading_zeros(&self) -> LeadingZeros {
+        self.leading_zeros
+    }
+
+    /// Makes `alias` (a merged or retired MRN) find the one patient holding `mrn`: documents naming the old
+    /// number file to that patient. `false` (nothing changed) when not exactly one patient holds `mrn` or
+    /// someone else holds `alias`.
+    pub fn alias(&mut self, alias: &str, mrn: &str) -> bool {
+        let key = mrn_key(alias);
+        let target = mrn_key(mrn);
+        let positions = match self.by_mrn.get(&target) {
+            Some(positions) if positions.len() == 1 => positions.clone(),
+            _ => return false,
+        };
+        if key.is_empty() || self.by_mrn.get(&key).is_some_and(|held| held != &positions) {
+            return false;
+        }
+        self.by_unpadded
+            .insert(key.trim_start_matches('0').to_string(), positions.clone());
+        self.by_mrn.insert(key, positions);
+        true
+    }
+
     /// How many patients the index holds.
     pub fn len(&self) -> usize {
         self.records.len()

@@ -41,6 +41,8 @@ mod document;
 mod error;
 mod events;
 mod fhir;
+pub mod mpi;
+pub mod outbox;
 mod password;
 mod patients;
 mod queue;

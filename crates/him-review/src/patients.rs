@@ -7,20 +7,20 @@ use serde::Serialize;
 
 use him_extract::{normalize_name, Date, PatientIndex, PatientRecord};
 
-/// The patient index and how FHIR resources name its patients.
+use crate::mpi::LiveIndex;
+
+/// The patient index (with the ADT changes of the store, [`LiveIndex`]) and how FHIR resources name its
+/// patients.
 #[derive(Debug, Clone)]
 pub struct Patients {
-    pub index: Arc<PatientIndex>,
+    pub live: Arc<LiveIndex>,
     /// `Identifier.system` of the hospital's MRNs (`[patients] mrn_system`).
     pub mrn_system: String,
 }
 
 impl Default for Patients {
     fn default() -> Self {
-        Patients {
-            index: Arc::new(PatientIndex::default()),
-            mrn_system: "urn:him:mrn".to_string(),
-        }
+        Patients::new(Arc::new(PatientIndex::default()), "urn:him:mrn")
     }
 }
 
@@ -64,17 +64,36 @@ pub(crate) fn mrn_key(mrn: &str) -> String {
 }
 
 impl Patients {
-    /// The one patient holding this MRN; `None` when absent or (an index error) held twice.
-    pub fn find(&self, mrn: &str) -> Option<&PatientRecord> {
-        match self.index.by_mrn(mrn).as_slice() {
-            [one] => Some(one),
+    /// A fixed index (no store changes).
+    pub fn new(index: Arc<PatientIndex>, mrn_system: &str) -> Self {
+        Patients {
+            live: Arc::new(LiveIndex::fixed(index)),
+            mrn_system: mrn_system.to_string(),
+        }
+    }
+
+    /// The index as it is now.
+    pub fn index(&self) -> Arc<PatientIndex> {
+        self.live.current()
+    }
+
+    /// The one patient holding this MRN (or an MRN merged into theirs); `None` when absent or (an index
+    /// error) held twice.
+    pub fn find(&self, mrn: &str) -> Option<PatientRecord> {
+        match self.index().by_mrn(mrn).as_slice() {
+            [one] => Some((*one).clone()),
             _ => None,
         }
     }
 
+    /// The MRN keys whose documents belong to the patient holding `mrn` (merged or retired numbers).
+    pub fn merged_into(&self, mrn: &str) -> Vec<String> {
+        self.live.merges().merged_into(mrn)
+    }
+
     /// The patient holding this MRN, for display.
     pub fn view(&self, mrn: &str) -> Option<PatientView> {
-        self.find(mrn).map(PatientView::of)
+        self.find(mrn).as_ref().map(PatientView::of)
     }
 
     /// Patients matching every word of a query, at most `limit`: a word matches an MRN prefix, a family or
@@ -84,7 +103,7 @@ impl Patients {
         if words.is_empty() {
             return Vec::new();
         }
-        self.index
+        self.index()
             .records()
             .iter()
             .filter(|record| words.iter().all(|word| matches(record, word)))
@@ -125,10 +144,10 @@ mod tests {
                    40079196,Gutmann,Kiana,1977-02-01,F\n\
                    40158388,O'Keefe,Karena Lou,1957-03-14,F\n\
                    40158390,Okeefe,Carl,1960-01-01,M\n";
-        Patients {
-            index: Arc::new(PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap()),
-            ..Patients::default()
-        }
+        Patients::new(
+            Arc::new(PatientIndex::from_csv(csv.as_bytes(), CheckDigit::None).unwrap()),
+            "urn:him:mrn",
+        )
     }
 
     #[test]

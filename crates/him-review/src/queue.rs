@@ -270,6 +270,23 @@ pub fn find_document(db: &Db, document_id: &str) -> Result<QueueItem> {
 }
 
 /// A queue list, STAT first, then oldest first.
+/// The documents filed under an MRN (as the folder names it; letters, digits and case compared as the
+/// index does), oldest first.
+pub fn documents_of(db: &Db, mrn: &str) -> Result<Vec<QueueItem>> {
+    let key = crate::patients::mrn_key(mrn);
+    if key.is_empty() {
+        return Ok(Vec::new());
+    }
+    let connection = db.lock();
+    let mut statement = connection.prepare(&format!(
+        "SELECT {COLUMNS} FROM documents
+          WHERE status = 'filed' AND upper(replace(replace(mrn, '-', ''), ' ', '')) = ?1
+          ORDER BY received_at ASC, document_id ASC"
+    ))?;
+    let rows = statement.query_map(params![key], item)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
 pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<QueueItem>> {
     let (base, order) = match list {
         QueueList::PendingReview => (

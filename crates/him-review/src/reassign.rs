@@ -11,6 +11,7 @@ use him_store::{Folder, Written};
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
 use crate::fhir::RefStatus;
+use crate::outbox::{self, OutboxAction, OutboxEvent};
 use crate::queue;
 use crate::review::{
     self, load, read_text, relation_of, restate, to_json_bytes, write_record, Loaded, NewVersion,
@@ -188,6 +189,22 @@ pub async fn move_to_patient(
         "reassigned"
     };
     write_record(store, &from, seq, action, moved.clone()).await?;
+    // The EHR hears of it when versions were announced: cancel the current ones of the old patient,
+    // announce them again for the new one.
+    let cancelled: Vec<u32> = state
+        .versions
+        .iter()
+        .filter(|v| v.is_current())
+        .map(|v| v.meta.version)
+        .collect();
+    if !cancelled.is_empty() {
+        let mut event = OutboxEvent::new(document_id, OutboxAction::Reassigned, &from, seq);
+        event.location = to.clone();
+        event.from = Some(from.clone());
+        event.versions = cancelled.clone();
+        event.cancelled = cancelled;
+        outbox::enqueue(store, &event).await?;
+    }
     // The old folder is not named here: its key holds another patient's MRN.
     let record = json!({"by": actor.name, "at": at});
     write_record(store, &to, new_seq, action, record).await?;

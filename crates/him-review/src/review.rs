@@ -28,6 +28,7 @@ use him_store::{Folder, Key, Store, Written};
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
 use crate::fhir::{self, Attachment, DocStatus, RefStatus, Relation, Subject};
+use crate::outbox::{self, OutboxAction, OutboxEvent};
 use crate::patients::mrn_key;
 use crate::queue::{self, QueueItem};
 use crate::web::AppState;
@@ -579,6 +580,7 @@ pub(crate) async fn write_version(
     let meta_key = version_key(location, number, "version.json")?;
     create(store, &meta_key, to_json_bytes(&json!(meta))).await?;
     let patient = app.patients.find(mrn);
+    let patient = patient.as_ref();
     let display = app.patients.view(mrn).map(|p| p.display());
     let base = app.config.public_base_url.trim_end_matches('/');
     let field = |name: &str| {
@@ -756,6 +758,9 @@ pub async fn approve(
     });
     let seq = state.last_seq + 1;
     keys.push(write_record(&app.store, &item.location, seq, "approved", record).await?);
+    let mut event = OutboxEvent::new(document_id, OutboxAction::Approved, &item.location, seq);
+    event.versions = vec![number];
+    outbox::enqueue(&app.store, &event).await?;
     reindex_one(app, &item).await?;
     Ok(Approval {
         seq,
@@ -836,6 +841,10 @@ pub async fn correct(
         "version": number, "replaces": previous.meta.version,
     });
     keys.push(write_record(&app.store, &item.location, seq, "corrected", record).await?);
+    let mut event = OutboxEvent::new(document_id, OutboxAction::Corrected, &item.location, seq);
+    event.versions = vec![number];
+    event.parent = Some(previous.meta.version);
+    outbox::enqueue(&app.store, &event).await?;
     reindex_one(app, &item).await?;
     Ok(Approval {
         seq,
@@ -931,6 +940,10 @@ pub async fn add_addendum(
         "version": number, "appends": base.meta.version,
     });
     keys.push(write_record(&app.store, &item.location, seq, "addendum", record).await?);
+    let mut event = OutboxEvent::new(document_id, OutboxAction::Addendum, &item.location, seq);
+    event.versions = vec![number];
+    event.parent = Some(base.meta.version);
+    outbox::enqueue(&app.store, &event).await?;
     reindex_one(app, &item).await?;
     Ok(Approval {
         seq,
@@ -976,6 +989,9 @@ pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Ap
         "document_id": document_id, "clinician": actor.name, "at": now_rfc3339(), "versions": signed,
     });
     keys.push(write_record(&app.store, &item.location, seq, "signed", record).await?);
+    let mut event = OutboxEvent::new(document_id, OutboxAction::Signed, &item.location, seq);
+    event.versions = signed.clone();
+    outbox::enqueue(&app.store, &event).await?;
     reindex_one(app, &item).await?;
     Ok(Approval {
         seq,

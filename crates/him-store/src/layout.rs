@@ -18,6 +18,10 @@
 //!             /batch.json                its documents (scan page numbers), sheets, blank pages, barcodes
 //! index/<id>.json                        written last: where the document went; its presence means "done"
 //! audit/<yyyy>/<mm>/<dd>/<stamp>-<nonce>.json   review audit records
+//! outbox/events/<event>.json             a review state change to announce to the EHR (create-only)
+//! outbox/<destination>/<state>/<name>    what the deliverer did with it: prepared messages, acknowledgements,
+//!                                        done, dead letters, replays (create-only, see `him deliver`)
+//! mpi/<stream>/<name>                    patient index changes received over ADT, and merges
 //! ```
 //!
 //! A patient folder's key holds the MRN, so the [`Display`](fmt::Display) of [`Folder`], [`Key`] and
@@ -289,6 +293,10 @@ pub enum Key {
     Object { folder: Folder, name: String },
     /// `audit/<yyyy>/<mm>/<dd>/<name>`: one audit record.
     Audit { day: String, name: String },
+    /// `outbox/<name>`: the EHR interfaces' outbox (events and delivery records).
+    Outbox(String),
+    /// `mpi/<name>`: patient index changes received from the hospital (ADT) and merges.
+    Mpi(String),
 }
 
 impl Key {
@@ -308,6 +316,16 @@ impl Key {
         })
     }
 
+    /// `outbox/<name>`; `None` when `name` is not a safe relative name.
+    pub fn outbox(name: &str) -> Option<Key> {
+        is_safe_name(name).then(|| Key::Outbox(name.to_string()))
+    }
+
+    /// `mpi/<name>`; `None` when `name` is not a safe relative name.
+    pub fn mpi(name: &str) -> Option<Key> {
+        is_safe_name(name).then(|| Key::Mpi(name.to_string()))
+    }
+
     /// The key as the store names the object (holds the MRN of a patient folder).
     pub fn path(&self) -> String {
         self.write(false)
@@ -318,6 +336,8 @@ impl Key {
             Key::Index(id) => format!("index/{id}.json"),
             Key::Object { folder, name } => format!("{}/{name}", folder.write(redact)),
             Key::Audit { day, name } => format!("audit/{day}/{name}"),
+            Key::Outbox(name) => format!("outbox/{name}"),
+            Key::Mpi(name) => format!("mpi/{name}"),
         }
     }
 
@@ -377,6 +397,12 @@ impl Key {
             let (day, name) = rest.rsplit_once('/')?;
             return Key::audit(&day.replace('/', "-"), name);
         }
+        if let Some(rest) = path.strip_prefix("outbox/") {
+            return Key::outbox(rest);
+        }
+        if let Some(rest) = path.strip_prefix("mpi/") {
+            return Key::mpi(rest);
+        }
         let (folder, name) = Folder::parse_prefix(path)?;
         folder.object(name)
     }
@@ -416,6 +442,10 @@ pub enum Prefix {
     Intake,
     /// Every patient folder.
     Patients,
+    /// `outbox/<sub>/`: a part of the interfaces' outbox (a safe relative name).
+    Outbox(String),
+    /// `mpi/<sub>/`: a stream of patient index changes.
+    Mpi(String),
     /// A document's folder, or one of its sub-folders (`versions`, `reviews`).
     Folder(Folder, Option<&'static str>),
 }
@@ -433,6 +463,8 @@ impl Prefix {
             Prefix::Audit => "audit/".to_string(),
             Prefix::Intake => "intake/".to_string(),
             Prefix::Patients => "patients/".to_string(),
+            Prefix::Outbox(sub) => format!("outbox/{sub}/"),
+            Prefix::Mpi(sub) => format!("mpi/{sub}/"),
             Prefix::Folder(folder, None) => format!("{}/", folder.write(redact)),
             Prefix::Folder(folder, Some(sub)) => format!("{}/{sub}/", folder.write(redact)),
         }
@@ -505,6 +537,13 @@ mod tests {
         }
         let index = Key::Index(id());
         assert_eq!(Key::parse(&index.path()), Some(index));
+        for key in [
+            Key::outbox("events/ab-0001.json").unwrap(),
+            Key::mpi("changes/x.json").unwrap(),
+        ] {
+            assert_eq!(Key::parse(&key.path()), Some(key.clone()));
+        }
+        assert!(Key::outbox("../x").is_none());
         let audit = Key::audit("2026-11-30", "20261130-ab.json").unwrap();
         assert_eq!(audit.path(), "audit/2026/11/30/20261130-ab.json");
         assert_eq!(Key::parse(&audit.path()), Some(audit));

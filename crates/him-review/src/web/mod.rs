@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/documents/{id}/addendum", post(actions::addendum))
         .route("/documents/{id}/assign", post(actions::assign))
         .route("/documents/{id}/sign", post(actions::sign))
+        .route("/patients/{mrn}", get(pages::patient))
         .route("/audit", get(pages::audit))
         .route("/admin/users", get(pages::users).post(admin::add_user))
         .route("/admin/users/{name}/disable", post(admin::disable_user))

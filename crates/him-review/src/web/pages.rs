@@ -89,6 +89,40 @@ fn age(received_at: &str) -> String {
     }
 }
 
+/// A patient's documents: those filed under their MRN and under every MRN merged into theirs (ADT A40) or
+/// retired for theirs (A47), oldest first. Reviewers and supervisors.
+pub(crate) async fn patient(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Path(mrn): Path<String>,
+) -> Result<Response, AppError> {
+    if !current.session.user.role.can_review() {
+        return Err(AppError::Forbidden);
+    }
+    let patient = state.patients.view(&mrn);
+    let own = patient
+        .as_ref()
+        .map_or(mrn.trim().to_string(), |p| p.mrn.clone());
+    let merged = state.patients.merged_into(&own);
+    let mut documents = Vec::new();
+    for (number, merged_record) in
+        std::iter::once((&own, false)).chain(merged.iter().map(|m| (m, true)))
+    {
+        for item in queue::documents_of(&state.db, number)? {
+            let mut value = json!(item);
+            value["merged"] = json!(merged_record);
+            documents.push(value);
+        }
+    }
+    documents.sort_by(|a, b| a["received_at"].as_str().cmp(&b["received_at"].as_str()));
+    record(&state, &current, "view_patient", None, "").await?;
+    state.templates.render(
+        "patient.html",
+        json!({"user": current.session.user, "csrf": current.session.csrf,
+               "patient": patient, "merged": merged, "documents": documents}),
+    )
+}
+
 pub(crate) async fn queue(
     State(state): State<AppState>,
     Extension(current): Extension<Current>,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::web::AppError;
 
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("queue.html", include_str!("../templates/queue.html")),
@@ -22,6 +22,7 @@ const TEMPLATES: [(&str, &str); 9] = [
         include_str!("../templates/patient_search.html"),
     ),
     ("lockouts.html", include_str!("../templates/lockouts.html")),
+    ("patient.html", include_str!("../templates/patient.html")),
 ];
 
 /// The compiled templates. Cheap to clone.

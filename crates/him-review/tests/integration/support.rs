@@ -35,12 +35,12 @@ pub const PATIENTS: &str = r#"{"resourceType":"Patient","id":"pat-schmitt","iden
 
 /// The patients of [`PATIENTS`].
 pub fn patients() -> Patients {
-    Patients {
-        index: std::sync::Arc::new(
+    Patients::new(
+        std::sync::Arc::new(
             PatientIndex::from_fhir_ndjson(PATIENTS.as_bytes(), CheckDigit::None).unwrap(),
         ),
-        mrn_system: "urn:oid:2.16.840.1.113883.3.9999.1".to_string(),
-    }
+        "urn:oid:2.16.840.1.113883.3.9999.1",
+    )
 }
 pub struct Harness {
     pub app: Router,

@@ -1,0 +1,1189 @@
+//! `him deliver`: sends the outbox's events ([`him_review::outbox`]) to every configured destination —
+//! HL7 v2.5.1 MDM over MLLP (`[hl7] send_to`) and FHIR R4 (`[fhir] base_url`) — exactly once in effect.
+//!
+//! Everything it does is a create-only record in the store, under `outbox/<destination>/`:
+//!
+//! ```text
+//! prepared/<event>.json     the messages of one event, rendered once (HL7 text with its control id; FHIR
+//!                           operations); a resend after a crash sends these same bytes, same control id
+//! acks/<event>.<k>.json     message k acknowledged (AA, or the FHIR status and resource id)
+//! done/<event>.json         every message of the event acknowledged
+//! dead/<event>.<n>.json     dead letter n: a permanent failure (AE, HTTP 4xx) with its reason
+//! replays/<event>.<n>.json  a supervisor's replay of dead letter n (`him interfaces replay`)
+//! ```
+//!
+//! Killed at any point, it starts again from these records: a message sent but not yet recorded as
+//! acknowledged is sent again with the same control id (the receiver can drop it); FHIR writes are
+//! idempotent (PUT with a fixed id, create conditional on the masterIdentifier). Events of one document go
+//! out in order: while one waits for a retry or sits in the dead letters, the later ones of its document
+//! wait too. Logs name event ids, destinations, codes and durations, never patient data.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use him_review::mpi::LiveIndex;
+use him_review::outbox::{self, OutboxAction, OutboxEvent};
+use him_store::{Folder, IndexEntry, Key, Prefix, Store, Written};
+
+use crate::config::{DeliverConfig, FhirConfig, Hl7Config};
+use crate::hl7::{self, AckCode, Endpoints, MdmDocument, MdmEvent};
+
+/// Why a message did not go through.
+#[derive(Debug)]
+pub enum Failure {
+    /// Try again later (receiver down, timeout, AR, HTTP 5xx).
+    Transient(String),
+    /// Never going through as it is (AE, HTTP 4xx, content missing): a dead letter.
+    Permanent(String),
+}
+
+/// One message of an event, as rendered for a destination.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// An HL7 MDM message, sent byte for byte as rendered.
+    Mdm {
+        control_id: String,
+        trigger: String,
+        message: String,
+    },
+    /// PUT `Binary/<id>` with the document's original.
+    Binary { id: String, location: Folder },
+    /// Create (conditional on `identifier`) or update the DocumentReference of one version to its newest
+    /// state in the store.
+    Reference {
+        location: Folder,
+        version: u32,
+        /// The masterIdentifier value.
+        identifier: String,
+        /// Appended to the identifiers of the versions it relates to (same folder).
+        suffix: String,
+        binary_id: String,
+    },
+}
+
+/// `prepared/<event>.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Prepared {
+    event_id: String,
+    ops: Vec<Op>,
+}
+
+/// A destination of the outbox.
+pub enum Destination {
+    Hl7(Hl7Destination),
+    Fhir(FhirDestination),
+}
+
+impl Destination {
+    /// `hl7` or `fhir`: the folder of its records under `outbox/`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Destination::Hl7(_) => "hl7",
+            Destination::Fhir(_) => "fhir",
+        }
+    }
+}
+
+pub struct Hl7Destination {
+    address: String,
+    endpoints: Endpoints,
+    authority: String,
+    timeout: Duration,
+    max_frame: usize,
+    embed_original: bool,
+}
+
+pub struct FhirDestination {
+    base: String,
+    token: Option<String>,
+    client: reqwest::Client,
+}
+
+/// The destinations configured; none is an error for `him deliver`.
+pub fn destinations(
+    hl7: &Hl7Config,
+    fhir: &FhirConfig,
+    env: &HashMap<String, String>,
+) -> anyhow::Result<Vec<Destination>> {
+    let mut destinations = Vec::new();
+    if !hl7.send_to.trim().is_empty() {
+        destinations.push(Destination::Hl7(Hl7Destination {
+            address: hl7.send_to.trim().to_string(),
+            endpoints: Endpoints {
+                sending_application: hl7.sending_application.clone(),
+                sending_facility: hl7.sending_facility.clone(),
+                receiving_application: hl7.receiving_application.clone(),
+                receiving_facility: hl7.receiving_facility.clone(),
+            },
+            authority: hl7.assigning_authority.clone(),
+            timeout: Duration::from_secs_f64(hl7.ack_timeout_s),
+            max_frame: hl7.max_frame_bytes,
+            embed_original: hl7.embed_original,
+        }));
+    }
+    if !fhir.base_url.trim().is_empty() {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs_f64(fhir.timeout_s))
+            .build()
+            .context("cannot build the FHIR HTTP client")?;
+        destinations.push(Destination::Fhir(FhirDestination {
+            base: fhir.base_url.trim().trim_end_matches('/').to_string(),
+            token: env.get(&fhir.token_env).filter(|t| !t.is_empty()).cloned(),
+            client,
+        }));
+    }
+    Ok(destinations)
+}
+
+fn record_key(destination: &str, state: &str, name: &str) -> anyhow::Result<Key> {
+    Key::outbox(&format!("{destination}/{state}/{name}")).context("outbox key")
+}
+
+/// What the records of one destination say.
+#[derive(Debug, Default)]
+struct Records {
+    done: HashSet<String>,
+    /// Event id → number of dead letters.
+    dead: HashMap<String, u32>,
+    /// Event id → number of replays.
+    replays: HashMap<String, u32>,
+    /// Newest `done` time.
+    last_success: Option<String>,
+}
+
+impl Records {
+    fn is_dead(&self, event_id: &str) -> bool {
+        self.dead.get(event_id).copied().unwrap_or(0)
+            > self.replays.get(event_id).copied().unwrap_or(0)
+    }
+}
+
+/// `<event>` or `<event>.<n>` from a record key's last segment.
+fn record_event(key: &Key) -> Option<(String, Option<u32>)> {
+    let Key::Outbox(name) = key else { return None };
+    let file = name.rsplit('/').next()?.strip_suffix(".json")?;
+    match file.rsplit_once('.') {
+        Some((event, n)) => Some((event.to_string(), n.parse().ok())),
+        None => Some((file.to_string(), None)),
+    }
+}
+
+async fn records(store: &Store, destination: &str) -> anyhow::Result<Records> {
+    let mut records = Records::default();
+    for key in store
+        .list(&Prefix::Outbox(format!("{destination}/done")))
+        .await?
+    {
+        if let Some((event, _)) = record_event(&key) {
+            records.done.insert(event);
+        }
+    }
+    for (state, counts) in [
+        ("dead", &mut records.dead),
+        ("replays", &mut records.replays),
+    ] {
+        for key in store
+            .list(&Prefix::Outbox(format!("{destination}/{state}")))
+            .await?
+        {
+            if let Some((event, Some(_))) = record_event(&key) {
+                *counts.entry(event).or_default() += 1;
+            }
+        }
+    }
+    Ok(records)
+}
+
+async fn read_json(store: &Store, key: &Key) -> anyhow::Result<Option<Value>> {
+    match store.get_opt(key).await? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+async fn create_json(store: &Store, key: &Key, value: &Value) -> anyhow::Result<Written> {
+    let bytes = Bytes::from(serde_json::to_vec_pretty(value)?);
+    Ok(store.put_new(key, bytes).await?)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Outcome counts of one pass over the outbox.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pass {
+    /// Events delivered to a destination in this pass.
+    pub delivered: usize,
+    /// Events waiting for a retry (or behind one of their document).
+    pub pending: usize,
+    /// Events dead-lettered in this pass.
+    pub dead_lettered: usize,
+    /// Events sitting in the dead letters (or behind one of their document).
+    pub dead: usize,
+}
+
+/// Works through the outbox.
+pub struct Deliverer {
+    store: Store,
+    patients: Arc<LiveIndex>,
+    destinations: Vec<Destination>,
+    config: DeliverConfig,
+    /// (destination, event) → failures so far and when to try again.
+    retries: HashMap<(&'static str, String), (u32, Instant)>,
+}
+
+impl Deliverer {
+    pub fn new(
+        store: Store,
+        patients: Arc<LiveIndex>,
+        destinations: Vec<Destination>,
+        config: DeliverConfig,
+    ) -> Self {
+        Deliverer {
+            store,
+            patients,
+            destinations,
+            config,
+            retries: HashMap::new(),
+        }
+    }
+
+    /// The names of the destinations, in order.
+    pub fn destination_names(&self) -> Vec<&'static str> {
+        self.destinations.iter().map(Destination::name).collect()
+    }
+
+    /// Runs until `shutdown` resolves: a pass, then a wait (the poll interval, or until the next retry).
+    pub async fn run(
+        &mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let pass = match self.pass().await {
+                Ok(pass) => pass,
+                Err(error) => {
+                    warn!(error = %format!("{error:#}"), "outbox pass failed; trying again");
+                    Pass::default()
+                }
+            };
+            if pass.delivered > 0 || pass.dead_lettered > 0 {
+                info!(
+                    delivered = pass.delivered,
+                    pending = pass.pending,
+                    dead_lettered = pass.dead_lettered,
+                    "outbox pass"
+                );
+            }
+            let wait = if pass.delivered > 0 {
+                Duration::ZERO
+            } else {
+                let next_retry = self
+                    .retries
+                    .values()
+                    .map(|(_, at)| at.saturating_duration_since(Instant::now()))
+                    .min();
+                let poll = Duration::from_secs_f64(self.config.poll_interval_s);
+                next_retry.map_or(poll, |retry| retry.min(poll))
+            };
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
+            }
+        }
+    }
+
+    /// One pass: every event not done for a destination is tried once (when its retry time has come).
+    pub async fn pass(&mut self) -> anyhow::Result<Pass> {
+        let events = outbox::events(&self.store).await?;
+        let mut pass = Pass::default();
+        for index in 0..self.destinations.len() {
+            let name = self.destinations[index].name();
+            let records = records(&self.store, name).await?;
+            // Documents with an earlier event not done: later events of theirs wait.
+            let mut held: HashSet<String> = HashSet::new();
+            for event in &events {
+                if records.done.contains(&event.event_id) {
+                    continue;
+                }
+                if held.contains(&event.document_id) {
+                    if records.is_dead(&event.event_id) {
+                        pass.dead += 1;
+                    } else {
+                        pass.pending += 1;
+                    }
+                    continue;
+                }
+                if records.is_dead(&event.event_id) {
+                    held.insert(event.document_id.clone());
+                    pass.dead += 1;
+                    continue;
+                }
+                let retry_key = (name, event.event_id.clone());
+                if let Some((_, at)) = self.retries.get(&retry_key) {
+                    if *at > Instant::now() {
+                        held.insert(event.document_id.clone());
+                        pass.pending += 1;
+                        continue;
+                    }
+                }
+                let started = Instant::now();
+                match self.deliver(index, event).await {
+                    Ok(()) => {
+                        self.retries.remove(&retry_key);
+                        pass.delivered += 1;
+                        info!(
+                            destination = name,
+                            event = %event.event_id,
+                            action = event.action.as_str(),
+                            ms = started.elapsed().as_millis() as u64,
+                            "delivered"
+                        );
+                    }
+                    Err(Failure::Transient(reason)) => {
+                        let failures = self.retries.get(&retry_key).map_or(0, |(n, _)| *n) + 1;
+                        let wait = (self.config.retry_initial_s
+                            * 2f64.powi(failures.saturating_sub(1).min(30) as i32))
+                        .min(self.config.retry_max_s);
+                        self.retries.insert(
+                            retry_key,
+                            (failures, Instant::now() + Duration::from_secs_f64(wait)),
+                        );
+                        held.insert(event.document_id.clone());
+                        pass.pending += 1;
+                        warn!(
+                            destination = name,
+                            event = %event.event_id,
+                            failures,
+                            retry_in_s = wait,
+                            reason = %reason,
+                            "delivery failed; will retry"
+                        );
+                    }
+                    Err(Failure::Permanent(reason)) => {
+                        self.retries.remove(&retry_key);
+                        let dead = records.dead.get(&event.event_id).copied().unwrap_or(0) + 1;
+                        let key =
+                            record_key(name, "dead", &format!("{}.{dead}.json", event.event_id))
+                                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        create_json(
+                            &self.store,
+                            &key,
+                            &json!({"event_id": event.event_id, "document_id": event.document_id,
+                                    "action": event.action, "reason": reason, "at": now()}),
+                        )
+                        .await?;
+                        held.insert(event.document_id.clone());
+                        pass.dead_lettered += 1;
+                        pass.dead += 1;
+                        // The receiver's words stay in the record: they may quote the message.
+                        let code = reason.split(':').next().unwrap_or_default();
+                        warn!(destination = name, event = %event.event_id, code = %code, "dead letter");
+                    }
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Prepares (once) and sends every message of `event` not yet acknowledged, in order, then writes `done`.
+    async fn deliver(&self, index: usize, event: &OutboxEvent) -> Result<(), Failure> {
+        let destination = &self.destinations[index];
+        let name = destination.name();
+        let io = |error: anyhow::Error| Failure::Transient(format!("store: {error:#}"));
+        let prepared_key =
+            record_key(name, "prepared", &format!("{}.json", event.event_id)).map_err(io)?;
+        let prepared = match read_json(&self.store, &prepared_key).await.map_err(io)? {
+            Some(value) => serde_json::from_value::<Prepared>(value)
+                .map_err(|e| Failure::Permanent(format!("unreadable prepared record: {e}")))?,
+            None => {
+                let ops = match destination {
+                    Destination::Hl7(hl7) => self.prepare_hl7(hl7, event).await?,
+                    Destination::Fhir(_) => self.prepare_fhir(event).await.map_err(io)?,
+                };
+                let prepared = Prepared {
+                    event_id: event.event_id.clone(),
+                    ops,
+                };
+                let value = serde_json::to_value(&prepared).map_err(|e| io(e.into()))?;
+                // Create-only: a record another deliverer wrote meanwhile wins, and is what is sent.
+                match create_json(&self.store, &prepared_key, &value)
+                    .await
+                    .map_err(io)?
+                {
+                    Written::Created => prepared,
+                    Written::AlreadyExisted => {
+                        let value = read_json(&self.store, &prepared_key)
+                            .await
+                            .map_err(io)?
+                            .unwrap_or_default();
+                        serde_json::from_value(value).map_err(|e| {
+                            Failure::Permanent(format!("unreadable prepared record: {e}"))
+                        })?
+                    }
+                }
+            }
+        };
+        for (k, op) in prepared.ops.iter().enumerate() {
+            let ack_key =
+                record_key(name, "acks", &format!("{}.{k}.json", event.event_id)).map_err(io)?;
+            if self
+                .store
+                .exists(&ack_key)
+                .await
+                .map_err(|e| io(e.into()))?
+            {
+                continue;
+            }
+            let ack = match (destination, op) {
+                (
+                    Destination::Hl7(hl7),
+                    Op::Mdm {
+                        control_id,
+                        message,
+                        ..
+                    },
+                ) => send_mdm(hl7, control_id, message).await?,
+                (Destination::Fhir(fhir), op) => self.send_fhir(fhir, op).await?,
+                (Destination::Hl7(_), _) => {
+                    return Err(Failure::Permanent("not an HL7 message".to_string()))
+                }
+            };
+            let mut record = ack;
+            record["at"] = json!(now());
+            create_json(&self.store, &ack_key, &record)
+                .await
+                .map_err(io)?;
+        }
+        let done_key = record_key(name, "done", &format!("{}.json", event.event_id)).map_err(io)?;
+        create_json(
+            &self.store,
+            &done_key,
+            &json!({"event_id": event.event_id, "messages": prepared.ops.len(), "at": now()}),
+        )
+        .await
+        .map_err(io)?;
+        Ok(())
+    }
+
+    /// The masterIdentifier (and TXA-12) suffix of versions in `location`: none in the document's first patient
+    /// folder (where an unmatched document was assigned), a short hash of the folder after a move to another
+    /// patient (so that the moved versions are new documents to the EHR).
+    async fn suffix(&self, document_id: &str, location: &Folder) -> anyhow::Result<String> {
+        let id = him_core::DocumentId::parse(document_id).context("document id")?;
+        let first = match read_json(&self.store, &Key::Index(id)).await? {
+            Some(value) => serde_json::from_value::<IndexEntry>(value)
+                .ok()
+                .map(|entry| entry.location),
+            None => None,
+        };
+        // An unmatched document is first announced in the folder it was assigned to.
+        let first = match first {
+            Some(folder @ Folder::Patient(..)) => Some(folder),
+            Some(other) => read_json(&self.store, &other.moved())
+                .await?
+                .and_then(|moved| Folder::parse(moved["location"].as_str()?)),
+            None => None,
+        };
+        Ok(if first.as_ref() == Some(location) {
+            String::new()
+        } else {
+            let digest = Sha256::digest(location.location().as_bytes());
+            format!("-{}", hex(&digest[..4]))
+        })
+    }
+
+    async fn prepare_fhir(&self, event: &OutboxEvent) -> anyhow::Result<Vec<Op>> {
+        let binary_id = format!("him-{}", event.document_id);
+        let reference = |location: &Folder, version: u32, suffix: &str| Op::Reference {
+            location: location.clone(),
+            version,
+            identifier: format!("{}-v{version}{suffix}", event.document_id),
+            suffix: suffix.to_string(),
+            binary_id: binary_id.clone(),
+        };
+        let here = self.suffix(&event.document_id, &event.location).await?;
+        let binary = Op::Binary {
+            id: binary_id.clone(),
+            location: event.location.clone(),
+        };
+        let mut ops = Vec::new();
+        match event.action {
+            OutboxAction::Approved => {
+                ops.push(binary);
+                ops.extend(
+                    event
+                        .versions
+                        .iter()
+                        .map(|v| reference(&event.location, *v, &here)),
+                );
+            }
+            OutboxAction::Signed => {
+                ops.extend(
+                    event
+                        .versions
+                        .iter()
+                        .map(|v| reference(&event.location, *v, &here)),
+                );
+            }
+            OutboxAction::Addendum | OutboxAction::Corrected => {
+                ops.extend(
+                    event
+                        .versions
+                        .iter()
+                        .map(|v| reference(&event.location, *v, &here)),
+                );
+                if let Some(parent) = event.parent {
+                    ops.push(reference(&event.location, parent, &here));
+                }
+            }
+            OutboxAction::Reassigned => {
+                if let Some(from) = &event.from {
+                    let there = self.suffix(&event.document_id, from).await?;
+                    ops.extend(event.cancelled.iter().map(|v| reference(from, *v, &there)));
+                }
+                ops.push(binary);
+                ops.extend(
+                    event
+                        .versions
+                        .iter()
+                        .map(|v| reference(&event.location, *v, &here)),
+                );
+            }
+        }
+        Ok(ops)
+    }
+
+    async fn prepare_hl7(
+        &self,
+        hl7: &Hl7Destination,
+        event: &OutboxEvent,
+    ) -> Result<Vec<Op>, Failure> {
+        let io = |error: anyhow::Error| Failure::Transient(format!("store: {error:#}"));
+        let here = self
+            .suffix(&event.document_id, &event.location)
+            .await
+            .map_err(io)?;
+        let mut messages: Vec<(MdmEvent, Folder, u32, Option<u32>, String)> = Vec::new();
+        let location = &event.location;
+        match event.action {
+            OutboxAction::Approved => {
+                for v in &event.versions {
+                    messages.push((MdmEvent::Original, location.clone(), *v, None, here.clone()));
+                }
+            }
+            OutboxAction::Signed => {
+                for v in &event.versions {
+                    messages.push((MdmEvent::Signed, location.clone(), *v, None, here.clone()));
+                }
+            }
+            OutboxAction::Addendum | OutboxAction::Corrected => {
+                let kind = if event.action == OutboxAction::Addendum {
+                    MdmEvent::Addendum
+                } else {
+                    MdmEvent::Replacement
+                };
+                for v in &event.versions {
+                    messages.push((kind, location.clone(), *v, event.parent, here.clone()));
+                }
+            }
+            OutboxAction::Reassigned => {
+                if let Some(from) = &event.from {
+                    let there = self.suffix(&event.document_id, from).await.map_err(io)?;
+                    for v in &event.cancelled {
+                        messages.push((MdmEvent::Cancel, from.clone(), *v, None, there.clone()));
+                    }
+                }
+                for v in &event.versions {
+                    messages.push((MdmEvent::Original, location.clone(), *v, None, here.clone()));
+                }
+            }
+        }
+        let timestamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
+        let mut ops = Vec::new();
+        for (k, (kind, folder, version, parent, suffix)) in messages.into_iter().enumerate() {
+            let control_id = control_id(&event.event_id, k);
+            let message = self
+                .render_mdm(
+                    hl7,
+                    kind,
+                    &event.document_id,
+                    &folder,
+                    version,
+                    parent,
+                    &suffix,
+                    &control_id,
+                    &timestamp,
+                )
+                .await?;
+            ops.push(Op::Mdm {
+                control_id,
+                trigger: kind.trigger().to_string(),
+                message,
+            });
+        }
+        Ok(ops)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn render_mdm(
+        &self,
+        hl7: &Hl7Destination,
+        kind: MdmEvent,
+        document_id: &str,
+        folder: &Folder,
+        version: u32,
+        parent: Option<u32>,
+        suffix: &str,
+        control_id: &str,
+        timestamp: &str,
+    ) -> Result<String, Failure> {
+        let io = |error: anyhow::Error| Failure::Transient(format!("store: {error:#}"));
+        let reference = newest_reference(&self.store, folder, version)
+            .await
+            .map_err(io)?
+            .ok_or_else(|| {
+                Failure::Permanent(format!("version {version} has no DocumentReference"))
+            })?;
+        let text_key = folder
+            .version_object(version, "text.txt")
+            .ok_or_else(|| Failure::Permanent("version key".to_string()))?;
+        let text = match self
+            .store
+            .get_opt(&text_key)
+            .await
+            .map_err(|e| io(e.into()))?
+        {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => return Err(Failure::Permanent(format!("version {version} has no text"))),
+        };
+        let mrn = folder
+            .mrn()
+            .map(|m| m.as_str().to_string())
+            .ok_or_else(|| {
+                Failure::Permanent("the document is not in a patient folder".to_string())
+            })?;
+        let index = self.patients.current();
+        let records = index.by_mrn(&mrn);
+        let patient = match records.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let family = patient.map(|p| p.family.clone()).unwrap_or_default();
+        let given = patient.map(|p| p.given.join(" ")).unwrap_or_default();
+        let birth = patient
+            .and_then(|p| p.birth_date)
+            .map(|d| d.to_string().replace('-', ""))
+            .unwrap_or_default();
+        let sex = patient
+            .and_then(|p| p.sex.as_deref())
+            .map(hl7_sex)
+            .unwrap_or_default();
+        let coding = &reference["type"]["coding"][0];
+        let code = coding["code"].as_str().unwrap_or("UNK").to_string();
+        let display = coding["display"].as_str().unwrap_or("").to_string();
+        let service = reference["context"]["period"]["start"]
+            .as_str()
+            .map(|d| d.replace('-', ""))
+            .unwrap_or_default();
+        let author = reference["author"][0]["display"]
+            .as_str()
+            .map(str::to_string);
+        let encounter = reference["context"]["encounter"][0]["identifier"]["value"]
+            .as_str()
+            .map(str::to_string);
+        let completion = match (
+            reference["docStatus"].as_str(),
+            reference["authenticator"].is_object(),
+        ) {
+            (Some("preliminary"), _) => "DO",
+            (_, true) => "LA",
+            _ => "AU",
+        };
+        let unique = format!("{document_id}-v{version}{suffix}");
+        let parent_number = parent.map(|p| format!("{document_id}-v{p}{suffix}"));
+        let document = MdmDocument {
+            mrn: &mrn,
+            authority: &hl7.authority,
+            family: &family,
+            given: &given,
+            birth_date: &birth,
+            sex: &sex,
+            encounter: encounter.as_deref(),
+            document_type: (&code, &display),
+            service_date: &service,
+            author: author.as_deref(),
+            unique_number: &unique,
+            parent_number: parent_number.as_deref(),
+            completion_status: completion,
+            text: &text,
+        };
+        let mut message = hl7::mdm(kind, &document, &hl7.endpoints, control_id, timestamp);
+        if hl7.embed_original && matches!(kind, MdmEvent::Original | MdmEvent::Replacement) {
+            if let Some((bytes, media_type)) = original(&self.store, folder).await.map_err(io)? {
+                if media_type == "application/pdf" {
+                    hl7::append_pdf(&mut message, &bytes);
+                }
+            }
+        }
+        Ok(message.encode())
+    }
+
+    async fn send_fhir(&self, fhir: &FhirDestination, op: &Op) -> Result<Value, Failure> {
+        let io = |error: anyhow::Error| Failure::Transient(format!("store: {error:#}"));
+        match op {
+            Op::Binary { id, location } => {
+                let Some((bytes, media_type)) =
+                    original(&self.store, location).await.map_err(io)?
+                else {
+                    return Err(Failure::Permanent(
+                        "the document has no original".to_string(),
+                    ));
+                };
+                let body = json!({
+                    "resourceType": "Binary", "id": id, "contentType": media_type,
+                    "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                });
+                let (status, _) = fhir
+                    .request(
+                        reqwest::Method::PUT,
+                        &format!("Binary/{id}"),
+                        Some(&body),
+                        None,
+                    )
+                    .await?;
+                Ok(json!({"op": "binary", "status": status, "id": id}))
+            }
+            Op::Reference {
+                location,
+                version,
+                identifier,
+                suffix,
+                binary_id,
+            } => {
+                let stored = newest_reference(&self.store, location, *version)
+                    .await
+                    .map_err(io)?
+                    .ok_or_else(|| {
+                        Failure::Permanent(format!("version {version} has no DocumentReference"))
+                    })?;
+                let text = match location.version_object(*version, "text.txt") {
+                    Some(key) => self.store.get_opt(&key).await.map_err(|e| io(e.into()))?,
+                    None => None,
+                };
+                let desired = for_push(&stored, identifier, suffix, binary_id, text.as_deref());
+                let system = desired["masterIdentifier"]["system"]
+                    .as_str()
+                    .unwrap_or("urn:him:document")
+                    .to_string();
+                let condition = format!("identifier={system}|{identifier}");
+                let (status, body) = fhir
+                    .request(
+                        reqwest::Method::POST,
+                        "DocumentReference",
+                        Some(&desired),
+                        Some(&condition),
+                    )
+                    .await?;
+                let existing = if status == 200 {
+                    // It existed: the server answers with it (or a search bundle naming it).
+                    match body["resourceType"].as_str() {
+                        Some("Bundle") => body["entry"][0]["resource"].clone(),
+                        _ => body,
+                    }
+                } else {
+                    let id = body["id"].as_str().unwrap_or_default().to_string();
+                    return Ok(json!({"op": "reference", "status": status, "id": id}));
+                };
+                let id = existing["id"].as_str().unwrap_or_default().to_string();
+                if id.is_empty() {
+                    return Err(Failure::Permanent(
+                        "the server named no existing DocumentReference".to_string(),
+                    ));
+                }
+                let same = ["status", "docStatus", "authenticator"]
+                    .iter()
+                    .all(|field| existing[*field] == desired[*field]);
+                if same {
+                    return Ok(
+                        json!({"op": "reference", "status": status, "id": id, "unchanged": true}),
+                    );
+                }
+                let mut update = desired.clone();
+                update["id"] = json!(id);
+                let (status, _) = fhir
+                    .request(
+                        reqwest::Method::PUT,
+                        &format!("DocumentReference/{id}"),
+                        Some(&update),
+                        None,
+                    )
+                    .await?;
+                Ok(json!({"op": "reference", "status": status, "id": id, "updated": true}))
+            }
+            Op::Mdm { .. } => Err(Failure::Permanent("not a FHIR operation".to_string())),
+        }
+    }
+}
+
+impl FhirDestination {
+    /// One request; 2xx → status and body; 5xx, 408, 429, 401, 403 and network errors are transient,
+    /// other 4xx permanent (the reason names the status and the OperationOutcome's issue codes only).
+    async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        if_none_exist: Option<&str>,
+    ) -> Result<(u16, Value), Failure> {
+        let url = format!("{}/{path}", self.base);
+        let mut request = self
+            .client
+            .request(method.clone(), &url)
+            .header("Accept", "application/fhir+json");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(condition) = if_none_exist {
+            request = request.header("If-None-Exist", condition);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/fhir+json")
+                .body(serde_json::to_vec(body).unwrap_or_default());
+        }
+        let response = request.send().await.map_err(|e| {
+            Failure::Transient(format!("{method} {}: {}", resource_of(path), kind_of(&e)))
+        })?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap_or_default();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            return Ok((status, value));
+        }
+        let codes: Vec<&str> = value["issue"]
+            .as_array()
+            .map(|issues| issues.iter().filter_map(|i| i["code"].as_str()).collect())
+            .unwrap_or_default();
+        let reason = format!(
+            "{method} {} answered HTTP {status}{}",
+            resource_of(path),
+            if codes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", codes.join(", "))
+            }
+        );
+        if status >= 500 || matches!(status, 401 | 403 | 408 | 429) {
+            Err(Failure::Transient(reason))
+        } else {
+            Err(Failure::Permanent(reason))
+        }
+    }
+}
+
+fn resource_of(path: &str) -> &str {
+    path.split(['/', '?']).next().unwrap_or(path)
+}
+
+fn kind_of(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
+}
+
+/// Sends one MDM message; AA → its acknowledgement record, AE → permanent, AR / timeout / I/O → transient.
+async fn send_mdm(hl7: &Hl7Destination, control_id: &str, message: &str) -> Result<Value, Failure> {
+    let parsed = hl7::Message::parse(message)
+        .map_err(|e| Failure::Permanent(format!("prepared message unreadable: {e}")))?;
+    let started = Instant::now();
+    match hl7::send(&hl7.address, &parsed, hl7.timeout, hl7.max_frame).await {
+        Ok((AckCode::Accept, _)) => Ok(json!({
+            "control_id": control_id, "ack": "AA", "ms": started.elapsed().as_millis() as u64,
+        })),
+        Ok((AckCode::Error, detail)) => Err(Failure::Permanent(format!("AE: {detail}"))),
+        Ok((AckCode::Reject, _)) => Err(Failure::Transient("AR".to_string())),
+        Err(error) if error.is_transient() => Err(Failure::Transient(error.to_string())),
+        Err(error) => Err(Failure::Permanent(error.to_string())),
+    }
+}
+
+/// `H` + 19 hex digits of SHA-256 of the event id and message number: 20 characters (MSH-10's length in
+/// v2.5.1), the same on every resend.
+fn control_id(event_id: &str, k: usize) -> String {
+    let digest = Sha256::digest(format!("{event_id}|{k}").as_bytes());
+    let mut id = String::from("H");
+    id.push_str(&hex(&digest)[..19]);
+    id
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// PID-8 from the index's sex or gender.
+fn hl7_sex(sex: &str) -> String {
+    match sex.trim().to_ascii_lowercase().as_str() {
+        "m" | "male" => "M",
+        "f" | "female" => "F",
+        "o" | "other" => "O",
+        _ => "U",
+    }
+    .to_string()
+}
+
+/// The newest state of a version's DocumentReference (`DocumentReference-<seq>.json` with the highest seq,
+/// else `DocumentReference.json`).
+async fn newest_reference(
+    store: &Store,
+    folder: &Folder,
+    version: u32,
+) -> anyhow::Result<Option<Value>> {
+    let prefix = Prefix::Folder(folder.clone(), Some("versions"));
+    let wanted = format!("versions/{version}/DocumentReference");
+    let mut newest: Option<(u32, Key)> = None;
+    for key in store.list(&prefix).await? {
+        let Some(name) = key.name() else { continue };
+        let Some(rest) = name.strip_prefix(&wanted) else {
+            continue;
+        };
+        let seq = match rest {
+            ".json" => 0,
+            other => match other
+                .strip_prefix('-')
+                .and_then(|r| r.strip_suffix(".json"))
+            {
+                Some(seq) => seq.parse().unwrap_or(0),
+                None => continue,
+            },
+        };
+        if newest.as_ref().is_none_or(|(best, _)| seq >= *best) {
+            newest = Some((seq, key));
+        }
+    }
+    match newest {
+        Some((_, key)) => read_json(store, &key).await,
+        None => Ok(None),
+    }
+}
+
+/// The document's legal original and its media type: `original.<ext>`, or the `document.pdf` of a
+/// document split out of a scanned batch.
+async fn original(store: &Store, folder: &Folder) -> anyhow::Result<Option<(Bytes, &'static str)>> {
+    let mut found = None;
+    for key in store.list(&folder.all()).await? {
+        if let Some(extension) = key.original_extension() {
+            found = Some((key.clone(), media_type(extension)));
+            break;
+        }
+        if key.name() == Some("document.pdf") {
+            found = Some((key.clone(), "application/pdf"));
+        }
+    }
+    match found {
+        Some((key, media_type)) => Ok(Some((store.get(&key).await?, media_type))),
+        None => Ok(None),
+    }
+}
+
+fn media_type(extension: &str) -> &'static str {
+    match extension.trim_start_matches('.') {
+        "pdf" => "application/pdf",
+        "tif" | "tiff" => "image/tiff",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "flac" => "audio/flac",
+        "ogg" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The stored DocumentReference as pushed: the server assigns `id` and `meta`; the masterIdentifier is
+/// `identifier`; the original points at the pushed Binary; the approved text travels inline; versions it
+/// relates to are named by their masterIdentifier.
+fn for_push(
+    stored: &Value,
+    identifier: &str,
+    suffix: &str,
+    binary_id: &str,
+    text: Option<&[u8]>,
+) -> Value {
+    let mut resource = stored.clone();
+    if let Some(object) = resource.as_object_mut() {
+        object.remove("id");
+        object.remove("meta");
+    }
+    let system = stored["masterIdentifier"]["system"]
+        .as_str()
+        .unwrap_or("urn:him:document")
+        .to_string();
+    resource["masterIdentifier"] = json!({"system": system, "value": identifier});
+    if let Some(contents) = resource["content"].as_array_mut() {
+        for content in contents.iter_mut() {
+            let attachment = &mut content["attachment"];
+            if attachment["title"] == "original" {
+                attachment["url"] = json!(format!("Binary/{binary_id}"));
+            } else if let Some(text) = text {
+                attachment["data"] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+            }
+        }
+    }
+    if let Some(relations) = resource["relatesTo"].as_array_mut() {
+        for relation in relations.iter_mut() {
+            let target = relation["target"]["reference"].as_str().unwrap_or_default();
+            // `DocumentReference/<document id>-v<n>` as the review names it.
+            if let Some(local) = target.strip_prefix("DocumentReference/") {
+                relation["target"] = json!({
+                    "type": "DocumentReference",
+                    "identifier": {"system": system, "value": format!("{local}{suffix}")},
+                });
+            }
+        }
+    }
+    resource
+}
+
+/// Status of the interfaces, per destination (`him interfaces`).
+pub async fn status(store: &Store, destinations: &[&str]) -> anyhow::Result<Vec<Value>> {
+    let events = outbox::events(store).await?;
+    let mut rows = Vec::new();
+    for name in destinations {
+        let mut records = records(store, name).await?;
+        let mut last: Option<String> = None;
+        for key in store.list(&Prefix::Outbox(format!("{name}/done"))).await? {
+            if let Some(value) = read_json(store, &key).await? {
+                if let Some(at) = value["at"].as_str() {
+                    if last.as_deref().is_none_or(|l| at > l) {
+                        last = Some(at.to_string());
+                    }
+                }
+            }
+        }
+        records.last_success = last;
+        let mut dead_letters = Vec::new();
+        let mut backlog = 0;
+        for event in &events {
+            if records.done.contains(&event.event_id) {
+                continue;
+            }
+            if records.is_dead(&event.event_id) {
+                let n = records.dead.get(&event.event_id).copied().unwrap_or(0);
+                let key = record_key(name, "dead", &format!("{}.{n}.json", event.event_id))?;
+                let reason = read_json(store, &key).await?.unwrap_or_default();
+                dead_letters.push(json!({
+                    "event_id": event.event_id, "action": event.action,
+                    "reason": reason["reason"], "at": reason["at"],
+                }));
+            } else {
+                backlog += 1;
+            }
+        }
+        rows.push(json!({
+            "destination": name,
+            "events": events.len(),
+            "delivered": records.done.len(),
+            "backlog": backlog,
+            "last_success": records.last_success,
+            "dead_letters": dead_letters,
+        }));
+    }
+    Ok(rows)
+}
+
+/// A supervisor's replay of an event's newest dead letter: the deliverer tries it again (same prepared
+/// messages, same control ids). `false` when the event is not dead-lettered there.
+pub async fn replay(
+    store: &Store,
+    destination: &str,
+    event_id: &str,
+    by: &str,
+) -> anyhow::Result<bool> {
+    let records = records(store, destination).await?;
+    if !records.is_dead(event_id) {
+        return Ok(false);
+    }
+    let n = records.dead.get(event_id).copied().unwrap_or(0);
+    let key = record_key(destination, "replays", &format!("{event_id}.{n}.json"))?;
+    let written = create_json(
+        store,
+        &key,
+        &json!({"event_id": event_id, "by": by, "at": now()}),
+    )
+    .await?;
+    Ok(written == Written::Created)
+}
+
+/// Destination names with records or configuration, for `him interfaces`.
+pub fn configured_names(hl7: &Hl7Config, fhir: &FhirConfig) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if !hl7.send_to.trim().is_empty() {
+        names.push("hl7");
+    }
+    if !fhir.base_url.trim().is_empty() {
+        names.push("fhir");
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_ids_are_twenty_characters_and_stable() {
+        let a = control_id("abc-0001", 0);
+        assert_eq!(a.len(), 20);
+        assert_eq!(a, control_id("abc-0001", 0));
+        assert_ne!(a, control_id("abc-0001", 1));
+        assert_ne!(a, control_id("abc-0002", 0));
+    }
+
+    #[test]
+    fn pushed_references_point_at_the_binary_and_name_targets_by_identifier() {
+        let stored = json!({
+            "resourceType": "DocumentReference", "id": "d-v2", "meta": {"versionId": "1"},
+            "masterIdentifier": {"system": "urn:him:document", "value": "d-v2"},
+            "status": "current",
+            "content": [
+                {"attachment": {"title": "original", "url": "http://review/original"}},
+                {"attachment": {"title": "approved text", "url": "http://review/text"}},
+            ],
+            "relatesTo": [{"code": "replaces", "target": {"reference": "DocumentReference/d-v1"}}],
+        });
+        let pushed = for_push(&stored, "d-v2-abcd", "-abcd", "him-d", Some(b"text"));
+        assert!(pushed.get("id").is_none() && pushed.get("meta").is_none());
+        assert_eq!(pushed["masterIdentifier"]["value"], "d-v2-abcd");
+        assert_eq!(pushed["content"][0]["attachment"]["url"], "Binary/him-d");
+        assert_eq!(pushed["content"][1]["attachment"]["data"], "dGV4dA==");
+        assert_eq!(
+            pushed["relatesTo"][0]["target"]["identifier"]["value"],
+            "d-v1-abcd"
+        );
+    }
+
+    #[test]
+    fn record_names_read_back() {
+        let key = Key::outbox("hl7/dead/abc-0001.2.json").unwrap();
+        assert_eq!(record_event(&key), Some(("abc-0001".to_string(), Some(2))));
+        let key = Key::outbox("hl7/done/abc-0001.json").unwrap();
+        assert_eq!(record_event(&key), Some(("abc-0001".to_string(), None)));
+    }
+}
