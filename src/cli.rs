@@ -63,10 +63,12 @@ enum Command {
         once: bool,
     },
     /// Receive ADT messages (patient added, updated, merged, identifier changed) over MLLP on `[hl7] listen`
-    /// and apply them to the patient index in the store.
+    /// and apply them to the patient index in the store; or undo a merge.
     Adt {
         #[command(flatten)]
         common: CommonArgs,
+        #[command(subcommand)]
+        command: Option<AdtCommand>,
     },
     /// Interface status per destination (last success, backlog, dead letters), or replay a dead letter.
     Interfaces {
@@ -186,6 +188,25 @@ enum DlqCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum AdtCommand {
+    /// Serve the ADT listener (the default).
+    Listen,
+    /// Undo a merge received over ADT (A40): the merged MRN names its own patient again, and the documents
+    /// filed under it leave the survivor's list. Recorded like any other change.
+    Unmerge {
+        /// The survivor's MRN, as the merge named it.
+        #[arg(long)]
+        survivor: String,
+        /// The merged MRN.
+        #[arg(long)]
+        merged: String,
+        /// Who asks (recorded).
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum InterfacesCommand {
     /// One JSON line per destination: events, delivered, backlog, last success, dead letters.
     Status,
@@ -260,7 +281,14 @@ pub fn run() -> ExitCode {
         Command::Watch { common, dir } => crate::commands::watch(&common, &dir),
         Command::Review { common, reindex } => crate::commands::review(&common, reindex),
         Command::Deliver { common, once } => crate::commands::deliver(&common, once),
-        Command::Adt { common } => crate::commands::adt(&common),
+        Command::Adt { common, command } => match command {
+            None | Some(AdtCommand::Listen) => crate::commands::adt(&common),
+            Some(AdtCommand::Unmerge {
+                survivor,
+                merged,
+                by,
+            }) => crate::commands::unmerge(&common, &survivor, &merged, &by),
+        },
         Command::Interfaces { common, command } => match command {
             None | Some(InterfacesCommand::Status) => crate::commands::interfaces(&common),
             Some(InterfacesCommand::Replay {

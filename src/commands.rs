@@ -334,6 +334,50 @@ pub fn adt(common: &CommonArgs) -> ExitCode {
     })())
 }
 
+/// `him adt unmerge --survivor S --merged M`.
+pub fn unmerge(common: &CommonArgs, survivor: &str, merged: &str, by: &str) -> ExitCode {
+    exit((|| {
+        let setup = startup::load(common)?;
+        startup::runtime()?.block_on(async {
+            let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
+            let live = him_review::mpi::LiveIndex::new(setup.store.clone(), index);
+            live.refresh().await?;
+            let merged_key: String = merged
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            anyhow::ensure!(
+                live.merges().merged_into(survivor).contains(&merged_key),
+                "no such merge in the patient index changes"
+            );
+            let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let digest = sha2::Digest::finalize(sha2::Digest::chain_update(
+                <sha2::Sha256 as sha2::Digest>::new(),
+                format!("unmerge|{survivor}|{merged}|{at}").as_bytes(),
+            ));
+            let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            let record = him_review::mpi::ChangeRecord {
+                id,
+                received_at: at,
+                sender: format!("cli^{by}"),
+                control_id: String::new(),
+                message_type: "unmerge".to_string(),
+                change: him_review::mpi::MpiChange::Unmerge {
+                    survivor: survivor.to_string(),
+                    merged: merged.to_string(),
+                },
+            };
+            him_review::mpi::record_change(&setup.store, &record).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "unmerged": true, "change": record.id })
+            );
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
 /// `him interfaces`.
 pub fn interfaces(common: &CommonArgs) -> ExitCode {
     exit((|| {

@@ -3,7 +3,7 @@
 //!
 //! The sections of the crates live in each crate's `config.rs` (`[store]`, `[limits]`, `[ocr]`, `[asr]`,
 //! `[queue]`, `[review]`, …); the sections of the app itself live here: `[render]`, `[patients]`,
-//! `[worker]`, `[intake]` and `[watch]`.
+//! `[worker]`, `[intake]`, `[watch]`, `[batch]`, `[hl7]`, `[fhir]` and `[deliver]`.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -12,6 +12,7 @@
 //! | extract / match | [`identity`] over `him-extract` |
 //! | file | [`pipeline`] and [`filing`] into `him-store`'s typed layout |
 //! | review | `him-review` (`him review`), fed by the events the [`worker`] publishes |
+//! | EHR | [`deliver`] (`him deliver`: the outbox to HL7 MDM over MLLP, [`hl7`], and FHIR R4), [`adt`] (`him adt`: ADT in) |
 //!
 //! Around them: [`cli`] (clap), [`commands`] (what each subcommand runs), [`startup`] (configuration,
 //! store, pools, runtime), [`config`] (`pipeline.toml`), [`metrics`] (Prometheus endpoint of `him worker`),

@@ -33,6 +33,9 @@ const PATIENTS: &str = r#"{"resourceType":"Patient","id":"pat-schmitt","identifi
 {"resourceType":"Patient","id":"pat-cole","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"40079196"}],"name":[{"family":"Cole","given":["Devin"]}],"birthDate":"1999-09-09","gender":"male"}
 "#;
 
+/// The bearer token the FHIR peer demands; `him deliver` reads it from `HIM_FHIR_TOKEN`.
+const FHIR_TOKEN: &str = "test-token-7f3a";
+
 /// A child process killed when dropped.
 struct Peer(Child);
 
@@ -94,9 +97,12 @@ fn fhir_peer() -> (Peer, u16) {
     );
     let port = free_port();
     let mut command = Command::new("node");
-    command
-        .arg(repo().join("tests/peers/fhir-peer.mjs"))
-        .args(["--port", &port.to_string()]);
+    command.arg(repo().join("tests/peers/fhir-peer.mjs")).args([
+        "--port",
+        &port.to_string(),
+        "--token",
+        FHIR_TOKEN,
+    ]);
     start_peer(command, "FHIR peer")
 }
 
@@ -172,7 +178,9 @@ impl Site {
     fn him(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_him"));
         command.args(args).arg("--config").arg(&self.config);
-        command.env_remove("HIM_LOG");
+        command
+            .env_remove("HIM_LOG")
+            .env("HIM_FHIR_TOKEN", FHIR_TOKEN);
         command
     }
 
@@ -572,6 +580,29 @@ async fn a_reassignment_cancels_and_refiles_and_a_correction_supersedes() {
         1
     );
     assert_eq!(all.iter().filter(|r| r["status"] == "current").count(), 1);
+
+    // An addendum: T06 naming the corrected version as its parent; a new DocumentReference that appends.
+    let corrected = last["txa12"].clone();
+    assert!(him_review::claim(&app.db, FILED, "sue", 30).unwrap());
+    him_review::add_addendum(&app, FILED, &actor("sue", Role::Supervisor), "Late entry.")
+        .await
+        .unwrap();
+    let (summary, _) = site.deliver_once();
+    assert_eq!(summary["delivered"], 2);
+    let lines = received(&log);
+    let last = lines.last().unwrap();
+    assert_eq!(last["trigger"], "T06");
+    assert_eq!(last["txa13"], corrected);
+    let all = references(fhir_port).await;
+    assert_eq!(all.len(), 4);
+    let addendum = all
+        .iter()
+        .find(|r| r["relatesTo"][0]["code"] == "appends")
+        .expect("an appending DocumentReference");
+    assert_eq!(
+        addendum["relatesTo"][0]["target"]["identifier"]["value"],
+        corrected
+    );
 }
 
 /// ADT in: an A04 registers a patient and an A40 (sent with python-hl7's `mllp_send`) merges the old
@@ -703,6 +734,58 @@ async fn an_a40_merge_shows_the_documents_under_the_survivor_and_refiles_new_one
         .store
         .join(format!("patients/40000002/{before_id}/document.json"))
         .exists());
+
+    // Undone: the merged record's documents leave the survivor's page and are the old patient's again.
+    let unmerge = site
+        .him(&[
+            "adt",
+            "unmerge",
+            "--survivor",
+            "50000002",
+            "--merged",
+            "40000002",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        unmerge.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unmerge.stderr)
+    );
+    let app = site.review().await;
+    let router = him_review::router(app);
+    let cookie = login(&router, "ana").await;
+    let page = |mrn: &'static str| {
+        let router = router.clone();
+        let cookie = cookie.clone();
+        async move {
+            let response = router
+                .oneshot(
+                    Request::get(format!("/patients/{mrn}"))
+                        .header(header::COOKIE, &cookie)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            String::from_utf8(
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .unwrap()
+                    .to_bytes()
+                    .to_vec(),
+            )
+            .unwrap()
+        }
+    };
+    let survivor = page("50000002").await;
+    assert!(!survivor.contains(&format!("data-id=\"{before_id}\"")));
+    assert!(survivor.contains(&format!("data-id=\"{after_id}\"")));
+    assert!(page("40000002")
+        .await
+        .contains(&format!("data-id=\"{before_id}\"")));
 }
 
 fn scopeguard(child: &mut Child) -> impl Drop + '_ {

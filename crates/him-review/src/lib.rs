@@ -18,6 +18,8 @@
 //!   store writes, create-only, each checked by [`authorize`] under one write lock.
 //! - [`Patients`]: the patient index documents are (re)assigned to.
 //! - [`follow_events`]: keeps the queue index current from the pipeline's `document.*` events.
+//! - [`outbox`]: one create-only event per decision the EHR must hear about (read by `him deliver`);
+//!   [`mpi`]: the patient index changes received over ADT and the [`mpi::LiveIndex`] that applies them.
 //!
 //! ```no_run
 //! # async fn run() -> him_review::Result<()> {
