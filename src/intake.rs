@@ -16,9 +16,15 @@ use crate::filing;
 pub struct Submitted {
     pub document_id: DocumentId,
     pub sha256: Sha256,
-    /// `queued` or `duplicate`.
+    /// `queued`, `duplicate` (queued or filed before) or `rejected` (the same bytes were rejected before).
     pub status: &'static str,
     pub bytes: u64,
+    /// For `rejected`: the first rejection's reason code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<him_core::RejectReason>,
+    /// For `duplicate` and `rejected`: the document these bytes already are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<DocumentId>,
 }
 
 /// A station id: letters, digits, `-`, `_`, `.`, at most 64 (a device id, never a person's name).
@@ -116,13 +122,27 @@ pub async fn submit(
     let id = DocumentId::from_sha256(&sha256);
     let bytes = original.len() as u64;
     let duplicate = |id: DocumentId, sha256: Sha256| Submitted {
+        duplicate_of: Some(id.clone()),
         document_id: id,
         sha256,
         status: "duplicate",
         bytes,
+        reason: None,
     };
     let folder = Folder::Intake(id.clone());
-    if store.exists(&folder.queued()).await? || filing::lookup(store, &id).await?.is_some() {
+    if let Some(entry) = filing::lookup(store, &id).await? {
+        if let Folder::Rejected(_) = &entry.location {
+            // A resubmitted bad file: the sender learns why, not a bare `duplicate`.
+            let reason = crate::pipeline::rejection_reason(store, &entry.location).await?;
+            return Ok(Submitted {
+                status: "rejected",
+                reason,
+                ..duplicate(id, sha256)
+            });
+        }
+        return Ok(duplicate(id, sha256));
+    }
+    if store.exists(&folder.queued()).await? {
         return Ok(duplicate(id, sha256));
     }
     let media = MediaType::sniff(&original);
@@ -173,6 +193,8 @@ pub async fn submit(
         sha256,
         status: "queued",
         bytes,
+        reason: None,
+        duplicate_of: None,
     })
 }
 
@@ -201,6 +223,37 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes rejected before are answered `rejected` with the first reason, not a bare `duplicate`.
+    #[tokio::test]
+    async fn bytes_rejected_before_are_answered_with_their_reason() {
+        let store = Store::in_memory();
+        let queue = Queue::in_memory(&him_queue::QueueConfig::default());
+        let bytes = Bytes::new();
+        let id = DocumentId::from_sha256(&Sha256::of(&bytes));
+        let location = Folder::Rejected(id.clone());
+        let record = serde_json::json!({"reason": "empty", "detail": "file is empty"});
+        store
+            .put_new(&location.rejection(), Bytes::from(record.to_string()))
+            .await
+            .unwrap();
+        let entry = filing::IndexEntry {
+            document_id: id.clone(),
+            sha256: Sha256::of(&bytes),
+            status: him_core::Status::Rejected,
+            location,
+            filed_at: "2026-12-01T00:00:00Z".to_string(),
+            job: Default::default(),
+        };
+        filing::file(&store, &entry, Vec::new()).await.unwrap();
+        let answer = submit(&store, &queue, bytes, JobRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(answer.status, "rejected");
+        assert_eq!(answer.reason, Some(him_core::RejectReason::Empty));
+        assert_eq!(answer.duplicate_of, Some(id));
+        assert!(test_support::published(&queue).await.is_empty());
+    }
 
     #[tokio::test]
     async fn the_same_bytes_are_queued_once() {

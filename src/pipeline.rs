@@ -62,6 +62,21 @@ pub struct Outcome {
     /// For a scanned batch: the outcome of every document split out of it (`him process` prints these).
     #[serde(skip)]
     pub documents: Vec<Outcome>,
+    /// The same bytes were rejected before: this is their document, and `reason` the first rejection's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<DocumentId>,
+}
+
+/// The reason code of a rejected document's `rejection.json`.
+pub(crate) async fn rejection_reason(
+    store: &Store,
+    location: &Folder,
+) -> anyhow::Result<Option<RejectReason>> {
+    let Some(bytes) = store.get_opt(&location.rejection()).await? else {
+        return Ok(None);
+    };
+    let record: serde_json::Value = serde_json::from_slice(&bytes)?;
+    Ok(serde_json::from_value(record["reason"].clone()).ok())
 }
 
 impl Outcome {
@@ -91,6 +106,7 @@ impl Outcome {
             elapsed_ms: 0,
             batch: None,
             documents: Vec::new(),
+            duplicate_of: None,
         }
     }
 }
@@ -256,6 +272,16 @@ impl Pipeline {
         if let Some(entry) = filing::lookup(&self.store, &id).await? {
             if matches!(entry.location, Folder::Batch(_)) {
                 return self.batch_duplicate(id, sha256, bytes).await;
+            }
+            if let Folder::Rejected(_) = &entry.location {
+                // The sender learns why, again: a resubmitted bad file is rejected with its first reason.
+                let reason = rejection_reason(&self.store, &entry.location).await?;
+                info!(bytes, "rejected before; nothing written");
+                return Ok(Outcome {
+                    reason,
+                    duplicate_of: Some(id.clone()),
+                    ..Outcome::new(id, sha256, kind, Status::Rejected, entry.location, bytes)
+                });
             }
             info!(bytes, "document already filed; nothing written");
             return Ok(Outcome::new(
@@ -473,14 +499,12 @@ impl Pipeline {
         };
         let kind = media.map(MediaType::kind);
         if filing::file(&self.store, &entry, objects).await? == Written::AlreadyExisted {
-            return Ok(Outcome::new(
-                id,
-                sha256,
-                kind,
-                Status::Duplicate,
-                location,
-                bytes,
-            ));
+            // Rejected meanwhile by another run: the same answer, marked as the duplicate it is.
+            return Ok(Outcome {
+                reason: Some(rejection.reason),
+                duplicate_of: Some(id.clone()),
+                ..Outcome::new(id, sha256, kind, Status::Rejected, location, bytes)
+            });
         }
         warn!(
             reason = %rejection.reason,

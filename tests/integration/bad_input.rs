@@ -229,3 +229,25 @@ fn config_errors_exit_with_code_two() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("unknown field"), "{}", run.stderr);
 }
+
+/// A bad file submitted again — here two empty files, one of them twice — is answered `rejected` with the
+/// first rejection's reason and `duplicate_of`, never a bare `duplicate`: the sender learns why.
+#[test]
+fn a_resubmitted_bad_file_is_rejected_again_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write(dir.path(), "scan-a.pdf", b"");
+    let second = write(dir.path(), "dictation-b.wav", b"");
+    let store = tempfile::tempdir().unwrap();
+    let run = process(store.path(), &[first.clone(), second.clone()]);
+    for file in [&first, &second] {
+        let line = run.line_for(file);
+        assert_eq!(line["status"], "rejected", "{line}");
+        assert_eq!(line["reason"], "empty", "{line}");
+    }
+    let again = process(store.path(), std::slice::from_ref(&first));
+    let line = again.line_for(&first);
+    assert_eq!(line["status"], "rejected", "{line}");
+    assert_eq!(line["reason"], "empty", "{line}");
+    assert_eq!(line["duplicate_of"], line["document_id"], "{line}");
+    assert_eq!(again.code, Some(1), "a rejection is a failed input");
+}

@@ -332,6 +332,32 @@ mod tests {
         }
     }
 
+    /// A change written to the store after start is picked up by the next refresh, without a restart.
+    #[tokio::test]
+    async fn a_live_index_picks_up_new_changes() {
+        let store = Store::in_memory();
+        let live = LiveIndex::new(store.clone(), Arc::new(PatientIndex::new(CheckDigit::None)));
+        assert!(!live.refresh().await.unwrap());
+        assert!(live.current().by_mrn("1003").is_empty());
+        let record = change(
+            1,
+            MpiChange::Upsert {
+                patient: row("1003", "New", "1980-02-02"),
+            },
+        );
+        assert_eq!(
+            record_change(&store, &record).await.unwrap(),
+            Written::Created
+        );
+        assert_eq!(
+            record_change(&store, &record).await.unwrap(),
+            Written::AlreadyExisted
+        );
+        assert!(live.refresh().await.unwrap());
+        assert_eq!(live.current().by_mrn("1003")[0].family, "New");
+        assert!(!live.refresh().await.unwrap());
+    }
+
     #[test]
     fn upserts_merges_unmerges_and_identifier_changes_apply_in_order() {
         let mut base = PatientIndex::new(CheckDigit::None);
