@@ -19,6 +19,7 @@ use him_review::mpi::{self, ChangeRecord, MpiChange, PatientRow};
 use him_store::{Store, Written};
 
 use crate::config::Hl7Config;
+use crate::deliver::hex;
 use crate::hl7::{self, AckCode, Message, MllpCodec};
 
 /// What one ADT message asks for.
@@ -212,10 +213,6 @@ pub async fn handle(store: &Store, payload: &[u8]) -> Message {
             )
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn connection(store: Store, stream: TcpStream, max_frame: usize) {

@@ -342,21 +342,15 @@ pub fn unmerge(common: &CommonArgs, survivor: &str, merged: &str, by: &str) -> E
             let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
             let live = him_review::mpi::LiveIndex::new(setup.store.clone(), index);
             live.refresh().await?;
-            let merged_key: String = merged
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_uppercase())
-                .collect();
             anyhow::ensure!(
-                live.merges().merged_into(survivor).contains(&merged_key),
+                live.merges().is_merged(survivor, merged),
                 "no such merge in the patient index changes"
             );
             let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let digest = sha2::Digest::finalize(sha2::Digest::chain_update(
-                <sha2::Sha256 as sha2::Digest>::new(),
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(
                 format!("unmerge|{survivor}|{merged}|{at}").as_bytes(),
-            ));
-            let id: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            );
+            let id = crate::deliver::hex(&digest[..16]);
             let record = him_review::mpi::ChangeRecord {
                 id,
                 received_at: at,

@@ -755,14 +755,7 @@ impl Deliverer {
                     "resourceType": "Binary", "id": id, "contentType": media_type,
                     "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
                 });
-                let (status, _) = fhir
-                    .request(
-                        reqwest::Method::PUT,
-                        &format!("Binary/{id}"),
-                        Some(&body),
-                        None,
-                    )
-                    .await?;
+                let status = fhir.put(&format!("Binary/{id}"), &body).await?;
                 Ok(json!({"op": "binary", "status": status, "id": id}))
             }
             Op::Reference {
@@ -822,13 +815,8 @@ impl Deliverer {
                 }
                 let mut update = desired.clone();
                 update["id"] = json!(id);
-                let (status, _) = fhir
-                    .request(
-                        reqwest::Method::PUT,
-                        &format!("DocumentReference/{id}"),
-                        Some(&update),
-                        None,
-                    )
+                let status = fhir
+                    .put(&format!("DocumentReference/{id}"), &update)
                     .await?;
                 Ok(json!({"op": "reference", "status": status, "id": id, "updated": true}))
             }
@@ -838,6 +826,14 @@ impl Deliverer {
 }
 
 impl FhirDestination {
+    /// PUT a resource at `path` (create-or-update with our id, or an update): the HTTP status.
+    async fn put(&self, path: &str, body: &Value) -> Result<u16, Failure> {
+        let (status, _) = self
+            .request(reqwest::Method::PUT, path, Some(body), None)
+            .await?;
+        Ok(status)
+    }
+
     /// One request; 2xx → status and body; 5xx, 408, 429, 401, 403 and network errors are transient,
     /// other 4xx permanent (the reason names the status and the OperationOutcome's issue codes only).
     async fn request(
@@ -932,7 +928,8 @@ fn control_id(event_id: &str, k: usize) -> String {
     id
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -203,6 +203,13 @@ impl Merges {
     pub fn merged_into(&self, mrn: &str) -> Vec<String> {
         self.into.get(&mrn_key(mrn)).cloned().unwrap_or_default()
     }
+
+    /// Whether `merged` was merged into (or renamed to) `survivor`'s MRN.
+    pub fn is_merged(&self, survivor: &str, merged: &str) -> bool {
+        self.into
+            .get(&mrn_key(survivor))
+            .is_some_and(|keys| keys.contains(&mrn_key(merged)))
+    }
 }
 
 struct Current {
