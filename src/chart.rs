@@ -2,6 +2,7 @@
 //! page image for the review UI; and the chart stage of the pipeline that spreads pages over the OCR pool.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
 use him_core::{
     OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageInfo, PageSegMode, PageSource,
@@ -21,7 +22,7 @@ use crate::cleanup;
 use crate::identity::identify;
 use crate::pipeline::{mean, Pipeline, Prepared, Stage};
 use crate::pool::PoolError;
-use him_decode::{decode_chart, DecodedPage, Rejection};
+use him_decode::{open_chart, DecodedPage, Rejection};
 use him_extract::PageContent;
 
 /// Everything produced for one page.
@@ -57,87 +58,91 @@ impl Pipeline {
     ) -> anyhow::Result<Stage> {
         let limits = self.config.limits.clone();
         let renderer = self.renderer.clone();
-        let decoded = self
+        // Pages are decoded one at a time where they are used, never all at once: a 500-page scan holds
+        // only the pages the engines are working on (the file and its parsed structure aside).
+        let opened = self
             .engines
             .ocr
-            .run(move |_engine| decode_chart(&original, media, &limits, &renderer))
+            .run(move |_engine| open_chart(original, media, &limits, &renderer))
             .await;
-        let decoded = match decoded {
-            Ok(decoded) => decoded,
+        let decoder_failed = || {
+            let reason = if media == MediaType::Pdf {
+                RejectReason::PdfCorrupt
+            } else {
+                RejectReason::ImageCorrupt
+            };
+            Rejection::new(reason, "decoder failed on malformed input")
+        };
+        let chart = match opened {
+            Ok(Ok(chart)) => Arc::new(chart),
+            Ok(Err(rejection)) => return Ok(Stage::Rejected(rejection)),
             // A decoder panic is the input's doing: reject it, keep the original, keep running.
-            Err(PoolError::Panicked) => {
-                let reason = if media == MediaType::Pdf {
-                    RejectReason::PdfCorrupt
-                } else {
-                    RejectReason::ImageCorrupt
-                };
-                Err(Rejection::new(reason, "decoder failed on malformed input"))
-            }
+            Err(PoolError::Panicked) => return Ok(Stage::Rejected(decoder_failed())),
             // A pool shut down says nothing about the input: the job is retried elsewhere.
             Err(error @ PoolError::Closed) => {
                 return Err(anyhow::Error::new(error).context("chart decoding unavailable"))
             }
         };
-        let decoded = match decoded {
-            Ok(decoded) => decoded,
-            Err(rejection) => return Ok(Stage::Rejected(rejection)),
-        };
+        let count = chart.page_count();
         let max_side = self.config.limits.max_ocr_side;
         let batch_config = &self.config.batch;
         let label = crate::batch::label_regex(&batch_config.label_pattern)?;
         // Barcodes and ink first, on the pool: a cover sheet is not OCR'd, nor, in a batch, a blank page.
-        let scan_jobs = decoded.pages.into_iter().map(|page| {
-            let config = batch_config.clone();
-            let label = label.clone();
-            let pool = &self.engines.ocr;
-            async move {
-                pool.run(move |_engine| {
-                    let scan = match (&page, config.enabled) {
-                        (DecodedPage::Image { image, .. }, true) => {
-                            crate::batch::scan_page(image, &config, label.as_ref())
-                        }
-                        _ => PageScan::default(),
-                    };
-                    (page, scan)
-                })
+        // Each page is decoded for its scan and dropped; the OCR pass decodes it again (cheap next to OCR).
+        let mut scans: Vec<PageScan> = vec![PageScan::default(); count];
+        if batch_config.enabled {
+            let scan_jobs = (0..count).map(|index| {
+                let config = batch_config.clone();
+                let label = label.clone();
+                let chart = Arc::clone(&chart);
+                let pool = &self.engines.ocr;
+                async move {
+                    pool.run(move |_engine| {
+                        let page = chart.page(index)?;
+                        Ok(match &page {
+                            DecodedPage::Image { image, .. } => {
+                                crate::batch::scan_page(image, &config, label.as_ref())
+                            }
+                            _ => PageScan::default(),
+                        })
+                    })
+                    .await
+                }
+            });
+            for (index, result) in futures::future::join_all(scan_jobs)
                 .await
-            }
-        });
-        let mut decoded_pages = Vec::new();
-        let mut scans = Vec::new();
-        for result in futures::future::join_all(scan_jobs).await {
-            match result {
-                Ok((page, scan)) => {
-                    decoded_pages.push(page);
-                    scans.push(scan);
-                }
-                Err(error @ PoolError::Closed) => {
-                    return Err(anyhow::Error::new(error).context("ocr engine unavailable"))
-                }
-                // A barcode reader panic is contained inside the scan; this is the page raster's doing.
-                Err(error) => {
-                    return Ok(Stage::Rejected(Rejection::new(
-                        RejectReason::EngineFailed,
-                        format!("page scan failed: {error}"),
-                    )))
+                .into_iter()
+                .enumerate()
+            {
+                match result {
+                    Ok(Ok(scan)) => scans[index] = scan,
+                    Ok(Err(rejection)) => return Ok(Stage::Rejected(rejection)),
+                    Err(error @ PoolError::Closed) => {
+                        return Err(anyhow::Error::new(error).context("ocr engine unavailable"))
+                    }
+                    // A barcode reader panic is contained inside the scan: this is the decoder's.
+                    Err(PoolError::Panicked) => return Ok(Stage::Rejected(decoder_failed())),
                 }
             }
         }
         let batch_known = scans
             .iter()
             .any(|scan| scan.sheet.is_some() || scan.label.is_some());
-        let page_jobs = decoded_pages.into_iter().enumerate().map(|(index, page)| {
+        let page_jobs = (0..count).map(|index| {
             let config = self.config.ocr.clone();
             let number = index as u32 + 1;
             let pool = &self.engines.ocr;
+            let chart = Arc::clone(&chart);
             let skip = scans[index].cover_sheet().is_some()
                 || (batch_known && scans[index].is_blank_back(batch_config));
             async move {
-                if skip {
-                    return Ok(skipped_page(number, &page));
-                }
                 pool.run(move |engine| {
-                    process_page(engine.as_mut(), number, page, &config, max_side)
+                    let page = chart.page(index)?;
+                    Ok(if skip {
+                        skipped_page(number, &page)
+                    } else {
+                        process_page(engine.as_mut(), number, page, &config, max_side)
+                    })
                 })
                 .await
             }
@@ -149,7 +154,8 @@ impl Pipeline {
             .enumerate()
         {
             match result {
-                Ok(page) => pages.push(page),
+                Ok(Ok(page)) => pages.push(page),
+                Ok(Err(rejection)) => return Ok(Stage::Rejected(rejection)),
                 Err(error @ PoolError::Closed) => {
                     return Err(anyhow::Error::new(error).context("ocr engine unavailable"))
                 }
@@ -161,6 +167,12 @@ impl Pipeline {
                     )));
                 }
             }
+        }
+        if pages
+            .iter()
+            .all(|page| page.info.source == PageSource::Unrendered)
+        {
+            return Ok(Stage::Rejected(him_decode::no_renderable_page()));
         }
         if batch_config.enabled {
             let in_batch = batch_known

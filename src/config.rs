@@ -207,7 +207,7 @@ impl PipelineConfig {
         Ok(toml::from_str(&interpolated)?)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> anyhow::Result<()> {
         if self.limits.max_pages == 0 {
             bail!("limits.max_pages must be at least 1");
         }
@@ -324,6 +324,9 @@ pub struct WorkerConfig {
     /// A job still running after this many seconds is abandoned and requeued (bounded by the delivery limit,
     /// after which it is dead-lettered).
     pub job_timeout_secs: u64,
+    /// How long a job that met a store outage (S3 down, 5xx, disk full) is retried in place, holding its
+    /// delivery, before it is requeued; requeues count against the queue's delivery limit.
+    pub outage_retry_secs: u64,
     /// Address of the Prometheus `/metrics`, `/healthz` and `/readyz` endpoints; empty disables them.
     pub metrics_listen: String,
 }
@@ -332,6 +335,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             job_timeout_secs: 600,
+            outage_retry_secs: 900,
             metrics_listen: "127.0.0.1:9464".to_string(),
         }
     }

@@ -27,6 +27,151 @@ pub struct Submitted {
     pub duplicate_of: Option<DocumentId>,
 }
 
+/// An original to submit: in memory, or spooled to a local temporary file as it arrived (a large upload),
+/// so that a 250 MB scan batch never sits whole in the intake server's memory.
+#[derive(Debug)]
+pub enum Original {
+    Bytes(Bytes),
+    Spooled(Spooled),
+}
+
+/// An upload written to a temporary file (deleted on drop), hashed on the way.
+#[derive(Debug)]
+pub struct Spooled {
+    file: tempfile::NamedTempFile,
+    sha256: Sha256,
+    len: u64,
+    /// The first bytes, for content sniffing.
+    head: Vec<u8>,
+}
+
+impl From<Bytes> for Original {
+    fn from(bytes: Bytes) -> Self {
+        Original::Bytes(bytes)
+    }
+}
+
+impl Original {
+    pub fn len(&self) -> u64 {
+        match self {
+            Original::Bytes(bytes) => bytes.len() as u64,
+            Original::Spooled(spooled) => spooled.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn sha256(&self) -> Sha256 {
+        match self {
+            Original::Bytes(bytes) => Sha256::of(bytes),
+            Original::Spooled(spooled) => spooled.sha256.clone(),
+        }
+    }
+
+    /// The first bytes (at least [`SNIFF_BYTES`] when the file has them).
+    fn head(&self) -> &[u8] {
+        match self {
+            Original::Bytes(bytes) => bytes,
+            Original::Spooled(spooled) => &spooled.head,
+        }
+    }
+
+    async fn store(self, store: &Store, key: &him_store::Key) -> him_store::Result<Written> {
+        match self {
+            Original::Bytes(bytes) => store.put_new(key, bytes).await,
+            Original::Spooled(spooled) => {
+                store
+                    .put_new_file(key, spooled.file.path(), spooled.len)
+                    .await
+            }
+        }
+    }
+}
+
+/// Bytes kept for content sniffing of a spooled upload.
+const SNIFF_BYTES: usize = 4096;
+
+/// Collects an upload as it arrives: in memory up to `in_memory` bytes, then in a temporary file; hashing as
+/// it goes.
+#[derive(Debug)]
+pub struct Spooler {
+    in_memory: usize,
+    buffer: bytes::BytesMut,
+    file: Option<(tempfile::NamedTempFile, tokio::fs::File)>,
+    hasher: him_core::ContentHasher,
+    len: u64,
+    head: Vec<u8>,
+}
+
+impl Spooler {
+    /// Keeps at most `in_memory` bytes in memory (then spools the whole upload to a file).
+    pub fn new(in_memory: usize) -> Self {
+        Spooler {
+            in_memory,
+            buffer: bytes::BytesMut::new(),
+            file: None,
+            hasher: him_core::ContentHasher::default(),
+            len: 0,
+            head: Vec::new(),
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds the next piece of the upload.
+    pub async fn push(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.hasher.update(chunk);
+        self.len += chunk.len() as u64;
+        if self.head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        if self.file.is_none() && self.buffer.len() + chunk.len() <= self.in_memory {
+            self.buffer.extend_from_slice(chunk);
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let named = tempfile::Builder::new().prefix("him-upload-").tempfile()?;
+            let mut writer = tokio::fs::File::from_std(named.reopen()?);
+            writer.write_all(&self.buffer).await?;
+            self.buffer = bytes::BytesMut::new();
+            self.file = Some((named, writer));
+        }
+        if let Some((_, writer)) = &mut self.file {
+            writer.write_all(chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// The whole upload.
+    pub async fn finish(self) -> std::io::Result<Original> {
+        use tokio::io::AsyncWriteExt;
+        match self.file {
+            None => Ok(Original::Bytes(self.buffer.freeze())),
+            Some((file, mut writer)) => {
+                writer.flush().await?;
+                writer.sync_all().await?;
+                Ok(Original::Spooled(Spooled {
+                    file,
+                    sha256: self.hasher.finish(),
+                    len: self.len,
+                    head: self.head,
+                }))
+            }
+        }
+    }
+}
+
 /// A station id: letters, digits, `-`, `_`, `.`, at most 64 (a device id, never a person's name).
 pub fn valid_station(station: &str) -> bool {
     !station.is_empty()
@@ -104,9 +249,10 @@ pub fn documents(files: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
 pub async fn submit(
     store: &Store,
     queue: &Queue,
-    original: Bytes,
+    original: impl Into<Original>,
     request: JobRequest<'_>,
 ) -> anyhow::Result<Submitted> {
+    let original = original.into();
     let demographics = request.demographics;
     let stat = request.stat || demographics.and_then(|d| d.stat).unwrap_or(false);
     let station = request
@@ -118,9 +264,9 @@ pub async fn submit(
             "invalid station id (letters, digits, - _ . only)"
         );
     }
-    let sha256 = Sha256::of(&original);
+    let sha256 = original.sha256();
     let id = DocumentId::from_sha256(&sha256);
-    let bytes = original.len() as u64;
+    let bytes = original.len();
     let duplicate = |id: DocumentId, sha256: Sha256| Submitted {
         duplicate_of: Some(id.clone()),
         document_id: id,
@@ -145,7 +291,7 @@ pub async fn submit(
     if store.exists(&folder.queued()).await? {
         return Ok(duplicate(id, sha256));
     }
-    let media = MediaType::sniff(&original);
+    let media = MediaType::sniff(original.head());
     // Unknown content still goes through the pipeline, which rejects it with a reason and keeps it.
     let kind = match media.map(MediaType::kind) {
         Some(him_core::Kind::Dictation) => WorkKind::Dictations,
@@ -163,7 +309,7 @@ pub async fn submit(
             anyhow::bail!("this audio was submitted before with other job demographics");
         }
     }
-    store.put_new(&original_key, original).await?;
+    original.store(store, &original_key).await?;
     let job = JobMessage {
         schema: SCHEMA_VERSION,
         document_id: id.to_string(),

@@ -17,7 +17,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::{Bytes, BytesMut};
 use him_queue::Queue;
 use him_store::Store;
 use sha2::{Digest, Sha256};
@@ -196,6 +195,18 @@ async fn post_intake(State(state): State<Arc<IntakeState>>, request: Request) ->
             );
         }
         Err(UploadError::Malformed(text)) => return message(StatusCode::BAD_REQUEST, text),
+        Err(UploadError::Spool(error)) => {
+            warn!(station, error = %error, "upload failed: cannot spool it to a temporary file");
+            let mut response = message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "intake is unavailable, retry later",
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+            return response;
+        }
         Err(UploadError::Demographics(error)) => {
             info!(station, error = %error, "upload refused: invalid job demographics");
             return (
@@ -282,7 +293,7 @@ pub fn is_transient(error: &anyhow::Error) -> bool {
 }
 
 struct Upload {
-    file: Bytes,
+    file: intake::Original,
     stat: bool,
     /// The `job` part: job demographics from a dictation device.
     job: Option<JobDemographics>,
@@ -293,6 +304,8 @@ enum UploadError {
     Malformed(&'static str),
     /// The `job` part is not valid job demographics (the message names the key, never a value).
     Demographics(him_core::DemographicsError),
+    /// The upload could not be written to its temporary file (disk full): the station retries later.
+    Spool(std::io::Error),
 }
 
 impl From<MultipartError> for UploadError {
@@ -316,14 +329,15 @@ async fn read_upload(mut multipart: Multipart, max_bytes: u64) -> Result<Upload,
                 if file.is_some() {
                     return Err(UploadError::Malformed("more than one file part"));
                 }
-                let mut buffer = BytesMut::new();
+                // Past one store part the upload goes to a temporary file, never whole into memory.
+                let mut spooler = intake::Spooler::new(him_store::STREAM_PART_BYTES);
                 while let Some(chunk) = field.chunk().await? {
-                    if (buffer.len() + chunk.len()) as u64 > max_bytes {
+                    if spooler.len() + chunk.len() as u64 > max_bytes {
                         return Err(UploadError::TooLarge);
                     }
-                    buffer.extend_from_slice(&chunk);
+                    spooler.push(&chunk).await.map_err(UploadError::Spool)?;
                 }
-                file = Some(buffer.freeze());
+                file = Some(spooler.finish().await.map_err(UploadError::Spool)?);
             }
             Some("stat") => {
                 let mut value = Vec::new();
@@ -494,6 +508,29 @@ mod tests {
         assert_eq!(jobs[0].document_id, id);
         assert_eq!(jobs[0].station.as_deref(), Some("scan-01"));
         assert!(jobs[0].stat);
+    }
+
+    /// An upload larger than one store part goes through a temporary file (never whole in memory) and is
+    /// stored byte for byte, with the hash of the whole; sent again, it is a duplicate.
+    #[tokio::test]
+    async fn large_uploads_are_spooled_and_stored_byte_for_byte() {
+        let mut file = PDF.to_vec();
+        file.extend((0..him_store::STREAM_PART_BYTES + 4321).map(|i| (i % 253) as u8));
+        let state = state(64 << 20);
+        let (status, body) = send(&state, upload(Some(TOKEN), multipart_body(Some(&file), None))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = him_core::DocumentId::parse(body["document_id"].as_str().unwrap()).unwrap();
+        assert_eq!(id, him_core::DocumentId::for_bytes(&file));
+        assert_eq!(body["bytes"], file.len() as u64);
+        let original = state
+            .store
+            .get(&him_store::Folder::Intake(id).original("pdf"))
+            .await
+            .unwrap();
+        assert!(original[..] == file[..], "stored bytes differ");
+        let (_, again) = send(&state, upload(Some(TOKEN), multipart_body(Some(&file), None))).await;
+        assert_eq!(again["status"], "duplicate");
+        assert_eq!(published(&state.queue).await.len(), 1);
     }
 
     /// A dictation device's `job` part: stored beside the original, flagged (never carried) in the job; an

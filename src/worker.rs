@@ -6,7 +6,8 @@
 //! | what happened | what the worker does |
 //! |---|---|
 //! | filed / unmatched / rejected / duplicate | publish `document.*` event, then ack |
-//! | store, engine pool, engine or broker unavailable (`is_transient`); job timed out | requeue (the quorum queue's delivery limit bounds it) |
+//! | store unavailable (`is_transient`) | retried in place with backoff (1 s doubling to 30 s) for up to `[worker] outage_retry_secs`, then requeued |
+//! | engine pool, engine or broker unavailable; job timed out | requeue (the quorum queue's delivery limit bounds it) |
 //! | original missing or not matching its checksum | dead-letter: `original_missing`, `checksum_mismatch` |
 //! | store refused a write or key (permanent) | dead-letter: `store_refused`, `store_invalid_key`, `store_permissions` |
 //! | panic while processing | dead-letter with `worker_panic`; the worker keeps running |
@@ -41,7 +42,13 @@ pub async fn run(
     let consumer = queue.consume(kinds, prefetch).await?;
     metrics.set_ready(true);
     info!(kinds = ?kinds, concurrency, "worker consuming");
-    let timeout = Duration::from_secs(config.job_timeout_secs.max(1));
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let settling = Settling {
+        timeout: Duration::from_secs(config.job_timeout_secs.max(1)),
+        outage_retry: Duration::from_secs(config.outage_retry_secs),
+        first_wait: Duration::from_secs(1),
+        stop,
+    };
     let mut shutdown = std::pin::pin!(shutdown.fuse());
     let mut in_flight = futures::stream::FuturesUnordered::new();
     let mut consumer = consumer;
@@ -49,12 +56,14 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => {
                 consumer.cancel();
+                // Jobs waiting out a store outage give up waiting and are requeued.
+                let _ = stopping.send(true);
                 break;
             }
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
             delivery = consumer.next(), if in_flight.len() < concurrency.max(1) => {
                 let Some(delivery) = delivery else { break };
-                in_flight.push(handle(Arc::clone(&pipeline), queue.clone(), delivery, timeout, Arc::clone(&metrics)));
+                in_flight.push(handle(Arc::clone(&pipeline), queue.clone(), delivery, settling.clone(), Arc::clone(&metrics)));
             }
         }
     }
@@ -74,7 +83,7 @@ async fn handle(
     pipeline: Arc<Pipeline>,
     queue: Queue,
     delivery: Delivery,
-    timeout: Duration,
+    settling: Settling,
     metrics: Arc<Metrics>,
 ) {
     let job = delivery.message.clone();
@@ -85,7 +94,7 @@ async fn handle(
         if let Some(lag) = crate::metrics::seconds_since(&job.submitted_at) {
             metrics.queue_lag(lag);
         }
-        let (outcome, engine_seconds) = settle(&pipeline, &queue, delivery, timeout).await;
+        let (outcome, engine_seconds) = settle(&pipeline, &queue, delivery, &settling).await;
         drop(in_flight);
         metrics.job_finished(
             job.kind.as_str(),
@@ -189,14 +198,69 @@ fn store_disposition(error: &him_store::Error) -> Disposition {
     }
 }
 
+/// How a worker settles its deliveries.
+#[derive(Debug, Clone)]
+pub(crate) struct Settling {
+    /// A job still running after this long is abandoned and requeued.
+    pub timeout: Duration,
+    /// How long a job that met a store outage is retried in place before it is requeued.
+    pub outage_retry: Duration,
+    /// The first wait before such a retry (doubling to [`OUTAGE_WAIT_MAX`]).
+    pub first_wait: Duration,
+    /// Becomes `true` when the worker stops: waiting jobs are requeued at once.
+    pub stop: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The longest wait between two in-place retries of a job during a store outage.
+const OUTAGE_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// Whether the job failed because the store is unreachable or failing, which says nothing about the job.
+fn is_store_outage(result: &Result<Outcome, Failure>) -> bool {
+    match result {
+        Err(Failure::ReadOriginal(error)) => error.is_transient(),
+        Err(Failure::Pipeline(error)) => error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<him_store::Error>())
+            .is_some_and(him_store::Error::is_transient),
+        _ => false,
+    }
+}
+
 /// Runs the job and acks, requeues or dead-letters it; returns the outcome label and engine seconds.
+///
+/// A store outage is waited out here, holding the delivery, rather than requeued at once: every requeue
+/// counts against the queue's delivery limit, and an outage of a minute would otherwise dead-letter good
+/// jobs (found by `scripts/chaos`, fault `s3_down`).
 pub(crate) async fn settle(
     pipeline: &Pipeline,
     queue: &Queue,
     delivery: Delivery,
-    timeout: Duration,
+    settling: &Settling,
 ) -> (&'static str, f64) {
-    let result = run_job(pipeline, queue, &delivery.message, timeout).await;
+    let mut result = run_job(pipeline, queue, &delivery.message, settling.timeout).await;
+    let outage_started = Instant::now();
+    let mut wait = settling.first_wait;
+    let mut stop = settling.stop.clone();
+    while is_store_outage(&result)
+        && !*stop.borrow()
+        && outage_started.elapsed() + wait <= settling.outage_retry
+    {
+        warn!(
+            wait_ms = wait.as_millis() as u64,
+            deliveries = delivery.delivery_count,
+            "store unavailable; retrying the job in place"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            changed = stop.changed() => match changed {
+                Ok(()) => break,
+                // Nobody can stop this worker any more (tests): only the wait remains.
+                Err(_) => tokio::time::sleep(wait).await,
+            },
+        }
+        wait = (wait * 2).min(OUTAGE_WAIT_MAX);
+        result = run_job(pipeline, queue, &delivery.message, settling.timeout).await;
+    }
     // The top-level context only: deeper causes can quote object keys (redacted) and engine detail.
     let error = match &result {
         Ok(_) => String::new(),
@@ -423,7 +487,18 @@ mod tests {
             .await
             .expect("a job is waiting")
             .unwrap();
-        settle(pipeline, queue, delivery, TIMEOUT).await.0
+        settle(pipeline, queue, delivery, &settling(Duration::ZERO)).await.0
+    }
+
+    /// Settling with `outage_retry` and short waits.
+    fn settling(outage_retry: Duration) -> Settling {
+        let (_, stop) = tokio::sync::watch::channel(false);
+        Settling {
+            timeout: TIMEOUT,
+            outage_retry,
+            first_wait: Duration::from_millis(10),
+            stop,
+        }
     }
 
     async fn keys(store: &Store) -> Vec<String> {
@@ -479,7 +554,40 @@ mod tests {
         assert_eq!(dead[0].reason, "store_refused");
     }
 
-    /// A store outage requeues the job; once the store is back, the job is filed.
+    /// A store outage shorter than `outage_retry_secs` is waited out holding the delivery: filed, never
+    /// requeued (a requeue counts against the delivery limit).
+    #[tokio::test]
+    async fn store_outage_is_waited_out_in_place() {
+        let faults = Arc::new(Faults::default());
+        let store = Store::in_memory_with_faults(Arc::clone(&faults));
+        let queue = Queue::in_memory(&QueueConfig::default());
+        let (pipeline, _pool) = pipeline(store.clone(), reading());
+        submit(&store, &queue, chart(5)).await;
+        faults.fail_writes(Fault::Unavailable, 4);
+        let mut consumer = queue.consume(&WorkKind::ALL, 1).await.unwrap();
+        let delivery = consumer.next().await.unwrap();
+        let settled = settle(&pipeline, &queue, delivery, &settling(Duration::from_secs(5))).await;
+        assert_eq!(settled.0, "unmatched");
+        assert!(queue.list_dead_letters(10).await.unwrap().is_empty());
+        // Stopping the worker ends the wait: the job is requeued at once.
+        submit(&store, &queue, chart(6)).await;
+        faults.fail_writes(Fault::Unavailable, 1000);
+        let (stopping, stop) = tokio::sync::watch::channel(false);
+        let waiting = Settling {
+            stop,
+            ..settling(Duration::from_secs(3600))
+        };
+        let delivery = consumer.next().await.unwrap();
+        let started = Instant::now();
+        let (settled, _) = tokio::join!(settle(&pipeline, &queue, delivery, &waiting), async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            stopping.send(true).unwrap();
+        });
+        assert_eq!(settled.0, "requeued");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Without an outage window, a store outage requeues the job; once the store is back, the job is filed.
     #[tokio::test]
     async fn transient_store_error_is_requeued() {
         let faults = Arc::new(Faults::default());

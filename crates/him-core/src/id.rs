@@ -13,17 +13,34 @@ pub struct Sha256(String);
 impl Sha256 {
     /// Hashes `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
-        let digest = Sha256Hasher::digest(bytes);
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push_str(&format!("{byte:02x}"));
-        }
-        Sha256(hex)
+        let mut hasher = ContentHasher::default();
+        hasher.update(bytes);
+        hasher.finish()
     }
 
     /// The 64 hex characters.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Hashes content that arrives in pieces (a streamed upload) into the [`Sha256`] of the whole.
+#[derive(Debug, Clone, Default)]
+pub struct ContentHasher(Sha256Hasher);
+
+impl ContentHasher {
+    /// Adds the next piece.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    /// The hash of every piece added, in order.
+    pub fn finish(self) -> Sha256 {
+        let mut hex = String::with_capacity(64);
+        for byte in self.0.finalize() {
+            hex.push_str(&format!("{byte:02x}"));
+        }
+        Sha256(hex)
     }
 }
 

@@ -132,9 +132,14 @@ mod tests {
         let (a, b) = (gray_png(40, 30), gray_png(20, 50));
         let pdf =
             images_pdf(&[PngPage { png: &a, dpi: 72 }, PngPage { png: &b, dpi: 144 }]).unwrap();
-        let pages =
-            crate::pdf::decode(&pdf, &LimitsConfig::default(), &crate::Renderer::disabled())
-                .unwrap();
+        let pages = crate::decode_chart(
+            &pdf,
+            him_core::MediaType::Pdf,
+            &LimitsConfig::default(),
+            &crate::Renderer::disabled(),
+        )
+        .unwrap()
+        .pages;
         assert_eq!(pages.len(), 2);
         let crate::DecodedPage::Image { image, .. } = &pages[0] else {
             panic!("a raster page")

@@ -104,17 +104,65 @@ pub struct DecodedChart {
     pub pages: Vec<DecodedPage>,
 }
 
-/// Decodes a chart's bytes, already recognised as `media`, into pages.
+/// Decodes a chart's bytes, already recognised as `media`, into pages: every page at once (see
+/// [`open_chart`] for one page at a time).
 pub fn decode_chart(
     bytes: &[u8],
     media: MediaType,
     limits: &LimitsConfig,
     renderer: &Renderer,
 ) -> Result<DecodedChart, Rejection> {
-    let pages = match media {
-        MediaType::Pdf => pdf::decode(bytes, limits, renderer)?,
-        MediaType::Tiff => tiff::decode(bytes, limits)?,
-        MediaType::Png | MediaType::Jpeg => vec![raster::decode(bytes, media, limits)?],
+    let chart = open_chart(bytes::Bytes::copy_from_slice(bytes), media, limits, renderer)?;
+    let pages = (0..chart.page_count())
+        .map(|index| chart.page(index))
+        .collect::<Result<Vec<_>, _>>()?;
+    if pages
+        .iter()
+        .all(|page| matches!(page, DecodedPage::Unrendered { .. }))
+    {
+        return Err(no_renderable_page());
+    }
+    Ok(DecodedChart { pages })
+}
+
+/// The rejection of a chart none of whose pages could be decoded or rendered.
+pub fn no_renderable_page() -> Rejection {
+    Rejection::new(
+        RejectReason::NoRenderablePage,
+        "no page could be decoded or rendered",
+    )
+}
+
+/// A chart opened for decoding one page at a time: its container parsed and its page count checked against
+/// the limits, no page raster made yet. Memory holds the file, its parsed structure and only the pages
+/// being worked on, whatever the page count (a 500-page scan is never decoded whole). `Send + Sync`: the
+/// pages of one chart can be decoded on several engine threads at once.
+pub struct OpenChart {
+    container: Container,
+    limits: LimitsConfig,
+    renderer: Renderer,
+}
+
+enum Container {
+    Pdf(pdf::Opened),
+    Tiff { bytes: bytes::Bytes, pages: usize },
+    Raster { bytes: bytes::Bytes, media: MediaType },
+}
+
+/// Opens a chart's bytes, already recognised as `media`, for [`OpenChart::page`].
+pub fn open_chart(
+    bytes: bytes::Bytes,
+    media: MediaType,
+    limits: &LimitsConfig,
+    renderer: &Renderer,
+) -> Result<OpenChart, Rejection> {
+    let container = match media {
+        MediaType::Pdf => Container::Pdf(pdf::open(bytes, limits)?),
+        MediaType::Tiff => {
+            let pages = tiff::count(&bytes, limits)?;
+            Container::Tiff { bytes, pages }
+        }
+        MediaType::Png | MediaType::Jpeg => Container::Raster { bytes, media },
         other => {
             return Err(Rejection::new(
                 RejectReason::UnsupportedType,
@@ -122,22 +170,40 @@ pub fn decode_chart(
             ))
         }
     };
-    if pages.is_empty() {
+    let chart = OpenChart {
+        container,
+        limits: limits.clone(),
+        renderer: renderer.clone(),
+    };
+    if chart.page_count() == 0 {
         return Err(Rejection::new(
             RejectReason::PdfNoPages,
             "document has no pages",
         ));
     }
-    if pages
-        .iter()
-        .all(|page| matches!(page, DecodedPage::Unrendered { .. }))
-    {
-        return Err(Rejection::new(
-            RejectReason::NoRenderablePage,
-            "no page could be decoded or rendered",
-        ));
+    Ok(chart)
+}
+
+impl OpenChart {
+    /// Pages in the chart (at least one).
+    pub fn page_count(&self) -> usize {
+        match &self.container {
+            Container::Pdf(opened) => opened.page_count(),
+            Container::Tiff { pages, .. } => *pages,
+            Container::Raster { .. } => 1,
+        }
     }
-    Ok(DecodedChart { pages })
+
+    /// Decodes page `index` (from 0). A page whose raster breaks the limits, or a corrupt page of a TIFF,
+    /// rejects the chart; a PDF page that cannot be decoded natively nor rendered is
+    /// [`DecodedPage::Unrendered`].
+    pub fn page(&self, index: usize) -> Result<DecodedPage, Rejection> {
+        match &self.container {
+            Container::Pdf(opened) => opened.page(index, &self.limits, &self.renderer),
+            Container::Tiff { bytes, .. } => tiff::page(bytes, index, &self.limits),
+            Container::Raster { bytes, media } => raster::decode(bytes, *media, &self.limits),
+        }
+    }
 }
 
 /// Checks declared dimensions against the pixel limit before anything is allocated.

@@ -1,6 +1,7 @@
 //! PDF charts: page images from image XObjects (DCT, Flate/LZW raw pixels, CCITT fax), the page's `/Rotate`,
 //! born-digital text layers, and `pdftoppm` rendering for what cannot be decoded natively.
 
+use bytes::Bytes;
 use him_core::{Orientation, PageImage, RejectReason};
 use image::ImageFormat;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
@@ -19,22 +20,45 @@ fn corrupt(detail: impl Into<String>) -> Rejection {
     Rejection::new(RejectReason::PdfCorrupt, detail)
 }
 
-/// Decodes every page of a PDF.
-pub(crate) fn decode(
-    bytes: &[u8],
-    limits: &LimitsConfig,
-    renderer: &Renderer,
-) -> Result<Vec<DecodedPage>, Rejection> {
+/// A parsed PDF whose pages are decoded one at a time.
+pub(crate) struct Opened {
+    document: Document,
+    bytes: Bytes,
+    /// Page numbers (from 1) and their objects, in order.
+    pages: Vec<(u32, ObjectId)>,
+}
+
+impl Opened {
+    pub(crate) fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Decodes page `index` (from 0).
+    pub(crate) fn page(
+        &self,
+        index: usize,
+        limits: &LimitsConfig,
+        renderer: &Renderer,
+    ) -> Result<DecodedPage, Rejection> {
+        let Some(&(number, page_id)) = self.pages.get(index) else {
+            return Err(corrupt(format!("pdf has no page {}", index + 1)));
+        };
+        decode_page(&self.document, &self.bytes, number, page_id, limits, renderer)
+    }
+}
+
+/// Parses a PDF and checks its page count; no page is decoded.
+pub(crate) fn open(bytes: Bytes, limits: &LimitsConfig) -> Result<Opened, Rejection> {
     let options = LoadOptions {
         max_decompressed_size: Some(
             usize::try_from(limits.max_page_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
         ),
         ..LoadOptions::default()
     };
-    let document = match Document::load_mem_with_options(bytes, options) {
+    let document = match Document::load_mem_with_options(&bytes, options) {
         Ok(document) => document,
         Err(error) => {
-            if declares_encryption(bytes) {
+            if declares_encryption(&bytes) {
                 return Err(Rejection::new(
                     RejectReason::PdfEncrypted,
                     format!("encrypted pdf cannot be opened: {error}"),
@@ -63,10 +87,12 @@ pub(crate) fn decode(
             ),
         ));
     }
-    pages
-        .iter()
-        .map(|(&number, &page_id)| decode_page(&document, bytes, number, page_id, limits, renderer))
-        .collect()
+    let pages = pages.into_iter().collect();
+    Ok(Opened {
+        document,
+        bytes,
+        pages,
+    })
 }
 
 /// Whether the trailer of an unparseable PDF names an encryption dictionary.
@@ -521,12 +547,12 @@ mod tests {
 
     #[test]
     fn garbage_is_a_corrupt_pdf() {
-        let error = decode(
-            b"%PDF-1.4\nnot really",
+        let error = open(
+            Bytes::from_static(b"%PDF-1.4\nnot really"),
             &LimitsConfig::default(),
-            &Renderer::disabled(),
         )
-        .unwrap_err();
+        .err()
+        .unwrap();
         assert_eq!(error.reason, RejectReason::PdfCorrupt);
     }
 

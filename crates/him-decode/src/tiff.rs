@@ -18,28 +18,48 @@ fn corrupt(error: impl std::fmt::Display) -> Rejection {
 }
 
 /// Decodes every page (image file directory) of a TIFF.
-pub(crate) fn decode(bytes: &[u8], limits: &LimitsConfig) -> Result<Vec<DecodedPage>, Rejection> {
-    let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+/// A decoder over `bytes` with the memory limits applied.
+fn decoder<'a>(
+    bytes: &'a [u8],
+    limits: &LimitsConfig,
+) -> Result<Decoder<Cursor<&'a [u8]>>, Rejection> {
+    let decoder = Decoder::new(Cursor::new(bytes)).map_err(corrupt)?;
     let mut tiff_limits = Limits::default();
     tiff_limits.decoding_buffer_size =
         usize::try_from(limits.max_page_pixels.saturating_mul(4)).unwrap_or(usize::MAX);
     tiff_limits.intermediate_buffer_size = tiff_limits.decoding_buffer_size;
-    decoder = decoder.with_limits(tiff_limits);
-    let mut pages = Vec::new();
-    loop {
-        if pages.len() as u32 >= limits.max_pages {
+    Ok(decoder.with_limits(tiff_limits))
+}
+
+/// Counts the pages (image directories) of a TIFF, reading no pixel: a corrupt directory chain or more
+/// pages than the limit rejects it.
+pub(crate) fn count(bytes: &[u8], limits: &LimitsConfig) -> Result<usize, Rejection> {
+    let mut decoder = decoder(bytes, limits)?;
+    let mut pages = 1usize;
+    while decoder.more_images() {
+        if pages as u32 >= limits.max_pages {
             return Err(Rejection::new(
                 RejectReason::TooManyPages,
                 format!("tiff has more than {} pages", limits.max_pages),
             ));
         }
-        pages.push(decode_page(&mut decoder, limits)?);
-        if !decoder.more_images() {
-            break;
-        }
         decoder.next_image().map_err(corrupt)?;
+        pages += 1;
     }
     Ok(pages)
+}
+
+/// Decodes page `index` (from 0) of a TIFF.
+pub(crate) fn page(
+    bytes: &[u8],
+    index: usize,
+    limits: &LimitsConfig,
+) -> Result<DecodedPage, Rejection> {
+    let mut decoder = decoder(bytes, limits)?;
+    if index > 0 {
+        decoder.seek_to_image(index).map_err(corrupt)?;
+    }
+    decode_page(&mut decoder, limits)
 }
 
 fn decode_page(
@@ -210,7 +230,7 @@ mod tests {
     #[test]
     fn fax_standard_mode_pages_get_square_pixels() {
         let limits = LimitsConfig::default();
-        let DecodedPage::Image { image, .. } = &decode(&tiff_at(204, 98), &limits).unwrap()[0]
+        let DecodedPage::Image { image, .. } = &page(&tiff_at(204, 98), 0, &limits).unwrap()
         else {
             panic!("a raster page")
         };
@@ -218,7 +238,7 @@ mod tests {
         // Row 0 of the source is rows 0-1 of the result; the last source row ends the page.
         assert_eq!(image.get(0, 1), 0);
         assert_eq!(image.get(0, 20), 180);
-        let DecodedPage::Image { image, .. } = &decode(&tiff_at(200, 200), &limits).unwrap()[0]
+        let DecodedPage::Image { image, .. } = &page(&tiff_at(200, 200), 0, &limits).unwrap()
         else {
             panic!("a raster page")
         };

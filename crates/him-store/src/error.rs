@@ -31,6 +31,13 @@ pub enum Error {
         #[source]
         source: object_store::Error,
     },
+    /// The local file to be stored under `key` (a spooled upload) could not be read.
+    #[error("cannot read the file to store under {key}")]
+    Source {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A local object was written but its file or folder could not be made private (mode 0600 / 0700).
     #[error("cannot restrict the permissions of {key}")]
     Permissions {

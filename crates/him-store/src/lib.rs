@@ -35,4 +35,4 @@ pub use error::{Error, Result};
 #[cfg(feature = "testsuite")]
 pub use faults::{Fault, Faults};
 pub use layout::{Folder, IndexEntry, Key, Object, Prefix};
-pub use store::{Store, Written};
+pub use store::{Store, Written, STREAM_PART_BYTES};

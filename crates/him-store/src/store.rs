@@ -17,6 +17,9 @@ use crate::config::StoreConfig;
 use crate::error::{Error, Result};
 use crate::layout::{Key, Prefix};
 
+/// Size of the parts [`Store::put_new_file`] reads and uploads (S3's smallest part is 5 MiB).
+pub const STREAM_PART_BYTES: usize = 8 << 20;
+
 /// Outcome of a create-only write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
@@ -263,6 +266,76 @@ impl Store {
         }
     }
 
+    /// Writes the file at `file` (`len` bytes) under `key` unless an object already exists there, reading it
+    /// in parts: memory stays near [`STREAM_PART_BYTES`] times two whatever the file's size.
+    ///
+    /// A file up to one part goes in one create-only write, as [`Store::put_new`]. A larger one is checked for
+    /// first and then sent as a multipart upload, which no S3 server makes conditional: two writers racing on
+    /// the same key both complete. Callers use it only for content-addressed keys (`document_id` is the
+    /// SHA-256 of the bytes), where the racing writes hold the same bytes, so what is stored never changes.
+    pub async fn put_new_file(&self, key: &Key, file: &FsPath, len: u64) -> Result<Written> {
+        use tokio::io::AsyncReadExt;
+        let shown = key.to_string();
+        let read_error = |source: std::io::Error| Error::Source {
+            key: shown.clone(),
+            source,
+        };
+        if len <= STREAM_PART_BYTES as u64 {
+            let bytes = tokio::fs::read(file).await.map_err(read_error)?;
+            return self.put_new(key, Bytes::from(bytes)).await;
+        }
+        self.injected(&shown)?;
+        let path = Self::path(&key.path(), &shown)?;
+        if self.exists(key).await? {
+            return Ok(Written::AlreadyExisted);
+        }
+        let local = match &self.local {
+            Some(root) => Some(root.plan(&shown, &path)?),
+            None => None,
+        };
+        let upload = self
+            .inner
+            .put_multipart(&path)
+            .await
+            .map_err(|error| Error::from_object_store(&shown, error))?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, STREAM_PART_BYTES);
+        let mut source = tokio::fs::File::open(file).await.map_err(read_error)?;
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut sent = 0u64;
+        loop {
+            let read = match source.read(&mut buffer).await {
+                Ok(read) => read,
+                Err(error) => {
+                    writer.abort().await.ok();
+                    return Err(read_error(error));
+                }
+            };
+            if read == 0 {
+                break;
+            }
+            if let Err(error) = writer.wait_for_capacity(1).await {
+                return Err(Error::from_object_store(&shown, error));
+            }
+            writer.write(&buffer[..read]);
+            sent += read as u64;
+        }
+        if sent != len {
+            writer.abort().await.ok();
+            return Err(read_error(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("spooled file changed size: {sent} bytes read, {len} expected"),
+            )));
+        }
+        writer
+            .finish()
+            .await
+            .map_err(|error| Error::from_object_store(&shown, error))?;
+        if let Some(written) = local {
+            written.restrict(&shown)?;
+        }
+        Ok(Written::Created)
+    }
+
     /// Reads a whole object.
     pub async fn get(&self, key: &Key) -> Result<Bytes> {
         let shown = key.to_string();
@@ -456,6 +529,45 @@ mod tests {
         assert_eq!(mode(&root.join("patients/0001")), 0o750);
         assert_eq!(mode(&root.join(other.location())), 0o700);
         assert_eq!(mode(&root.join(other.text().path())), 0o600);
+    }
+
+    /// A file over one part is streamed as a multipart upload: stored byte for byte, private in a local
+    /// folder, and never written twice.
+    #[tokio::test]
+    async fn large_files_are_streamed_and_kept_once() {
+        use him_core::DocumentId;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("upload");
+        let bytes: Vec<u8> = (0..STREAM_PART_BYTES * 2 + 12_345)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        std::fs::write(&file, &bytes).unwrap();
+        let len = bytes.len() as u64;
+        let key = Folder::Intake(DocumentId::parse(&"cd".repeat(16)).unwrap()).original("pdf");
+        let root = dir.path().join("store");
+        for store in [Store::in_memory(), Store::local(&root).unwrap()] {
+            assert_eq!(
+                store.put_new_file(&key, &file, len).await.unwrap(),
+                Written::Created
+            );
+            assert_eq!(store.get(&key).await.unwrap(), bytes);
+            assert_eq!(
+                store.put_new_file(&key, &file, len).await.unwrap(),
+                Written::AlreadyExisted
+            );
+        }
+        let mode = std::fs::metadata(root.join(key.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // A file that changed size since it was measured is refused, and nothing is stored.
+        let other = Folder::Intake(DocumentId::parse(&"ce".repeat(16)).unwrap()).original("pdf");
+        let store = Store::in_memory();
+        let error = store.put_new_file(&other, &file, len + 1).await.unwrap_err();
+        assert!(matches!(error, Error::Source { .. }), "{error:?}");
+        assert!(!store.exists(&other).await.unwrap());
     }
 
     #[tokio::test]

@@ -1,0 +1,36 @@
+//! Untrusted HL7 v2 from the EHR side: MLLP framing, message parsing, ACK reading, and the whole ADT intake
+//! (`him adt`: interpret, record the change in a store, answer an ACK) over an in-memory store.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use him::hl7::{self, Message, MllpDecoder};
+use libfuzzer_sys::fuzz_target;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut decoder = MllpDecoder::new(64 * 1024);
+    let _ = decoder.push(data);
+    let text = String::from_utf8_lossy(data);
+    if let Ok(message) = Message::parse(&text) {
+        let _ = message.encode();
+        let _ = hl7::ack_detail(&message);
+        let _ = hl7::check_ack(&message, "CTRL-1");
+        let _ = him::adt::interpret(&message);
+        if let Some(value) = message.field("PID", 5) {
+            let _ = hl7::unescape(value, &message.encoding);
+        }
+    }
+    let store = him_store::Store::in_memory();
+    let ack = runtime().block_on(him::adt::handle(&store, data));
+    let _ = ack.encode();
+});
