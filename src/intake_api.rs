@@ -517,7 +517,11 @@ mod tests {
         let mut file = PDF.to_vec();
         file.extend((0..him_store::STREAM_PART_BYTES + 4321).map(|i| (i % 253) as u8));
         let state = state(64 << 20);
-        let (status, body) = send(&state, upload(Some(TOKEN), multipart_body(Some(&file), None))).await;
+        let (status, body) = send(
+            &state,
+            upload(Some(TOKEN), multipart_body(Some(&file), None)),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let id = him_core::DocumentId::parse(body["document_id"].as_str().unwrap()).unwrap();
         assert_eq!(id, him_core::DocumentId::for_bytes(&file));
@@ -528,7 +532,11 @@ mod tests {
             .await
             .unwrap();
         assert!(original[..] == file[..], "stored bytes differ");
-        let (_, again) = send(&state, upload(Some(TOKEN), multipart_body(Some(&file), None))).await;
+        let (_, again) = send(
+            &state,
+            upload(Some(TOKEN), multipart_body(Some(&file), None)),
+        )
+        .await;
         assert_eq!(again["status"], "duplicate");
         assert_eq!(published(&state.queue).await.len(), 1);
     }

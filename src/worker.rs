@@ -487,7 +487,9 @@ mod tests {
             .await
             .expect("a job is waiting")
             .unwrap();
-        settle(pipeline, queue, delivery, &settling(Duration::ZERO)).await.0
+        settle(pipeline, queue, delivery, &settling(Duration::ZERO))
+            .await
+            .0
     }
 
     /// Settling with `outage_retry` and short waits.
@@ -566,7 +568,13 @@ mod tests {
         faults.fail_writes(Fault::Unavailable, 4);
         let mut consumer = queue.consume(&WorkKind::ALL, 1).await.unwrap();
         let delivery = consumer.next().await.unwrap();
-        let settled = settle(&pipeline, &queue, delivery, &settling(Duration::from_secs(5))).await;
+        let settled = settle(
+            &pipeline,
+            &queue,
+            delivery,
+            &settling(Duration::from_secs(5)),
+        )
+        .await;
         assert_eq!(settled.0, "unmatched");
         assert!(queue.list_dead_letters(10).await.unwrap().is_empty());
         // Stopping the worker ends the wait: the job is requeued at once.

@@ -112,7 +112,12 @@ pub fn decode_chart(
     limits: &LimitsConfig,
     renderer: &Renderer,
 ) -> Result<DecodedChart, Rejection> {
-    let chart = open_chart(bytes::Bytes::copy_from_slice(bytes), media, limits, renderer)?;
+    let chart = open_chart(
+        bytes::Bytes::copy_from_slice(bytes),
+        media,
+        limits,
+        renderer,
+    )?;
     let pages = (0..chart.page_count())
         .map(|index| chart.page(index))
         .collect::<Result<Vec<_>, _>>()?;
@@ -144,9 +149,15 @@ pub struct OpenChart {
 }
 
 enum Container {
-    Pdf(pdf::Opened),
-    Tiff { bytes: bytes::Bytes, pages: usize },
-    Raster { bytes: bytes::Bytes, media: MediaType },
+    Pdf(Box<pdf::Opened>),
+    Tiff {
+        bytes: bytes::Bytes,
+        pages: usize,
+    },
+    Raster {
+        bytes: bytes::Bytes,
+        media: MediaType,
+    },
 }
 
 /// Opens a chart's bytes, already recognised as `media`, for [`OpenChart::page`].
@@ -157,7 +168,7 @@ pub fn open_chart(
     renderer: &Renderer,
 ) -> Result<OpenChart, Rejection> {
     let container = match media {
-        MediaType::Pdf => Container::Pdf(pdf::open(bytes, limits)?),
+        MediaType::Pdf => Container::Pdf(Box::new(pdf::open(bytes, limits)?)),
         MediaType::Tiff => {
             let pages = tiff::count(&bytes, limits)?;
             Container::Tiff { bytes, pages }

@@ -43,7 +43,14 @@ impl Opened {
         let Some(&(number, page_id)) = self.pages.get(index) else {
             return Err(corrupt(format!("pdf has no page {}", index + 1)));
         };
-        decode_page(&self.document, &self.bytes, number, page_id, limits, renderer)
+        decode_page(
+            &self.document,
+            &self.bytes,
+            number,
+            page_id,
+            limits,
+            renderer,
+        )
     }
 }
 

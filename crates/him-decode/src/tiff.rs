@@ -230,8 +230,7 @@ mod tests {
     #[test]
     fn fax_standard_mode_pages_get_square_pixels() {
         let limits = LimitsConfig::default();
-        let DecodedPage::Image { image, .. } = &page(&tiff_at(204, 98), 0, &limits).unwrap()
-        else {
+        let DecodedPage::Image { image, .. } = &page(&tiff_at(204, 98), 0, &limits).unwrap() else {
             panic!("a raster page")
         };
         assert_eq!((image.width, image.height, image.dpi), (20, 21, Some(204)));

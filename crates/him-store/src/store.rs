@@ -298,7 +298,8 @@ impl Store {
             .put_multipart(&path)
             .await
             .map_err(|error| Error::from_object_store(&shown, error))?;
-        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, STREAM_PART_BYTES);
+        let mut writer =
+            object_store::WriteMultipart::new_with_chunk_size(upload, STREAM_PART_BYTES);
         let mut source = tokio::fs::File::open(file).await.map_err(read_error)?;
         let mut buffer = vec![0u8; 1 << 20];
         let mut sent = 0u64;
@@ -565,7 +566,10 @@ mod tests {
         // A file that changed size since it was measured is refused, and nothing is stored.
         let other = Folder::Intake(DocumentId::parse(&"ce".repeat(16)).unwrap()).original("pdf");
         let store = Store::in_memory();
-        let error = store.put_new_file(&other, &file, len + 1).await.unwrap_err();
+        let error = store
+            .put_new_file(&other, &file, len + 1)
+            .await
+            .unwrap_err();
         assert!(matches!(error, Error::Source { .. }), "{error:?}");
         assert!(!store.exists(&other).await.unwrap());
     }
