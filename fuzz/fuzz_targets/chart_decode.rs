@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = decode_chart(data, media, &limits, &renderer);
     }
     // Mislabelled input: every chart decoder must refuse bytes that are not its format.
-    for media in [MediaType::Pdf, MediaType::Tiff, MediaType::Png, MediaType::Jpeg] {
+    for media in [
+        MediaType::Pdf,
+        MediaType::Tiff,
+        MediaType::Png,
+        MediaType::Jpeg,
+    ] {
         let _ = decode_chart(data, media, &limits, &renderer);
     }
 });

@@ -41,10 +41,7 @@ fuzz_target!(|data: &[u8]| {
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         body
     };
-    let env = HashMap::from([(
-        "HIM_STATION_TOKENS".to_string(),
-        format!("scan-01:{TOKEN}"),
-    )]);
+    let env = HashMap::from([("HIM_STATION_TOKENS".to_string(), format!("scan-01:{TOKEN}"))]);
     let state = IntakeState {
         store: him_store::Store::in_memory(),
         queue: him_queue::Queue::in_memory(&him_queue::QueueConfig::default()),

@@ -52,7 +52,7 @@ fn dictation_is_transcribed_and_filed_with_its_audio() {
     let config = model_config();
     let jfk = fixture("audio/jfk.wav");
     let mut files = vec![jfk.clone()];
-    let bad: Vec<PathBuf> = ["awful.wav", "bad.wav", "evil.wav"]
+    let bad: Vec<PathBuf> = ["awful.wav", "bad.wav", "evil.wav", "flac-comment-4gib.flac"]
         .iter()
         .map(|f| fixture(&format!("audio/bad-input/{f}")))
         .collect();

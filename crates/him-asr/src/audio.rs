@@ -74,6 +74,8 @@ pub fn decode_audio(
         }
         _ => {}
     }
+    // Forged metadata lengths would make the demuxer allocate them (gigabytes) before reading.
+    crate::lengths::check(bytes, media).map_err(corrupt)?;
     let (rate, mono) = panic::catch_unwind(AssertUnwindSafe(|| decode_mono(bytes, media, limits)))
         .unwrap_or_else(|_| Err(corrupt("the decoder failed on malformed data")))?;
     let samples = if rate == ASR_SAMPLE_RATE {
@@ -405,12 +407,21 @@ mod tests {
 
     #[test]
     fn malformed_corpus_files_are_rejected_with_a_reason() {
-        for name in ["awful.wav", "bad.wav", "evil.wav"] {
+        for name in ["awful.wav", "bad.wav", "evil.wav", "flac-comment-4gib.flac"] {
             let bytes = fixture(&format!("audio/bad-input/{name}"));
             let media = MediaType::sniff(&bytes).unwrap_or(MediaType::Wav);
             let rejection = decode_audio(&bytes, media, &AudioLimits::default()).expect_err(name);
             assert!(!rejection.detail.is_empty(), "{name}");
         }
+        // The fuzzer's finding: refused for its forged length, before the demuxer could allocate it.
+        let bytes = fixture("audio/bad-input/flac-comment-4gib.flac");
+        let rejection = decode_audio(&bytes, MediaType::Flac, &AudioLimits::default()).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::AudioCorrupt);
+        assert!(
+            rejection.detail.contains("runs past"),
+            "{}",
+            rejection.detail
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod audio;
 mod config;
 mod engine;
 mod error;
+mod lengths;
 pub mod risk;
 mod vad;
 mod words;
