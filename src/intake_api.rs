@@ -160,6 +160,19 @@ pub async fn serve_intake(
         .context("station intake server failed")
 }
 
+/// 503 with `Retry-After`: the station keeps the file and sends it again later.
+fn unavailable() -> Response {
+    let mut response = message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "intake is unavailable, retry later",
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    response
+}
+
 fn message(status: StatusCode, text: &'static str) -> Response {
     (status, Json(serde_json::json!({ "error": text }))).into_response()
 }
@@ -197,15 +210,7 @@ async fn post_intake(State(state): State<Arc<IntakeState>>, request: Request) ->
         Err(UploadError::Malformed(text)) => return message(StatusCode::BAD_REQUEST, text),
         Err(UploadError::Spool(error)) => {
             warn!(station, error = %error, "upload failed: cannot spool it to a temporary file");
-            let mut response = message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "intake is unavailable, retry later",
-            );
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
-            return response;
+            return unavailable();
         }
         Err(UploadError::Demographics(error)) => {
             info!(station, error = %error, "upload refused: invalid job demographics");
@@ -267,15 +272,7 @@ async fn post_intake(State(state): State<Arc<IntakeState>>, request: Request) ->
                 // Store or broker refusing (permissions, missing topology): retrying will not help.
                 return message(StatusCode::INTERNAL_SERVER_ERROR, "intake failed");
             }
-            let mut response = message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "intake is unavailable, retry later",
-            );
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
-            response
+            unavailable()
         }
     }
 }

@@ -2,20 +2,12 @@
 //! (`him adt`: interpret, record the change in a store, answer an ACK) over an in-memory store.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use him::hl7::{self, Message, MllpDecoder};
 use libfuzzer_sys::fuzz_target;
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
+#[path = "support.rs"]
+mod support;
+use support::runtime;
 
 fuzz_target!(|data: &[u8]| {
     let mut decoder = MllpDecoder::new(64 * 1024);

@@ -4,26 +4,19 @@
 #![no_main]
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::http::Request;
 use him::config::IntakeConfig;
 use him::intake_api::{intake_router, station_tokens, IntakeState};
 use libfuzzer_sys::fuzz_target;
+
+#[path = "support.rs"]
+mod support;
+use support::runtime;
 use tower::ServiceExt;
 
 const TOKEN: &str = "fuzz-station-token-0123456789abcdef";
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the framing: the fuzzer's bytes as the whole body, or as the file part of a
