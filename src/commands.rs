@@ -248,7 +248,10 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
         let setup = startup::load(common)?;
         startup::runtime()?.block_on(async {
             if reindex_only {
-                let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+                let db = him_review::Db::connect(
+                    &setup.config.review.database,
+                    setup.config.review.database_connections,
+                )?;
                 let count = him_review::reindex(&setup.store, &db).await?;
                 println!("{}", serde_json::json!({ "indexed": count }));
                 return Ok(ExitCode::SUCCESS);
@@ -431,7 +434,10 @@ fn audit_cli(
 pub fn user(common: &CommonArgs, name: &str, role: Option<(&str, Option<&str>)>) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
-        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        let db = him_review::Db::connect(
+            &setup.config.review.database,
+            setup.config.review.database_connections,
+        )?;
         let password = match setup.env.get("HIM_PASSWORD") {
             Some(password) => password.clone(),
             None => {
@@ -471,7 +477,10 @@ pub fn user(common: &CommonArgs, name: &str, role: Option<(&str, Option<&str>)>)
 pub fn user_list(common: &CommonArgs) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
-        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        let db = him_review::Db::connect(
+            &setup.config.review.database,
+            setup.config.review.database_connections,
+        )?;
         for user in him_review::list_users(&db)? {
             println!(
                 "{}",
@@ -489,7 +498,10 @@ pub fn user_list(common: &CommonArgs) -> ExitCode {
 pub fn user_disable(common: &CommonArgs, name: &str, disabled: bool) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
-        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        let db = him_review::Db::connect(
+            &setup.config.review.database,
+            setup.config.review.database_connections,
+        )?;
         him_review::set_disabled(&db, name, disabled)?;
         let action = if disabled {
             "user_disable"
@@ -519,7 +531,10 @@ pub fn user_unlock(common: &CommonArgs, name: Option<&str>, address: Option<&str
             })
             .transpose()?;
         let setup = startup::load(common)?;
-        let db = him_review::Db::open(Path::new(&setup.config.review.database))?;
+        let db = him_review::Db::connect(
+            &setup.config.review.database,
+            setup.config.review.database_connections,
+        )?;
         let removed = him_review::unlock(&db, name, address.as_deref())?;
         let detail = format!(
             "name {}; address {}; {removed} failures removed",

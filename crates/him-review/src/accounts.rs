@@ -6,11 +6,10 @@ use std::str::FromStr;
 
 use rand::rngs::OsRng;
 use rand::TryRngCore;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::db::{now_rfc3339, Db};
+use crate::db::{args, now_rfc3339, Db, Row};
 use crate::error::{Error, Result};
 use crate::password::{hash_password, verify_password, Memory, DUMMY_HASH};
 pub(crate) use crate::sessions::{create_session, delete_session, find_session, Session};
@@ -133,7 +132,7 @@ pub(crate) const USER_COLUMNS: &str =
 /// A user row as stored, before its role is parsed.
 pub(crate) type UserRow = (i64, String, String, Option<String>, bool);
 
-pub(crate) fn read_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+pub(crate) fn read_user(row: &Row) -> Result<UserRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -193,19 +192,18 @@ pub(crate) fn add_user_with(
         });
     }
     let hash = hash_password(password, memory)?;
-    let connection = db.lock();
-    let inserted = connection.execute(
+    let inserted = db.query_opt(
         "INSERT INTO users (name, role, password_hash, created_at, author) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT(name) DO NOTHING",
-        params![name, role.as_str(), hash, now_rfc3339(), author],
+         ON CONFLICT(name) DO NOTHING RETURNING id",
+        args![name, role.as_str(), hash, now_rfc3339(), author],
     )?;
-    if inserted == 0 {
+    let Some(inserted) = inserted else {
         return Err(Error::UserExists {
             name: name.to_string(),
         });
-    }
+    };
     Ok(User {
-        id: connection.last_insert_rowid(),
+        id: inserted.get(0)?,
         name: name.to_string(),
         role,
         author: author.map(str::to_string),
@@ -226,54 +224,54 @@ pub(crate) fn set_password_with(
     password: &str,
 ) -> Result<()> {
     let hash = hash_password(password, memory)?;
-    let connection = db.lock();
-    let updated = connection.execute(
-        "UPDATE users SET password_hash = ?2 WHERE name = ?1",
-        params![name, hash],
-    )?;
-    if updated == 0 {
-        return Err(Error::UserNotFound {
-            name: name.to_string(),
-        });
-    }
-    connection.execute(
-        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-        params![name],
-    )?;
-    Ok(())
+    let name = name.to_string();
+    db.transaction(move |sql| {
+        let updated = sql.execute(
+            "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+            args![&name, hash],
+        )?;
+        if updated == 0 {
+            return Err(Error::UserNotFound { name });
+        }
+        sql.execute(
+            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+            args![name],
+        )?;
+        Ok(())
+    })
 }
 
 /// Disables (ending all their sessions) or re-enables an account. A disabled account's logins fail like
 /// wrong passwords.
 pub fn set_disabled(db: &Db, name: &str, disabled: bool) -> Result<()> {
-    let connection = db.lock();
-    let transaction = connection.unchecked_transaction()?;
-    let updated = transaction.execute(
-        "UPDATE users SET disabled = ?2 WHERE name = ?1",
-        params![name, disabled],
-    )?;
-    if updated == 0 {
-        return Err(Error::UserNotFound {
-            name: name.to_string(),
-        });
-    }
-    if disabled {
-        transaction.execute(
-            "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
-            params![name],
+    let name = name.to_string();
+    db.transaction(move |sql| {
+        let updated = sql.execute(
+            "UPDATE users SET disabled = ?2 WHERE name = ?1",
+            args![&name, disabled],
         )?;
-    }
-    transaction.commit()?;
-    Ok(())
+        if updated == 0 {
+            return Err(Error::UserNotFound { name });
+        }
+        if disabled {
+            sql.execute(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+                args![name],
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// Every account, by name.
 pub fn list_users(db: &Db) -> Result<Vec<User>> {
-    let connection = db.lock();
-    let mut statement =
-        connection.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))?;
-    let rows = statement.query_map([], read_user)?;
-    rows.map(|row| into_user(row?)).collect()
+    db.query(
+        &format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"),
+        Vec::new(),
+    )?
+    .iter()
+    .map(|row| into_user(read_user(row)?))
+    .collect()
 }
 
 /// The account a name and password open, if any: `None` for an unknown name, a wrong password or a
@@ -285,14 +283,13 @@ pub(crate) fn verify_login(
     name: &str,
     password: &str,
 ) -> Result<Option<User>> {
-    let stored = db
-        .lock()
-        .query_row(
-            &format!("SELECT {USER_COLUMNS}, users.password_hash FROM users WHERE name = ?1"),
-            params![name],
-            |row| Ok((read_user(row)?, row.get::<_, String>(5)?)),
-        )
-        .optional()?;
+    let stored = match db.query_opt(
+        &format!("SELECT {USER_COLUMNS}, users.password_hash FROM users WHERE name = ?1"),
+        args![name],
+    )? {
+        Some(row) => Some((read_user(&row)?, row.get::<String>(5)?)),
+        None => None,
+    };
     let hash = match &stored {
         Some((_, hash)) => hash.as_str(),
         None => DUMMY_HASH,
@@ -313,8 +310,9 @@ mod tests {
         let db = Db::in_memory().unwrap();
         add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
         let stored: String = db
-            .lock()
-            .query_row("SELECT password_hash FROM users", [], |row| row.get(0))
+            .query_one("SELECT password_hash FROM users", Vec::new())
+            .unwrap()
+            .get(0)
             .unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         let ana = verify_login(&mut Memory::default(), &db, "ana", "correct horse")
@@ -390,8 +388,9 @@ mod tests {
         set_disabled(&db, "ana", true).unwrap();
         assert!(find_session(&db, &token, 15).unwrap().is_none());
         let sessions: i64 = db
-            .lock()
-            .query_row("SELECT COUNT(*) FROM sessions", [], |row| row.get(0))
+            .query_one("SELECT COUNT(*) FROM sessions", Vec::new())
+            .unwrap()
+            .get(0)
             .unwrap();
         assert_eq!(sessions, 0);
         assert_eq!(

@@ -1,13 +1,12 @@
 //! The audit log: one create-only object per event under `audit/<yyyy>/<mm>/<dd>/`, indexed in SQLite for
 //! the supervisor's search. Records hold ids, names of changed fields and reasons codes, never field values.
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use him_store::{Key, Prefix, Store};
 
 use crate::accounts::random_hex;
-use crate::db::Db;
+use crate::db::{args, Db};
 use crate::error::{Error, Result};
 
 /// One audited event.
@@ -76,17 +75,17 @@ fn audit_key(event: &AuditEvent) -> Result<Key> {
 }
 
 fn index(db: &Db, key: &str, event: &AuditEvent) -> Result<()> {
-    db.lock().execute(
-        "INSERT OR IGNORE INTO audit (key, at, user, action, document_id, ip, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
+    db.execute(
+        "INSERT INTO audit (key, at, \"user\", action, document_id, ip, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        args![
             key,
-            event.at,
-            event.user,
-            event.action,
-            event.document_id,
-            event.ip,
-            event.detail
+            &event.at,
+            &event.user,
+            &event.action,
+            &event.document_id,
+            &event.ip,
+            &event.detail
         ],
     )?;
     Ok(())
@@ -120,25 +119,24 @@ pub(crate) async fn reindex_audit(store: &Store, db: &Db) -> Result<()> {
 /// The newest matching events first, at most `limit`.
 pub fn search_audit(db: &Db, query: &AuditQuery, limit: usize) -> Result<Vec<AuditEvent>> {
     let some = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
-    // `to` is inclusive of the whole day or minute given.
-    let to = some(&query.to).map(|to| format!("{to}\u{10FFFF}"));
-    let connection = db.lock();
-    let mut statement = connection.prepare(
-        "SELECT at, user, action, document_id, ip, detail FROM audit
-         WHERE (?1 IS NULL OR user = ?1) AND (?2 IS NULL OR action = ?2) AND (?3 IS NULL OR document_id = ?3)
-           AND (?4 IS NULL OR at >= ?4) AND (?5 IS NULL OR at <= ?5)
+    // `to` is inclusive of the whole day or minute given: times are compared on its length.
+    let rows = db.query(
+        "SELECT at, \"user\", action, document_id, ip, detail FROM audit
+         WHERE (CAST(?1 AS TEXT) IS NULL OR \"user\" = ?1) AND (CAST(?2 AS TEXT) IS NULL OR action = ?2)
+           AND (CAST(?3 AS TEXT) IS NULL OR document_id = ?3) AND (CAST(?4 AS TEXT) IS NULL OR at >= ?4)
+           AND (CAST(?5 AS TEXT) IS NULL OR substr(at, 1, length(CAST(?5 AS TEXT))) <= ?5)
          ORDER BY at DESC, key DESC LIMIT ?6",
-    )?;
-    let rows = statement.query_map(
-        params![
+        args![
             some(&query.user),
             some(&query.action),
             some(&query.document_id),
             some(&query.from),
-            to,
-            limit as i64
+            some(&query.to),
+            limit
         ],
-        |row| {
+    )?;
+    rows.iter()
+        .map(|row| {
             Ok(AuditEvent {
                 at: row.get(0)?,
                 user: row.get(1)?,
@@ -147,9 +145,8 @@ pub fn search_audit(db: &Db, query: &AuditQuery, limit: usize) -> Result<Vec<Aud
                 ip: row.get(4)?,
                 detail: row.get(5)?,
             })
-        },
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .collect()
 }
 
 #[cfg(test)]

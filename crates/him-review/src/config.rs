@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 pub struct ReviewConfig {
     /// Address and port the server listens on.
     pub listen: String,
-    /// Path of the SQLite database holding accounts, sessions, the queue index and the audit index.
+    /// The review database (accounts, sessions, login throttling, the queue index and the audit index): the
+    /// path of an SQLite file, or a PostgreSQL URL (`postgres://user@host:5432/him_review`) that several
+    /// review servers share.
     pub database: String,
+    /// Connections to a PostgreSQL review database, per server (unused for SQLite).
+    pub database_connections: usize,
     /// Marks the session cookie `Secure`; turn on whenever the UI is served over TLS (anything but localhost).
     pub secure_cookies: bool,
     /// Minutes a session lives after login, however active.
@@ -46,6 +50,11 @@ pub struct ReviewConfig {
     pub document_system: String,
     /// `Identifier.system` of encounter numbers read from documents.
     pub encounter_system: String,
+    /// Turnaround targets the queue colours waiting documents against (`[review.turnaround]`).
+    pub turnaround: crate::clocks::TatTargets,
+    /// Days after the date of service (or discharge) a chart deficiency becomes delinquent
+    /// (`[review.deficiencies]`).
+    pub deficiencies: crate::clocks::DeficiencyRules,
 }
 
 impl Default for ReviewConfig {
@@ -53,6 +62,7 @@ impl Default for ReviewConfig {
         ReviewConfig {
             listen: "127.0.0.1:8080".to_string(),
             database: "him-review.sqlite".to_string(),
+            database_connections: 4,
             secure_cookies: false,
             session_ttl_minutes: 480,
             claim_ttl_minutes: 30,
@@ -68,6 +78,8 @@ impl Default for ReviewConfig {
             public_base_url: "http://127.0.0.1:8080".to_string(),
             document_system: "urn:him:document".to_string(),
             encounter_system: "urn:him:encounter".to_string(),
+            turnaround: crate::clocks::TatTargets::default(),
+            deficiencies: crate::clocks::DeficiencyRules::default(),
         }
     }
 }

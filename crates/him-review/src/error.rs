@@ -13,6 +13,18 @@ pub enum Error {
         #[from]
         source: rusqlite::Error,
     },
+    /// The PostgreSQL review database refused a statement or the connection failed.
+    #[error("review database server failed")]
+    DatabaseServer {
+        #[from]
+        source: postgres::Error,
+    },
+    /// No connection to the review database could be had (server down, wrong address or credentials).
+    #[error("review database unavailable: {detail}")]
+    DatabaseUnavailable { detail: String },
+    /// A value read from the review database is not of the expected type.
+    #[error("review database value unexpected: {detail}")]
+    DatabaseValue { detail: String },
     /// The review database file could not be created or made private (mode 0600).
     #[error("review database file {path} could not be created or restricted")]
     DatabaseFile {
@@ -68,6 +80,15 @@ impl Error {
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
+            Error::DatabaseServer { source } => {
+                source.is_closed()
+                    || source.code().is_some_and(|code| {
+                        let code = code.code();
+                        // connection exception, serialization failure, deadlock, operator intervention
+                        code.starts_with("08") || code.starts_with("40") || code.starts_with("57P")
+                    })
+            }
+            Error::DatabaseUnavailable { .. } => true,
             Error::Serve { .. } => true,
             _ => false,
         }

@@ -7,7 +7,8 @@
 //! document, and every view and action to an append-only audit log.
 //!
 //! - [`router`] and [`serve`]: the axum application over an [`AppState`].
-//! - [`Db`]: the SQLite database of accounts, sessions, the queue index and the audit index;
+//! - [`Db`]: the review database of accounts, sessions, the queue index and the audit index, an SQLite
+//!   file or a PostgreSQL server shared by several review servers;
 //!   [`add_user`], [`set_password`], [`set_disabled`], [`list_users`], and [`unlock`] / [`locked_out`] of
 //!   the login throttling, for the CLI.
 //! - [`reindex`] rebuilds the queue index from the store (the store stays the source of truth);
@@ -26,7 +27,7 @@
 //! use him_review::{add_user, serve, Db, ReviewConfig, Role};
 //! use him_store::Store;
 //! let config = ReviewConfig::default();
-//! let db = Db::open(std::path::Path::new(&config.database))?;
+//! let db = Db::connect(&config.database, config.database_connections)?;
 //! add_user(&db, "ana", Role::Supervisor, "a long passphrase", None)?;
 //! let store = Store::local(std::path::Path::new("store"))?;
 //! // The queue index follows the pipeline's events on this broker; `None` relies on the periodic refresh.
@@ -37,6 +38,7 @@
 
 mod accounts;
 mod audit;
+pub mod clocks;
 mod config;
 mod db;
 mod document;
@@ -58,13 +60,13 @@ mod workflow;
 pub use accounts::{add_user, list_users, set_disabled, set_password, Role, User};
 pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
-pub use db::Db;
+pub use db::{create_test_database, is_postgres_url, Db, Dialect};
 pub use error::{Error, Result};
 pub use events::{connect_and_follow, follow_events};
 pub use patients::{PatientView, Patients};
 pub use queue::{
-    apply_event, awaiting_signature, break_claim, claim, find_document, list_queue, reindex,
-    release, QueueFilter, QueueItem, QueueList,
+    apply_event, awaiting_signature, break_claim, claim, find_document, list_page, list_queue,
+    reindex, release, QueueFilter, QueueItem, QueueList, QueuePage, PAGE_SIZE,
 };
 pub use reassign::{move_to_patient, Moved};
 pub use review::{

@@ -55,6 +55,22 @@ impl PatientView {
     }
 }
 
+/// A date as typed into a search box, as `YYYY-MM-DD`: `YYYY-MM-DD` or the US `MM/DD/YYYY`; `None` for
+/// anything else (or an impossible date).
+pub(crate) fn normalize_date(word: &str) -> Option<String> {
+    let word = word.trim_matches(|c: char| c == ',' || c.is_whitespace());
+    if let Some(date) = Date::parse_iso(word) {
+        return Some(date.to_string());
+    }
+    let mut parts = word.split('/');
+    let (month, day, year) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || year.len() != 4 || month.len() > 2 || day.len() > 2 {
+        return None;
+    }
+    let iso = format!("{year}-{month:0>2}-{day:0>2}");
+    Date::parse_iso(&iso).map(|date| date.to_string())
+}
+
 /// Letters and digits of an MRN, upper-cased (how the index compares MRNs).
 pub(crate) fn mrn_key(mrn: &str) -> String {
     mrn.chars()
@@ -114,7 +130,7 @@ impl Patients {
 }
 
 fn matches(record: &PatientRecord, word: &str) -> bool {
-    if let Some(date) = Date::parse_iso(word.trim_matches(',')) {
+    if let Some(date) = normalize_date(word).and_then(|iso| Date::parse_iso(&iso)) {
         return record.birth_date == Some(date);
     }
     let key = mrn_key(word);

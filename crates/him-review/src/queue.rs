@@ -4,10 +4,9 @@
 use him_extract::Manifest;
 use him_queue::EventMessage;
 use him_store::{Folder, IndexEntry, Key, Prefix, Store};
-use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{now_secs, Db};
+use crate::db::{args, now_rfc3339, now_secs, Db, Row, Value};
 use crate::error::{Error, Result};
 use crate::review;
 
@@ -37,6 +36,23 @@ pub struct QueueItem {
     pub author: Option<String>,
     /// Whether an approved transcription waits for its author's signature.
     pub awaiting_signature: bool,
+    /// Patient name as read from the document ("FAMILY, Given"); the patient index's is shown for filed ones.
+    pub patient_name: Option<String>,
+    /// Date of birth as read from the document (YYYY-MM-DD).
+    pub birth_date: Option<String>,
+    /// Why an unmatched document did not match (`no_candidate`, `dob_conflict`, …).
+    pub unmatched_reason: Option<String>,
+    /// Date of service as read from the document (YYYY-MM-DD).
+    pub date_of_service: Option<String>,
+    /// Discharge date as read from the document (YYYY-MM-DD).
+    pub discharge_date: Option<String>,
+    /// The turnaround events (RFC 3339): filed by the pipeline, first claimed, first approved (and by whom),
+    /// signed by its author.
+    pub filed_at: Option<String>,
+    pub claimed_at: Option<String>,
+    pub approved_at: Option<String>,
+    pub approved_by: Option<String>,
+    pub signed_at: Option<String>,
 }
 
 /// Which documents a queue list shows.
@@ -48,9 +64,23 @@ pub struct QueueFilter {
     pub station: Option<String>,
     /// Only risk-flagged documents.
     pub risk: Option<String>,
+    /// Search words: MRN, patient name, date of birth (or of service), document id.
+    pub q: Option<String>,
+    /// `oldest`, `newest`, `patient`, `type` or `station`; the list's own order otherwise.
+    pub sort: Option<String>,
+    /// Page, from 1.
+    pub page: Option<u32>,
+    /// Only documents the signed-in user holds a claim on or approved ("my claims").
+    pub mine: Option<String>,
+    /// The signed-in user, for `mine` (set by the server, never from the query string).
+    #[serde(skip)]
+    pub me: Option<String>,
+    /// MRNs of index patients the search words found; their documents match too (set by the server).
+    #[serde(skip)]
+    pub mrns: Vec<String>,
 }
 
-/// The two lists of the queue page.
+/// The lists of the queue page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueList {
     /// Filed to a patient, waiting for review.
@@ -59,20 +89,22 @@ pub enum QueueList {
     Unmatched,
     /// Approved, newest first (for addenda, corrections and reassignment).
     Approved,
+    /// Returned for rework (rescan, re-dictation), newest first.
+    Returned,
+    /// Rejected by a reviewer or by the pipeline, newest first.
+    Rejected,
 }
 
 const COLUMNS: &str =
     "document_id, kind, status, location, received_at, document_type, station, stat, risk, mrn,
-    review_status, claimed_by, claim_expires_at, author, awaiting_signature";
+    review_status, claimed_by, claim_expires_at, author, awaiting_signature, patient_name, birth_date,
+    unmatched_reason, date_of_service, discharge_date, filed_at, claimed_at, approved_at, approved_by,
+    signed_at";
 
-fn item(row: &Row<'_>) -> rusqlite::Result<QueueItem> {
+fn item(row: &Row) -> Result<QueueItem> {
     let location: String = row.get(3)?;
-    let location = Folder::parse(&location).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            3,
-            rusqlite::types::Type::Text,
-            "not a document folder".into(),
-        )
+    let location = Folder::parse(&location).ok_or_else(|| Error::DatabaseValue {
+        detail: "location is not a document folder".to_string(),
     })?;
     Ok(QueueItem {
         document_id: row.get(0)?,
@@ -90,7 +122,21 @@ fn item(row: &Row<'_>) -> rusqlite::Result<QueueItem> {
         claim_expires_at: row.get(12)?,
         author: row.get(13)?,
         awaiting_signature: row.get(14)?,
+        patient_name: row.get(15)?,
+        birth_date: row.get(16)?,
+        unmatched_reason: row.get(17)?,
+        date_of_service: row.get(18)?,
+        discharge_date: row.get(19)?,
+        filed_at: row.get(20)?,
+        claimed_at: row.get(21)?,
+        approved_at: row.get(22)?,
+        approved_by: row.get(23)?,
+        signed_at: row.get(24)?,
     })
+}
+
+fn items(rows: Vec<Row>) -> Result<Vec<QueueItem>> {
+    rows.iter().map(item).collect()
 }
 
 /// The queue row of a document from its index entry, its manifest (absent for a rejected document) and
@@ -118,6 +164,24 @@ fn describe(
     let fields = manifest.map(|m| &m.fields);
     let risk = manifest.is_some_and(|m| m.needs_review || !m.fields.warnings.is_empty())
         || transcript.is_some_and(|t| !review::transcript_flags(t).is_empty());
+    let value = |field: Option<&him_extract::Field>| field.map(|f| f.value.clone());
+    let patient_name = fields.and_then(|f| {
+        match (
+            value(f.patient_family.as_ref()),
+            value(f.patient_given.as_ref()),
+        ) {
+            (Some(family), Some(given)) => Some(format!("{family}, {given}")),
+            (family, given) => family.or(given),
+        }
+    });
+    let unmatched_reason = manifest
+        .and_then(|m| m.matching.as_ref())
+        .and_then(|decision| match &decision.outcome {
+            him_extract::MatchOutcome::Unmatched { reason } => serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string)),
+            him_extract::MatchOutcome::Matched { .. } => None,
+        });
     QueueItem {
         document_id: entry.document_id.to_string(),
         kind: manifest.map_or_else(|| "chart".to_string(), |m| m.kind.to_string()),
@@ -136,6 +200,16 @@ fn describe(
         claim_expires_at: None,
         author: None,
         awaiting_signature: false,
+        patient_name,
+        birth_date: fields.and_then(|f| value(f.date_of_birth.as_ref())),
+        unmatched_reason,
+        date_of_service: fields.and_then(|f| value(f.date_of_service.as_ref())),
+        discharge_date: fields.and_then(|f| value(f.discharge_date.as_ref())),
+        filed_at: Some(entry.filed_at.clone()),
+        claimed_at: None,
+        approved_at: None,
+        approved_by: None,
+        signed_at: None,
     }
 }
 
@@ -156,6 +230,11 @@ async fn refresh(store: &Store, db: &Db, entry: &IndexEntry) -> Result<()> {
     row.review_status = state.status.as_str().to_string();
     row.author = state.author().map(str::to_string);
     row.awaiting_signature = state.awaiting_signature();
+    if let Some(first) = state.versions.first() {
+        row.approved_at = Some(first.meta.at.clone());
+        row.approved_by = Some(first.meta.by.clone());
+    }
+    row.signed_at = review::signed_at(store, &state).await?;
     upsert(db, &row)
 }
 
@@ -197,27 +276,40 @@ pub(crate) async fn current_location(store: &Store, location: &Folder) -> Result
 }
 
 fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
-    db.lock().execute(
+    db.execute(
         "INSERT INTO documents (document_id, kind, status, location, received_at, document_type, station, stat,
-             risk, mrn, review_status, author, awaiting_signature)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+             risk, mrn, review_status, author, awaiting_signature, patient_name, birth_date, unmatched_reason,
+             date_of_service, discharge_date, filed_at, approved_at, approved_by, signed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+             ?21, ?22)
          ON CONFLICT(document_id) DO UPDATE SET kind = ?2, status = ?3, location = ?4, received_at = ?5,
              document_type = ?6, station = ?7, stat = ?8, risk = ?9, mrn = ?10, review_status = ?11,
-             author = ?12, awaiting_signature = ?13",
-        params![
-            row.document_id,
-            row.kind,
-            row.status,
+             author = ?12, awaiting_signature = ?13, patient_name = ?14, birth_date = ?15,
+             unmatched_reason = ?16, date_of_service = ?17, discharge_date = ?18, filed_at = ?19,
+             approved_at = ?20, approved_by = ?21, signed_at = ?22",
+        args![
+            &row.document_id,
+            &row.kind,
+            &row.status,
             row.location.location(),
-            row.received_at,
-            row.document_type,
-            row.station,
+            &row.received_at,
+            &row.document_type,
+            &row.station,
             row.stat,
             row.risk,
-            row.mrn,
-            row.review_status,
-            row.author,
-            row.awaiting_signature
+            &row.mrn,
+            &row.review_status,
+            &row.author,
+            row.awaiting_signature,
+            &row.patient_name,
+            &row.birth_date,
+            &row.unmatched_reason,
+            &row.date_of_service,
+            &row.discharge_date,
+            &row.filed_at,
+            &row.approved_at,
+            &row.approved_by,
+            &row.signed_at
         ],
     )?;
     Ok(())
@@ -257,19 +349,18 @@ pub async fn apply_event(store: &Store, db: &Db, event: &EventMessage) -> Result
 
 /// One document's row.
 pub fn find_document(db: &Db, document_id: &str) -> Result<QueueItem> {
-    db.lock()
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM documents WHERE document_id = ?1"),
-            params![document_id],
-            item,
-        )
-        .optional()?
-        .ok_or_else(|| Error::DocumentNotFound {
+    let row = db.query_opt(
+        &format!("SELECT {COLUMNS} FROM documents WHERE document_id = ?1"),
+        args![document_id],
+    )?;
+    match row {
+        Some(row) => item(&row),
+        None => Err(Error::DocumentNotFound {
             document_id: document_id.to_string(),
-        })
+        }),
+    }
 }
 
-/// A queue list, STAT first, then oldest first.
 /// The documents filed under an MRN (as the folder names it; letters, digits and case compared as the
 /// index does), oldest first.
 pub fn documents_of(db: &Db, mrn: &str) -> Result<Vec<QueueItem>> {
@@ -277,18 +368,34 @@ pub fn documents_of(db: &Db, mrn: &str) -> Result<Vec<QueueItem>> {
     if key.is_empty() {
         return Ok(Vec::new());
     }
-    let connection = db.lock();
-    let mut statement = connection.prepare(&format!(
-        "SELECT {COLUMNS} FROM documents
-          WHERE status = 'filed' AND upper(replace(replace(mrn, '-', ''), ' ', '')) = ?1
-          ORDER BY received_at ASC, document_id ASC"
-    ))?;
-    let rows = statement.query_map(params![key], item)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    items(db.query(
+        &format!(
+            "SELECT {COLUMNS} FROM documents
+              WHERE status = 'filed' AND upper(replace(replace(mrn, '-', ''), ' ', '')) = ?1
+              ORDER BY received_at ASC, document_id ASC"
+        ),
+        args![key],
+    )?)
 }
 
-pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<QueueItem>> {
-    let (base, order) = match list {
+/// Rows per page of a queue list.
+pub const PAGE_SIZE: u32 = 50;
+
+/// One page of a queue list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueuePage {
+    pub items: Vec<QueueItem>,
+    /// Rows of the whole list.
+    pub total: u64,
+    /// This page, from 1.
+    pub page: u32,
+    /// Pages of the whole list (at least 1).
+    pub pages: u32,
+}
+
+/// The `WHERE` and `ORDER BY` of a list, with their arguments.
+fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Value>) {
+    let (base, default_order) = match list {
         QueueList::PendingReview => (
             "status = 'filed' AND review_status = 'pending'",
             "stat DESC, received_at ASC, document_id ASC",
@@ -298,29 +405,187 @@ pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<
             "stat DESC, received_at ASC, document_id ASC",
         ),
         QueueList::Approved => (
-            "status = 'filed' AND review_status = 'approved'",
-            "received_at DESC, document_id ASC LIMIT 50",
+            "review_status = 'approved'",
+            "received_at DESC, document_id ASC",
+        ),
+        QueueList::Returned => (
+            "review_status = 'returned'",
+            "received_at DESC, document_id ASC",
+        ),
+        QueueList::Rejected => (
+            "(review_status = 'rejected' OR status = 'rejected')",
+            "received_at DESC, document_id ASC",
         ),
     };
-    let some = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
-    let risk_only = some(&filter.risk).is_some();
-    let connection = db.lock();
-    let mut statement = connection.prepare(&format!(
-        "SELECT {COLUMNS} FROM documents WHERE {base}
-           AND (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR document_type = ?2)
-           AND (?3 IS NULL OR station = ?3) AND (?4 = 0 OR risk = 1)
-         ORDER BY {order}"
-    ))?;
-    let rows = statement.query_map(
-        params![
-            some(&filter.kind),
-            some(&filter.document_type),
-            some(&filter.station),
-            risk_only
-        ],
-        item,
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut sql = base.to_string();
+    let mut args: Vec<Value> = Vec::new();
+    let bind = |args: &mut Vec<Value>, value: Value| {
+        args.push(value);
+        format!("?{}", args.len())
+    };
+    let some = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    for (column, value) in [
+        ("kind", some(&filter.kind)),
+        ("document_type", some(&filter.document_type)),
+        ("station", some(&filter.station)),
+    ] {
+        if let Some(value) = value {
+            let p = bind(&mut args, value.into());
+            sql.push_str(&format!(" AND {column} = {p}"));
+        }
+    }
+    if some(&filter.risk).is_some() {
+        sql.push_str(" AND risk = 1");
+    }
+    if some(&filter.mine).is_some() {
+        let me = filter.me.clone().unwrap_or_default();
+        let p = bind(&mut args, me.into());
+        sql.push_str(&format!(" AND (claimed_by = {p} OR approved_by = {p})"));
+    }
+    if let Some(q) = some(&filter.q) {
+        let mut terms = Vec::new();
+        for token in search_terms(&q) {
+            terms.push(match token {
+                SearchTerm::Date(date) => {
+                    let p = bind(&mut args, date.into());
+                    format!("(birth_date = {p} OR date_of_service = {p})")
+                }
+                SearchTerm::Id(id) => {
+                    let p = bind(&mut args, format!("{id}%").into());
+                    format!("document_id LIKE {p}")
+                }
+                SearchTerm::Number(digits) => {
+                    let p = bind(&mut args, format!("%{digits}%").into());
+                    let key = bind(&mut args, digits.into());
+                    format!(
+                        "(upper(replace(replace(mrn, '-', ''), ' ', '')) LIKE {p} OR document_id LIKE {p}
+                          OR upper(replace(replace(mrn, '-', ''), ' ', '')) = {key})"
+                    )
+                }
+                SearchTerm::Word(word) => {
+                    let p = bind(&mut args, format!("%{word}%").into());
+                    format!("lower(patient_name) LIKE {p}")
+                }
+            });
+        }
+        let mut matched = if terms.is_empty() {
+            "1 = 1".to_string()
+        } else {
+            terms.join(" AND ")
+        };
+        // Patients the index finds for the same words (by name and birth date) bring their documents.
+        if !filter.mrns.is_empty() {
+            let keys: Vec<String> = filter
+                .mrns
+                .iter()
+                .map(|mrn| bind(&mut args, crate::patients::mrn_key(mrn).into()))
+                .collect();
+            matched = format!(
+                "({matched}) OR upper(replace(replace(mrn, '-', ''), ' ', '')) IN ({})",
+                keys.join(", ")
+            );
+        }
+        sql.push_str(&format!(" AND ({matched})"));
+    }
+    let order = match filter.sort.as_deref() {
+        Some("oldest") => "received_at ASC, document_id ASC",
+        Some("newest") => "received_at DESC, document_id ASC",
+        Some("patient") => "patient_name ASC, received_at ASC, document_id ASC",
+        Some("type") => "document_type ASC, received_at ASC, document_id ASC",
+        Some("station") => "station ASC, received_at ASC, document_id ASC",
+        _ => default_order,
+    };
+    (sql, order.to_string(), args)
+}
+
+/// One word of a search: a date, a document id, a number (MRN) or a word of a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SearchTerm {
+    Date(String),
+    Id(String),
+    Number(String),
+    Word(String),
+}
+
+/// The terms of a search box: dates as YYYY-MM-DD (also read from MM/DD/YYYY), 6 to 32 hex characters with
+/// a letter as a document id prefix, digits as an MRN, anything else as a word of a name (lower case).
+fn search_terms(q: &str) -> Vec<SearchTerm> {
+    q.split(|c: char| c.is_whitespace() || c == ',')
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .take(8)
+        .map(|token| {
+            if let Some(date) = crate::patients::normalize_date(token) {
+                SearchTerm::Date(date)
+            } else if (6..=32).contains(&token.len())
+                && token.chars().all(|c| c.is_ascii_hexdigit())
+                && token.chars().any(|c| c.is_ascii_alphabetic())
+            {
+                SearchTerm::Id(token.to_ascii_lowercase())
+            } else if token.chars().any(|c| c.is_ascii_digit()) {
+                SearchTerm::Number(
+                    token
+                        .chars()
+                        .filter(char::is_ascii_alphanumeric)
+                        .collect::<String>()
+                        .to_ascii_uppercase(),
+                )
+            } else {
+                let word: String = token
+                    .chars()
+                    .filter(|c| c.is_alphanumeric() || matches!(c, '\'' | '-'))
+                    .collect::<String>()
+                    .to_lowercase();
+                SearchTerm::Word(word.replace(['%', '_'], ""))
+            }
+        })
+        .collect()
+}
+
+/// A whole queue list (every page), in its order.
+pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<QueueItem>> {
+    let (condition, order, args) = list_query(list, filter);
+    items(db.query(
+        &format!("SELECT {COLUMNS} FROM documents WHERE {condition} ORDER BY {order}"),
+        args,
+    )?)
+}
+
+/// One page ([`PAGE_SIZE`] rows) of a queue list; `filter.page` counts from 1.
+pub fn list_page(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<QueuePage> {
+    let (condition, order, args) = list_query(list, filter);
+    let total: i64 = db
+        .query_one(
+            &format!("SELECT COUNT(*) FROM documents WHERE {condition}"),
+            args.clone(),
+        )?
+        .get(0)?;
+    let total = u64::try_from(total).unwrap_or(0);
+    let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let page = filter.page.unwrap_or(1).clamp(1, pages);
+    let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
+    let items = items(db.query(
+        &format!(
+            "SELECT {COLUMNS} FROM documents WHERE {condition} ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {offset}"
+        ),
+        args,
+    )?)?;
+    Ok(QueuePage {
+        items,
+        total,
+        page,
+        pages,
+    })
+}
+
+/// Every row of the index, for the turnaround clocks and the deficiency reports.
+pub(crate) fn all_documents(db: &Db) -> Result<Vec<QueueItem>> {
+    items(db.query(
+        &format!("SELECT {COLUMNS} FROM documents ORDER BY received_at ASC, document_id ASC"),
+        Vec::new(),
+    )?)
 }
 
 /// Distinct values of a column among documents waiting, for the filter menus.
@@ -330,33 +595,42 @@ pub(crate) fn distinct(db: &Db, column: &str) -> Result<Vec<String>> {
         "station" => "station",
         _ => "kind",
     };
-    let connection = db.lock();
-    let mut statement = connection.prepare(&format!(
-        "SELECT DISTINCT {column} FROM documents WHERE {column} IS NOT NULL ORDER BY 1"
-    ))?;
-    let rows = statement.query_map([], |row| row.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    db.query(
+        &format!("SELECT DISTINCT {column} FROM documents WHERE {column} IS NOT NULL ORDER BY 1"),
+        Vec::new(),
+    )?
+    .iter()
+    .map(|row| row.get(0))
+    .collect()
 }
 
 /// Claims a document for a reviewer, atomically: succeeds when nobody holds it, the same reviewer holds
 /// it, or the previous claim expired. Returns whether this reviewer now holds it.
 pub fn claim(db: &Db, document_id: &str, reviewer: &str, ttl_minutes: u64) -> Result<bool> {
     let now = now_secs();
-    let changed = db.lock().execute(
-        "UPDATE documents SET claimed_by = ?2, claim_expires_at = ?3
+    // One statement, atomic on either database: on PostgreSQL a second server's update of the same row
+    // waits for this one and then re-checks the condition against the committed claim.
+    let changed = db.execute(
+        "UPDATE documents SET claimed_by = ?2, claim_expires_at = ?3, claimed_at = COALESCE(claimed_at, ?5)
          WHERE document_id = ?1
            AND (claimed_by IS NULL OR claimed_by = ?2 OR claim_expires_at < ?4)",
-        params![document_id, reviewer, now + (ttl_minutes as i64) * 60, now],
+        args![
+            document_id,
+            reviewer,
+            now.saturating_add(crate::accounts::minutes_to_secs(ttl_minutes)),
+            now,
+            now_rfc3339()
+        ],
     )?;
     Ok(changed == 1)
 }
 
 /// Releases a reviewer's claim; a claim held by someone else is left alone.
 pub fn release(db: &Db, document_id: &str, reviewer: &str) -> Result<()> {
-    db.lock().execute(
+    db.execute(
         "UPDATE documents SET claimed_by = NULL, claim_expires_at = NULL
          WHERE document_id = ?1 AND claimed_by = ?2",
-        params![document_id, reviewer],
+        args![document_id, reviewer],
     )?;
     Ok(())
 }
@@ -376,37 +650,47 @@ pub(crate) fn set_review(
     state: &review::ReviewState,
     release_claim: bool,
 ) -> Result<()> {
-    let connection = db.lock();
-    connection.execute(
-        "UPDATE documents SET review_status = ?2, author = ?3, awaiting_signature = ?4 WHERE document_id = ?1",
-        params![
-            document_id,
-            state.status.as_str(),
-            state.author(),
-            state.awaiting_signature()
-        ],
-    )?;
-    if release_claim {
-        connection.execute(
-            "UPDATE documents SET claimed_by = NULL, claim_expires_at = NULL WHERE document_id = ?1",
-            params![document_id],
+    let first = state.versions.first().map(|v| &v.meta);
+    let args = args![
+        document_id,
+        state.status.as_str(),
+        state.author(),
+        state.awaiting_signature(),
+        first.map(|m| m.at.as_str()),
+        first.map(|m| m.by.as_str())
+    ];
+    let id = document_id.to_string();
+    db.transaction(move |sql| {
+        sql.execute(
+            "UPDATE documents SET review_status = ?2, author = ?3, awaiting_signature = ?4,
+                 approved_at = COALESCE(approved_at, ?5), approved_by = COALESCE(approved_by, ?6),
+                 signed_at = CASE WHEN ?4 = CAST(0 AS BIGINT) AND ?2 = 'approved' AND awaiting_signature = 1
+                                  THEN ?7 ELSE signed_at END
+             WHERE document_id = ?1",
+            args.into_iter().chain([Value::from(now_rfc3339())]).collect(),
         )?;
-    }
-    Ok(())
+        if release_claim {
+            sql.execute(
+                "UPDATE documents SET claimed_by = NULL, claim_expires_at = NULL WHERE document_id = ?1",
+                args![id],
+            )?;
+        }
+        Ok(())
+    })
 }
 
 /// Approved transcriptions waiting for the signature of `author` (compared without titles or punctuation).
 pub fn awaiting_signature(db: &Db, author: &str) -> Result<Vec<QueueItem>> {
     let wanted = crate::workflow::normalize_author(author);
-    let connection = db.lock();
-    let mut statement = connection.prepare(&format!(
-        "SELECT {COLUMNS} FROM documents WHERE awaiting_signature = 1 AND review_status = 'approved'
-         ORDER BY stat DESC, received_at ASC"
-    ))?;
-    let rows = statement.query_map([], item)?;
+    let rows = items(db.query(
+        &format!(
+            "SELECT {COLUMNS} FROM documents WHERE awaiting_signature = 1 AND review_status = 'approved'
+             ORDER BY stat DESC, received_at ASC"
+        ),
+        Vec::new(),
+    )?)?;
     let mut items = Vec::new();
     for row in rows {
-        let row = row?;
         let theirs = row.author.as_deref().map(crate::workflow::normalize_author);
         if !wanted.is_empty() && theirs.as_deref() == Some(wanted.as_str()) {
             items.push(row);
@@ -424,12 +708,14 @@ pub fn break_claim(
     ttl_minutes: u64,
 ) -> Result<Option<String>> {
     let previous = claim_holder(&find_document(db, document_id)?).map(str::to_string);
-    db.lock().execute(
-        "UPDATE documents SET claimed_by = ?2, claim_expires_at = ?3 WHERE document_id = ?1",
-        params![
+    db.execute(
+        "UPDATE documents SET claimed_by = ?2, claim_expires_at = ?3, claimed_at = COALESCE(claimed_at, ?4)
+         WHERE document_id = ?1",
+        args![
             document_id,
             reviewer,
-            now_secs() + (ttl_minutes as i64) * 60
+            now_secs().saturating_add(crate::accounts::minutes_to_secs(ttl_minutes)),
+            now_rfc3339()
         ],
     )?;
     Ok(previous)
@@ -437,10 +723,11 @@ pub fn break_claim(
 
 /// Records that an unmatched document was assigned to a patient.
 pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &Folder, mrn: &str) -> Result<()> {
-    db.lock().execute(
-        "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending'
+    db.execute(
+        "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending',
+             unmatched_reason = NULL
          WHERE document_id = ?1",
-        params![document_id, location.location(), mrn],
+        args![document_id, location.location(), mrn],
     )?;
     Ok(())
 }
@@ -469,6 +756,16 @@ mod tests {
             claim_expires_at: None,
             author: None,
             awaiting_signature: false,
+            patient_name: None,
+            birth_date: None,
+            unmatched_reason: None,
+            date_of_service: None,
+            discharge_date: None,
+            filed_at: None,
+            claimed_at: None,
+            approved_at: None,
+            approved_by: None,
+            signed_at: None,
         }
     }
 
@@ -493,8 +790,7 @@ mod tests {
         assert!(claim(&db, "a", "ana", 30).unwrap());
         assert!(!claim(&db, "a", "bob", 30).unwrap());
         assert!(claim(&db, "a", "ana", 30).unwrap());
-        db.lock()
-            .execute("UPDATE documents SET claim_expires_at = 0", [])
+        db.execute("UPDATE documents SET claim_expires_at = 0", Vec::new())
             .unwrap();
         assert!(claim(&db, "a", "bob", 30).unwrap());
         release(&db, "a", "ana").unwrap();

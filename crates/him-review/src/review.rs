@@ -105,6 +105,8 @@ pub(crate) struct ReviewState {
     pub last_version: u32,
     /// Key of the newest `edited` record after the last decision.
     pub last_edit: Option<Key>,
+    /// Key of the newest `signed` record.
+    pub last_signed: Option<Key>,
     /// Every version, oldest first.
     pub versions: Vec<VersionState>,
 }
@@ -134,6 +136,21 @@ impl ReviewState {
     }
 }
 
+/// When the author last signed, read from the newest `signed` record; `None` while nothing is signed or
+/// when a version still waits for a signature.
+pub(crate) async fn signed_at(store: &Store, state: &ReviewState) -> Result<Option<String>> {
+    let Some(key) = state
+        .last_signed
+        .as_ref()
+        .filter(|_| !state.awaiting_signature())
+    else {
+        return Ok(None);
+    };
+    Ok(read_json_opt(store, key)
+        .await?
+        .and_then(|record| record["at"].as_str().map(str::to_string)))
+}
+
 pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<ReviewState> {
     let mut state = ReviewState::default();
     let mut records: Vec<(u32, String, Key)> = Vec::new();
@@ -147,8 +164,12 @@ pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<Rev
         state.last_seq = state.last_seq.max(seq);
         match action.as_str() {
             "edited" => state.last_edit = Some(key),
-            "approved" | "addendum" | "corrected" | "signed" => {
+            "approved" | "addendum" | "corrected" => {
                 (state.status, state.last_edit) = (ReviewStatus::Approved, None)
+            }
+            "signed" => {
+                (state.status, state.last_edit) = (ReviewStatus::Approved, None);
+                state.last_signed = Some(key);
             }
             "returned" => (state.status, state.last_edit) = (ReviewStatus::Returned, None),
             "rejected" => (state.status, state.last_edit) = (ReviewStatus::Rejected, None),
@@ -1051,6 +1072,16 @@ mod tests {
             claim_expires_at: None,
             author: None,
             awaiting_signature: false,
+            patient_name: None,
+            birth_date: None,
+            unmatched_reason: None,
+            date_of_service: None,
+            discharge_date: None,
+            filed_at: None,
+            claimed_at: None,
+            approved_at: None,
+            approved_by: None,
+            signed_at: None,
         };
         let original = BTreeMap::from([("mrn".to_string(), "40158388".to_string())]);
         let input = |mrn: &str| ReviewInput {

@@ -2,12 +2,10 @@
 //! absolute expiry (`session_ttl_minutes`), after `idle_timeout_minutes` without use, or when the user is
 //! disabled.
 
-use rusqlite::{params, OptionalExtension};
-
 use crate::accounts::{
     into_user, minutes_to_secs, random_hex, read_user, sha256_hex, User, USER_COLUMNS,
 };
-use crate::db::{now_secs, Db};
+use crate::db::{args, now_secs, Db};
 use crate::error::Result;
 
 /// A logged-in user and the CSRF token of their session.
@@ -26,13 +24,15 @@ pub(crate) fn create_session(db: &Db, user_id: i64, ttl_minutes: u64) -> Result<
     let csrf = random_hex(32);
     let now = now_secs();
     let expires_at = now.saturating_add(minutes_to_secs(ttl_minutes));
-    let connection = db.lock();
-    connection.execute("DELETE FROM sessions WHERE expires_at < ?1", params![now])?;
-    connection.execute(
-        "INSERT INTO sessions (token_hash, user_id, csrf, expires_at, last_seen)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![sha256_hex(token.as_bytes()), user_id, csrf, expires_at, now],
-    )?;
+    let (token_hash, stored_csrf) = (sha256_hex(token.as_bytes()), csrf.clone());
+    db.transaction(move |sql| {
+        sql.execute("DELETE FROM sessions WHERE expires_at < ?1", args![now])?;
+        sql.execute(
+            "INSERT INTO sessions (token_hash, user_id, csrf, expires_at, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            args![token_hash, user_id, stored_csrf, expires_at, now],
+        )
+    })?;
     Ok((token, csrf))
 }
 
@@ -45,41 +45,33 @@ pub(crate) fn find_session(
 ) -> Result<Option<Session>> {
     let token_hash = sha256_hex(token.as_bytes());
     let now = now_secs();
-    let connection = db.lock();
-    let row = connection
-        .query_row(
-            &format!(
-                "SELECT {USER_COLUMNS}, sessions.csrf, sessions.last_seen FROM sessions
-                 JOIN users ON users.id = sessions.user_id
-                 WHERE sessions.token_hash = ?1 AND sessions.expires_at >= ?2 AND users.disabled = 0"
-            ),
-            params![token_hash, now],
-            |row| {
-                Ok((
-                    read_user(row)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, Option<i64>>(6)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((user, csrf, last_seen)) = row else {
+    let row = db.query_opt(
+        &format!(
+            "SELECT {USER_COLUMNS}, sessions.csrf, sessions.last_seen FROM sessions
+             JOIN users ON users.id = sessions.user_id
+             WHERE sessions.token_hash = ?1 AND sessions.expires_at >= ?2 AND users.disabled = 0"
+        ),
+        args![&token_hash, now],
+    )?;
+    let Some(row) = row else {
         return Ok(None);
     };
+    let (user, csrf, last_seen): (_, String, Option<i64>) =
+        (read_user(&row)?, row.get(5)?, row.get(6)?);
     // Sessions of an older release have no last use: they count as idle.
     let last_seen = last_seen.unwrap_or(0);
     let idle = now.saturating_sub(last_seen);
     if idle_timeout_minutes > 0 && idle > minutes_to_secs(idle_timeout_minutes) {
-        connection.execute(
+        db.execute(
             "DELETE FROM sessions WHERE token_hash = ?1",
-            params![token_hash],
+            args![token_hash],
         )?;
         return Ok(None);
     }
     if idle >= LAST_SEEN_RESOLUTION_SECS {
-        connection.execute(
+        db.execute(
             "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
-            params![token_hash, now],
+            args![token_hash, now],
         )?;
     }
     Ok(Some(Session {
@@ -90,9 +82,9 @@ pub(crate) fn find_session(
 
 /// Ends a session.
 pub(crate) fn delete_session(db: &Db, token: &str) -> Result<()> {
-    db.lock().execute(
+    db.execute(
         "DELETE FROM sessions WHERE token_hash = ?1",
-        params![sha256_hex(token.as_bytes())],
+        args![sha256_hex(token.as_bytes())],
     )?;
     Ok(())
 }
@@ -108,8 +100,9 @@ mod tests {
         let user = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
         let (token, csrf) = create_session(&db, user.id, 10).unwrap();
         let stored: String = db
-            .lock()
-            .query_row("SELECT token_hash FROM sessions", [], |row| row.get(0))
+            .query_one("SELECT token_hash FROM sessions", Vec::new())
+            .unwrap()
+            .get(0)
             .unwrap();
         assert_ne!(stored, token);
         let session = find_session(&db, &token, 15).unwrap().unwrap();
@@ -125,16 +118,16 @@ mod tests {
         let user = add_user(&db, "ana", Role::Reviewer, "correct horse", None).unwrap();
         let (token, _) = create_session(&db, user.id, 480).unwrap();
         let set_last_seen = |secs_ago: i64| {
-            db.lock()
-                .execute(
-                    "UPDATE sessions SET last_seen = ?1",
-                    params![now_secs() - secs_ago],
-                )
-                .unwrap();
+            db.execute(
+                "UPDATE sessions SET last_seen = ?1",
+                crate::db::args![now_secs() - secs_ago],
+            )
+            .unwrap();
         };
         let last_seen = || -> i64 {
-            db.lock()
-                .query_row("SELECT last_seen FROM sessions", [], |row| row.get(0))
+            db.query_one("SELECT last_seen FROM sessions", Vec::new())
+                .unwrap()
+                .get(0)
                 .unwrap()
         };
         // Used 14 minutes ago: still live, and this use is recorded.

@@ -8,12 +8,11 @@
 //! at most [`MAX_ALERTS_PER_WINDOW`] such records are written per window (an attacker may own many
 //! addresses); one `login_audit_suppressed` record marks the rest.
 
-use rusqlite::{params, Connection, TransactionBehavior};
 use serde::Serialize;
 
 use crate::accounts::minutes_to_secs;
 use crate::config::ReviewConfig;
-use crate::db::{now_secs, Db};
+use crate::db::{args, now_secs, Db, Dialect, Sql};
 use crate::error::{Error, Result};
 
 /// Failed-login audit records written per window at most, whatever the addresses.
@@ -61,12 +60,25 @@ fn window_start(config: &ReviewConfig) -> i64 {
     now_secs().saturating_sub(minutes_to_secs(config.login_window_minutes))
 }
 
-fn failures(connection: &Connection, name: Option<&str>, address: &str, since: i64) -> Result<u32> {
-    Ok(connection.query_row(
-        "SELECT COUNT(*) FROM login_failures WHERE (?1 IS NULL OR name = ?1) AND ip = ?2 AND at >= ?3",
-        params![name, address, since],
-        |row| row.get(0),
-    )?)
+fn failures(sql: &mut dyn Sql, name: Option<&str>, address: &str, since: i64) -> Result<u32> {
+    sql.query_one(
+        "SELECT COUNT(*) FROM login_failures WHERE (CAST(?1 AS TEXT) IS NULL OR name = ?1) AND ip = ?2 AND at >= ?3",
+        args![name, address, since],
+    )?
+    .get(0)
+}
+
+/// Serialises the throttling transactions of every server sharing the database. SQLite's transactions
+/// here take its write lock at once; on PostgreSQL the failure table is locked against other throttling
+/// transactions (logins elsewhere read on).
+fn lock_throttling(sql: &mut dyn Sql) -> Result<()> {
+    if sql.dialect() == Dialect::Postgres {
+        sql.execute(
+            "LOCK TABLE login_failures IN SHARE ROW EXCLUSIVE MODE",
+            Vec::new(),
+        )?;
+    }
+    Ok(())
 }
 
 /// Counts the failures of both keys and, under both limits, reserves a failure row for this attempt.
@@ -77,65 +89,67 @@ pub(crate) fn reserve(
     address: &str,
 ) -> Result<Attempt> {
     let since = window_start(config);
-    let mut connection = db.lock();
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    transaction.execute("DELETE FROM login_failures WHERE at < ?1", params![since])?;
-    transaction.execute("DELETE FROM login_alerts WHERE at < ?1", params![since])?;
-    let by_user = failures(&transaction, Some(name), address, since)?;
-    let by_address = failures(&transaction, None, address, since)?;
-    if by_user >= config.login_max_failures || by_address >= config.login_max_failures_per_address {
-        transaction.commit()?;
-        return Ok(Attempt::Throttled);
-    }
-    transaction.execute(
-        "INSERT INTO login_failures (name, ip, at) VALUES (?1, ?2, ?3)",
-        params![name, address, now_secs()],
-    )?;
-    let row = transaction.last_insert_rowid();
-    transaction.commit()?;
-    Ok(Attempt::Reserved(Reservation {
-        row,
-        name: name.to_string(),
-        address: address.to_string(),
-    }))
+    let (max_user, max_address) = (
+        config.login_max_failures,
+        config.login_max_failures_per_address,
+    );
+    let (name, address) = (name.to_string(), address.to_string());
+    db.transaction(move |sql| {
+        lock_throttling(sql)?;
+        sql.execute("DELETE FROM login_failures WHERE at < ?1", args![since])?;
+        sql.execute("DELETE FROM login_alerts WHERE at < ?1", args![since])?;
+        let by_user = failures(sql, Some(&name), &address, since)?;
+        let by_address = failures(sql, None, &address, since)?;
+        if by_user >= max_user || by_address >= max_address {
+            return Ok(Attempt::Throttled);
+        }
+        let row = sql
+            .query_one(
+                "INSERT INTO login_failures (name, ip, at) VALUES (?1, ?2, ?3) RETURNING id",
+                args![&name, &address, now_secs()],
+            )?
+            .get(0)?;
+        Ok(Attempt::Reserved(Reservation { row, name, address }))
+    })
 }
 
 /// Gives a reservation back unused: the password was never checked.
 pub(crate) fn release(db: &Db, reservation: &Reservation) -> Result<()> {
-    db.lock().execute(
-        "DELETE FROM login_failures WHERE rowid = ?1",
-        params![reservation.row],
+    db.execute(
+        "DELETE FROM login_failures WHERE id = ?1",
+        args![reservation.row],
     )?;
     Ok(())
 }
 
 /// A successful login: its reservation and the earlier failures of its user from its address are cleared.
 pub(crate) fn succeeded(db: &Db, reservation: Reservation) -> Result<()> {
-    db.lock().execute(
-        "DELETE FROM login_failures WHERE rowid = ?1 OR (name = ?2 AND ip = ?3)",
-        params![reservation.row, reservation.name, reservation.address],
+    db.execute(
+        "DELETE FROM login_failures WHERE id = ?1 OR (name = ?2 AND ip = ?3)",
+        args![reservation.row, reservation.name, reservation.address],
     )?;
     Ok(())
 }
 
 /// Records an alert of `kind` for the key unless one was recorded within the window; whether it was.
 fn first_alert(
-    connection: &Connection,
+    sql: &mut dyn Sql,
     kind: &str,
     name: Option<&str>,
     address: &str,
     since: i64,
 ) -> Result<bool> {
-    let seen: bool = connection.query_row(
-        "SELECT COUNT(*) > 0 FROM login_alerts
-         WHERE ip = ?1 AND kind = ?2 AND (?3 IS NULL OR name = ?3) AND at >= ?4",
-        params![address, kind, name, since],
-        |row| row.get(0),
-    )?;
+    let seen: bool = sql
+        .query_one(
+            "SELECT COUNT(*) > 0 FROM login_alerts
+             WHERE ip = ?1 AND kind = ?2 AND (CAST(?3 AS TEXT) IS NULL OR name = ?3) AND at >= ?4",
+            args![address, kind, name, since],
+        )?
+        .get(0)?;
     if !seen {
-        connection.execute(
+        sql.execute(
             "INSERT INTO login_alerts (kind, name, ip, at) VALUES (?1, ?2, ?3, ?4)",
-            params![kind, name, address, now_secs()],
+            args![kind, name, address, now_secs()],
         )?;
     }
     Ok(!seen)
@@ -149,18 +163,23 @@ pub(crate) fn failed(
     reservation: Reservation,
 ) -> Result<Vec<Alert>> {
     let since = window_start(config);
-    let (name, address) = (reservation.name.as_str(), reservation.address.as_str());
     let window = config.login_window_minutes;
-    let mut connection = db.lock();
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (max_user, max_address) = (
+        config.login_max_failures,
+        config.login_max_failures_per_address,
+    );
+    db.transaction(move |sql| {
+    lock_throttling(sql)?;
+    let (name, address) = (reservation.name.as_str(), reservation.address.as_str());
     let mut alerts = Vec::new();
-    let written: u32 = transaction.query_row(
-        "SELECT COUNT(*) FROM login_alerts WHERE kind != 'suppressed' AND at >= ?1",
-        params![since],
-        |row| row.get(0),
-    )?;
+    let written: u32 = sql
+        .query_one(
+            "SELECT COUNT(*) FROM login_alerts WHERE kind != 'suppressed' AND at >= ?1",
+            args![since],
+        )?
+        .get(0)?;
     if written >= MAX_ALERTS_PER_WINDOW {
-        if first_alert(&transaction, "suppressed", None, "*", since)? {
+        if first_alert(sql, "suppressed", None, "*", since)? {
             alerts.push(Alert {
                 action: "login_audit_suppressed",
                 detail: format!(
@@ -169,27 +188,24 @@ pub(crate) fn failed(
                 ),
             });
         }
-        transaction.commit()?;
         return Ok(alerts);
     }
-    if first_alert(&transaction, "failed", None, address, since)? {
+    if first_alert(sql, "failed", None, address, since)? {
         alerts.push(Alert {
             action: "login_failed",
             detail: "first failed login from this address in the window".to_string(),
         });
     }
-    let by_user = failures(&transaction, Some(name), address, since)?;
-    if by_user >= config.login_max_failures
-        && first_alert(&transaction, "locked_user", Some(name), address, since)?
+    let by_user = failures(sql, Some(name), address, since)?;
+    if by_user >= max_user && first_alert(sql, "locked_user", Some(name), address, since)?
     {
         alerts.push(Alert {
             action: "login_locked",
             detail: format!("user and address locked: {by_user} failures in {window} minutes"),
         });
     }
-    let by_address = failures(&transaction, None, address, since)?;
-    if by_address >= config.login_max_failures_per_address
-        && first_alert(&transaction, "locked_address", None, address, since)?
+    let by_address = failures(sql, None, address, since)?;
+    if by_address >= max_address && first_alert(sql, "locked_address", None, address, since)?
     {
         alerts.push(Alert {
             action: "login_locked",
@@ -198,29 +214,28 @@ pub(crate) fn failed(
             ),
         });
     }
-    transaction.commit()?;
     Ok(alerts)
+    })
 }
 
 /// The keys currently over their limit, latest failure first.
 pub fn locked_out(db: &Db, config: &ReviewConfig) -> Result<Vec<Lockout>> {
     let since = window_start(config);
-    let connection = db.lock();
-    let mut statement = connection.prepare(
+    let rows = db.query(
         "SELECT name, ip, COUNT(*), MAX(at) FROM login_failures WHERE at >= ?1
          GROUP BY name, ip HAVING COUNT(*) >= ?2
          UNION ALL
          SELECT NULL, ip, COUNT(*), MAX(at) FROM login_failures WHERE at >= ?1
          GROUP BY ip HAVING COUNT(*) >= ?3
          ORDER BY 4 DESC, 2, 1",
-    )?;
-    let rows = statement.query_map(
-        params![
+        args![
             since,
             config.login_max_failures,
             config.login_max_failures_per_address
         ],
-        |row| {
+    )?;
+    rows.iter()
+        .map(|row| {
             Ok(Lockout {
                 name: row.get(0)?,
                 address: row.get(1)?,
@@ -229,9 +244,8 @@ pub fn locked_out(db: &Db, config: &ReviewConfig) -> Result<Vec<Lockout>> {
                     .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                     .unwrap_or_default(),
             })
-        },
-    )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .collect()
 }
 
 /// Lifts lock-outs: deletes the recorded failures of a user name (from every address), of an address (for
@@ -244,20 +258,22 @@ pub fn unlock(db: &Db, name: Option<&str>, address: Option<&str>) -> Result<usiz
             detail: "name a user, an address or both to unlock".to_string(),
         });
     }
-    let mut connection = db.lock();
-    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let removed = transaction.execute(
-        "DELETE FROM login_failures WHERE (?1 IS NULL OR name = ?1) AND (?2 IS NULL OR ip = ?2)",
-        params![name, address],
-    )?;
-    // A key locked again within the window is audited again.
-    transaction.execute(
-        "DELETE FROM login_alerts WHERE kind != 'failed' AND (?1 IS NULL OR name = ?1)
-         AND (?2 IS NULL OR ip = ?2)",
-        params![name, address],
-    )?;
-    transaction.commit()?;
-    Ok(removed)
+    let (name, address) = (name.map(str::to_string), address.map(str::to_string));
+    let removed = db.transaction(move |sql| {
+        lock_throttling(sql)?;
+        let removed = sql.execute(
+            "DELETE FROM login_failures WHERE (CAST(?1 AS TEXT) IS NULL OR name = ?1) AND (CAST(?2 AS TEXT) IS NULL OR ip = ?2)",
+            args![name.as_deref(), address.as_deref()],
+        )?;
+        // A key locked again within the window is audited again.
+        sql.execute(
+            "DELETE FROM login_alerts WHERE kind != 'failed' AND (CAST(?1 AS TEXT) IS NULL OR name = ?1)
+             AND (CAST(?2 AS TEXT) IS NULL OR ip = ?2)",
+            args![name, address],
+        )?;
+        Ok(removed)
+    })?;
+    Ok(usize::try_from(removed).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]
@@ -340,8 +356,9 @@ mod tests {
         };
         release(&db, &reservation).unwrap();
         let count: i64 = db
-            .lock()
-            .query_row("SELECT COUNT(*) FROM login_failures", [], |row| row.get(0))
+            .query_one("SELECT COUNT(*) FROM login_failures", Vec::new())
+            .unwrap()
+            .get(0)
             .unwrap();
         assert_eq!(count, 0);
     }

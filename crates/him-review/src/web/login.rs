@@ -255,8 +255,9 @@ mod tests {
         assert!(String::from_utf8_lossy(&body).contains("busy"));
         assert_eq!(state.password_checks(), 0);
         let failures: i64 = db
-            .lock()
-            .query_row("SELECT COUNT(*) FROM login_failures", [], |row| row.get(0))
+            .query_one("SELECT COUNT(*) FROM login_failures", Vec::new())
+            .unwrap()
+            .get(0)
             .unwrap();
         assert_eq!(failures, 0);
         assert!(store

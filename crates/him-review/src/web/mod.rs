@@ -115,7 +115,7 @@ pub async fn serve(
     patients: Patients,
     queue: Option<him_queue::QueueConfig>,
 ) -> Result<()> {
-    let db = Db::open(std::path::Path::new(&config.database))?;
+    let db = Db::connect(&config.database, config.database_connections)?;
     let count = crate::queue::reindex(&store, &db).await?;
     tracing::info!(
         documents = count,
@@ -355,6 +355,9 @@ impl From<Error> for AppError {
 fn error_kind(error: &Error) -> &'static str {
     match error {
         Error::Database { .. } => "database",
+        Error::DatabaseServer { .. } => "database_server",
+        Error::DatabaseUnavailable { .. } => "database_unavailable",
+        Error::DatabaseValue { .. } => "database_value",
         Error::DatabaseFile { .. } => "database_file",
         Error::Store { .. } => "store",
         Error::Unreadable { .. } => "unreadable_object",

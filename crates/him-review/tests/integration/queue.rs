@@ -8,134 +8,193 @@ use him_store::Key;
 
 use crate::support::{patient_folder, Harness, DICTATION, FILED, UNMATCHED};
 
-/// The queue shows counts and the oldest age, STAT first, and unmatched charts in their own list.
-#[tokio::test]
-async fn the_queue_lists_stat_first_with_counts() {
-    let harness = Harness::new().await;
-    let ana = harness.login("ana").await;
-    let page = harness.get("/", Some(&ana)).await;
-    assert_eq!(page.status, StatusCode::OK);
-    let html = page.text();
-    assert!(
-        html.contains(r#"<strong id="pending-count">2</strong>"#),
-        "{html}"
-    );
-    assert!(html.contains(r#"<strong id="unmatched-count">1</strong>"#));
-    assert!(html.contains(r#"id="oldest""#));
-    let stat = html.find(&format!("/documents/{DICTATION}\"")).unwrap();
-    let routine = html.find(&format!("/documents/{FILED}\"")).unwrap();
-    let unmatched = html.find(&format!("/documents/{UNMATCHED}\"")).unwrap();
-    assert!(stat < routine && routine < unmatched);
-    // No PHI on the queue: names are not shown.
-    assert!(!html.contains("COLE"));
-}
-
-/// Filters narrow both lists by kind, document type, station and risk.
-#[tokio::test]
-async fn filters_narrow_the_queue() {
-    let harness = Harness::new().await;
-    let ana = harness.login("ana").await;
-    for (query, shown, hidden) in [
-        ("kind=dictation", DICTATION, FILED),
-        ("kind=chart", FILED, DICTATION),
-        ("risk=1", DICTATION, FILED),
-        ("station=ED-2", DICTATION, FILED),
-        ("document_type=11488-4", DICTATION, FILED),
-    ] {
-        let html = harness.get(&format!("/?{query}"), Some(&ana)).await.text();
-        assert!(html.contains(&format!("/documents/{shown}\"")), "{query}");
-        assert!(!html.contains(&format!("/documents/{hidden}\"")), "{query}");
+both! {
+    /// The queue shows counts and the oldest age, STAT first, and unmatched charts in their own list.
+    async fn the_queue_lists_stat_first_with_counts() {
+        let harness = Harness::new().await;
+        let ana = harness.login("ana").await;
+        let page = harness.get("/", Some(&ana)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = page.text();
+        assert!(
+            html.contains(r#"<strong id="pending-count">2</strong>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<strong id="unmatched-count">1</strong>"#));
+        assert!(html.contains(r#"id="oldest""#));
+        let stat = html.find(&format!("/documents/{DICTATION}\"")).unwrap();
+        let routine = html.find(&format!("/documents/{FILED}\"")).unwrap();
+        let unmatched = html.find(&format!("/documents/{UNMATCHED}\"")).unwrap();
+        assert!(stat < routine && routine < unmatched);
+        // No PHI on the queue: names are not shown.
+        assert!(!html.contains("COLE"));
     }
 }
 
-/// Two reviewers claiming the same document at the same time: exactly one gets it.
-#[tokio::test]
-async fn of_two_concurrent_claims_exactly_one_wins() {
-    let harness = Harness::new().await;
-    let (ana, bob) = (harness.login("ana").await, harness.login("bob").await);
+both! {
+    /// Filters narrow both lists by kind, document type, station and risk.
+    async fn filters_narrow_the_queue() {
+        let harness = Harness::new().await;
+        let ana = harness.login("ana").await;
+        for (query, shown, hidden) in [
+            ("kind=dictation", DICTATION, FILED),
+            ("kind=chart", FILED, DICTATION),
+            ("risk=1", DICTATION, FILED),
+            ("station=ED-2", DICTATION, FILED),
+            ("document_type=11488-4", DICTATION, FILED),
+        ] {
+            let html = harness.get(&format!("/?{query}"), Some(&ana)).await.text();
+            assert!(html.contains(&format!("/documents/{shown}\"")), "{query}");
+            assert!(!html.contains(&format!("/documents/{hidden}\"")), "{query}");
+        }
+    }
+}
+
+both! {
+    /// Two reviewers claiming the same document at the same time: exactly one gets it.
+    async fn of_two_concurrent_claims_exactly_one_wins() {
+        let harness = Harness::new().await;
+        let (ana, bob) = (harness.login("ana").await, harness.login("bob").await);
+        let path = format!("/documents/{FILED}/claim");
+        let (first, second) = tokio::join!(
+            harness.post(&path, Some(&ana), &[]),
+            harness.post(&path, Some(&bob), &[])
+        );
+        let mut statuses = [first.status, second.status];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+        let holder = find_document(&harness.db, FILED)
+            .unwrap()
+            .claimed_by
+            .unwrap();
+        let loser = if holder == "ana" { &bob } else { &ana };
+        // The loser cannot act on the document either.
+        let approve = harness
+            .post(
+                &format!("/documents/{FILED}/approve"),
+                Some(loser),
+                &[("text", "x")],
+            )
+            .await;
+        assert_eq!(approve.status, StatusCode::CONFLICT);
+        let queue = harness.get("/", Some(loser)).await.text();
+        assert!(queue.contains(&format!("claimed by {holder}")));
+    }
+}
+
+both! {
+    /// Reindexing a fresh database from the store alone restores locations and review outcomes.
+    async fn reindex_rebuilds_the_queue_from_the_store() {
+        let harness = Harness::new().await;
+        let ana = harness.login("ana").await;
+        harness.open(UNMATCHED, &ana).await;
+        let assign = harness
+            .post(
+                &format!("/documents/{UNMATCHED}/assign"),
+                Some(&ana),
+                &[("mrn", "40079196")],
+            )
+            .await;
+        assert_eq!(assign.status, StatusCode::SEE_OTHER);
+        harness.open(FILED, &ana).await;
+        let approve = harness
+            .post(
+                &format!("/documents/{FILED}/approve"),
+                Some(&ana),
+                &[("text", "ok")],
+            )
+            .await;
+        assert_eq!(approve.status, StatusCode::SEE_OTHER);
+        let fresh = crate::support::fresh_db();
+        assert_eq!(reindex(&harness.store, &fresh).await.unwrap(), 3);
+        let moved = find_document(&fresh, UNMATCHED).unwrap();
+        assert_eq!(moved.location, patient_folder("40079196", UNMATCHED));
+        assert_eq!(moved.status, "filed");
+        assert_eq!(
+            find_document(&fresh, FILED).unwrap().review_status,
+            "approved"
+        );
+        let audit = him_review::search_audit(&fresh, &Default::default(), 100).unwrap();
+        assert!(audit.iter().any(|event| event.action == "approve"));
+    }
+}
+
+both! {
+    /// A pipeline event adds a newly filed document to the queue.
+    async fn an_event_adds_a_document() {
+        let harness = Harness::new().await;
+        let db = crate::support::fresh_db();
+        // The event as the worker publishes it: the index entry, never the patient folder.
+        let event = EventMessage {
+            schema: SCHEMA_VERSION,
+            event: EventKind::Filed,
+            document_id: FILED.to_string(),
+            status: "filed".to_string(),
+            location: Key::Index(DocumentId::parse(FILED).unwrap()).path(),
+            reason: None,
+        };
+        apply_event(&harness.store, &db, &event).await.unwrap();
+        let item = find_document(&db, FILED).unwrap();
+        assert_eq!(item.kind, "chart");
+        assert_eq!(item.mrn.as_deref(), Some("40158388"));
+        let bad = EventMessage {
+            document_id: "../x".to_string(),
+            ..event
+        };
+        assert!(apply_event(&harness.store, &db, &bad).await.is_err());
+    }
+}
+
+/// Two review servers behind a load balancer, one PostgreSQL database: a claim taken on one is refused on
+/// the other, a session opened on one is valid on the other, and a release on one frees the document on
+/// both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgres_share_claims_and_sessions() {
+    let url = crate::support::postgres_url();
+    let first = Harness::on_database(Db::postgres(&url, 2).unwrap()).await;
+    let second = first.beside(Db::postgres(&url, 2).unwrap()).await;
+    let ana = first.login("ana").await;
+    let bob = second.login("bob").await;
     let path = format!("/documents/{FILED}/claim");
-    let (first, second) = tokio::join!(
-        harness.post(&path, Some(&ana), &[]),
-        harness.post(&path, Some(&bob), &[])
+    assert_eq!(
+        first.post(&path, Some(&ana), &[]).await.status,
+        StatusCode::SEE_OTHER
     );
-    let mut statuses = [first.status, second.status];
+    // The other server sees ana's claim and refuses bob's.
+    assert_eq!(
+        second.post(&path, Some(&bob), &[]).await.status,
+        StatusCode::CONFLICT
+    );
+    let queue = second.get("/", Some(&bob)).await.text();
+    assert!(queue.contains("claimed by ana"), "{queue}");
+    // Sessions live in the shared database: ana's cookie works on the second server too.
+    assert_eq!(second.get("/", Some(&ana)).await.status, StatusCode::OK);
+    // Released on the second server, the document is free for bob on the first.
+    assert_eq!(
+        second
+            .post(&format!("/documents/{FILED}/release"), Some(&ana), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        first.post(&path, Some(&bob), &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        find_document(&second.db, FILED)
+            .unwrap()
+            .claimed_by
+            .as_deref(),
+        Some("bob")
+    );
+    // Racing claims from both servers at once: exactly one wins.
+    let other = format!("/documents/{UNMATCHED}/claim");
+    let (a, b) = tokio::join!(
+        first.post(&other, Some(&ana), &[]),
+        second.post(&other, Some(&bob), &[])
+    );
+    let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
-    let holder = find_document(&harness.db, FILED)
-        .unwrap()
-        .claimed_by
-        .unwrap();
-    let loser = if holder == "ana" { &bob } else { &ana };
-    // The loser cannot act on the document either.
-    let approve = harness
-        .post(
-            &format!("/documents/{FILED}/approve"),
-            Some(loser),
-            &[("text", "x")],
-        )
-        .await;
-    assert_eq!(approve.status, StatusCode::CONFLICT);
-    let queue = harness.get("/", Some(loser)).await.text();
-    assert!(queue.contains(&format!("claimed by {holder}")));
-}
-
-/// Reindexing a fresh database from the store alone restores locations and review outcomes.
-#[tokio::test]
-async fn reindex_rebuilds_the_queue_from_the_store() {
-    let harness = Harness::new().await;
-    let ana = harness.login("ana").await;
-    harness.open(UNMATCHED, &ana).await;
-    let assign = harness
-        .post(
-            &format!("/documents/{UNMATCHED}/assign"),
-            Some(&ana),
-            &[("mrn", "40079196")],
-        )
-        .await;
-    assert_eq!(assign.status, StatusCode::SEE_OTHER);
-    harness.open(FILED, &ana).await;
-    let approve = harness
-        .post(
-            &format!("/documents/{FILED}/approve"),
-            Some(&ana),
-            &[("text", "ok")],
-        )
-        .await;
-    assert_eq!(approve.status, StatusCode::SEE_OTHER);
-    let fresh = Db::in_memory().unwrap();
-    assert_eq!(reindex(&harness.store, &fresh).await.unwrap(), 3);
-    let moved = find_document(&fresh, UNMATCHED).unwrap();
-    assert_eq!(moved.location, patient_folder("40079196", UNMATCHED));
-    assert_eq!(moved.status, "filed");
-    assert_eq!(
-        find_document(&fresh, FILED).unwrap().review_status,
-        "approved"
-    );
-    let audit = him_review::search_audit(&fresh, &Default::default(), 100).unwrap();
-    assert!(audit.iter().any(|event| event.action == "approve"));
-}
-
-/// A pipeline event adds a newly filed document to the queue.
-#[tokio::test]
-async fn an_event_adds_a_document() {
-    let harness = Harness::new().await;
-    let db = Db::in_memory().unwrap();
-    // The event as the worker publishes it: the index entry, never the patient folder.
-    let event = EventMessage {
-        schema: SCHEMA_VERSION,
-        event: EventKind::Filed,
-        document_id: FILED.to_string(),
-        status: "filed".to_string(),
-        location: Key::Index(DocumentId::parse(FILED).unwrap()).path(),
-        reason: None,
-    };
-    apply_event(&harness.store, &db, &event).await.unwrap();
-    let item = find_document(&db, FILED).unwrap();
-    assert_eq!(item.kind, "chart");
-    assert_eq!(item.mrn.as_deref(), Some("40158388"));
-    let bad = EventMessage {
-        document_id: "../x".to_string(),
-        ..event
-    };
-    assert!(apply_event(&harness.store, &db, &bad).await.is_err());
 }

@@ -42,6 +42,74 @@ pub fn patients() -> Patients {
         "urn:oid:2.16.840.1.113883.3.9999.1",
     )
 }
+/// Which review database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    /// The database of the harnesses a test builds ([`both!`] runs a test once on each); SQLite outside it.
+    pub static BACKEND: Backend;
+}
+
+/// The backend of the running test.
+pub fn backend() -> Backend {
+    BACKEND
+        .try_with(|backend| *backend)
+        .unwrap_or(Backend::Sqlite)
+}
+
+/// A database of its own on the PostgreSQL server of `HIM_TEST_POSTGRES` (by default the machine's,
+/// `postgres://postgres@127.0.0.1:5432/test`); fails, never skips, when there is none.
+pub fn postgres_url() -> String {
+    let admin = std::env::var("HIM_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    him_review::create_test_database(&admin).unwrap_or_else(|error| {
+        panic!(
+            "the review database tests need PostgreSQL at {admin} (start it: pg_ctlcluster \
+             --skip-systemctl-redirect 15 main start; or set HIM_TEST_POSTGRES): {error:?}"
+        )
+    })
+}
+
+/// An empty review database of the running test's backend.
+pub fn fresh_db() -> Db {
+    match backend() {
+        Backend::Sqlite => Db::in_memory().unwrap(),
+        Backend::Postgres => Db::postgres(&postgres_url(), 4).unwrap(),
+    }
+}
+
+/// Runs a router test twice, on SQLite and on PostgreSQL: `both! { async fn name() { … } }` makes the tests
+/// `name::sqlite` and `name::postgres`.
+macro_rules! both {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run() $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::support::BACKEND
+                    .scope($crate::support::Backend::Sqlite, run())
+                    .await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                $crate::support::BACKEND
+                    .scope($crate::support::Backend::Postgres, run())
+                    .await
+            }
+        }
+    };
+}
+
 pub struct Harness {
     pub app: Router,
     pub store: Store,
@@ -227,11 +295,30 @@ impl Harness {
     }
 
     pub async fn with_config(config: ReviewConfig) -> Self {
+        Self::on(config, Self::fixture_store().await, fresh_db()).await
+    }
+
+    /// The in-memory store of two charts and a dictation.
+    pub async fn fixture_store() -> Store {
         let store = Store::in_memory();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store");
         load_folder(&store, &root, &root).await;
         add_dictation(&store).await;
-        let db = Db::in_memory().unwrap();
+        store
+    }
+
+    /// The fixture store over a given database.
+    pub async fn on_database(db: Db) -> Self {
+        Self::on(ReviewConfig::default(), Self::fixture_store().await, db).await
+    }
+
+    /// A harness over the fixture store (loaded once) and a database of its own, sharing the store with
+    /// others built by [`Harness::beside`]: several review servers.
+    pub async fn beside(&self, db: Db) -> Self {
+        Self::on((*self.state.config).clone(), self.store.clone(), db).await
+    }
+
+    async fn on(config: ReviewConfig, store: Store, db: Db) -> Self {
         assert_eq!(reindex(&store, &db).await.unwrap(), 3);
         for (name, role) in [
             ("ana", Role::Reviewer),
@@ -239,16 +326,21 @@ impl Harness {
             ("sue", Role::Supervisor),
             ("adam", Role::Admin),
         ] {
-            add_user(&db, name, role, "password-123", None).unwrap();
+            match add_user(&db, name, role, "password-123", None) {
+                Ok(_) | Err(him_review::Error::UserExists { .. }) => {}
+                Err(error) => panic!("{error:?}"),
+            }
         }
-        add_user(
+        match add_user(
             &db,
             "cleo",
             Role::Clinician,
             "password-123",
             Some("Jane Smith"),
-        )
-        .unwrap();
+        ) {
+            Ok(_) | Err(him_review::Error::UserExists { .. }) => {}
+            Err(error) => panic!("{error:?}"),
+        }
         let state = AppState::new(config, store.clone(), db.clone(), patients());
         let app = router(state.clone());
         Harness {
