@@ -74,5 +74,5 @@ pub use review::{
     ReviewInput,
 };
 pub use throttle::{locked_out, unlock, Lockout};
-pub use web::{router, serve, AppState};
+pub use web::{router, serve, AppState, Clock};
 pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};

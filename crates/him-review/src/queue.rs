@@ -553,14 +553,8 @@ pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<
 
 /// One page ([`PAGE_SIZE`] rows) of a queue list; `filter.page` counts from 1.
 pub fn list_page(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<QueuePage> {
+    let total = count(db, list, filter)?;
     let (condition, order, args) = list_query(list, filter);
-    let total: i64 = db
-        .query_one(
-            &format!("SELECT COUNT(*) FROM documents WHERE {condition}"),
-            args.clone(),
-        )?
-        .get(0)?;
-    let total = u64::try_from(total).unwrap_or(0);
     let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
         .unwrap_or(u32::MAX)
         .max(1);
@@ -578,6 +572,28 @@ pub fn list_page(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Queue
         page,
         pages,
     })
+}
+
+/// The number of rows of a list.
+pub fn count(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<u64> {
+    let (condition, _, args) = list_query(list, filter);
+    let total: i64 = db
+        .query_one(
+            &format!("SELECT COUNT(*) FROM documents WHERE {condition}"),
+            args,
+        )?
+        .get(0)?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
+/// When the document waiting longest (for review or for a patient) started waiting.
+pub(crate) fn oldest_waiting(db: &Db) -> Result<Option<String>> {
+    db.query_one(
+        "SELECT MIN(received_at) FROM documents
+          WHERE status IN ('filed', 'unmatched') AND review_status = 'pending'",
+        Vec::new(),
+    )?
+    .get(0)
 }
 
 /// Every row of the index, for the turnaround clocks and the deficiency reports.

@@ -154,6 +154,9 @@ pub(crate) async fn approve(
     let detail = format!("seq {}; version {}", approval.seq, approval.version);
     audit(&state, &current, "approve", Some(&id), &detail).await?;
     tracing::info!(document.id = %id, version = approval.version, "document approved");
+    if form_value(&body, "next").as_deref() == Some("1") {
+        return Ok(Redirect::to("/next?m=approved").into_response());
+    }
     Ok(Redirect::to("/?m=approved").into_response())
 }
 

@@ -6,6 +6,7 @@ mod client;
 mod login;
 mod pages;
 mod templates;
+mod worklist;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -45,6 +46,47 @@ pub struct AppState {
     /// The patient index documents are assigned to (empty: nothing can be assigned).
     pub patients: Arc<Patients>,
     pub(crate) templates: Templates,
+    /// What the ages, turnaround colours and deficiency due dates are measured against.
+    pub clock: Clock,
+}
+
+/// The time the UI measures ages against: the system clock, or a fixed or shifted one in tests.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(chrono::Utc::now))
+    }
+
+    /// The system clock shifted by `offset` (a test's "three days later").
+    pub fn shifted(offset: chrono::Duration) -> Self {
+        Clock(Arc::new(move || chrono::Utc::now() + offset))
+    }
+
+    /// A clock that stands still at `start` until its handle moves it (tests).
+    pub fn manual(
+        start: chrono::DateTime<chrono::Utc>,
+    ) -> (Self, Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>) {
+        let time = Arc::new(std::sync::Mutex::new(start));
+        let read = time.clone();
+        let clock = Clock(Arc::new(move || {
+            *read.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        }));
+        (clock, time)
+    }
+
+    /// Now, by this clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl AppState {
@@ -57,14 +99,25 @@ impl AppState {
             config: Arc::new(config),
             patients: Arc::new(patients),
             templates: Templates::new(),
+            clock: Clock::system(),
         }
+    }
+
+    /// The same state measuring time by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
 /// The review UI: every route but `/login` and `/static/*` needs a session, and every POST a CSRF token.
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/", get(pages::queue))
+        .route("/", get(worklist::queue))
+        .route("/next", get(worklist::next))
+        .route("/dashboard", get(worklist::dashboard))
+        .route("/deficiencies", get(worklist::deficiencies))
+        .route("/deficiencies.csv", get(worklist::deficiencies_csv))
         .route("/logout", post(actions::logout))
         .route("/documents/{id}", get(pages::document))
         .route("/documents/{id}/pages/{file}", get(pages::page_image))
@@ -98,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/login", get(pages::login_form).post(login::login))
+        .route("/metrics", get(worklist::metrics))
         .route("/static/{file}", get(pages::static_file))
         .merge(protected)
         .layer(middleware::from_fn_with_state(

@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::accounts::{random_hex, Role};
 use crate::audit::{search_audit, AuditQuery};
 use crate::document;
-use crate::queue::{self, QueueFilter, QueueList};
+use crate::queue;
 use crate::review;
 use crate::web::{record, AppError, AppState, Current};
 
@@ -19,7 +19,7 @@ use crate::web::{record, AppError, AppState, Current};
 pub(crate) const LOGIN_COOKIE: &str = "him_login";
 
 /// Fixed messages shown after an action, chosen by the `m` query parameter.
-fn message(code: Option<&str>) -> Option<&'static str> {
+pub(crate) fn message(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
         "approved" => "Approved. The document left the queue.",
         "saved" => "Draft saved.",
@@ -31,6 +31,7 @@ fn message(code: Option<&str>) -> Option<&'static str> {
         "corrected" => "Corrected: a new version replaces the old one, which is superseded.",
         "signed" => "Signed. The note is final.",
         "claimed" => "Claimed: the document is yours for now.",
+        "done" => "Nothing else waits for review.",
         "released" => "Claim released.",
         "addendum" => "Addendum added as a new version.",
         "user_added" => "User added.",
@@ -75,20 +76,6 @@ pub(crate) async fn login_form(State(state): State<AppState>) -> Response {
     login_page(&state, None, StatusCode::OK)
 }
 
-fn age(received_at: &str) -> String {
-    let Ok(received) = chrono::DateTime::parse_from_rfc3339(received_at) else {
-        return "?".to_string();
-    };
-    let minutes = (chrono::Utc::now() - received.with_timezone(&chrono::Utc))
-        .num_minutes()
-        .max(0);
-    match minutes {
-        m if m < 60 => format!("{m}m"),
-        m if m < 24 * 60 => format!("{}h {}m", m / 60, m % 60),
-        m => format!("{}d {}h", m / (24 * 60), (m / 60) % 24),
-    }
-}
-
 /// A patient's documents: those filed under their MRN and under every MRN merged into theirs (ADT A40) or
 /// retired for theirs (A47), oldest first. Reviewers and supervisors.
 pub(crate) async fn patient(
@@ -120,60 +107,6 @@ pub(crate) async fn patient(
         "patient.html",
         json!({"user": current.session.user, "csrf": current.session.csrf,
                "patient": patient, "merged": merged, "documents": documents}),
-    )
-}
-
-pub(crate) async fn queue(
-    State(state): State<AppState>,
-    Extension(current): Extension<Current>,
-    Query(filter): Query<QueueFilter>,
-    Query(page): Query<PageQuery>,
-) -> Result<Response, AppError> {
-    let with_age = |items: Vec<queue::QueueItem>| -> Vec<serde_json::Value> {
-        items
-            .into_iter()
-            .map(|item| {
-                let mut value = json!(item);
-                value["age"] = json!(age(&item.received_at));
-                value["holder"] = json!(queue::claim_holder(&item));
-                value
-            })
-            .collect()
-    };
-    let user = &current.session.user;
-    let to_sign = match (&user.role, &user.author) {
-        (Role::Clinician, Some(author)) => queue::awaiting_signature(&state.db, author)?,
-        _ => Vec::new(),
-    };
-    if user.role == Role::Clinician {
-        return state.templates.render(
-            "sign.html",
-            json!({"user": user, "csrf": current.session.csrf, "message": message(page.m.as_deref()),
-                   "to_sign": with_age(to_sign)}),
-        );
-    }
-    let pending = queue::list_queue(&state.db, QueueList::PendingReview, &filter)?;
-    let unmatched = queue::list_queue(&state.db, QueueList::Unmatched, &filter)?;
-    let approved = queue::list_queue(&state.db, QueueList::Approved, &filter)?;
-    let oldest = pending
-        .iter()
-        .chain(&unmatched)
-        .map(|item| item.received_at.as_str())
-        .min()
-        .map(age);
-    state.templates.render(
-        "queue.html",
-        json!({
-            "user": current.session.user, "csrf": current.session.csrf,
-            "message": message(page.m.as_deref()),
-            "pending": with_age(pending), "unmatched": with_age(unmatched), "oldest": oldest,
-            "approved": with_age(approved),
-            "filter": {"kind": filter.kind, "document_type": filter.document_type,
-                       "station": filter.station, "risk": filter.risk.is_some_and(|r| !r.is_empty())},
-            "kinds": queue::distinct(&state.db, "kind")?,
-            "types": queue::distinct(&state.db, "document_type")?,
-            "stations": queue::distinct(&state.db, "station")?,
-        }),
     )
 }
 
@@ -454,12 +387,5 @@ mod tests {
         assert_eq!(byte_range(&headers, 100), Some((0, 99)));
         headers.insert(header::RANGE, HeaderValue::from_static("bytes=50-10"));
         assert_eq!(byte_range(&headers, 100), None);
-    }
-
-    #[test]
-    fn ages_read_in_minutes_hours_and_days() {
-        let two_days = (chrono::Utc::now() - chrono::Duration::hours(50)).to_rfc3339();
-        assert_eq!(age(&two_days), "2d 2h");
-        assert_eq!(age("garbage"), "?");
     }
 }

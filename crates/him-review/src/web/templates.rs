@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::web::AppError;
 
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("queue.html", include_str!("../templates/queue.html")),
@@ -23,6 +23,14 @@ const TEMPLATES: [(&str, &str); 10] = [
     ),
     ("lockouts.html", include_str!("../templates/lockouts.html")),
     ("patient.html", include_str!("../templates/patient.html")),
+    (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
+    (
+        "deficiencies.html",
+        include_str!("../templates/deficiencies.html"),
+    ),
 ];
 
 /// The compiled templates. Cheap to clone.

@@ -327,3 +327,265 @@ async fn reviewers_supervisor_and_clinician_work_in_chromium() {
     bob_client.close().await.unwrap();
     let _ = std::fs::remove_dir_all(profiles);
 }
+
+/// Presses Alt+Shift+`key` on the page: the review UI's shortcuts.
+async fn shortcut(client: &Client, key: char) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    let keys = KeyActions::new("keyboard".to_string())
+        .then(KeyAction::Down {
+            value: Key::Alt.into(),
+        })
+        .then(KeyAction::Down {
+            value: Key::Shift.into(),
+        })
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key })
+        .then(KeyAction::Up {
+            value: Key::Shift.into(),
+        })
+        .then(KeyAction::Up {
+            value: Key::Alt.into(),
+        });
+    client.perform_actions(keys).await.unwrap();
+}
+
+/// The text of a URL fetched by the page itself (its session cookie), e.g. a CSV export.
+async fn fetch_text(client: &Client, path: &str) -> String {
+    let value = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.text()).then(done, e => done('ERROR ' + e));",
+            vec![json!(path)],
+        )
+        .await
+        .unwrap();
+    value.as_str().unwrap().to_string()
+}
+
+fn at(time: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(time)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// In Chromium, with the UI's clock injected: a supervisor finds a patient by name and date of birth; a
+/// STAT dictation turns red once past its two-hour target; a reviewer approves three charts one after the
+/// other with the keyboard only (approve-and-next); the delinquent-by-physician CSV lists the unsigned
+/// dictation the day after it fell due, not before.
+#[tokio::test]
+async fn worklists_in_chromium() {
+    require("chromium");
+    require("chromedriver");
+    const COPIES: [&str; 2] = [
+        "f1379b7ea443afb88b895d460f944e01",
+        "f1379b7ea443afb88b895d460f944e02",
+    ];
+    let harness = Harness::new().await;
+    for copy in COPIES {
+        crate::support::add_chart_copy(&harness.store, copy).await;
+    }
+    him_review::reindex(&harness.store, &harness.db)
+        .await
+        .unwrap();
+    // The dictation (STAT, submitted 2024-03-01 09:59:58Z) is the oldest work; one hour later.
+    let (clock, time) = him_review::Clock::manual(at("2024-03-01T11:00:00Z"));
+    let app = him_review::router(harness.state.clone().with_clock(clock));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = free_port();
+    let _driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let profiles =
+        std::env::temp_dir().join(format!("him-review-worklists-{}", std::process::id()));
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    let client = session(&mut builder, port, &profiles.join("sue")).await;
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
+
+    // Search by name and date of birth: the patient of the index and their document, not the
+    // near-namesake born the same day.
+    login(&client, &base, "sue").await;
+    client
+        .find(Locator::Id("search"))
+        .await
+        .unwrap()
+        .send_keys("Schmitt 2011-03-23\n")
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#patients a.patient"))
+        .await
+        .unwrap();
+    let found = client.source().await.unwrap();
+    let patients = found.split("id=\"patients\"").nth(1).unwrap();
+    let patients = patients.split("</section>").next().unwrap();
+    assert!(patients.contains("Schmitt, Denis") && patients.contains(FILED_MRN));
+    assert!(!patients.contains("Schmidt"), "{patients}");
+    assert!(found.contains(&format!("/documents/{FILED}\"")));
+    assert!(!found.contains(&format!("/documents/{DICTATION}\"")));
+
+    // One hour after submission the STAT dictation is within its target; after two and a half, red.
+    let row = format!("tr[data-id=\"{DICTATION}\"] td.age");
+    client.goto(&format!("{base}/")).await.unwrap();
+    let cell = client.find(Locator::Css(&row)).await.unwrap();
+    assert_eq!(
+        cell.attr("class").await.unwrap().as_deref(),
+        Some("age on_time")
+    );
+    *time.lock().unwrap() = at("2024-03-01T12:30:00Z");
+    client.refresh().await.unwrap();
+    let cell = client.find(Locator::Css(&row)).await.unwrap();
+    assert_eq!(
+        cell.attr("class").await.unwrap().as_deref(),
+        Some("age overdue")
+    );
+    assert_eq!(
+        cell.css_value("background-color").await.unwrap(),
+        "rgba(198, 40, 40, 1)"
+    );
+    std::fs::write(
+        screenshots.join("worklist.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // HIM approves the dictation (its flag acknowledged): it waits for Dr. Smith's signature.
+    let ana = harness.login("ana").await;
+    harness.open(DICTATION, &ana).await;
+    let approved = harness
+        .post(
+            &format!("/documents/{DICTATION}/approve"),
+            Some(&ana),
+            &[
+                ("text", "Consultation note."),
+                ("ack", "1"),
+                ("field.author", "Jane Smith"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status, axum::http::StatusCode::SEE_OTHER);
+
+    // Keyboard only: from the queue, Alt+Shift+N opens the next document; on each, Alt+Shift+N approves it
+    // and opens the next, until nothing is left.
+    client.delete_all_cookies().await.unwrap();
+    client.goto(&format!("{base}/login")).await.unwrap();
+    client
+        .find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys("bob\tpassword-123\n")
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("start-next"))
+        .await
+        .unwrap();
+    shortcut(&client, 'N').await;
+    let mut opened = Vec::new();
+    for _ in 0..3 {
+        client
+            .wait()
+            .for_element(Locator::Id("approve-next"))
+            .await
+            .unwrap();
+        let url = client.current_url().await.unwrap();
+        opened.push(url.path().rsplit('/').next().unwrap().to_string());
+        if opened.len() == 1 {
+            std::fs::write(
+                screenshots.join("document-next.png"),
+                client.screenshot().await.unwrap(),
+            )
+            .unwrap();
+        }
+        shortcut(&client, 'N').await;
+        let left = opened.last().unwrap().clone();
+        for _ in 0..100 {
+            let url = client.current_url().await.unwrap();
+            if !url.path().ends_with(left.as_str()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    client
+        .wait()
+        .for_element(Locator::Css("p.message"))
+        .await
+        .unwrap();
+    assert!(client
+        .source()
+        .await
+        .unwrap()
+        .contains("Nothing else waits for review."));
+    let mut expected = vec![
+        FILED.to_string(),
+        COPIES[0].to_string(),
+        COPIES[1].to_string(),
+    ];
+    expected.sort();
+    let mut approved_ids = opened.clone();
+    approved_ids.sort();
+    assert_eq!(approved_ids, expected, "opened {opened:?}");
+    for id in &expected {
+        let record = patient_folder(FILED_MRN, id).review(1, "approved").unwrap();
+        assert!(
+            harness.store.exists(&record).await.unwrap(),
+            "{id} approved"
+        );
+    }
+
+    // The delinquent-by-physician CSV: the unsigned dictation (aged from its submission on 2024-03-01,
+    // delinquent after 30 days) is open on its due day and delinquent the day after.
+    client.delete_all_cookies().await.unwrap();
+    login(&client, &base, "sue").await;
+    let dictation_line = |csv: &str| {
+        csv.lines()
+            .find(|line| line.contains(DICTATION))
+            .map(str::to_string)
+    };
+    *time.lock().unwrap() = at("2024-03-31T12:00:00Z");
+    let csv = fetch_text(&client, "/deficiencies.csv").await;
+    assert!(
+        csv.starts_with("physician,document_id,deficiency,"),
+        "{csv}"
+    );
+    let line = dictation_line(&csv).expect("the unsigned dictation is a deficiency");
+    assert!(line.starts_with("Jane Smith,"), "{line}");
+    assert!(
+        line.contains("Signature missing") && line.ends_with(",no"),
+        "{line}"
+    );
+    *time.lock().unwrap() = at("2024-04-01T08:00:00Z");
+    let csv = fetch_text(&client, "/deficiencies.csv").await;
+    let line = dictation_line(&csv).unwrap();
+    assert!(
+        line.contains(",2024-03-31,") && line.ends_with(",yes"),
+        "{line}"
+    );
+    client.goto(&format!("{base}/deficiencies")).await.unwrap();
+    let page = client.source().await.unwrap();
+    assert!(page.contains("Jane Smith") && page.contains("delinquent"));
+    std::fs::write(
+        screenshots.join("deficiencies.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client.goto(&format!("{base}/dashboard")).await.unwrap();
+    std::fs::write(
+        screenshots.join("dashboard.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(profiles);
+}

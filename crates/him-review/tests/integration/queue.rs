@@ -24,10 +24,16 @@ both! {
         assert!(html.contains(r#"id="oldest""#));
         let stat = html.find(&format!("/documents/{DICTATION}\"")).unwrap();
         let routine = html.find(&format!("/documents/{FILED}\"")).unwrap();
-        let unmatched = html.find(&format!("/documents/{UNMATCHED}\"")).unwrap();
-        assert!(stat < routine && routine < unmatched);
-        // No PHI on the queue: names are not shown.
-        assert!(!html.contains("COLE"));
+        assert!(stat < routine);
+        // A filed document's row names its patient as the index holds them.
+        assert!(html.contains("Schmitt, Denis"), "{html}");
+        assert!(html.contains("2011-03-23"));
+        assert!(!html.contains(&format!("/documents/{UNMATCHED}\"")));
+        // Unmatched charts have their own list, with the name read from the page and the reason in words.
+        let unmatched = harness.get("/?list=unmatched", Some(&ana)).await.text();
+        assert!(unmatched.contains(&format!("/documents/{UNMATCHED}\"")));
+        assert!(unmatched.contains(r#"<td class="reason">"#), "{unmatched}");
+        assert!(!unmatched.contains(r#"<td class="reason">—"#), "{unmatched}");
     }
 }
 
@@ -197,4 +203,46 @@ async fn two_servers_on_one_postgres_share_claims_and_sessions() {
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::CONFLICT]);
+}
+
+both! {
+    /// Search by name and date of birth finds the patient in the index and their documents; by MRN or
+    /// document id the documents; paging and sorting keep the search.
+    async fn search_finds_patients_and_documents() {
+        let harness = Harness::new().await;
+        let ana = harness.login("ana").await;
+        let html = harness
+            .get("/?q=Schmitt+2011-03-23", Some(&ana))
+            .await
+            .text();
+        let patients = html.split("id=\"patients\"").nth(1).unwrap_or_else(|| panic!("{html}"));
+        let patients = patients.split("</section>").next().unwrap();
+        assert!(patients.contains("Schmitt, Denis"), "{patients}");
+        assert!(!patients.contains("Schmidt"), "{patients}");
+        assert!(html.contains(&format!("/documents/{FILED}\"")));
+        assert!(!html.contains(&format!("/documents/{DICTATION}\"")));
+        // The US spelling of the date finds the same.
+        let us = harness
+            .get("/?q=schmitt+03%2F23%2F2011", Some(&ana))
+            .await
+            .text();
+        assert!(us.contains(&format!("/documents/{FILED}\"")));
+        // A wrong date of birth finds nobody.
+        let wrong = harness
+            .get("/?q=Schmitt+2011-03-24", Some(&ana))
+            .await
+            .text();
+        assert!(!wrong.contains("id=\"patients\""));
+        assert!(!wrong.contains(&format!("/documents/{FILED}\"")));
+        // By MRN and by the start of a document id.
+        let by_mrn = harness.get("/?q=40000001", Some(&ana)).await.text();
+        assert!(by_mrn.contains(&format!("/documents/{DICTATION}\"")));
+        assert!(!by_mrn.contains(&format!("/documents/{FILED}\"")));
+        let by_id = harness
+            .get(&format!("/?q={}", &FILED[..10]), Some(&ana))
+            .await
+            .text();
+        assert!(by_id.contains(&format!("/documents/{FILED}\"")));
+        assert!(!by_id.contains(&format!("/documents/{DICTATION}\"")));
+    }
 }

@@ -154,6 +154,37 @@ async fn load_folder(store: &Store, root: &Path, folder: &Path) {
     }
 }
 
+/// Copies the fixture chart [`FILED`] as document `id` (same patient, pages and fields): more work for
+/// the queue.
+pub async fn add_chart_copy(store: &Store, id: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store");
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let relative = path
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            if !relative.contains(FILED) {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let bytes = match String::from_utf8(bytes.clone()) {
+                Ok(text) if relative.ends_with(".json") => text.replace(FILED, id).into_bytes(),
+                _ => bytes,
+            };
+            let key = Key::parse(&relative.replace(FILED, id)).unwrap();
+            store.put_new(&key, bytes.into()).await.unwrap();
+        }
+    }
+}
+
 /// The patient folder of document `id` for the patient `mrn`.
 pub fn patient_folder(mrn: &str, id: &str) -> Folder {
     Folder::Patient(Mrn::parse(mrn).unwrap(), DocumentId::parse(id).unwrap())

@@ -1,0 +1,418 @@
+//! The worklists: the queue with its lists, search, sort and paging; approve-and-next; the supervisor
+//! dashboard of turnaround clocks and backlog; chart deficiencies (delinquent by physician, HTML and CSV);
+//! the Prometheus metrics.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::accounts::Role;
+use crate::clocks::{self, Deficiency, Timeline};
+use crate::queue::{self, QueueFilter, QueueItem, QueueList};
+use crate::web::{record, AppError, AppState, Current};
+
+/// The list and flash message of a queue URL (`/?list=unmatched&m=approved`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ListQuery {
+    list: Option<String>,
+    m: Option<String>,
+}
+
+fn parse_time(value: Option<&str>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value?)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+}
+
+fn parse_date(value: Option<&str>) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(value?.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// The display name of a document type code (LOINC), else the code itself.
+fn type_display(code: Option<&str>) -> Option<String> {
+    code.map(|code| him_extract::loinc_display(code).unwrap_or(code).to_string())
+}
+
+/// What an unmatched reason means, for the people fixing it.
+pub(crate) fn reason_label(reason: &str) -> &'static str {
+    match reason {
+        "no_candidate" => "No patient of the index matches",
+        "mrn_conflict" => "The MRN belongs to another patient",
+        "dob_conflict" => "The date of birth disagrees with the index",
+        "ambiguous" => "Several patients match equally",
+        "mrn_only" => "Only the MRN could be read",
+        "insufficient_fields" => "Too few identifiers could be read",
+        "conflicting_fields" => "The identifiers on the document contradict each other",
+        "demographics_mismatch" => "The spoken header contradicts the device's demographics",
+        "uncorroborated" => "The device's demographics are not confirmed by the dictation",
+        "cover_sheet_conflict" => "The cover sheet disagrees with the pages",
+        "cover_sheet_unknown_patient" => "The cover sheet names a patient the index lacks",
+        "separator_unreadable" => "The batch separator sheet is unreadable",
+        _ => "Not matched",
+    }
+}
+
+/// A queue row as the pages show it: the patient (from the index for filed documents), the type's name,
+/// the age and its turnaround colour, the live claim holder and the unmatched reason in words.
+pub(crate) fn row(state: &AppState, item: &QueueItem, now: DateTime<Utc>) -> Value {
+    let mut value = json!(item);
+    let since = parse_time(Some(&item.received_at));
+    value["age"] = json!(since.map(|since| clocks::age_label((now - since).num_seconds())));
+    let waiting = item.review_status == "pending";
+    value["tat"] = json!(since.filter(|_| waiting).map(|since| clocks::age_class(
+        since,
+        now,
+        item.stat,
+        &state.config.turnaround
+    )));
+    value["holder"] = json!(queue::claim_holder(item));
+    value["type_display"] = json!(type_display(item.document_type.as_deref()));
+    let indexed = (item.status == "filed")
+        .then(|| item.mrn.as_deref().and_then(|mrn| state.patients.view(mrn)))
+        .flatten();
+    match indexed {
+        Some(patient) => {
+            value["patient"] = json!(patient.display());
+            value["dob"] = json!(patient.birth_date);
+        }
+        None => {
+            value["patient"] = json!(item.patient_name);
+            value["dob"] = json!(item.birth_date);
+        }
+    }
+    value["reason_label"] = json!(item.unmatched_reason.as_deref().map(reason_label));
+    value
+}
+
+/// A queue row as the clocks see it.
+pub(crate) fn timeline(item: &QueueItem) -> Timeline {
+    Timeline {
+        document_id: item.document_id.clone(),
+        kind: item.kind.clone(),
+        document_type: type_display(item.document_type.as_deref()),
+        station: item.station.clone(),
+        stat: item.stat,
+        mrn: item.mrn.clone(),
+        reviewer: item.approved_by.clone(),
+        author: item.author.clone(),
+        review_status: item.review_status.clone(),
+        awaiting_signature: item.awaiting_signature,
+        submitted_at: parse_time(Some(&item.received_at)),
+        filed_at: parse_time(item.filed_at.as_deref()),
+        claimed_at: parse_time(item.claimed_at.as_deref()),
+        approved_at: parse_time(item.approved_at.as_deref()),
+        signed_at: parse_time(item.signed_at.as_deref()),
+        date_of_service: parse_date(item.date_of_service.as_deref()),
+        discharged_on: parse_date(item.discharge_date.as_deref()),
+    }
+}
+
+fn list_of(name: Option<&str>) -> (QueueList, &'static str) {
+    match name {
+        Some("unmatched") => (QueueList::Unmatched, "unmatched"),
+        Some("approved") => (QueueList::Approved, "approved"),
+        Some("returned") => (QueueList::Returned, "returned"),
+        Some("rejected") => (QueueList::Rejected, "rejected"),
+        _ => (QueueList::PendingReview, "pending"),
+    }
+}
+
+/// The queue: one list at a time (pending review, unmatched, approved, returned, rejected) with counts,
+/// search over the filed documents and the patient index, filters, sort, paging and "my claims".
+/// Clinicians get the notes waiting for their signature.
+pub(crate) async fn queue(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Query(mut filter): Query<QueueFilter>,
+    Query(list): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let user = &current.session.user;
+    let message = super::pages::message(list.m.as_deref());
+    if user.role == Role::Clinician {
+        let to_sign = match &user.author {
+            Some(author) => queue::awaiting_signature(&state.db, author)?,
+            None => Vec::new(),
+        };
+        let rows: Vec<Value> = to_sign.iter().map(|item| row(&state, item, now)).collect();
+        return state.templates.render(
+            "sign.html",
+            json!({"user": user, "csrf": current.session.csrf, "message": message, "to_sign": rows}),
+        );
+    }
+    let (which, list_name) = list_of(list.list.as_deref());
+    filter.me = Some(user.name.clone());
+    let q = filter.q.clone().unwrap_or_default();
+    let patients = if q.trim().is_empty() {
+        Vec::new()
+    } else {
+        state.patients.search(&q, 20)
+    };
+    filter.mrns = patients.iter().map(|p| p.mrn.clone()).collect();
+    let page = queue::list_page(&state.db, which, &filter)?;
+    let counts = {
+        let plain = QueueFilter::default();
+        let mut counts = serde_json::Map::new();
+        for (list, name) in [
+            (QueueList::PendingReview, "pending"),
+            (QueueList::Unmatched, "unmatched"),
+            (QueueList::Approved, "approved"),
+            (QueueList::Returned, "returned"),
+            (QueueList::Rejected, "rejected"),
+        ] {
+            counts.insert(
+                name.to_string(),
+                json!(queue::count(&state.db, list, &plain)?),
+            );
+        }
+        counts
+    };
+    let oldest = queue::oldest_waiting(&state.db)?
+        .and_then(|since| parse_time(Some(&since)))
+        .map(|since| clocks::age_label((now - since).num_seconds()));
+    if !q.trim().is_empty() {
+        record(&state, &current, "search", None, "").await?;
+    }
+    let rows: Vec<Value> = page
+        .items
+        .iter()
+        .map(|item| row(&state, item, now))
+        .collect();
+    // The query string of this view without its page, for the paging and sorting links.
+    let mut keep = form_urlencoded::Serializer::new(String::new());
+    keep.append_pair("list", list_name);
+    for (key, value) in [
+        ("q", &filter.q),
+        ("kind", &filter.kind),
+        ("document_type", &filter.document_type),
+        ("station", &filter.station),
+        ("risk", &filter.risk),
+        ("sort", &filter.sort),
+        ("mine", &filter.mine),
+    ] {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            keep.append_pair(key, value);
+        }
+    }
+    state.templates.render(
+        "queue.html",
+        json!({
+            "user": user, "csrf": current.session.csrf, "message": message,
+            "list": list_name, "rows": rows, "counts": counts, "oldest": oldest,
+            "page": page.page, "pages": page.pages, "total": page.total, "keep": keep.finish(),
+            "patients": patients,
+            "filter": {"kind": filter.kind, "document_type": filter.document_type, "q": filter.q,
+                       "station": filter.station, "sort": filter.sort,
+                       "risk": filter.risk.is_some_and(|r| !r.is_empty()),
+                       "mine": filter.mine.is_some_and(|r| !r.is_empty())},
+            "kinds": queue::distinct(&state.db, "kind")?,
+            "types": queue::distinct(&state.db, "document_type")?
+                .into_iter()
+                .map(|code| json!({"code": code, "name": type_display(Some(&code))}))
+                .collect::<Vec<_>>(),
+            "stations": queue::distinct(&state.db, "station")?,
+            "targets": state.config.turnaround,
+        }),
+    )
+}
+
+/// Approve-and-next: claims the next document waiting for review (STAT first, then the oldest) that
+/// nobody else holds and opens it; back to the queue when none is left.
+pub(crate) async fn next(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+    Query(list): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    if !current.session.user.role.can_review() {
+        return Err(AppError::Forbidden);
+    }
+    let message = list.m.as_deref().filter(|m| *m == "approved");
+    let waiting = queue::list_queue(&state.db, QueueList::PendingReview, &QueueFilter::default())?;
+    for item in waiting {
+        let free = queue::claim_holder(&item).is_none_or(|holder| holder == current.name());
+        if free
+            && queue::claim(
+                &state.db,
+                &item.document_id,
+                current.name(),
+                state.config.claim_ttl_minutes,
+            )?
+        {
+            let flash = message.map_or(String::new(), |m| format!("?m={m}"));
+            return Ok(
+                Redirect::to(&format!("/documents/{}{flash}", item.document_id)).into_response(),
+            );
+        }
+    }
+    Ok(Redirect::to("/?m=done").into_response())
+}
+
+/// The clocks of every indexed document.
+fn timelines(state: &AppState) -> Result<Vec<Timeline>, AppError> {
+    Ok(queue::all_documents(&state.db)?
+        .iter()
+        .map(timeline)
+        .collect())
+}
+
+/// The supervisor dashboard: turnaround percentiles per document type, station, priority and reviewer;
+/// the backlog by age; the open deficiencies by physician.
+pub(crate) async fn dashboard(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+) -> Result<Response, AppError> {
+    if !current.session.user.role.is_supervisor() {
+        return Err(AppError::Forbidden);
+    }
+    let now = state.clock.now();
+    let timelines = timelines(&state)?;
+    let tat = clocks::turnaround(&timelines);
+    let backlog = clocks::backlog(&timelines, now, &state.config.turnaround);
+    let deficiencies =
+        clocks::deficiencies(&timelines, &state.config.deficiencies, now.date_naive());
+    let physicians = clocks::by_physician(&deficiencies);
+    let rows: Vec<Value> = tat
+        .iter()
+        .map(|row| {
+            json!({"stage": row.stage.as_str(), "dimension": row.dimension.as_str(), "value": row.value,
+                   "count": row.seconds.count, "p50": clocks::age_label(row.seconds.p50),
+                   "p90": clocks::age_label(row.seconds.p90), "max": clocks::age_label(row.seconds.max)})
+        })
+        .collect();
+    state.templates.render(
+        "dashboard.html",
+        json!({"user": current.session.user, "csrf": current.session.csrf, "tat": rows,
+               "backlog": backlog, "physicians": physicians, "targets": state.config.turnaround,
+               "oldest": backlog.oldest_seconds.map(clocks::age_label),
+               "open": deficiencies.len(),
+               "delinquent": deficiencies.iter().filter(|d| d.delinquent).count()}),
+    )
+}
+
+/// The deficiencies a user may see: every one for supervisors, a clinician's own (by author name).
+fn visible_deficiencies(state: &AppState, current: &Current) -> Result<Vec<Deficiency>, AppError> {
+    let user = &current.session.user;
+    let all = clocks::deficiencies(
+        &timelines(state)?,
+        &state.config.deficiencies,
+        state.clock.now().date_naive(),
+    );
+    if user.role.is_supervisor() {
+        return Ok(all);
+    }
+    match (user.role, &user.author) {
+        (Role::Clinician, Some(author)) => {
+            let me = crate::workflow::normalize_author(author);
+            Ok(all
+                .into_iter()
+                .filter(|d| !me.is_empty() && crate::workflow::normalize_author(&d.physician) == me)
+                .collect())
+        }
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+/// Chart deficiencies: delinquent by physician, then every open deficiency, most overdue first.
+pub(crate) async fn deficiencies(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+) -> Result<Response, AppError> {
+    let deficiencies = visible_deficiencies(&state, &current)?;
+    record(&state, &current, "view_deficiencies", None, "").await?;
+    let rows: Vec<Value> = deficiencies
+        .iter()
+        .map(|d| json!({"deficiency": d, "label": d.kind.label()}))
+        .collect();
+    state.templates.render(
+        "deficiencies.html",
+        json!({"user": current.session.user, "csrf": current.session.csrf,
+               "physicians": clocks::by_physician(&deficiencies), "rows": rows,
+               "today": state.clock.now().date_naive().to_string(),
+               "rules": state.config.deficiencies}),
+    )
+}
+
+/// The deficiencies as CSV (the monthly delinquent-records report by physician).
+pub(crate) async fn deficiencies_csv(
+    State(state): State<AppState>,
+    Extension(current): Extension<Current>,
+) -> Result<Response, AppError> {
+    let deficiencies = visible_deficiencies(&state, &current)?;
+    record(
+        &state,
+        &current,
+        "export_deficiencies",
+        None,
+        &format!("{} rows", deficiencies.len()),
+    )
+    .await?;
+    let today = state.clock.now().date_naive();
+    let mut response = clocks::deficiencies_csv(&deficiencies).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"deficiencies-{today}.csv\""
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// Prometheus metrics: turnaround summaries per stage and priority, backlog per age bucket, overdue counts.
+/// Aggregates only, with no identifier, name or free text in any label: served without a session.
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+    let timelines = timelines(&state)?;
+    let text = clocks::prometheus(
+        &clocks::turnaround(&timelines),
+        &clocks::backlog(&timelines, state.clock.now(), &state.config.turnaround),
+    );
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unmatched_reason_has_words() {
+        for reason in [
+            "no_candidate",
+            "mrn_conflict",
+            "dob_conflict",
+            "ambiguous",
+            "mrn_only",
+            "insufficient_fields",
+            "conflicting_fields",
+            "demographics_mismatch",
+            "uncorroborated",
+            "cover_sheet_conflict",
+            "cover_sheet_unknown_patient",
+            "separator_unreadable",
+        ] {
+            assert_ne!(reason_label(reason), "Not matched", "{reason}");
+        }
+        assert_eq!(reason_label("anything else"), "Not matched");
+    }
+
+    #[test]
+    fn type_codes_read_as_names() {
+        assert_eq!(
+            type_display(Some("18842-5")).as_deref(),
+            Some("Discharge summary")
+        );
+        assert_eq!(type_display(Some("x")).as_deref(), Some("x"));
+    }
+}
