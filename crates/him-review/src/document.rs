@@ -123,6 +123,71 @@ fn percent(part: f64, whole: f64) -> f64 {
     }
 }
 
+/// Words a field's source may span and still be boxed on the page.
+const MAX_SOURCE_WORDS: usize = 8;
+
+/// Word probability under which a transcript word is marked for checking against the audio.
+const LOW_WORD_PROBABILITY: f32 = 0.5;
+
+/// Whether a transcript token is no speech: whisper's `[BLANK_AUDIO]`, `[MUSIC]`, `(coughs)`, `*sighs*`.
+fn is_non_speech(text: &str) -> bool {
+    let text = text.trim();
+    let wrapped = |open: char, close: char| {
+        text.len() >= 2 && text.starts_with(open) && text.ends_with(close)
+    };
+    !text.is_empty() && (wrapped('[', ']') || wrapped('(', ')') || wrapped('*', '*'))
+}
+
+/// What a risk flag asks the reviewer to check, in words.
+pub(crate) fn flag_label(flag: &him_core::RiskFlag) -> String {
+    let code = serde_json::to_value(flag)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    match code.as_str() {
+        "text_in_silence" => "text where the audio is silent".to_string(),
+        "repetition_loop" => "repeated phrase (possible recognition loop)".to_string(),
+        "low_logprob" => "low recognition confidence".to_string(),
+        "low_confidence_words" => "several uncertain words".to_string(),
+        "low_confidence_number" => "uncertain number or dose".to_string(),
+        "temperature_fallback" => "hard to recognise (decoder fallback)".to_string(),
+        "demographics_mismatch_mrn" => "spoken MRN differs from the device's".to_string(),
+        "demographics_mismatch_dob" => "spoken date of birth differs from the device's".to_string(),
+        "demographics_mismatch_name" => "spoken name differs from the device's".to_string(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// The transcript as the page shows it: non-speech tokens left out, uncertain words marked, flags in words.
+fn transcript_view(transcript: &him_core::Transcript) -> Value {
+    let segments: Vec<Value> = transcript
+        .segments
+        .iter()
+        .filter(|segment| !is_non_speech(&segment.text) || !segment.flags.is_empty())
+        .map(|segment| {
+            let words: Vec<Value> = segment
+                .words
+                .iter()
+                .filter(|word| !is_non_speech(&word.text))
+                .map(|word| {
+                    serde_json::json!({"text": word.text, "start_ms": word.start_ms, "end_ms": word.end_ms,
+                                       "low": word.probability < LOW_WORD_PROBABILITY,
+                                       "probability": format!("{:.2}", word.probability)})
+                })
+                .collect();
+            let text = if is_non_speech(&segment.text) {
+                String::new()
+            } else {
+                segment.text.clone()
+            };
+            serde_json::json!({"text": text, "start_ms": segment.start_ms, "end_ms": segment.end_ms,
+                               "words": words,
+                               "flags": segment.flags.iter().map(flag_label).collect::<Vec<_>>()})
+        })
+        .collect();
+    serde_json::json!({"segments": segments})
+}
+
 fn page_highlights(
     page: &Value,
     page_index: u64,
@@ -171,10 +236,19 @@ fn page_highlights(
         if page_of_field != page_index {
             continue;
         }
-        for (word, span) in words.iter().zip(&spans) {
-            if matches!(span, Some((s, e)) if *s < end && *e > start) {
-                highlights.extend(boxed(word, "field", name.as_str().to_string()));
-            }
+        let source: Vec<&Value> = words
+            .iter()
+            .zip(&spans)
+            .filter(|(_, span)| matches!(span, Some((s, e)) if *s < end && *e > start))
+            .map(|(word, _)| word)
+            .collect();
+        // A value read from a whole passage (a document type inferred from the text) is not boxed: its
+        // boxes would cover the page and hide the low-confidence marks.
+        if source.len() > MAX_SOURCE_WORDS {
+            continue;
+        }
+        for word in source {
+            highlights.extend(boxed(word, "field", name.as_str().to_string()));
         }
     }
     for word in &words {
@@ -254,7 +328,25 @@ pub(crate) async fn load(
         .iter()
         .filter_map(|m| m.matching.as_ref())
         .flat_map(|matching| matching.candidates.iter())
-        .filter_map(|candidate| patients.view(&candidate.mrn))
+        .filter_map(|candidate| {
+            let mut view = patients.view(&candidate.mrn)?;
+            let score = |name: &str, value: Option<f32>| {
+                format!(
+                    "{name} {}",
+                    value.map_or_else(|| "not read".to_string(), |v| format!("{v:.2}"))
+                )
+            };
+            let s = &candidate.scores;
+            view.evidence = Some(format!(
+                "{} · {} · {} · {} · match {:.2}",
+                score("MRN", s.mrn),
+                score("DOB", s.date_of_birth),
+                score("family", s.family),
+                score("given", s.given),
+                candidate.score
+            ));
+            Some(view)
+        })
         .collect();
     let versions = state
         .versions
@@ -281,7 +373,7 @@ pub(crate) async fn load(
             .flat_map(review::transcript_flags)
             .map(|(i, _)| i)
             .collect(),
-        transcript: serde_json::to_value(&transcript).unwrap_or(Value::Null),
+        transcript: transcript.as_ref().map_or(Value::Null, transcript_view),
         candidates,
         review_status: state.status.as_str().to_string(),
         versions,
@@ -322,6 +414,16 @@ pub(crate) async fn audio_key(store: &Store, item: &QueueItem) -> Result<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_speech_tokens_are_recognised() {
+        for token in ["[BLANK_AUDIO]", " [MUSIC] ", "(coughs)", "*sighs*"] {
+            assert!(is_non_speech(token), "{token}");
+        }
+        for token in ["", "[", "blood pressure", "5 mg", "(sic"] {
+            assert!(!is_non_speech(token), "{token}");
+        }
+    }
     use serde_json::json;
 
     #[test]

@@ -32,6 +32,10 @@ pub struct PatientView {
     pub given: String,
     pub birth_date: Option<String>,
     pub sex: Option<String>,
+    /// How this patient compared with the document when the pipeline matched it (candidates only):
+    /// `MRN 1.00 · DOB 0.00 · family 0.92 · given 1.00`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 impl PatientView {
@@ -42,6 +46,7 @@ impl PatientView {
             given: record.given.join(" "),
             birth_date: record.birth_date.map(|date| date.to_string()),
             sex: record.sex.clone(),
+            evidence: None,
         }
     }
 

@@ -433,6 +433,22 @@ async fn worklists_in_chromium() {
     assert!(found.contains(&format!("/documents/{FILED}\"")));
     assert!(!found.contains(&format!("/documents/{DICTATION}\"")));
 
+    // The indexing screen of the unmatched chart: what was read, why it did not match, the candidates.
+    client
+        .goto(&format!("{base}/documents/{}", crate::support::UNMATCHED))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("read-demographics"))
+        .await
+        .unwrap();
+    std::fs::write(
+        screenshots.join("indexing.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
     // One hour after submission the STAT dictation is within its target; after two and a half, red.
     let row = format!("tr[data-id=\"{DICTATION}\"] td.age");
     client.goto(&format!("{base}/")).await.unwrap();

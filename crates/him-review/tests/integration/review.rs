@@ -257,7 +257,9 @@ both! {
         let ana = harness.login("ana").await;
         let page = harness.open(DICTATION, &ana).await.text();
         assert!(page.contains(r#"name="ack" value="1""#));
-        assert!(page.contains("text_in_silence"));
+        // The flag in words, not as its code.
+        assert!(page.contains("text where the audio is silent"), "{page}");
+        assert!(!page.contains("text_in_silence"));
         assert!(page.contains(&format!(r#"src="/documents/{DICTATION}/audio""#)));
         let path = format!("/documents/{DICTATION}/approve");
         let refused = harness

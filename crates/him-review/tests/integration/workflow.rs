@@ -713,7 +713,12 @@ both! {
             )
             .await);
 
-        let dir = std::env::temp_dir().join(format!("him-review-fhir-{}", std::process::id()));
+        // Run once per database in one process: a folder of each run's own.
+        let dir = std::env::temp_dir().join(format!(
+            "him-review-fhir-{}-{:?}",
+            std::process::id(),
+            crate::support::backend()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let mut files = Vec::new();
         let mut statuses = std::collections::BTreeSet::new();
