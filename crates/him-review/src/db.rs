@@ -28,7 +28,7 @@ const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
 
 /// The newest column of the queue index: an index without it is of an older layout and is dropped (it is
 /// rebuilt from the store at every start).
-const QUEUE_INDEX_SENTINEL: &str = "signed_at";
+const QUEUE_INDEX_SENTINEL: &str = "dictated_by";
 
 /// The schema, in SQLite's spelling; [`postgres_schema`] turns it into PostgreSQL's.
 const SCHEMA: &str = "
@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS documents (
     claimed_at TEXT,
     approved_at TEXT,
     approved_by TEXT,
-    signed_at TEXT
+    signed_at TEXT,
+    dictated_by TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_list ON documents(status, review_status, stat, received_at);
 CREATE TABLE IF NOT EXISTS audit (

@@ -53,6 +53,8 @@ pub struct QueueItem {
     pub approved_at: Option<String>,
     pub approved_by: Option<String>,
     pub signed_at: Option<String>,
+    /// The author as read from the document (the dictating physician), before any review.
+    pub dictated_by: Option<String>,
 }
 
 /// Which documents a queue list shows.
@@ -99,7 +101,7 @@ const COLUMNS: &str =
     "document_id, kind, status, location, received_at, document_type, station, stat, risk, mrn,
     review_status, claimed_by, claim_expires_at, author, awaiting_signature, patient_name, birth_date,
     unmatched_reason, date_of_service, discharge_date, filed_at, claimed_at, approved_at, approved_by,
-    signed_at";
+    signed_at, dictated_by";
 
 fn item(row: &Row) -> Result<QueueItem> {
     let location: String = row.get(3)?;
@@ -132,6 +134,7 @@ fn item(row: &Row) -> Result<QueueItem> {
         approved_at: row.get(22)?,
         approved_by: row.get(23)?,
         signed_at: row.get(24)?,
+        dictated_by: row.get(25)?,
     })
 }
 
@@ -210,6 +213,7 @@ fn describe(
         approved_at: None,
         approved_by: None,
         signed_at: None,
+        dictated_by: fields.and_then(|f| value(f.author.as_ref())),
     }
 }
 
@@ -279,14 +283,14 @@ fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
     db.execute(
         "INSERT INTO documents (document_id, kind, status, location, received_at, document_type, station, stat,
              risk, mrn, review_status, author, awaiting_signature, patient_name, birth_date, unmatched_reason,
-             date_of_service, discharge_date, filed_at, approved_at, approved_by, signed_at)
+             date_of_service, discharge_date, filed_at, approved_at, approved_by, signed_at, dictated_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-             ?21, ?22)
+             ?21, ?22, ?23)
          ON CONFLICT(document_id) DO UPDATE SET kind = ?2, status = ?3, location = ?4, received_at = ?5,
              document_type = ?6, station = ?7, stat = ?8, risk = ?9, mrn = ?10, review_status = ?11,
              author = ?12, awaiting_signature = ?13, patient_name = ?14, birth_date = ?15,
              unmatched_reason = ?16, date_of_service = ?17, discharge_date = ?18, filed_at = ?19,
-             approved_at = ?20, approved_by = ?21, signed_at = ?22",
+             approved_at = ?20, approved_by = ?21, signed_at = ?22, dictated_by = ?23",
         args![
             &row.document_id,
             &row.kind,
@@ -309,7 +313,8 @@ fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
             &row.filed_at,
             &row.approved_at,
             &row.approved_by,
-            &row.signed_at
+            &row.signed_at,
+            &row.dictated_by
         ],
     )?;
     Ok(())
@@ -715,6 +720,29 @@ pub fn awaiting_signature(db: &Db, author: &str) -> Result<Vec<QueueItem>> {
     Ok(items)
 }
 
+/// Dictations of `author` (as dictated, compared without titles or punctuation) that HIM returned to them,
+/// newest first: "returned to me".
+pub fn returned_to(db: &Db, author: &str) -> Result<Vec<QueueItem>> {
+    let wanted = crate::workflow::normalize_author(author);
+    let rows = items(db.query(
+        &format!(
+            "SELECT {COLUMNS} FROM documents WHERE review_status = 'returned' AND kind = 'dictation'
+             ORDER BY received_at DESC, document_id ASC"
+        ),
+        Vec::new(),
+    )?)?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| {
+            let theirs = row
+                .dictated_by
+                .as_deref()
+                .map(crate::workflow::normalize_author);
+            !wanted.is_empty() && theirs.as_deref() == Some(wanted.as_str())
+        })
+        .collect())
+}
+
 /// Breaks whatever claim is on a document and gives it to `reviewer` (supervisors). Returns the previous
 /// holder, if any.
 pub fn break_claim(
@@ -782,6 +810,7 @@ mod tests {
             approved_at: None,
             approved_by: None,
             signed_at: None,
+            dictated_by: None,
         }
     }
 
@@ -797,6 +826,78 @@ mod tests {
             .map(|item| item.document_id)
             .collect();
         assert_eq!(ids, ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn search_words_are_dates_ids_numbers_or_names() {
+        assert_eq!(
+            search_terms("Smith, 03/12/1980 40158388 f1379b7e O'Neil"),
+            vec![
+                SearchTerm::Word("smith".to_string()),
+                SearchTerm::Date("1980-03-12".to_string()),
+                SearchTerm::Number("40158388".to_string()),
+                SearchTerm::Id("f1379b7e".to_string()),
+                SearchTerm::Word("o'neil".to_string()),
+            ]
+        );
+        // LIKE wildcards typed into the box match themselves away, not everything.
+        assert_eq!(search_terms("%_%"), vec![SearchTerm::Word(String::new())]);
+        assert_eq!(
+            search_terms("2024-02-30"),
+            vec![SearchTerm::Number("20240230".to_string())]
+        );
+    }
+
+    #[test]
+    fn lists_page_by_fifty_and_narrow_to_my_claims() {
+        let db = Db::in_memory().unwrap();
+        for n in 0..55 {
+            upsert(
+                &db,
+                &row(
+                    &format!("d{n:02}"),
+                    &format!("2024-01-01T00:{n:02}:00Z"),
+                    false,
+                ),
+            )
+            .unwrap();
+        }
+        let mut filter = QueueFilter::default();
+        let first = list_page(&db, QueueList::PendingReview, &filter).unwrap();
+        assert_eq!((first.total, first.pages, first.items.len()), (55, 2, 50));
+        assert_eq!(first.items[0].document_id, "d00");
+        filter.page = Some(2);
+        let second = list_page(&db, QueueList::PendingReview, &filter).unwrap();
+        assert_eq!(second.items.len(), 5);
+        assert_eq!(second.items[0].document_id, "d50");
+        // A page past the end shows the last one.
+        filter.page = Some(9);
+        assert_eq!(
+            list_page(&db, QueueList::PendingReview, &filter)
+                .unwrap()
+                .page,
+            2
+        );
+        assert!(claim(&db, "d07", "ana", 30).unwrap());
+        let mine = QueueFilter {
+            mine: Some("1".to_string()),
+            me: Some("ana".to_string()),
+            ..QueueFilter::default()
+        };
+        let ids: Vec<_> = list_queue(&db, QueueList::PendingReview, &mine)
+            .unwrap()
+            .into_iter()
+            .map(|item| item.document_id)
+            .collect();
+        assert_eq!(ids, ["d07"]);
+        let newest = QueueFilter {
+            sort: Some("newest".to_string()),
+            ..QueueFilter::default()
+        };
+        assert_eq!(
+            list_queue(&db, QueueList::PendingReview, &newest).unwrap()[0].document_id,
+            "d54"
+        );
     }
 
     #[test]

@@ -1082,6 +1082,7 @@ mod tests {
             approved_at: None,
             approved_by: None,
             signed_at: None,
+            dictated_by: None,
         };
         let original = BTreeMap::from([("mrn".to_string(), "40158388".to_string())]);
         let input = |mrn: &str| ReviewInput {

@@ -99,7 +99,7 @@ pub(crate) fn timeline(item: &QueueItem) -> Timeline {
         stat: item.stat,
         mrn: item.mrn.clone(),
         reviewer: item.approved_by.clone(),
-        author: item.author.clone(),
+        author: item.author.clone().or_else(|| item.dictated_by.clone()),
         review_status: item.review_status.clone(),
         awaiting_signature: item.awaiting_signature,
         submitted_at: parse_time(Some(&item.received_at)),
@@ -135,14 +135,20 @@ pub(crate) async fn queue(
     let user = &current.session.user;
     let message = super::pages::message(list.m.as_deref());
     if user.role == Role::Clinician {
-        let to_sign = match &user.author {
-            Some(author) => queue::awaiting_signature(&state.db, author)?,
-            None => Vec::new(),
+        let (to_sign, returned) = match &user.author {
+            Some(author) => (
+                queue::awaiting_signature(&state.db, author)?,
+                queue::returned_to(&state.db, author)?,
+            ),
+            None => (Vec::new(), Vec::new()),
         };
-        let rows: Vec<Value> = to_sign.iter().map(|item| row(&state, item, now)).collect();
+        let rows = |items: &[QueueItem]| -> Vec<Value> {
+            items.iter().map(|item| row(&state, item, now)).collect()
+        };
         return state.templates.render(
             "sign.html",
-            json!({"user": user, "csrf": current.session.csrf, "message": message, "to_sign": rows}),
+            json!({"user": user, "csrf": current.session.csrf, "message": message,
+                   "to_sign": rows(&to_sign), "returned": rows(&returned)}),
         );
     }
     let (which, list_name) = list_of(list.list.as_deref());

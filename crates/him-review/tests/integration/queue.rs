@@ -6,7 +6,7 @@ use him_queue::{EventKind, EventMessage, SCHEMA_VERSION};
 use him_review::{apply_event, find_document, reindex, Db};
 use him_store::Key;
 
-use crate::support::{patient_folder, Harness, DICTATION, FILED, UNMATCHED};
+use crate::support::{patient_folder, Harness, DICTATION, FILED, FILED_MRN, UNMATCHED};
 
 both! {
     /// The queue shows counts and the oldest age, STAT first, and unmatched charts in their own list.
@@ -244,5 +244,84 @@ both! {
             .text();
         assert!(by_id.contains(&format!("/documents/{FILED}\"")));
         assert!(!by_id.contains(&format!("/documents/{DICTATION}\"")));
+    }
+}
+
+both! {
+    /// A dictation HIM returns is "returned to me" for its author and a returned-transcription deficiency
+    /// under their name; before that it is a transcription not yet reviewed. Clinicians see only their own
+    /// deficiencies, reviewers none, and the dashboard is for supervisors.
+    async fn returned_dictations_reach_their_author_and_the_deficiency_report() {
+        let harness = Harness::new().await;
+        let (ana, sue, cleo) = (
+            harness.login("ana").await,
+            harness.login("sue").await,
+            harness.login("cleo").await,
+        );
+        let csv = harness.get("/deficiencies.csv", Some(&sue)).await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert_eq!(csv.content_type.as_deref(), Some("text/csv; charset=utf-8"));
+        let line = |text: &str| {
+            text.lines()
+                .find(|line| line.contains(DICTATION))
+                .map(str::to_string)
+                .unwrap_or_else(|| panic!("{text}"))
+        };
+        let before = line(&csv.text());
+        assert!(
+            before.starts_with("Jane Smith,") && before.contains("Transcription not reviewed"),
+            "{before}"
+        );
+        harness.open(DICTATION, &ana).await;
+        let returned = harness
+            .post(
+                &format!("/documents/{DICTATION}/return"),
+                Some(&ana),
+                &[("kind", "return"), ("reason", "inaudible after 0:40")],
+            )
+            .await;
+        assert_eq!(returned.status, StatusCode::SEE_OTHER);
+        let after = line(&harness.get("/deficiencies.csv", Some(&sue)).await.text());
+        assert!(after.contains("Returned transcription"), "{after}");
+        // The clinician's page lists it as returned to them; their deficiencies are theirs only.
+        let page = harness.get("/", Some(&cleo)).await.text();
+        let returned_list = page.split("id=\"returned\"").nth(1).unwrap();
+        assert!(returned_list.contains(&format!("/documents/{DICTATION}\"")));
+        let own = harness.get("/deficiencies.csv", Some(&cleo)).await.text();
+        assert_eq!(own.lines().count(), 2, "{own}");
+        // The decided lists keep it.
+        let list = harness.get("/?list=returned", Some(&ana)).await.text();
+        assert!(list.contains(&format!("/documents/{DICTATION}\"")));
+        // Reviewers neither export deficiencies nor see the dashboard; supervisors do.
+        assert_eq!(
+            harness.get("/deficiencies.csv", Some(&ana)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            harness.get("/dashboard", Some(&ana)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let dashboard = harness.get("/dashboard", Some(&sue)).await;
+        assert_eq!(dashboard.status, StatusCode::OK);
+        assert!(dashboard.text().contains("id=\"turnaround\""));
+    }
+}
+
+both! {
+    /// `/metrics` answers without a session in the Prometheus text format, with aggregates only: no
+    /// document id, MRN, patient, station or user name anywhere.
+    async fn metrics_carry_no_identifiers() {
+        let harness = Harness::new().await;
+        let metrics = harness.get("/metrics", None).await;
+        assert_eq!(metrics.status, StatusCode::OK);
+        let text = metrics.text();
+        assert!(text.contains("# TYPE him_review_backlog_documents gauge"), "{text}");
+        assert!(text.contains("him_review_overdue_documents{priority=\"stat\"}"), "{text}");
+        assert!(text.contains("him_review_turnaround_seconds"), "{text}");
+        for secret in [
+            FILED, DICTATION, UNMATCHED, FILED_MRN, "40000001", "Schmitt", "Doe", "ED-2", "Jane",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
     }
 }
