@@ -788,6 +788,34 @@ pub fn create_test_database(admin_url: &str) -> Result<String> {
     Ok(format!("{server}/{name}{query}"))
 }
 
+/// Drops a database [`create_test_database`] made (its connections are closed by force).
+#[doc(hidden)]
+pub fn drop_test_database(admin_url: &str, url: &str) -> Result<()> {
+    let config: postgres::Config = admin_url.parse()?;
+    let name = url
+        .split('?')
+        .next()
+        .and_then(|base| base.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
+    if !name.starts_with("him_test_")
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(Error::InvalidInput {
+            detail: "not a test database".to_string(),
+        });
+    }
+    std::thread::spawn(move || -> Result<()> {
+        let mut client = config.connect(postgres::NoTls)?;
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+        Ok(())
+    })
+    .join()
+    .map_err(|_| Error::DatabaseUnavailable {
+        detail: "dropping the test database panicked".to_string(),
+    })?
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()

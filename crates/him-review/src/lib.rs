@@ -60,7 +60,7 @@ mod workflow;
 pub use accounts::{add_user, list_users, set_disabled, set_password, Role, User};
 pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
-pub use db::{create_test_database, is_postgres_url, Db, Dialect};
+pub use db::{create_test_database, drop_test_database, is_postgres_url, Db, Dialect};
 pub use error::{Error, Result};
 pub use events::{connect_and_follow, follow_events};
 pub use patients::{PatientView, Patients};

@@ -243,41 +243,43 @@ async fn attempt(app: axum::Router, name: &'static str, password: String) -> Sta
     app.oneshot(request).await.unwrap().status()
 }
 
-/// 40 wrong passwords for one user at once: the throttle is reserved before each check, so at most five
-/// passwords are checked (argon2) and every other attempt, then and later, answers 429.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_wrong_passwords_are_checked_at_most_the_limit() {
-    let (harness, state) = counted(ReviewConfig::default()).await;
-    let attempts: Vec<_> = (0..40)
-        .map(|i| {
-            tokio::spawn(attempt(
-                harness.app.clone(),
-                "bob",
-                format!("wrong-password-{i}"),
-            ))
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for attempt in attempts {
-        statuses.push(attempt.await.unwrap());
+both! {
+    multi_thread;
+    /// 40 wrong passwords for one user at once: the throttle is reserved before each check, so at most five
+    /// passwords are checked (argon2) and every other attempt, then and later, answers 429.
+    async fn parallel_wrong_passwords_are_checked_at_most_the_limit() {
+        let (harness, state) = counted(ReviewConfig::default()).await;
+        let attempts: Vec<_> = (0..40)
+            .map(|i| {
+                tokio::spawn(attempt(
+                    harness.app.clone(),
+                    "bob",
+                    format!("wrong-password-{i}"),
+                ))
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for attempt in attempts {
+            statuses.push(attempt.await.unwrap());
+        }
+        let checks = state.password_checks();
+        let wrong = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count();
+        let throttled = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert!(checks <= 5, "{checks} passwords checked");
+        assert_eq!(wrong as u64, checks, "{statuses:?}");
+        assert_eq!(wrong + throttled, 40, "{statuses:?}");
+        assert_eq!(
+            harness.try_login("bob", "password-123").await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(state.password_checks(), checks);
     }
-    let checks = state.password_checks();
-    let wrong = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::UNAUTHORIZED)
-        .count();
-    let throttled = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
-    assert!(checks <= 5, "{checks} passwords checked");
-    assert_eq!(wrong as u64, checks, "{statuses:?}");
-    assert_eq!(wrong + throttled, 40, "{statuses:?}");
-    assert_eq!(
-        harness.try_login("bob", "password-123").await.status,
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(state.password_checks(), checks);
 }
 
 both! {

@@ -64,8 +64,7 @@ pub fn backend() -> Backend {
 /// A database of its own on the PostgreSQL server of `HIM_TEST_POSTGRES` (by default the machine's,
 /// `postgres://postgres@127.0.0.1:5432/test`); fails, never skips, when there is none.
 pub fn postgres_url() -> String {
-    let admin = std::env::var("HIM_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let admin = postgres_admin();
     him_review::create_test_database(&admin).unwrap_or_else(|error| {
         panic!(
             "the review database tests need PostgreSQL at {admin} (start it: pg_ctlcluster \
@@ -74,17 +73,69 @@ pub fn postgres_url() -> String {
     })
 }
 
-/// An empty review database of the running test's backend.
-pub fn fresh_db() -> Db {
+fn postgres_admin() -> String {
+    std::env::var("HIM_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A PostgreSQL test database, dropped when the value is.
+pub struct TestDatabase(pub String);
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Best effort: a database left behind is dropped by the next test run.
+        let _ = him_review::drop_test_database(&postgres_admin(), &self.0);
+    }
+}
+
+/// An empty review database of the running test's backend (and, on PostgreSQL, what drops it).
+pub fn fresh_database() -> (Db, Option<TestDatabase>) {
     match backend() {
-        Backend::Sqlite => Db::in_memory().unwrap(),
-        Backend::Postgres => Db::postgres(&postgres_url(), 4).unwrap(),
+        Backend::Sqlite => (Db::in_memory().unwrap(), None),
+        Backend::Postgres => {
+            let url = postgres_url();
+            (Db::postgres(&url, 4).unwrap(), Some(TestDatabase(url)))
+        }
+    }
+}
+
+/// An empty review database of the running test's backend; a PostgreSQL one stays until the next run.
+pub fn fresh_db() -> Db {
+    match fresh_database() {
+        (db, Some(database)) => {
+            std::mem::forget(database);
+            db
+        }
+        (db, None) => db,
     }
 }
 
 /// Runs a router test twice, on SQLite and on PostgreSQL: `both! { async fn name() { … } }` makes the tests
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres` (`both! { multi_thread; async fn … }` on a 4-thread runtime).
 macro_rules! both {
+    (multi_thread; $(#[$meta:meta])* async fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run() $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                $crate::support::BACKEND
+                    .scope($crate::support::Backend::Sqlite, run())
+                    .await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                $crate::support::BACKEND
+                    .scope($crate::support::Backend::Postgres, run())
+                    .await
+            }
+        }
+    };
     ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
         $(#[$meta])*
         mod $name {
@@ -116,6 +167,8 @@ pub struct Harness {
     pub db: Db,
     /// The state behind `app`, for calling the library directly.
     pub state: AppState,
+    /// The PostgreSQL database of this harness, dropped with it.
+    pub database: Option<TestDatabase>,
 }
 
 pub struct Response {
@@ -326,7 +379,10 @@ impl Harness {
     }
 
     pub async fn with_config(config: ReviewConfig) -> Self {
-        Self::on(config, Self::fixture_store().await, fresh_db()).await
+        let (db, database) = fresh_database();
+        let mut harness = Self::on(config, Self::fixture_store().await, db).await;
+        harness.database = database;
+        harness
     }
 
     /// The in-memory store of two charts and a dictation.
@@ -379,6 +435,7 @@ impl Harness {
             store,
             db,
             state,
+            database: None,
         }
     }
 
