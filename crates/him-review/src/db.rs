@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS documents (
     dictated_by TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_list ON documents(status, review_status, stat, received_at);
+CREATE INDEX IF NOT EXISTS documents_decided ON documents(review_status, received_at);
 CREATE TABLE IF NOT EXISTS audit (
     key TEXT PRIMARY KEY,
     at TEXT NOT NULL,
