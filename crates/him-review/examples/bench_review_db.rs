@@ -40,7 +40,7 @@ fn fill(db: &Db, rows: usize) {
             };
             values.push(format!(
                 "('{n:032x}', '{kind}', '{status}', '{location}', '2024-{month:02}-{day:02}T{hour:02}:00:00Z', \
-                 '11506-3', 'SCAN-{station}', {stat}, 0, '{mrn}', '{review}', '{family}, {given}', \
+                 '11506-3', 'SCAN-{station}', {stat}, 0, '{mrn:08}', '{review}', '{family}, {given}', \
                  '19{year:02}-0{m}-1{d}', '2024-01-01T00:00:00Z')",
                 kind = if n % 4 == 0 { "dictation" } else { "chart" },
                 month = 1 + n % 12,
@@ -48,7 +48,7 @@ fn fill(db: &Db, rows: usize) {
                 hour = n % 24,
                 station = n % 9,
                 stat = i32::from(n % 13 == 0),
-                mrn = format!("{:08}", 40_000_000 + n % 50_000),
+                mrn = 40_000_000 + n % 50_000,
                 year = n % 100,
                 m = 1 + n % 9,
                 d = n % 10,
