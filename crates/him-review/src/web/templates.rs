@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::web::AppError;
 
-const TEMPLATES: [(&str, &str); 12] = [
+const TEMPLATES: [(&str, &str); 13] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("queue.html", include_str!("../templates/queue.html")),
@@ -30,6 +30,10 @@ const TEMPLATES: [(&str, &str); 12] = [
     (
         "deficiencies.html",
         include_str!("../templates/deficiencies.html"),
+    ),
+    (
+        "physicians.html",
+        include_str!("../templates/physicians.html"),
     ),
 ];
 

@@ -43,6 +43,26 @@ fn require(program: &str) {
     );
 }
 
+/// Serves `app` on a free loopback port and starts chromedriver on another (Chromium and chromedriver are
+/// required): the app's base URL, the driver (killed when dropped) and its port.
+async fn serve_with_driver(app: axum::Router) -> (String, Driver, u16) {
+    require("chromium");
+    require("chromedriver");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = free_port();
+    let driver = Driver(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    (base, driver, port)
+}
+
 async fn session(builder: &mut ClientBuilder<HttpConnector>, port: u16, profile: &Path) -> Client {
     let capabilities = json!({"goog:chromeOptions": {"args": [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -111,23 +131,8 @@ fn pending_list(html: &str) -> &str {
 /// an approved dictation.
 #[tokio::test]
 async fn reviewers_supervisor_and_clinician_work_in_chromium() {
-    require("chromium");
-    require("chromedriver");
     let harness = Harness::new().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = harness.app.clone();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let port = free_port();
-    let _driver = Driver(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
+    let (base, _driver, port) = serve_with_driver(harness.app.clone()).await;
     let profiles = std::env::temp_dir().join(format!("him-review-chromium-{}", std::process::id()));
     // Plain HTTP to the local chromedriver: no TLS stack needed.
     let mut builder = ClientBuilder::new(HttpConnector::new());
@@ -286,20 +291,7 @@ async fn reviewers_supervisor_and_clinician_work_in_chromium() {
         .unwrap());
 
     // The dictation, approved by HIM, waits for its author; the clinician signs it.
-    let ana = harness.login("ana").await;
-    harness.open(DICTATION, &ana).await;
-    let approved = harness
-        .post(
-            &format!("/documents/{DICTATION}/approve"),
-            Some(&ana),
-            &[
-                ("text", "Consultation note."),
-                ("ack", "1"),
-                ("field.author", "Jane Smith"),
-            ],
-        )
-        .await;
-    assert_eq!(approved.status, axum::http::StatusCode::SEE_OTHER);
+    harness.approve_dictation().await;
     bob_client.delete_all_cookies().await.unwrap();
     login(&bob_client, &base, "cleo").await;
     bob_client
@@ -375,8 +367,6 @@ fn at(time: &str) -> chrono::DateTime<chrono::Utc> {
 /// dictation the day after it fell due, not before.
 #[tokio::test]
 async fn worklists_in_chromium() {
-    require("chromium");
-    require("chromedriver");
     const COPIES: [&str; 2] = [
         "f1379b7ea443afb88b895d460f944e01",
         "f1379b7ea443afb88b895d460f944e02",
@@ -391,18 +381,7 @@ async fn worklists_in_chromium() {
     // The dictation (STAT, submitted 2024-03-01 09:59:58Z) is the oldest work; one hour later.
     let (clock, time) = him_review::Clock::manual(at("2024-03-01T11:00:00Z"));
     let app = him_review::router(harness.state.clone().with_clock(clock));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let port = free_port();
-    let _driver = Driver(
-        Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts"),
-    );
+    let (base, _driver, port) = serve_with_driver(app).await;
     let profiles =
         std::env::temp_dir().join(format!("him-review-worklists-{}", std::process::id()));
     let mut builder = ClientBuilder::new(HttpConnector::new());
@@ -475,20 +454,7 @@ async fn worklists_in_chromium() {
     .unwrap();
 
     // HIM approves the dictation (its flag acknowledged): it waits for Dr. Smith's signature.
-    let ana = harness.login("ana").await;
-    harness.open(DICTATION, &ana).await;
-    let approved = harness
-        .post(
-            &format!("/documents/{DICTATION}/approve"),
-            Some(&ana),
-            &[
-                ("text", "Consultation note."),
-                ("ack", "1"),
-                ("field.author", "Jane Smith"),
-            ],
-        )
-        .await;
-    assert_eq!(approved.status, axum::http::StatusCode::SEE_OTHER);
+    harness.approve_dictation().await;
 
     // Keyboard only: from the queue, Alt+Shift+N opens the next document; on each, Alt+Shift+N approves it
     // and opens the next, until nothing is left.

@@ -518,6 +518,25 @@ impl Harness {
         self.send(request).await
     }
 
+    /// Ana opens the flagged dictation and approves it, its flag acknowledged and authored by Jane Smith:
+    /// it then waits for the clinician `cleo`'s signature.
+    pub async fn approve_dictation(&self) {
+        let ana = self.login("ana").await;
+        self.open(DICTATION, &ana).await;
+        let approved = self
+            .post(
+                &format!("/documents/{DICTATION}/approve"),
+                Some(&ana),
+                &[
+                    ("text", "Consultation note."),
+                    ("ack", "1"),
+                    ("field.author", "Jane Smith"),
+                ],
+            )
+            .await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER);
+    }
+
     pub async fn login(&self, name: &str) -> Login {
         let response = self.try_login(name, "password-123").await;
         assert_eq!(response.status, StatusCode::SEE_OTHER, "login of {name}");
