@@ -776,42 +776,48 @@ pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &Folder, mrn: &
     Ok(())
 }
 
+/// A filed chart waiting for review, for tests.
+#[cfg(test)]
+pub(crate) fn pending_chart(id: &str, mrn: &str, received_at: &str, stat: bool) -> QueueItem {
+    QueueItem {
+        document_id: id.to_string(),
+        kind: "chart".to_string(),
+        status: "filed".to_string(),
+        location: him_store::Folder::Patient(
+            him_core::Mrn::parse(mrn).unwrap(),
+            him_core::DocumentId::for_bytes(id.as_bytes()),
+        ),
+        received_at: received_at.to_string(),
+        document_type: None,
+        station: None,
+        stat,
+        risk: false,
+        mrn: Some(mrn.to_string()),
+        review_status: "pending".to_string(),
+        claimed_by: None,
+        claim_expires_at: None,
+        author: None,
+        awaiting_signature: false,
+        patient_name: None,
+        birth_date: None,
+        unmatched_reason: None,
+        date_of_service: None,
+        discharge_date: None,
+        filed_at: None,
+        claimed_at: None,
+        approved_at: None,
+        approved_by: None,
+        signed_at: None,
+        dictated_by: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn row(id: &str, received_at: &str, stat: bool) -> QueueItem {
-        QueueItem {
-            document_id: id.to_string(),
-            kind: "chart".to_string(),
-            status: "filed".to_string(),
-            location: him_store::Folder::Patient(
-                him_core::Mrn::parse("1").unwrap(),
-                him_core::DocumentId::for_bytes(id.as_bytes()),
-            ),
-            received_at: received_at.to_string(),
-            document_type: None,
-            station: None,
-            stat,
-            risk: false,
-            mrn: Some("1".to_string()),
-            review_status: "pending".to_string(),
-            claimed_by: None,
-            claim_expires_at: None,
-            author: None,
-            awaiting_signature: false,
-            patient_name: None,
-            birth_date: None,
-            unmatched_reason: None,
-            date_of_service: None,
-            discharge_date: None,
-            filed_at: None,
-            claimed_at: None,
-            approved_at: None,
-            approved_by: None,
-            signed_at: None,
-            dictated_by: None,
-        }
+        pending_chart(id, "1", received_at, stat)
     }
 
     #[test]

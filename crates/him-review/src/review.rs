@@ -1053,37 +1053,7 @@ mod tests {
 
     #[test]
     fn a_changed_mrn_is_refused_but_formatting_is_not() {
-        let item = QueueItem {
-            document_id: "a".into(),
-            kind: "chart".into(),
-            status: "filed".into(),
-            location: Folder::Patient(
-                him_core::Mrn::parse("40158388").unwrap(),
-                him_core::DocumentId::for_bytes(b"a"),
-            ),
-            received_at: String::new(),
-            document_type: None,
-            station: None,
-            stat: false,
-            risk: false,
-            mrn: Some("40158388".into()),
-            review_status: "pending".into(),
-            claimed_by: None,
-            claim_expires_at: None,
-            author: None,
-            awaiting_signature: false,
-            patient_name: None,
-            birth_date: None,
-            unmatched_reason: None,
-            date_of_service: None,
-            discharge_date: None,
-            filed_at: None,
-            claimed_at: None,
-            approved_at: None,
-            approved_by: None,
-            signed_at: None,
-            dictated_by: None,
-        };
+        let item = crate::queue::pending_chart("a", "40158388", "", false);
         let original = BTreeMap::from([("mrn".to_string(), "40158388".to_string())]);
         let input = |mrn: &str| ReviewInput {
             fields: BTreeMap::from([("mrn".to_string(), mrn.to_string())]),
