@@ -855,7 +855,8 @@ fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
     let queue_page = || {
         http_exchange(
             review_port,
-            &format!("GET / HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\nConnection: close\r\n\r\n"),
+            // No patient index here: both documents wait in the unmatched (indexing) list.
+            &format!("GET /?list=unmatched HTTP/1.1\r\nHost: localhost\r\nCookie: {session}\r\nConnection: close\r\n\r\n"),
         )
         .1
     };
@@ -926,7 +927,7 @@ fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
     assert!(entry.job.stat);
     let submitted_at = entry.job.submitted_at.clone().unwrap();
     assert!(
-        row.contains(&format!("received {submitted_at}")),
+        row.contains(&format!("waiting since {submitted_at}")),
         "waiting counts from submission ({submitted_at}): {row}"
     );
 }
