@@ -380,15 +380,7 @@ pub(crate) async fn load(
         awaiting_signature: state.awaiting_signature(),
         patient: item.mrn.as_deref().and_then(|mrn| patients.view(mrn)),
         demographics: manifest.as_ref().and_then(|m| m.demographics.clone()),
-        unmatched_reason: manifest
-            .as_ref()
-            .and_then(|m| m.matching.as_ref())
-            .and_then(|matching| match &matching.outcome {
-                him_extract::MatchOutcome::Unmatched { reason } => serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string)),
-                him_extract::MatchOutcome::Matched { .. } => None,
-            }),
+        unmatched_reason: manifest.as_ref().and_then(crate::queue::unmatched_reason),
         disagreements: manifest
             .iter()
             .filter_map(|m| m.matching.as_ref())

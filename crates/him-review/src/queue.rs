@@ -142,6 +142,16 @@ fn items(rows: Vec<Row>) -> Result<Vec<QueueItem>> {
     rows.iter().map(item).collect()
 }
 
+/// Why the pipeline did not match a document (`no_candidate`, `dob_conflict`, …), from its manifest.
+pub(crate) fn unmatched_reason(manifest: &Manifest) -> Option<String> {
+    match &manifest.matching.as_ref()?.outcome {
+        him_extract::MatchOutcome::Unmatched { reason } => serde_json::to_value(reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string)),
+        him_extract::MatchOutcome::Matched { .. } => None,
+    }
+}
+
 /// The queue row of a document from its index entry, its manifest (absent for a rejected document) and
 /// its transcript.
 fn describe(
@@ -177,14 +187,7 @@ fn describe(
             (family, given) => family.or(given),
         }
     });
-    let unmatched_reason = manifest
-        .and_then(|m| m.matching.as_ref())
-        .and_then(|decision| match &decision.outcome {
-            him_extract::MatchOutcome::Unmatched { reason } => serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string)),
-            him_extract::MatchOutcome::Matched { .. } => None,
-        });
+    let unmatched_reason = manifest.and_then(unmatched_reason);
     QueueItem {
         document_id: entry.document_id.to_string(),
         kind: manifest.map_or_else(|| "chart".to_string(), |m| m.kind.to_string()),
@@ -577,6 +580,25 @@ pub fn list_page(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Queue
         page,
         pages,
     })
+}
+
+/// The first `limit` documents waiting for review, in queue order, on which nobody but `reviewer` holds a
+/// live claim: the candidates of approve-and-next.
+pub(crate) fn claimable(db: &Db, reviewer: &str, limit: u32) -> Result<Vec<QueueItem>> {
+    let (condition, order, mut args) =
+        list_query(QueueList::PendingReview, &QueueFilter::default());
+    args.push(reviewer.into());
+    let me = args.len();
+    args.push(now_secs().into());
+    let now = args.len();
+    items(db.query(
+        &format!(
+            "SELECT {COLUMNS} FROM documents WHERE {condition}
+               AND (claimed_by IS NULL OR claimed_by = ?{me} OR claim_expires_at < ?{now})
+             ORDER BY {order} LIMIT {limit}"
+        ),
+        args,
+    )?)
 }
 
 /// The number of rows of a list.

@@ -227,6 +227,9 @@ pub(crate) async fn queue(
     )
 }
 
+/// Documents approve-and-next reads at once, in queue order, to find one to claim.
+const NEXT_CANDIDATES: u32 = 20;
+
 /// Approve-and-next: claims the next document waiting for review (STAT first, then the oldest) that
 /// nobody else holds and opens it; back to the queue when none is left.
 pub(crate) async fn next(
@@ -238,17 +241,14 @@ pub(crate) async fn next(
         return Err(AppError::Forbidden);
     }
     let message = list.m.as_deref().filter(|m| *m == "approved");
-    let waiting = queue::list_queue(&state.db, QueueList::PendingReview, &QueueFilter::default())?;
-    for item in waiting {
-        let free = queue::claim_holder(&item).is_none_or(|holder| holder == current.name());
-        if free
-            && queue::claim(
-                &state.db,
-                &item.document_id,
-                current.name(),
-                state.config.claim_ttl_minutes,
-            )?
-        {
+    // A claim taken meanwhile by someone else fails here, and the next candidate is tried.
+    for item in queue::claimable(&state.db, current.name(), NEXT_CANDIDATES)? {
+        if queue::claim(
+            &state.db,
+            &item.document_id,
+            current.name(),
+            state.config.claim_ttl_minutes,
+        )? {
             let flash = message.map_or(String::new(), |m| format!("?m={m}"));
             return Ok(
                 Redirect::to(&format!("/documents/{}{flash}", item.document_id)).into_response(),
