@@ -12,7 +12,7 @@ use crate::config::PatientsConfig;
 use anyhow::Context;
 use him_core::{FiledPatient, Mrn};
 use him_extract::{
-    extract_pages, extract_transcript, match_dictation, match_patient, CheckDigit, Date,
+    extract_pages, extract_transcript, identify_pages, match_dictation, CheckDigit, Date,
     ExtractOptions, Fields, LeadingZeros, MatchConfig, MatchDecision, MatchOutcome, PageContent,
     PatientIndex, TranscriptSegment,
 };
@@ -74,16 +74,28 @@ pub fn identify(
     patients: &PatientsConfig,
     matching: &MatchConfig,
 ) -> Identity {
-    let fields = extract_pages(pages, &options(patients));
-    let decision = index.map(|index| match_patient(&fields, index, matching));
-    Identity { fields, decision }
+    match index {
+        Some(index) => {
+            let (fields, decision) = identify_pages(pages, index, &options(patients), matching);
+            Identity {
+                fields,
+                decision: Some(decision),
+            }
+        }
+        None => Identity {
+            fields: extract_pages(pages, &options(patients)),
+            decision: None,
+        },
+    }
 }
 
 /// Extracts the fields of a dictation's spoken header and matches them against the index: a keyed MRN (job
-/// demographics) is filed only when the spoken header corroborates it ([`match_dictation`]).
+/// demographics) is filed only when the spoken header, or a keyed encounter that the ADT feed registered for
+/// the same patient, corroborates it ([`match_dictation`]).
 pub fn identify_transcript(
     segments: &[him_core::TranscriptSegment],
     keyed_mrn: Option<&str>,
+    encounter: Option<&str>,
     index: Option<&PatientIndex>,
     patients: &PatientsConfig,
     matching: &MatchConfig,
@@ -97,7 +109,8 @@ pub fn identify_transcript(
         })
         .collect();
     let fields = extract_transcript(&spoken, &options(patients));
-    let decision = index.map(|index| match_dictation(&fields, keyed_mrn, index, matching));
+    let decision =
+        index.map(|index| match_dictation(&fields, keyed_mrn, encounter, index, matching));
     Identity { fields, decision }
 }
 

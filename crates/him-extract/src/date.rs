@@ -162,7 +162,7 @@ fn look_alike(c: char) -> Option<char> {
 /// Replaces OCR look-alikes by digits where they stand among digits: in a run of digits and look-alikes that
 /// holds a digit (`O3/l4` → `03/14`), or a run of one or two right before a month name (`OLNOV1961` →
 /// `01NOV1961`). A month name's own letters (`NOV`, `OCT`) are left alone.
-fn repair_digits(text: &str) -> String {
+pub(crate) fn repair_digits(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = chars.clone();
     let mut start = 0;

@@ -70,10 +70,19 @@ pub enum MatchRule {
     /// The keyed MRN, corroborated by the spoken name (no date of birth heard).
     #[serde(rename = "keyed_mrn+name")]
     KeyedMrnName,
+    /// The keyed MRN, with the keyed encounter (visit) number that the ADT feed registered for the same
+    /// patient; nothing spoken contradicts it (docs/MATCHING.md, row D5).
+    #[serde(rename = "keyed_mrn+encounter")]
+    KeyedMrnEncounter,
     /// A `him` cover sheet named the patient by MRN and date of birth (both the index's), and nothing read on
     /// the document's pages names another patient.
     #[serde(rename = "cover_sheet")]
     CoverSheet,
+    /// The label reader could not decide; the evidence search found exactly one index patient whose
+    /// identifiers (MRN and/or date of birth with the name) are printed together on the patient's side of the
+    /// page, and nothing read there names anyone else (docs/MATCHING.md, row E3).
+    #[serde(rename = "index_evidence")]
+    IndexEvidence,
 }
 
 /// Why a document was not matched.
@@ -109,6 +118,9 @@ pub enum UnmatchedReason {
     /// The pages follow a page printed as a cover sheet whose barcode could not be read: they are a document
     /// of their own, never appended to the previous patient's.
     SeparatorUnreadable,
+    /// The identifiers read belong to an index patient printed only in another person's role (guarantor,
+    /// insured, parent, guardian, next of kin…): the document is about someone else (docs/MATCHING.md, E1).
+    OtherRole,
 }
 
 /// The outcome of [`match_patient`].
@@ -153,6 +165,33 @@ pub struct Candidate {
     pub scores: IdentifierScores,
     /// Mean of the present scores.
     pub score: f32,
+    /// Where the candidate's identifiers are printed and in which role, for the clerk (empty for a
+    /// dictation, or when the evidence search found none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceSpan>,
+}
+
+/// In whose role an identifier is printed, from the words around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceRole {
+    /// Labelled as the patient's (`Patient:`, `Re:`, `Baby`…).
+    Patient,
+    /// No role word around it.
+    Unlabelled,
+    /// Another person's: guarantor, insured, parent, guardian, next of kin, a clinician, the sender…
+    Other,
+}
+
+/// One place where a candidate's identifier is printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceSpan {
+    /// Which identifier: `mrn`, `date_of_birth`, `patient_family` or `patient_given`.
+    pub identifier: crate::field::FieldName,
+    /// In whose role it is printed.
+    pub role: EvidenceRole,
+    /// Where: a box on the page when it was OCR'd, else a byte span of the page text.
+    pub source: crate::field::Source,
 }
 
 /// The explainable match decision, stored in `document.json`.

@@ -1,180 +1,54 @@
 //! Document type: LOINC code from the title, else from the section structure.
+//!
+//! The types and the titles printed on them come from the bundled table `data/document-types.tsv` (LOINC codes and
+//! names © Regenstrief Institute, see `data/README.md`), read once.
+
+mod titles;
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// The document types the classifier knows, with their LOINC codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum DocType {
-    HistoryAndPhysical,
-    DischargeSummary,
-    Consult,
-    Progress,
-    Operative,
-    Imaging,
-    Emergency,
-    Pathology,
-    Procedure,
-    Laboratory,
-    Referral,
-    Nursing,
-    Medications,
-    Anesthesia,
-}
+use titles::TABLE;
 
-/// Every type, in the order of [`DOCUMENT_TYPES`] (checked by a test).
-#[cfg(test)]
-const ALL_TYPES: [DocType; 14] = [
-    DocType::HistoryAndPhysical,
-    DocType::DischargeSummary,
-    DocType::Consult,
-    DocType::Progress,
-    DocType::Operative,
-    DocType::Imaging,
-    DocType::Emergency,
-    DocType::Pathology,
-    DocType::Procedure,
-    DocType::Laboratory,
-    DocType::Referral,
-    DocType::Nursing,
-    DocType::Medications,
-    DocType::Anesthesia,
-];
+/// A document type of the table, by its LOINC code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct DocType(&'static str);
 
 impl DocType {
-    pub(crate) fn loinc(self) -> &'static str {
-        match self {
-            DocType::HistoryAndPhysical => "34117-2",
-            DocType::DischargeSummary => "18842-5",
-            DocType::Consult => "11488-4",
-            DocType::Progress => "11506-3",
-            DocType::Operative => "11504-8",
-            DocType::Imaging => "18748-4",
-            DocType::Emergency => "34111-5",
-            DocType::Pathology => "11526-1",
-            DocType::Procedure => "28570-0",
-            DocType::Laboratory => "11502-2",
-            DocType::Referral => "57133-1",
-            DocType::Nursing => "34746-8",
-            DocType::Medications => "10160-0",
-            DocType::Anesthesia => "11485-0",
-        }
-    }
+    const HISTORY_AND_PHYSICAL: DocType = DocType("34117-2");
+    const DISCHARGE_SUMMARY: DocType = DocType("18842-5");
+    const CONSULT: DocType = DocType("11488-4");
+    const PROGRESS: DocType = DocType("11506-3");
+    const OPERATIVE: DocType = DocType("11504-8");
+    const IMAGING: DocType = DocType("18748-4");
+    const EMERGENCY: DocType = DocType("34111-5");
+    const PATHOLOGY: DocType = DocType("11526-1");
+    /// A fax cover sheet: the type of a document only when no page after it has a title.
+    const COVER_SHEET: DocType = DocType("56444-3");
 
-    /// Title phrases, tested in this order of types (most specific first).
-    fn title_pattern(self) -> &'static str {
-        match self {
-            DocType::Pathology => {
-                r"surgical\s+pathology(?:\s+report)?|(?:cyto|histo)?pathology\s+(?:consultation\s+)?(?:report|consultation|note)|cytology\s+report"
-            }
-            DocType::Operative => {
-                r"operative\s+(?:report|note)|operation\s+(?:report|note)|op\s+note|brief\s+op"
-            }
-            DocType::DischargeSummary => r"discharge\s+summary|discharge\s+note|death\s+summary",
-            DocType::Emergency => {
-                r"emergency\s+(?:department|room)\s*(?:(?:physician|provider)\s+)?(?:note|report|record|visit)?|\b(?:ed|er)\s+(?:(?:physician|provider)\s+)?(?:note|report|record|visit(?:\s+note)?)"
-            }
-            DocType::Imaging => {
-                r"(?:radiology|imaging|x-?ray|ultrasound|sonography|ct|mri|mammography|nuclear\s+medicine)\s+(?:report|study|results?)|diagnostic\s+imaging\s+(?:report|study)|\b(?:ct|mri|mr|x-?ray|xr|ultrasound|us|pet|mammogram)\s+(?:of\b|(?:[a-z/&,-]+\s+){0,4}(?:with(?:out)?(?:\s+and\s+without)?\s+contrast|\d\s+views?|views?)\b)"
-            }
-            DocType::Consult => r"consultation(?:\s+(?:note|report))?|consult\s+(?:note|report)",
-            DocType::HistoryAndPhysical => {
-                r"history\s+(?:and|&)\s+physical|\bh\s*&\s*p\b|admission\s+history"
-            }
-            DocType::Progress => {
-                r"(?:daily\s+|clinic\s+|follow-?\s?up\s+)?progress\s+note|soap\s+note|follow-?\s?up\s+(?:visit\s+)?note|clinic\s+(?:visit\s+)?note|office\s+(?:visit\s+)?note"
-            }
-            DocType::Procedure => {
-                r"(?:bedside\s+)?procedure\s+(?:note|report|record)|procedural\s+note"
-            }
-            DocType::Laboratory => {
-                r"(?:clinical\s+)?lab(?:oratory)?\s+(?:report|results?)(?:\s+report)?|(?:chemistry|hematology|microbiology)(?:\s*/\s*hematology)?\s+(?:report|results?)"
-            }
-            DocType::Referral => {
-                r"referral(?:\s+(?:letter|note|form|for\s+consultation))?|letter\s+of\s+referral"
-            }
-            DocType::Nursing => {
-                r"nursing\s+(?:progress\s+)?(?:note|notes|assessment|documentation)|nurse'?s'?\s+notes?|rn\s+(?:shift\s+)?note"
-            }
-            DocType::Medications => {
-                r"(?:current|active|home|discharge)?\s*medication\s+(?:list|reconciliation|record)|current\s+medications|medication\s+administration\s+record"
-            }
-            DocType::Anesthesia => {
-                r"(?:intraoperative\s+|pre-?anesthesia\s+)?(?:anesthesia|anaesthesia)\s+(?:record|care\s+record|report|evaluation)"
-            }
-        }
+    pub(crate) fn loinc(self) -> &'static str {
+        self.0
     }
 }
-
-/// Displays are LOINC's long common names as US Core's clinical note type value set lists them
-/// (case aside: it writes "Emergency department Note"); 57133-1 as C-CDA's referral note types do; the last
-/// three are LOINC's document ontology names.
-static DOCUMENT_TYPES: [(&str, &str); 14] = [
-    ("34117-2", "History and physical note"),
-    ("18842-5", "Discharge summary"),
-    ("11488-4", "Consult note"),
-    ("11506-3", "Progress note"),
-    ("11504-8", "Surgical operation note"),
-    ("18748-4", "Diagnostic imaging study"),
-    ("34111-5", "Emergency department note"),
-    ("11526-1", "Pathology study"),
-    ("28570-0", "Procedure note"),
-    ("11502-2", "Laboratory report"),
-    ("57133-1", "Referral note"),
-    ("34746-8", "Nurse note"),
-    ("10160-0", "History of medication use"),
-    ("11485-0", "Anesthesia records"),
-];
 
 /// The LOINC document types a document may be filed under, as `(code, display)`, all of them assigned by
 /// the classifier from a title. A code outside this table is not a document type of `him`.
 #[must_use]
 pub fn document_types() -> &'static [(&'static str, &'static str)] {
-    &DOCUMENT_TYPES
+    &TABLE.pairs
 }
 
 /// The display name of a LOINC document type code in [`document_types`]; `None` for other codes.
 #[must_use]
 pub fn loinc_display(code: &str) -> Option<&'static str> {
-    DOCUMENT_TYPES
+    TABLE
+        .pairs
         .iter()
         .find(|(c, _)| *c == code)
         .map(|(_, display)| *display)
 }
-
-const TITLE_ORDER: [DocType; 14] = [
-    DocType::Pathology,
-    DocType::Anesthesia,
-    DocType::Laboratory,
-    DocType::Medications,
-    DocType::Nursing,
-    DocType::Procedure,
-    DocType::Referral,
-    DocType::Operative,
-    DocType::DischargeSummary,
-    DocType::Emergency,
-    DocType::Imaging,
-    DocType::HistoryAndPhysical,
-    DocType::Consult,
-    DocType::Progress,
-];
-
-static TITLE_RES: LazyLock<Vec<(DocType, Regex)>> = LazyLock::new(|| {
-    TITLE_ORDER
-        .iter()
-        .map(|&t| {
-            // Up to two qualifying words may come first: `HOSPITAL DISCHARGE SUMMARY`, `Cardiology Consultation`.
-            let re = Regex::new(&format!(
-                r"(?i)^(?:[a-z&]+\s+){{0,2}}?(?:{})",
-                t.title_pattern()
-            ))
-            .expect("title pattern compiles");
-            (t, re)
-        })
-        .collect()
-});
 
 /// Classifies a title or a `Document type:` value. Returns the type and its span in `text`.
 ///
@@ -183,14 +57,16 @@ static TITLE_RES: LazyLock<Vec<(DocType, Regex)>> = LazyLock::new(|| {
 pub(crate) fn classify_title(text: &str, whole_line: bool) -> Option<(DocType, usize, usize)> {
     let trimmed = text.trim_start_matches(|c: char| c.is_whitespace() || c == '#' || c == '*');
     let offset = text.len() - trimmed.len();
-    TITLE_RES.iter().find_map(|(t, re)| {
-        let m = re.find(trimmed)?;
-        let rest = trimmed[m.end()..].trim_matches(|c: char| c.is_whitespace() || c == '*');
-        // A section heading (`LABORATORY RESULTS:`) is not the document's title.
-        let fills_line = rest.is_empty() || rest.starts_with(['-', '\u{2013}', '(']);
-        (!whole_line || fills_line).then_some((*t, offset + m.start(), offset + m.end()))
-    })
+    let (row, start, end) = titles::best_title(trimmed, whole_line)?;
+    Some((DocType(TABLE.types[row].code), offset + start, offset + end))
 }
+
+/// A subject line near the top of a letter or a form (`RE: Referral for cardiology`), whose value may name the type
+/// when no line is a title.
+static SUBJECT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^[ \t]*(?:re|subject|subj|regarding)[ \t]*:[ \t]*")
+        .expect("subject pattern compiles")
+});
 
 /// A heading: at a line start (markdown `#` allowed) or after a comma (flattened text), ending
 /// in `:`, or a whole line in capitals.
@@ -237,12 +113,12 @@ fn classify_sections(text: &str) -> Option<(DocType, f32)> {
     let mut add = |t: DocType, score: f32| scores.push((t, score));
 
     if any_prefix(&h, &["gross description", "microscopic", "gross"]) {
-        add(DocType::Pathology, 0.85);
+        add(DocType::PATHOLOGY, 0.85);
     }
     let preop = any_prefix(&h, &["preoperative diagnos"]);
     let postop = any_prefix(&h, &["postoperative diagnos"]);
     if preop && postop {
-        add(DocType::Operative, 0.85);
+        add(DocType::OPERATIVE, 0.85);
     } else if (preop || postop)
         && any_prefix(
             &h,
@@ -254,7 +130,7 @@ fn classify_sections(text: &str) -> Option<(DocType, f32)> {
             ],
         )
     {
-        add(DocType::Operative, 0.7);
+        add(DocType::OPERATIVE, 0.7);
     }
     let course = any_prefix(&h, &["hospital course", "course in hospital"]);
     let discharge_dx = any_prefix(&h, &["discharge diagnos", "final diagnos"]);
@@ -270,9 +146,9 @@ fn classify_sections(text: &str) -> Option<(DocType, f32)> {
         ],
     );
     if course && (discharge_dx || discharge_other) {
-        add(DocType::DischargeSummary, 0.9);
+        add(DocType::DISCHARGE_SUMMARY, 0.9);
     } else if course || discharge_dx {
-        add(DocType::DischargeSummary, 0.75);
+        add(DocType::DISCHARGE_SUMMARY, 0.75);
     }
     let impression = any_prefix(&h, &["impression", "conclusion"]);
     let findings = any(&h, &["findings", "finding"]);
@@ -289,9 +165,9 @@ fn classify_sections(text: &str) -> Option<(DocType, f32)> {
         ],
     );
     if impression && findings && technique {
-        add(DocType::Imaging, 0.85);
+        add(DocType::IMAGING, 0.85);
     } else if findings && (impression || technique) {
-        add(DocType::Imaging, 0.65);
+        add(DocType::IMAGING, 0.65);
     }
     let subjective = any(&h, &["subjective", "s"]);
     let objective = any(
@@ -306,14 +182,14 @@ fn classify_sections(text: &str) -> Option<(DocType, f32)> {
     );
     let assessment = any_prefix(&h, &["assessment", "plan", "a", "p", "impression"]);
     if subjective && objective && assessment {
-        add(DocType::Progress, 0.8);
+        add(DocType::PROGRESS, 0.8);
     } else if subjective && assessment {
-        add(DocType::Progress, 0.65);
+        add(DocType::PROGRESS, 0.65);
     }
     if any_prefix(&h, &["reason for consult", "reason for referral"])
         || lower.contains("thank you for") && lower.contains("consult")
     {
-        add(DocType::Consult, 0.7);
+        add(DocType::CONSULT, 0.7);
     }
     let chief = any_prefix(
         &h,
@@ -348,7 +224,7 @@ fn classify_sections(text: &str) -> Option<(DocType, f32)> {
             ],
         );
     if chief && hpi && emergency {
-        add(DocType::Emergency, 0.7);
+        add(DocType::EMERGENCY, 0.7);
     } else if hpi
         && emergency
         && any_prefix(
@@ -360,14 +236,14 @@ fn classify_sections(text: &str) -> Option<(DocType, f32)> {
             ],
         )
     {
-        add(DocType::Emergency, 0.65);
+        add(DocType::EMERGENCY, 0.65);
     }
     if chief && hpi && exam {
-        add(DocType::HistoryAndPhysical, 0.75);
+        add(DocType::HISTORY_AND_PHYSICAL, 0.75);
     } else if (chief || hpi) && exam {
-        add(DocType::HistoryAndPhysical, 0.6);
+        add(DocType::HISTORY_AND_PHYSICAL, 0.6);
     } else if chief && hpi {
-        add(DocType::HistoryAndPhysical, 0.55);
+        add(DocType::HISTORY_AND_PHYSICAL, 0.55);
     }
     scores
         .into_iter()
@@ -413,16 +289,40 @@ pub(crate) fn classify_by_size(
             }
             offset += line.len();
         }
-        if !titles.is_empty() {
+        if titles.iter().any(|(t, _, _)| *t != DocType::COVER_SHEET) {
             break;
         }
+    }
+    // A faxed chart's first page is often a cover sheet; the page after it says what was sent.
+    if titles.iter().any(|(t, _, _)| *t != DocType::COVER_SHEET) {
+        titles.retain(|(t, _, _)| *t != DocType::COVER_SHEET);
     }
     // The tallest wins; `max_by_key` keeps the last of equals, so the list is walked from the end.
     if let Some((t, span, _)) = titles.iter().rev().max_by_key(|(_, _, height)| *height) {
         return Some((*t, 0.9, Some(*span)));
     }
+    if let Some((t, span)) = subject_type(pages) {
+        return Some((t, 0.8, Some(span)));
+    }
     let all_text = pages.join("\n");
     classify_sections(&all_text).map(|(t, score)| (t, score, None))
+}
+
+/// The type named by a subject line (`RE: Referral for …`) in the first lines of the first page: its value must
+/// start with a title, so that `RE: John Smith` or a sentence naming a type further on names none.
+fn subject_type(pages: &[&str]) -> Option<(DocType, TitleSpan)> {
+    let page = pages.first()?;
+    let mut offset = 0;
+    for line in page.split_inclusive('\n').take(TITLE_LINES) {
+        if let Some(label) = SUBJECT_RE.find(line) {
+            if let Some((t, start, end)) = classify_title(&line[label.end()..], false) {
+                let base = offset + label.end();
+                return Some((t, (0, base + start, base + end)));
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -523,15 +423,256 @@ mod tests {
         assert_eq!(loinc_display("18842-5"), Some("Discharge summary"));
     }
 
+    /// The classifier's original fourteen types, in their original order.
+    const ORIGINAL_TYPES: [&str; 14] = [
+        "34117-2", "18842-5", "11488-4", "11506-3", "11504-8", "18748-4", "34111-5", "11526-1",
+        "28570-0", "11502-2", "57133-1", "34746-8", "10160-0", "11485-0",
+    ];
+
     #[test]
-    fn the_table_holds_every_classifier_type_first_and_no_code_twice() {
-        for (i, t) in ALL_TYPES.iter().enumerate() {
-            assert_eq!(document_types()[i].0, t.loinc());
+    fn the_table_holds_the_original_types_first_and_no_code_twice() {
+        for (i, code) in ORIGINAL_TYPES.iter().enumerate() {
+            assert_eq!(document_types()[i].0, *code);
         }
         let codes: HashSet<&str> = document_types().iter().map(|(c, _)| *c).collect();
         assert_eq!(codes.len(), document_types().len());
+        assert!(
+            document_types().len() >= 40,
+            "{} types",
+            document_types().len()
+        );
+        for t in [
+            DocType::HISTORY_AND_PHYSICAL,
+            DocType::DISCHARGE_SUMMARY,
+            DocType::CONSULT,
+            DocType::PROGRESS,
+            DocType::OPERATIVE,
+            DocType::IMAGING,
+            DocType::EMERGENCY,
+            DocType::PATHOLOGY,
+        ] {
+            assert!(loinc_display(t.loinc()).is_some(), "{t:?}");
+        }
         assert_eq!(loinc_display("28570-0"), Some("Procedure note"));
+        assert_eq!(loinc_display("59284-0"), Some("Patient Consent"));
         assert_eq!(loinc_display("34133-9"), None);
         assert_eq!(loinc_display(""), None);
+    }
+
+    /// Each type's main title and a synonym or abbreviation, as printed.
+    const TITLES: &[(&str, &str, &str)] = &[
+        ("34117-2", "History and Physical", "Admission H&P"),
+        ("18842-5", "Discharge Summary", "D/C Summary"),
+        ("11488-4", "Consultation", "Cardiology Consult Note"),
+        ("11506-3", "Progress Note", "SOAP Note"),
+        ("11504-8", "Operative Report", "Brief Op Note"),
+        ("18748-4", "Radiology Report", "MRI Brain Without Contrast"),
+        ("34111-5", "Emergency Department Note", "ER Visit"),
+        ("11526-1", "Surgical Pathology Report", "Cytology Report"),
+        ("28570-0", "Procedure Note", "Bedside Procedure Record"),
+        ("11502-2", "Laboratory Report", "CBC with Differential"),
+        ("57133-1", "Referral Letter", "Request for Consultation"),
+        ("34746-8", "Nursing Note", "Nurses' Notes"),
+        ("10160-0", "Medication List", "MAR"),
+        ("11485-0", "Anesthesia Record", "Pre-Anesthesia Evaluation"),
+        ("59284-0", "Informed Consent", "Consent to Treat"),
+        ("64293-4", "Consent for Surgery", "Surgical Consent"),
+        ("61359-6", "Anesthesia Consent", "Consent for Sedation"),
+        ("64292-6", "Authorization for Release of Information", "ROI"),
+        (
+            "57016-8",
+            "Notice of Privacy Practices Acknowledgment",
+            "HIPAA Acknowledgment",
+        ),
+        (
+            "42348-3",
+            "Advance Directive",
+            "Advance Health Care Directive",
+        ),
+        ("86533-7", "Living Will", "Directive to Physicians"),
+        (
+            "64298-3",
+            "Durable Power of Attorney for Health Care",
+            "Health Care Proxy",
+        ),
+        ("93037-0", "POLST", "Do Not Resuscitate Order"),
+        ("64289-2", "Face Sheet", "Patient Registration Form"),
+        ("64290-0", "Insurance Card", "Medicare Card"),
+        (
+            "64291-8",
+            "Advance Beneficiary Notice",
+            "Insurance Verification Form",
+        ),
+        ("11524-6", "EKG Report", "12-Lead ECG"),
+        ("18761-7", "Transfer Summary", "Interfacility Transfer Form"),
+        ("8653-8", "Discharge Instructions", "After Visit Summary"),
+        ("18776-5", "Plan of Care", "Nursing Care Plan"),
+        ("67862-3", "Preoperative Evaluation", "Pre-Op Clearance"),
+        ("67860-7", "Postoperative Note", "Post-Op Check"),
+        ("34748-4", "Telephone Encounter", "Phone Message"),
+        ("34895-3", "Patient Education Record", "Teaching Record"),
+        ("15508-5", "Labor and Delivery Record", "Delivery Summary"),
+        ("29751-5", "Critical Care Flowsheet", "ICU Flowsheet"),
+        (
+            "29749-9",
+            "Dialysis Record",
+            "Hemodialysis Treatment Record",
+        ),
+        (
+            "11486-8",
+            "Chemotherapy Administration Record",
+            "Chemotherapy Flowsheet",
+        ),
+        ("64297-5", "Death Certificate", "Certificate of Death"),
+        ("71230-7", "Birth Certificate", "Certificate of Live Birth"),
+        (
+            "57833-6",
+            "Prescription",
+            "Prescription for Lisinopril 10 mg",
+        ),
+        ("51852-2", "Letter", "Correspondence"),
+        ("56444-3", "Fax Cover Sheet", "Confidential Fax Transmittal"),
+        ("28579-1", "Physical Therapy Note", "PT Initial Evaluation"),
+        ("28578-3", "Occupational Therapy Note", "OT Progress Note"),
+        (
+            "28571-8",
+            "Speech Therapy Evaluation",
+            "Bedside Swallow Evaluation",
+        ),
+        ("34838-3", "Respiratory Therapy Note", "RT Assessment"),
+        ("28653-4", "Social Work Note", "Social Services Note"),
+        ("34801-1", "Nutrition Assessment", "Dietitian Note"),
+        ("28628-6", "Psychiatry Note", "Psychiatric Evaluation"),
+        ("34906-8", "Chaplain Note", "Spiritual Care Note"),
+        ("11369-6", "Immunization Record", "Vaccination Record"),
+        (
+            "34896-1",
+            "Cardiac Catheterization Report",
+            "Left Heart Catheterization",
+        ),
+        ("34899-5", "Colonoscopy Report", "EGD"),
+        ("64299-1", "Court Order", "Subpoena"),
+    ];
+
+    #[test]
+    fn every_type_is_read_from_its_title_and_a_synonym() {
+        let listed: HashSet<&str> = TITLES.iter().map(|(code, _, _)| *code).collect();
+        let table: HashSet<&str> = document_types().iter().map(|(code, _)| *code).collect();
+        assert_eq!(listed, table, "every row of the table has a test title");
+        for (code, title, synonym) in TITLES {
+            for printed in [
+                *title,
+                *synonym,
+                &title.to_uppercase(),
+                &synonym.to_lowercase(),
+            ] {
+                assert_eq!(
+                    sections(&format!("{printed}\nPatient: X")),
+                    Some(*code),
+                    "{printed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ocr_noisy_titles_are_read() {
+        assert_eq!(sections("DISCHARGE SUMMARV\n"), Some("18842-5"));
+        assert_eq!(sections("Dischange Sumary\n"), Some("18842-5"));
+        assert_eq!(sections("PR0GRESS N0TE\n"), Some("11506-3"));
+        assert_eq!(sections("  history & physical  \n"), Some("34117-2"));
+        assert_eq!(sections("H & P\n"), Some("34117-2"));
+        assert_eq!(sections("CONSULTATlON REPORT\n"), Some("11488-4"));
+        assert_eq!(sections("Operative Rep0rt\n"), Some("11504-8"));
+        assert_eq!(
+            sections("Authorisation for Release of Informaton\n"),
+            Some("64292-6")
+        );
+        assert_eq!(sections("Emergency Departmnet Record\n"), Some("34111-5"));
+        assert_eq!(
+            sections("DISCHARGE SUMMARY - ADDENDUM\n"),
+            Some("18842-5"),
+            "a tail"
+        );
+        assert_eq!(sections("Nte\n"), None, "short words are not guessed");
+        assert_eq!(
+            sections("Cardiology Report\n"),
+            None,
+            "not a radiology report two letters off"
+        );
+    }
+
+    #[test]
+    fn the_head_word_of_a_title_decides() {
+        assert_eq!(sections("Operative Consent\n"), Some("64293-4"));
+        assert_eq!(
+            sections("Consent for Operation or Other Procedure\n"),
+            Some("64293-4")
+        );
+        assert_eq!(sections("Discharge Medication List\n"), Some("10160-0"));
+        assert_eq!(sections("ED Discharge Instructions\n"), Some("8653-8"));
+        assert_eq!(sections("Nursing Progress Note\n"), Some("34746-8"));
+        assert_eq!(
+            sections("Physical Therapy Progress Note\n"),
+            Some("28579-1")
+        );
+        assert_eq!(
+            sections("Consent for Release of Information\n"),
+            Some("64292-6")
+        );
+        assert_eq!(
+            sections("Informed Consent for Anesthesia\n"),
+            Some("61359-6")
+        );
+        assert_eq!(sections("Referral Letter\n"), Some("57133-1"));
+        assert_eq!(sections("CT Surgery Consultation\n"), Some("11488-4"));
+        assert_eq!(sections("Pathology Consultation\n"), Some("11526-1"));
+        assert_eq!(sections("Chest X-Ray\n"), Some("18748-4"));
+    }
+
+    #[test]
+    fn body_prose_naming_a_type_does_not_win() {
+        let progress = "PROGRESS NOTE\nSUBJECTIVE: Better.\nDischarge summary to follow.\nConsent for the procedure was obtained from the patient and the family.\n";
+        assert_eq!(sections(progress), Some("11506-3"));
+        let untitled = "SUBJECTIVE: Feels well.\nDischarge summary to follow.\nOBJECTIVE: Afebrile.\nASSESSMENT: Better.\nPLAN: Continue.";
+        assert_eq!(sections(untitled), Some("11506-3"));
+        assert_eq!(
+            sections("Consent for the procedure was obtained from the patient.\n"),
+            None
+        );
+        assert_eq!(
+            sections("We will send a referral letter to cardiology.\n"),
+            None
+        );
+        assert_eq!(sections("Patient: Jane Doe\nHartford, CT 06101\n"), None);
+        assert_eq!(sections("Mr John Smith\n"), None);
+    }
+
+    #[test]
+    fn a_fax_cover_sheet_gives_way_to_the_page_it_covers() {
+        let cover = "FAX COVER SHEET\nTo: Records\nPages: 3\n";
+        let summary = "DISCHARGE SUMMARY\nPatient: X\n";
+        let (t, _, span) = classify(&[cover, summary]).unwrap();
+        assert_eq!(t.loinc(), "18842-5");
+        assert_eq!(span.map(|(page, _, _)| page), Some(1));
+        assert_eq!(sections(cover), Some("56444-3"), "a cover sheet alone");
+    }
+
+    #[test]
+    fn a_subject_line_names_the_type_when_no_line_is_a_title() {
+        let letter = "Valley Clinic\n12 Main St\n\nRE: Referral for cardiology evaluation\n\nDear Dr. Smith,\nThank you.";
+        let (t, _, span) = classify(&[letter]).unwrap();
+        assert_eq!(t.loinc(), "57133-1");
+        let (_, start, end) = span.unwrap();
+        assert!(letter[start..end].starts_with("Referral for cardiology"));
+        assert_eq!(
+            sections("RE: John Smith, DOB 01/02/1950\nDear Dr. Smith,"),
+            None
+        );
+        assert_eq!(sections("Subject: Discharge Summary\n"), Some("18842-5"));
+        assert_eq!(
+            sections("RE: John Smith\nDear Dr. Jones, the referral letter is enclosed."),
+            None
+        );
     }
 }

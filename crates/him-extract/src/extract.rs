@@ -50,17 +50,50 @@ pub fn extract(pages: &[&str], opts: &ExtractOptions) -> Fields {
 /// tables and patient stickers. Values read from words point at their box ([`Source::Box`]); values of a
 /// page without words (a text layer) at byte spans of its text.
 pub fn extract_pages(pages: &[PageContent<'_>], opts: &ExtractOptions) -> Fields {
-    let layouts: Vec<Option<LayoutPage>> = pages
+    let layouts = page_layouts(pages);
+    let texts = page_texts(pages, &layouts);
+    fields_of(&texts, &layouts, opts)
+}
+
+/// Extracts the fields of a chart's pages and decides which patient it belongs to: the label reader's fields
+/// matched by [`match_patient`](crate::match_patient), then the evidence search over every page
+/// (`crate::evidence`): the index's patients looked for in the document, on any layout, with the role each
+/// identifier is printed in. A candidate printed only in another person's role is never filed; a document
+/// the label reader could not match is filed when exactly one patient has strong patient-side evidence and
+/// nothing read contradicts it. Each candidate carries its evidence spans for the clerk.
+pub fn identify_pages(
+    pages: &[PageContent<'_>],
+    index: &crate::index::PatientIndex,
+    opts: &ExtractOptions,
+    cfg: &crate::decision::MatchConfig,
+) -> (Fields, crate::decision::MatchDecision) {
+    let layouts = page_layouts(pages);
+    let texts = page_texts(pages, &layouts);
+    let mut fields = fields_of(&texts, &layouts, opts);
+    let base = crate::matching::match_patient(&fields, index, cfg);
+    let doc = crate::evidence::Document::read(&texts, &layouts, opts.today);
+    let decision = crate::evidence::decide(&doc, &layouts, &mut fields, base, index, cfg);
+    (fields, decision)
+}
+
+fn page_layouts(pages: &[PageContent<'_>]) -> Vec<Option<LayoutPage>> {
+    pages
         .iter()
         .map(|page| (!page.words.is_empty()).then(|| LayoutPage::build(page.words)))
-        .collect();
-    let texts: Vec<&str> = pages
+        .collect()
+}
+
+fn page_texts<'a>(pages: &[PageContent<'a>], layouts: &'a [Option<LayoutPage>]) -> Vec<&'a str> {
+    pages
         .iter()
-        .zip(&layouts)
+        .zip(layouts)
         .map(|(page, layout)| layout.as_ref().map_or(page.text, |l| l.text.as_str()))
-        .collect();
+        .collect()
+}
+
+fn fields_of(texts: &[&str], layouts: &[Option<LayoutPage>], opts: &ExtractOptions) -> Fields {
     let mut candidates = Vec::new();
-    for (page_index, (text, layout)) in texts.iter().zip(&layouts).enumerate() {
+    for (page_index, (text, layout)) in texts.iter().zip(layouts).enumerate() {
         let page_number = u32::try_from(page_index).unwrap_or(u32::MAX);
         page_candidates(
             text,
@@ -71,10 +104,11 @@ pub fn extract_pages(pages: &[PageContent<'_>], opts: &ExtractOptions) -> Fields
         );
     }
     for candidate in &mut candidates {
-        candidate.source = boxed(&layouts, candidate.source);
+        candidate.source = boxed(layouts, candidate.source);
     }
     let mut fields = assemble(candidates, opts);
     if fields.document_type.is_none() {
+        let texts = texts.to_vec();
         let text_height = |page: u32, start: usize, end: usize| {
             layouts
                 .get(page as usize)?
@@ -84,7 +118,7 @@ pub fn extract_pages(pages: &[PageContent<'_>], opts: &ExtractOptions) -> Fields
         if let Some((doc_type, confidence, title)) = doctype::classify_by_size(&texts, &text_height)
         {
             let source = match title {
-                Some((page, start, end)) => boxed(&layouts, Source::Text { page, start, end }),
+                Some((page, start, end)) => boxed(layouts, Source::Text { page, start, end }),
                 None => Source::Text {
                     page: 0,
                     start: 0,

@@ -42,6 +42,8 @@ pub struct PatientIndex {
     leading_zeros: LeadingZeros,
     by_birth_date: HashMap<Date, Vec<usize>>,
     skipped: usize,
+    /// Encounter (visit) number key → the MRN the ADT feed registered it for (PV1-19).
+    encounters: HashMap<String, String>,
 }
 
 /// An MRN the index accepts: one that can name a patient folder ([`him_core::Mrn`], the one rule).
@@ -215,6 +217,24 @@ impl PatientIndex {
         true
     }
 
+    /// Links encounter (visit) number `encounter` to the patient of `mrn`, as the ADT feed registered it
+    /// (PV1-19); a later link of the same number replaces the earlier one. Separators and case of the number
+    /// do not count.
+    pub fn link_encounter(&mut self, encounter: &str, mrn: &str) {
+        let key = mrn_key(encounter);
+        if !key.is_empty() && !mrn_key(mrn).is_empty() {
+            self.encounters.insert(key, mrn.to_string());
+        }
+    }
+
+    /// The MRN the ADT feed registered `encounter` for, as it was sent (look it up with
+    /// [`PatientIndex::by_mrn`], which follows merges); `None` for an encounter the feed never named.
+    pub fn encounter_mrn(&self, encounter: &str) -> Option<&str> {
+        self.encounters
+            .get(&mrn_key(encounter))
+            .map(String::as_str)
+    }
+
     /// How many patients the index holds.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -269,6 +289,11 @@ impl PatientIndex {
                 }
             }
         }
+    }
+
+    /// The one length every MRN of the index shares (without separators), if they share one.
+    pub fn mrn_width(&self) -> Option<usize> {
+        self.width.filter(|w| *w > 0)
     }
 
     /// The patients born on `date`.

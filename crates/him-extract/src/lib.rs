@@ -39,6 +39,7 @@ mod date;
 mod decision;
 mod doctype;
 mod error;
+mod evidence;
 mod extract;
 mod field;
 mod index;
@@ -50,17 +51,18 @@ mod names;
 mod phonetic;
 mod spoken;
 mod spoken_cues;
+mod spoken_roles;
 mod values;
 
 pub use corroborate::{match_cover_sheet, match_dictation, match_spoken};
 pub use date::Date;
 pub use decision::{
-    Candidate, IdentifierScores, MatchConfig, MatchDecision, MatchOutcome, MatchRule,
+    Candidate, EvidenceRole, EvidenceSpan, IdentifierScores, MatchConfig, MatchDecision, MatchOutcome, MatchRule,
     UnmatchedReason,
 };
 pub use doctype::{document_types, loinc_display};
 pub use error::{Error, Result};
-pub use extract::{extract, extract_pages};
+pub use extract::{extract, extract_pages, identify_pages};
 pub use field::{ExtractOptions, ExtractWarning, Field, FieldName, FieldSummary, Fields, Source};
 pub use index::{PatientIndex, PatientRecord};
 pub use layout::{layout_text, PageContent};

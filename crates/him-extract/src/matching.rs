@@ -75,6 +75,7 @@ pub(crate) fn score(page: &Page<'_>, record: &PatientRecord, mrn_score: Option<f
         mrn: record.mrn.clone(),
         scores,
         score: mean,
+        evidence: Vec::new(),
     }
 }
 
@@ -335,7 +336,13 @@ mod tests {
             check_digit: index.check_digit(),
             ..ExtractOptions::new(Date::new(2024, 6, 1).unwrap())
         };
-        match_patient(&extract(&[page], &opts), index, &MatchConfig::default())
+        let labels_only = match_patient(&extract(&[page], &opts), index, &MatchConfig::default());
+        // The pipeline's path: the same decision after the evidence search (every row holds on both).
+        let pages = [crate::layout::PageContent { text: page, words: &[] }];
+        let (_, searched) =
+            crate::extract::identify_pages(&pages, index, &opts, &MatchConfig::default());
+        assert_eq!(labels_only.outcome, searched.outcome, "the evidence search changed a row:\n{page}");
+        labels_only
     }
 
     fn decide(page: &str) -> MatchOutcome {

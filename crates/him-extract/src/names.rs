@@ -293,7 +293,7 @@ pub(crate) fn parse_person_name(value: &str) -> Option<NameSpans> {
     Some(spans)
 }
 
-fn fold_char(c: char) -> char {
+pub(crate) fn fold_char(c: char) -> char {
     match c {
         'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => 'a',
         'é' | 'è' | 'ê' | 'ë' => 'e',

@@ -8,6 +8,7 @@ use him_extract::{Field, Fields, Source};
 use him_store::{Key, Store};
 
 use crate::error::Result;
+use crate::filed_check::filed_patient_warning;
 use crate::queue::QueueItem;
 use crate::review;
 
@@ -62,6 +63,8 @@ pub(crate) struct DocumentView {
     pub unmatched_reason: Option<String>,
     /// Spoken fields that contradict the job demographics (`mrn`, `date_of_birth`, `patient_family`).
     pub disagreements: Vec<String>,
+    /// For a filed document whose fields read name someone other than its patient, the warning in words.
+    pub filed_warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -188,6 +191,44 @@ fn transcript_view(transcript: &him_core::Transcript) -> Value {
     serde_json::json!({"segments": segments})
 }
 
+fn role_in_words(role: him_extract::EvidenceRole) -> &'static str {
+    match role {
+        him_extract::EvidenceRole::Patient => "as the patient's",
+        him_extract::EvidenceRole::Unlabelled => "unlabelled",
+        him_extract::EvidenceRole::Other => "as another person's: guarantor, parent, next of kin, clinician…",
+    }
+}
+
+/// The evidence spans of a candidate in words: which identifiers are printed, in whose role.
+fn evidence_in_words(spans: &[him_extract::EvidenceSpan]) -> String {
+    if spans.is_empty() {
+        return String::new();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for role in [
+        him_extract::EvidenceRole::Patient,
+        him_extract::EvidenceRole::Unlabelled,
+        him_extract::EvidenceRole::Other,
+    ] {
+        let mut names: Vec<&str> = spans
+            .iter()
+            .filter(|s| s.role == role)
+            .map(|s| match s.identifier.as_str() {
+                "patient_family" => "family name",
+                "patient_given" => "given name",
+                "date_of_birth" => "date of birth",
+                "mrn" => "MRN",
+                other => other,
+            })
+            .collect();
+        names.dedup();
+        if !names.is_empty() {
+            parts.push(format!("{} {}", names.join(", "), role_in_words(role)));
+        }
+    }
+    format!(" · printed: {}", parts.join("; "))
+}
+
 fn page_highlights(
     page: &Value,
     page_index: u64,
@@ -306,7 +347,42 @@ pub(crate) async fn load(
             ),
         });
     }
+    // Where each candidate's identifiers are printed, and in whose role: the clerk sees why.
+    for candidate in manifest
+        .iter()
+        .filter_map(|m| m.matching.as_ref())
+        .flat_map(|matching| matching.candidates.iter())
+    {
+        for span in &candidate.evidence {
+            let Source::Box { page, bbox } = span.source else {
+                continue;
+            };
+            let Some(view) = pages.get_mut(page as usize) else {
+                continue;
+            };
+            let (width, height) = (view.width as f64, view.height as f64);
+            let n = |i: usize| f64::from(bbox[i]);
+            view.highlights.push(Highlight {
+                left: percent(n(0), width),
+                top: percent(n(1), height),
+                width: percent(n(2), width),
+                height: percent(n(3), height),
+                class: if span.role == him_extract::EvidenceRole::Other {
+                    "evidence other"
+                } else {
+                    "evidence"
+                },
+                title: format!(
+                    "MRN {}: {} ({})",
+                    candidate.mrn,
+                    span.identifier.as_str(),
+                    role_in_words(span.role)
+                ),
+            });
+        }
+    }
     let original = review::original_fields(store, location).await?;
+    let filed_patient = item.mrn.as_deref().and_then(|mrn| patients.view(mrn));
     let current = review::current_fields(store, location, &state).await?;
     let fields = EDITABLE_FIELDS
         .iter()
@@ -338,12 +414,13 @@ pub(crate) async fn load(
             };
             let s = &candidate.scores;
             view.evidence = Some(format!(
-                "{} · {} · {} · {} · match {:.2}",
+                "{} · {} · {} · {} · match {:.2}{}",
                 score("MRN", s.mrn),
                 score("DOB", s.date_of_birth),
                 score("family", s.family),
                 score("given", s.given),
-                candidate.score
+                candidate.score,
+                evidence_in_words(&candidate.evidence)
             ));
             Some(view)
         })
@@ -378,7 +455,11 @@ pub(crate) async fn load(
         review_status: state.status.as_str().to_string(),
         versions,
         awaiting_signature: state.awaiting_signature(),
-        patient: item.mrn.as_deref().and_then(|mrn| patients.view(mrn)),
+        filed_warning: filed_patient
+            .as_ref()
+            .filter(|_| item.status == "filed")
+            .and_then(|filed| filed_patient_warning(&original, filed, &patients.index())),
+        patient: filed_patient,
         demographics: manifest.as_ref().and_then(|m| m.demographics.clone()),
         unmatched_reason: manifest.as_ref().and_then(crate::queue::unmatched_reason),
         disagreements: manifest

@@ -4,7 +4,8 @@
 //! in `meta.profile`): `type` from LOINC (or the NullFlavor `UNK` that US Core's type value set
 //! allows when the type is unknown), `category` `clinical-note`, a `subject` that names the
 //! patient's MRN and, when the patient was found in a FHIR index, references `Patient/<id>`,
-//! `date`, `author`, `context.period` and `context.encounter`, and one `content` per attachment
+//! `date`, `author`, `context.period` (the stay from admission to discharge when both dates are
+//! printed, else the day of service) and `context.encounter`, and one `content` per attachment
 //! (the legal original first, then the approved text) with `contentType`, `url`, `size` and the
 //! base64 SHA-1 `hash` that R4's `Attachment.hash` is defined as. `content.format` is left out:
 //! the IHE format code system has been published under more than one canonical URL.
@@ -127,6 +128,9 @@ pub(crate) struct Reference<'a> {
     pub authenticator: Option<&'a str>,
     /// Date of service, `YYYY-MM-DD`.
     pub date_of_service: Option<&'a str>,
+    /// Admission and discharge dates, `YYYY-MM-DD`: with both, `context.period` is the stay.
+    pub admission_date: Option<&'a str>,
+    pub discharge_date: Option<&'a str>,
     pub encounter: Option<&'a str>,
     pub encounter_system: &'a str,
     /// The legal original (scan or audio); absent only when it cannot be read.
@@ -267,8 +271,18 @@ fn attachment(attachment: &Attachment<'_>, language: Option<&str>) -> Value {
 pub(crate) fn document_reference(reference: &Reference<'_>) -> Value {
     let id = reference_id(reference.document_id, reference.version);
     let mut context = Map::new();
-    if let Some(day) = non_empty(reference.date_of_service) {
-        context.insert("period".into(), json!({"start": day, "end": day}));
+    let admission = non_empty(reference.admission_date).map(str::trim);
+    let discharge = non_empty(reference.discharge_date).map(str::trim);
+    match (admission, discharge) {
+        // ISO dates order as text; FHIR forbids a period that ends before it starts (per-1).
+        (Some(start), Some(end)) if start <= end => {
+            context.insert("period".into(), json!({"start": start, "end": end}));
+        }
+        _ => {
+            if let Some(day) = non_empty(reference.date_of_service) {
+                context.insert("period".into(), json!({"start": day, "end": day}));
+            }
+        }
     }
     if let Some(encounter) = non_empty(reference.encounter) {
         context.insert(
@@ -395,6 +409,8 @@ mod tests {
             author: Some("Dr. Jane Doe"),
             authenticator: Some("ana"),
             date_of_service: Some("2024-03-14"),
+            admission_date: None,
+            discharge_date: None,
             encounter: Some("E12345"),
             encounter_system: "urn:him:encounter",
             original: Some(Attachment {
@@ -560,6 +576,52 @@ mod tests {
             "relatesTo": [{"code": "replaces", "target": {"reference": "DocumentReference/doc-7f3a-v1"}}],
         });
         assert_eq!(document_reference(&full()), expected);
+    }
+
+    /// With both an admission and a discharge date, the period is the stay; the encounter stays.
+    #[test]
+    fn the_period_is_the_stay_when_admission_and_discharge_are_printed() {
+        let stay = document_reference(&Reference {
+            doc_type: Some("18842-5"),
+            admission_date: Some("2024-03-10"),
+            discharge_date: Some("2024-03-14"),
+            ..full()
+        });
+        assert_eq!(
+            stay["context"],
+            json!({
+                "period": {"start": "2024-03-10", "end": "2024-03-14"},
+                "encounter": [{
+                    "type": "Encounter",
+                    "identifier": {"system": "urn:him:encounter", "value": "E12345"},
+                }],
+            })
+        );
+        let day = json!({"start": "2024-03-14", "end": "2024-03-14"});
+        for (admission, discharge) in [
+            (Some("2024-03-10"), None),
+            (None, Some("2024-03-14")),
+            (Some("2024-03-10"), Some(" ")),
+            (Some("2024-03-20"), Some("2024-03-14")),
+        ] {
+            let resource = document_reference(&Reference {
+                admission_date: admission,
+                discharge_date: discharge,
+                ..full()
+            });
+            assert_eq!(
+                resource["context"]["period"], day,
+                "{admission:?} {discharge:?}"
+            );
+        }
+        let no_service_day = document_reference(&Reference {
+            admission_date: Some("2024-03-10"),
+            discharge_date: None,
+            date_of_service: None,
+            encounter: None,
+            ..full()
+        });
+        assert!(no_service_day.get("context").is_none());
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub(crate) fn reason_label(reason: &str) -> &'static str {
         "cover_sheet_conflict" => "The cover sheet disagrees with the pages",
         "cover_sheet_unknown_patient" => "The cover sheet names a patient the index lacks",
         "separator_unreadable" => "The batch separator sheet is unreadable",
+        "other_role" => "The identifiers read belong to a guarantor, parent or other person named on it",
         _ => "Not matched",
     }
 }
