@@ -67,9 +67,14 @@ fn main() -> anyhow::Result<()> {
                 .demographics
                 .as_ref()
                 .and_then(him_core::JobDemographics::mrn_compact);
+            let encounter = manifest
+                .demographics
+                .as_ref()
+                .and_then(|d| d.encounter.as_deref());
             let identity = identify_transcript(
                 &transcript.segments,
                 keyed.as_deref(),
+                encounter,
                 Some(&index),
                 &config.patients,
                 &config.matching,

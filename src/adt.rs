@@ -76,6 +76,7 @@ pub fn interpret(message: &Message) -> Result<Interpreted, &'static str> {
                     birth_date,
                     sex,
                 },
+                encounter: pv1_visit_number(message),
             }))
         }
         "A40" | "A47" => {
@@ -114,6 +115,22 @@ fn pid_mrn(message: &Message) -> Option<String> {
     let value = hl7::unescape(pick.split(encoding.component).next()?, encoding);
     let value = value.trim().to_string();
     him_core::Mrn::parse(&value).map(|_| value)
+}
+
+/// The visit number of PV1-19 (first repetition, ID component), when it is a usable identifier (letters,
+/// digits, `- _ .` or spaces, 1 to 64). A registration with an unusable one is still taken, without it.
+fn pv1_visit_number(message: &Message) -> Option<String> {
+    let field = message.field("PV1", 19)?;
+    let encoding = &message.encoding;
+    let first = field.split(encoding.repetition).next()?;
+    let value = hl7::unescape(first.split(encoding.component).next()?, encoding);
+    let value = value.trim();
+    let usable = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ' '));
+    usable.then(|| value.to_string())
 }
 
 /// `YYYYMMDD[HHMM…]` → `YYYY-MM-DD`.
@@ -297,9 +314,30 @@ mod tests {
                     given: vec!["Karena".into(), "Lou".into()],
                     birth_date: Some("1957-03-14".into()),
                     sex: Some("F".into()),
-                }
+                },
+                encounter: None,
             }))
         );
+        // The visit number of PV1-19 comes with the registration.
+        let admit = adt(
+            "A01",
+            "PID|1||4081121^^^HOSP^MR||O'Keefe^Karena||19570314|F\rPV1|1|I|W^1^1||||||||||||||||V-9001^^^HOSP^VN~X^^^OTHER\r",
+        );
+        assert!(matches!(
+            interpret(&admit),
+            Ok(Interpreted::Change(MpiChange::Upsert { encounter: Some(ref e), .. })) if e == "V-9001"
+        ));
+        let garbled = adt(
+            "A08",
+            "PID|1||4081121||O'Keefe^Karena\rPV1|1|I|||||||||||||||||V\\F\\1\r",
+        );
+        assert!(matches!(
+            interpret(&garbled),
+            Ok(Interpreted::Change(MpiChange::Upsert {
+                encounter: None,
+                ..
+            }))
+        ));
         let merge = adt(
             "A40",
             "PID|1||1001^^^HOSP^MR||Doe^Ann\rMRG|1002^^^HOSP^MR\r",

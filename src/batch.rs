@@ -334,7 +334,7 @@ pub fn decide(
             unmatched(UnmatchedReason::SeparatorUnreadable, read.candidates)
         }
         Start::Scan | Start::Label => match &segment.label {
-            Some(label) => match_dictation(fields, Some(label), index, matching),
+            Some(label) => match_dictation(fields, Some(label), None, index, matching),
             None => match_patient(fields, index, matching),
         },
     })

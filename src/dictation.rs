@@ -67,10 +67,12 @@ impl Pipeline {
             }
         };
         let keyed_mrn = demographics.and_then(JobDemographics::mrn_compact);
+        let encounter = demographics.and_then(|d| d.encounter.as_deref());
         let index = self.patient_index();
         let identity = identify_transcript(
             &transcript.segments,
             keyed_mrn.as_deref(),
+            encounter,
             index.as_deref(),
             &self.config.patients,
             &self.config.matching,
@@ -83,7 +85,8 @@ impl Pipeline {
             .flat_map(|decision| &decision.disagreements)
         {
             let flag = match field {
-                FieldName::Mrn => RiskFlag::DemographicsMismatchMrn,
+                // The keyed encounter is another patient's visit: the keyed identifiers are in doubt.
+                FieldName::Mrn | FieldName::Encounter => RiskFlag::DemographicsMismatchMrn,
                 FieldName::DateOfBirth => RiskFlag::DemographicsMismatchDob,
                 _ => RiskFlag::DemographicsMismatchName,
             };

@@ -282,3 +282,68 @@ fn invalid_sidecar_is_an_error_that_quotes_no_value() {
     assert!(!run.stderr.contains("Karena") && !run.stderr.contains("4081123"));
     assert!(crate::support::files_under(store.path()).is_empty());
 }
+
+/// A dictation whose device sent the MRN and an encounter that an ADT A01 registered for that patient files
+/// without any spoken header (`keyed_mrn+encounter`), through the real path: the ADT listener's handler
+/// writes the change record, another process's live index rebuilds the link from the store, and
+/// `identify_transcript` matches a transcript that names nobody. An encounter the feed registered for
+/// another patient holds it unmatched; one the feed never named leaves it uncorroborated.
+#[tokio::test]
+async fn a_keyed_mrn_with_its_adt_encounter_files_without_a_spoken_header() {
+    use him::hl7::{check_ack, AckCode};
+    use him_extract::{CheckDigit, MatchConfig, PatientIndex};
+    use him_review::mpi::LiveIndex;
+
+    let store = him_store::Store::in_memory();
+    for (control_id, mrn, name, born, visit) in [
+        ("enc-1", "4081121", "Lopez^Maria", "19600303", "V-9001"),
+        ("enc-2", "4081139", "Brooks^Alan", "19550101", "V-9002"),
+    ] {
+        let a01 = format!(
+            "MSH|^~\\&|REG|HOSP|HIM|HOSP|20261201120000||ADT^A01^ADT_A01|{control_id}|P|2.5.1\r\
+             PID|1||{mrn}^^^HOSP^MR||{name}||{born}|F\r\
+             PV1|1|I|W^1^1||||||||||||||||{visit}^^^HOSP^VN\r"
+        );
+        let ack = him::adt::handle(&store, a01.as_bytes()).await;
+        assert_eq!(check_ack(&ack, control_id), Ok(AckCode::Accept));
+    }
+    let live = LiveIndex::new(
+        store.clone(),
+        std::sync::Arc::new(PatientIndex::new(CheckDigit::None)),
+    );
+    assert!(live.refresh().await.unwrap());
+    let index = live.current();
+    let segments = vec![him_core::TranscriptSegment {
+        text: "Follow up visit. The wound is healing well, no signs of infection. Continue the current plan."
+            .to_string(),
+        start_ms: 0,
+        end_ms: 6000,
+        avg_logprob: -0.2,
+        no_speech_prob: 0.01,
+        temperature: 0.0,
+        words: Vec::new(),
+        flags: Vec::new(),
+    }];
+    let identify = |encounter: Option<&str>| {
+        him::identity::identify_transcript(
+            &segments,
+            Some("4081121"),
+            encounter,
+            Some(&index),
+            &him::config::PatientsConfig::default(),
+            &MatchConfig::default(),
+        )
+    };
+    let filed = identify(Some("V-9001"));
+    let patient = filed.patient().expect("filed by the ADT encounter");
+    assert_eq!(patient.mrn.as_str(), "4081121");
+    assert_eq!(patient.rule, "keyed_mrn+encounter");
+    let mismatch = identify(Some("V-9002"));
+    assert!(mismatch.patient().is_none());
+    assert_eq!(mismatch.unmatched_reason(), "demographics_mismatch");
+    assert_eq!(
+        identify(Some("V-0000")).unmatched_reason(),
+        "uncorroborated"
+    );
+    assert_eq!(identify(None).unmatched_reason(), "uncorroborated");
+}

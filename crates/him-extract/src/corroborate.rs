@@ -210,23 +210,59 @@ fn read_mrn(fields: &Fields, index: &PatientIndex, owner: &PatientRecord) -> Rea
 }
 
 /// Matches a dictation: with a keyed MRN from the job demographics, corroborates it against the spoken
-/// header; without one, matches the spoken header itself ([`match_spoken`]).
+/// header and the keyed encounter (visit) number; without one, matches the spoken header itself
+/// ([`match_spoken`]).
+///
+/// An encounter that the ADT feed registered for the keyed patient ([`PatientIndex::encounter_mrn`])
+/// corroborates the keyed MRN in place of the spoken header (rule `keyed_mrn+encounter`), but anything spoken
+/// that contradicts it still leaves the dictation unmatched; one the feed registered for another patient is
+/// a contradiction itself (`demographics_mismatch`, field `encounter`); one the feed never named changes
+/// nothing.
 pub fn match_dictation(
     fields: &Fields,
     keyed_mrn: Option<&str>,
+    encounter: Option<&str>,
     index: &PatientIndex,
     cfg: &MatchConfig,
 ) -> MatchDecision {
     match keyed_mrn {
-        Some(keyed) => corroborate(fields, keyed, index, cfg),
+        Some(keyed) => corroborate(fields, keyed, encounter, index, cfg),
         None => match_spoken(fields, index, cfg),
     }
 }
 
-/// Corroborates a keyed MRN with the spoken header.
+/// Whose the keyed encounter number is, by the ADT feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EncounterOwner {
+    /// None keyed, or a number the feed never named (or linked to an MRN the index no longer holds).
+    Unknown,
+    /// The keyed patient's.
+    Keyed,
+    /// Another patient's.
+    Another,
+}
+
+fn encounter_owner(
+    encounter: Option<&str>,
+    index: &PatientIndex,
+    owner: &PatientRecord,
+) -> EncounterOwner {
+    let Some(linked) = encounter.and_then(|e| index.encounter_mrn(e)) else {
+        return EncounterOwner::Unknown;
+    };
+    // `by_mrn` follows merges and identifier changes: an encounter of a merged MRN is the survivor's.
+    match index.by_mrn(linked).as_slice() {
+        [] => EncounterOwner::Unknown,
+        [holder] if holder.mrn == owner.mrn => EncounterOwner::Keyed,
+        _ => EncounterOwner::Another,
+    }
+}
+
+/// Corroborates a keyed MRN with the spoken header and the keyed encounter.
 fn corroborate(
     fields: &Fields,
     keyed: &str,
+    encounter: Option<&str>,
     index: &PatientIndex,
     cfg: &MatchConfig,
 ) -> MatchDecision {
@@ -255,6 +291,11 @@ fn corroborate(
     let owner_candidate = owner_first(fields, owner, &mut candidates);
 
     let mut disagreements = Vec::new();
+    let encounter = encounter_owner(encounter, index, owner);
+    // The keyed encounter is another patient's visit: the device's two identifiers disagree.
+    if encounter == EncounterOwner::Another {
+        disagreements.push(FieldName::Encounter);
+    }
     // A spoken MRN that belongs to another patient.
     if read_mrn(fields, index, owner) == ReadMrn::Another {
         disagreements.push(FieldName::Mrn);
@@ -292,13 +333,17 @@ fn corroborate(
     let name_agrees = owner_name == NameFit::Agrees;
     // A near-twin (same date of birth, a name that sounds the same) the spoken header cannot tell apart.
     let twin_blocks = name_agrees && !others.is_empty() && !name_exact(fields, owner);
-    let rule = match (dob_agrees, name_agrees) {
+    let spoken_rule = match (dob_agrees, name_agrees) {
         _ if twin_blocks => None,
         (true, true) => Some(MatchRule::KeyedMrnDobName),
         (true, false) => Some(MatchRule::KeyedMrnDob),
         (false, true) => Some(MatchRule::KeyedMrnName),
         (false, false) => None,
     };
+    // The feed's encounter of the keyed patient corroborates without the audio (and tells a near-twin apart:
+    // the visit is the keyed patient's).
+    let rule = spoken_rule
+        .or((encounter == EncounterOwner::Keyed).then_some(MatchRule::KeyedMrnEncounter));
     match rule {
         Some(rule) => decision(
             MatchOutcome::Matched {
@@ -535,7 +580,7 @@ mod tests {
     }
 
     fn decide(fields: &Fields, keyed: Option<&str>) -> MatchDecision {
-        match_dictation(fields, keyed, &index(), &MatchConfig::default())
+        match_dictation(fields, keyed, None, &index(), &MatchConfig::default())
     }
 
     fn filed(decision: &MatchDecision) -> Option<&str> {
@@ -640,6 +685,106 @@ mod tests {
             filed(&decide(&heard("Okeefe", "Karina", "1957-03-15"), None)),
             None
         );
+    }
+
+    /// The index with visits the ADT feed registered: `V-100` for O'Keefe, `V-200` for Okafor, `V-300` for
+    /// Augusta Hale.
+    fn index_with_encounters() -> PatientIndex {
+        let mut index = index();
+        index.link_encounter("V-100", "4081123");
+        index.link_encounter("V-200", "4081124");
+        index.link_encounter("V-300", "7770002");
+        index
+    }
+
+    fn decide_with_encounter(fields: &Fields, keyed: &str, encounter: &str) -> MatchDecision {
+        match_dictation(
+            fields,
+            Some(keyed),
+            Some(encounter),
+            &index_with_encounters(),
+            &MatchConfig::default(),
+        )
+    }
+
+    fn rule(decision: &MatchDecision) -> Option<MatchRule> {
+        match decision.outcome {
+            MatchOutcome::Matched { rule, .. } => Some(rule),
+            MatchOutcome::Unmatched { .. } => None,
+        }
+    }
+
+    /// D5: the keyed MRN and an encounter the feed registered for that patient file with nothing heard.
+    #[test]
+    fn a_keyed_mrn_with_its_patients_encounter_files_without_a_spoken_header() {
+        let d = decide_with_encounter(&Fields::default(), "4081123", "V-100");
+        assert_eq!(filed(&d), Some("4081123"));
+        assert_eq!(rule(&d), Some(MatchRule::KeyedMrnEncounter));
+        assert_eq!(d.candidates[0].mrn, "4081123");
+        // Separators and case of the visit number do not count; a name heard unclearly does not block it.
+        let d = decide_with_encounter(&heard("", "Karl", ""), "4081123", "v100");
+        assert_eq!(rule(&d), Some(MatchRule::KeyedMrnEncounter));
+        // A header that corroborates too keeps the spoken rule.
+        let d = decide_with_encounter(&heard("", "", "1957-03-14"), "4081123", "V-100");
+        assert_eq!(rule(&d), Some(MatchRule::KeyedMrnDob));
+        // The visit tells a near-twin apart where a name that sounds like both could not.
+        let d = decide_with_encounter(&heard("Hale", "Agusta", ""), "7770002", "V-300");
+        assert_eq!(filed(&d), Some("7770002"));
+    }
+
+    /// D2 still holds with the encounter: a contradiction in the audio leaves it unmatched, filed to neither.
+    #[test]
+    fn a_spoken_contradiction_outweighs_the_encounter() {
+        for (fields, field) in [
+            (heard("", "", "1981-07-02"), FieldName::DateOfBirth),
+            (heard("Okafor", "Samuel", ""), FieldName::PatientFamily),
+            (
+                Fields {
+                    mrn: field("4081124"),
+                    ..Fields::default()
+                },
+                FieldName::Mrn,
+            ),
+        ] {
+            let d = decide_with_encounter(&fields, "4081123", "V-100");
+            assert_eq!(filed(&d), None, "{field:?}");
+            assert_eq!(reason(&d), Some(UnmatchedReason::DemographicsMismatch));
+            assert!(d.disagreements.contains(&field), "{:?}", d.disagreements);
+            assert_eq!(d.candidates[0].mrn, "4081123");
+        }
+    }
+
+    /// D6: an encounter the feed registered for another patient contradicts the keyed MRN, even when the
+    /// audio agrees with it.
+    #[test]
+    fn an_encounter_of_another_patient_is_a_mismatch() {
+        let d = decide_with_encounter(
+            &heard("O'Keefe", "Karena", "1957-03-14"),
+            "4081123",
+            "V-200",
+        );
+        assert_eq!(filed(&d), None);
+        assert_eq!(reason(&d), Some(UnmatchedReason::DemographicsMismatch));
+        assert_eq!(d.disagreements, vec![FieldName::Encounter]);
+        assert_eq!(d.candidates[0].mrn, "4081123");
+    }
+
+    /// D7: an encounter the feed never named changes nothing.
+    #[test]
+    fn an_encounter_unknown_to_the_feed_changes_nothing() {
+        let d = decide_with_encounter(&Fields::default(), "4081123", "V-999");
+        assert_eq!(reason(&d), Some(UnmatchedReason::Uncorroborated));
+        let d = decide_with_encounter(&heard("", "", "1957-03-14"), "4081123", "V-999");
+        assert_eq!(rule(&d), Some(MatchRule::KeyedMrnDob));
+        // Without a keyed MRN the encounter is not used: the spoken header decides alone.
+        let d = match_dictation(
+            &Fields::default(),
+            None,
+            Some("V-100"),
+            &index_with_encounters(),
+            &MatchConfig::default(),
+        );
+        assert_eq!(filed(&d), None);
     }
 
     fn sheet(fields: &Fields, mrn: &str, dob: (i32, u8, u8)) -> MatchDecision {

@@ -38,6 +38,22 @@ use crate::names::{fold_char, name_similarity};
 const MENTION_LINES: usize = 4;
 /// Lines above from which a short labelled cell passes its role down.
 const INHERIT_LINES: usize = 6;
+/// Words that label a date as a birth date.
+const BIRTH_WORDS: &[&str] = &[
+    "dob",
+    "birth",
+    "born",
+    "birthdate",
+    "bd",
+    "dn",
+    "geb",
+    "geboren",
+    "naissance",
+    "nacimiento",
+    "b",
+    "ddn",
+    "birthday",
+];
 /// A date of birth shared by more patients than this is not used to find candidates (a data-quality
 /// placeholder such as 1900-01-01).
 const MAX_PER_BIRTH_DATE: usize = 2_000;
@@ -91,6 +107,8 @@ pub(crate) struct Document<'a> {
     dates: Vec<(Date, Span)>,
     /// Digit-group spans by MRN key.
     numbers: Vec<(String, Span)>,
+    /// Per line, the keys of one to three consecutive words (`garcia`, `garcialopez`…).
+    line_keys: Vec<Vec<String>>,
     /// Whether the page labels a patient block (`Patient:`, `PATIENT`, `Baby:`): then a patient found only
     /// outside it, unlabelled, is not the one the page is about.
     patient_label: bool,
@@ -116,32 +134,130 @@ impl Cue {
 /// stands (`strong`) or only as a label (followed by a colon, or first in its cell).
 fn cue(key: &str) -> Option<(Cue, bool)> {
     const PERSON: &[&str] = &[
-        "guarantor", "guarantors", "subscriber", "subscribers", "insured", "insureds", "policyholder",
-        "policyholders", "mother", "mothers", "father", "fathers", "parent", "parents", "guardian",
-        "guardians", "kin", "nok", "spouse", "spouses", "husband", "husbands", "wife", "wifes", "son",
-        "daughter", "sibling", "brother", "sister", "grandmother", "grandfather", "grandparent", "aunt",
-        "uncle", "stepmother", "stepfather", "caregiver", "informant", "poa", "proxy", "witness", "mom", "dad",
-        "custodian", "accompanied", "maternal", "paternal", "holder", "party",
+        "guarantor",
+        "guarantors",
+        "subscriber",
+        "subscribers",
+        "insured",
+        "insureds",
+        "policyholder",
+        "policyholders",
+        "mother",
+        "mothers",
+        "father",
+        "fathers",
+        "parent",
+        "parents",
+        "guardian",
+        "guardians",
+        "kin",
+        "nok",
+        "spouse",
+        "spouses",
+        "husband",
+        "husbands",
+        "wife",
+        "wifes",
+        "son",
+        "daughter",
+        "sibling",
+        "brother",
+        "sister",
+        "grandmother",
+        "grandfather",
+        "grandparent",
+        "aunt",
+        "uncle",
+        "stepmother",
+        "stepfather",
+        "caregiver",
+        "informant",
+        "poa",
+        "proxy",
+        "witness",
+        "mom",
+        "dad",
+        "custodian",
+        "accompanied",
+        "maternal",
+        "paternal",
+        "holder",
+        "party",
     ];
     const PERSON_LABEL: &[&str] = &[
-        "contact", "responsible", "representative", "legal", "relative", "partner", "attorney",
-        "agent", "relationship", "emergency", "policy",
+        "contact",
+        "responsible",
+        "representative",
+        "legal",
+        "relative",
+        "partner",
+        "attorney",
+        "agent",
+        "relationship",
+        "emergency",
+        "policy",
     ];
     const CLINICIAN: &[&str] = &[
-        "physician", "physicians", "doctor", "dr", "surgeon", "attending", "consultant", "pcp",
-        "gp", "md", "rn", "np", "cc", "dear", "sincerely", "regards", "dictated", "cosigned", "electronically",
-        "interpreter", "employer", "insurer", "insurance", "payer", "payor", "carrier",
+        "physician",
+        "physicians",
+        "doctor",
+        "dr",
+        "surgeon",
+        "attending",
+        "consultant",
+        "pcp",
+        "gp",
+        "md",
+        "rn",
+        "np",
+        "cc",
+        "dear",
+        "sincerely",
+        "regards",
+        "dictated",
+        "cosigned",
+        "electronically",
+        "interpreter",
+        "employer",
+        "insurer",
+        "insurance",
+        "payer",
+        "payor",
+        "carrier",
     ];
     const CLINICIAN_LABEL: &[&str] = &[
-        "from", "to", "copy", "signed", "signature", "provider", "author", "sender", "facility", "ward", "by",
-        "nurse", "clinician", "practitioner", "company", "plan", "group", "referring",
+        "from",
+        "to",
+        "copy",
+        "signed",
+        "signature",
+        "provider",
+        "author",
+        "sender",
+        "facility",
+        "ward",
+        "by",
+        "nurse",
+        "clinician",
+        "practitioner",
+        "company",
+        "plan",
+        "group",
+        "referring",
     ];
     const PATIENT: &[&str] = &[
-        "patient", "patients", "pt", "pts", "infant", "infants", "baby", "babys", "newborn", "newborns",
-        "neonate", "child", "childs", "minor", "minors",
+        "patient", "patients", "pt", "pts", "infant", "infants", "baby", "babys", "newborn",
+        "newborns", "neonate", "child", "childs", "minor", "minors",
     ];
     const PATIENT_LABEL: &[&str] = &[
-        "re", "regarding", "concerning", "subject", "client", "clients", "resident", "residents",
+        "re",
+        "regarding",
+        "concerning",
+        "subject",
+        "client",
+        "clients",
+        "resident",
+        "residents",
     ];
     for (words, cue, strong) in [
         (PERSON, Cue::Person, true),
@@ -220,8 +336,8 @@ fn year_of(text: &str, today: Date) -> Option<i32> {
 }
 
 /// Every date of a line (byte spans relative to the line): the usual formats, their OCR-repaired forms,
-/// ordinals and Roman months, and for `03/07/1964` both readings (day first too).
-fn line_dates(line: &str, today: Date) -> Vec<(Date, usize, usize)> {
+/// ordinals and Roman months; `03/07/1964` is 7 March, and also 3 July on a page written day first.
+fn line_dates(line: &str, today: Date, day_first: bool) -> Vec<(Date, usize, usize)> {
     let mut out: Vec<(Date, usize, usize)> = Vec::new();
     let mut push = |date: Date, start: usize, end: usize| {
         if date <= today && !out.iter().any(|(d, s, _)| *d == date && *s == start) {
@@ -233,15 +349,16 @@ fn line_dates(line: &str, today: Date) -> Vec<(Date, usize, usize)> {
         for found in find_dates(text, today) {
             push(found.date, found.start, found.end);
         }
-        // Numeric dates read both ways: `03/07/1964` is 7 March or 3 July, `30.06.1958` only 30 June.
+        // Numeric dates read day first where they cannot be month first (`30.06.1958`), and, on a page
+        // written day first, both ways (`03/07/1964`).
         for caps in NUMERIC_DATE_RE.captures_iter(text) {
             let Some(whole) = caps.get(0) else { continue };
             let a = caps.name("a").and_then(|m| m.as_str().parse::<u8>().ok());
             let b = caps.name("b").and_then(|m| m.as_str().parse::<u8>().ok());
             let y = caps.name("y").and_then(|m| year_of(m.as_str(), today));
             if let (Some(a), Some(b), Some(y)) = (a, b, y) {
-                for (month, day) in [(a, b), (b, a)] {
-                    if let Some(date) = Date::new(y, month, day) {
+                if a > 12 || day_first {
+                    if let Some(date) = Date::new(y, b, a) {
                         push(date, whole.start(), whole.end());
                     }
                 }
@@ -281,6 +398,7 @@ impl<'a> Document<'a> {
             dates: Vec::new(),
             numbers: Vec::new(),
             patient_label: false,
+            line_keys: Vec::new(),
         };
         for (page_index, text) in texts.iter().enumerate() {
             let page = u32::try_from(page_index).unwrap_or(u32::MAX);
@@ -306,6 +424,23 @@ impl<'a> Document<'a> {
             }
         }
         doc.locate_spans(today);
+        doc.line_keys = doc
+            .lines
+            .iter()
+            .map(|&(first, last)| {
+                let mut keys = Vec::new();
+                for t in first..last {
+                    let mut joined = String::new();
+                    for u in t..(t + 3).min(last) {
+                        joined.push_str(&doc.tokens[u].key);
+                        if joined.len() >= 2 {
+                            keys.push(joined.clone());
+                        }
+                    }
+                }
+                keys
+            })
+            .collect();
         doc
     }
 
@@ -420,7 +555,8 @@ impl<'a> Document<'a> {
                         && self.tokens[pf].page == page
                         && pl - pf >= 6
                         && !(pf + 1..pl).any(|t| self.tokens[t].cell_start)
-                        && !self.texts[page as usize][self.tokens[pf].start..self.tokens[pl - 1].end]
+                        && !self.texts[page as usize]
+                            [self.tokens[pf].start..self.tokens[pl - 1].end]
                             .trim_end()
                             .ends_with(['.', '!', '?', ':'])
                 })
@@ -468,7 +604,9 @@ impl<'a> Document<'a> {
             .map(|n| n.key.as_str());
         // `Emergency Department` is a place, `Emergency Contact` a person.
         if token.key == "emergency" {
-            return next.filter(|n| n.starts_with("contact")).map(|_| Cue::Person);
+            return next
+                .filter(|n| n.starts_with("contact"))
+                .map(|_| Cue::Person);
         }
         if strong || token.label || t == cell_first {
             Some(which)
@@ -492,9 +630,7 @@ impl<'a> Document<'a> {
             let overlapping = cells_of_line[above]
                 .iter()
                 .filter(|(x0, x1, _)| *x0 <= token.x1 && token.x0 <= *x1)
-                .max_by_key(|(x0, x1, _)| {
-                    (*x1).min(token.x1).saturating_sub((*x0).max(token.x0))
-                });
+                .max_by_key(|(x0, x1, _)| (*x1).min(token.x1).saturating_sub((*x0).max(token.x0)));
             if let Some((_, _, Some(cue))) = overlapping {
                 return Some(*cue);
             }
@@ -530,20 +666,122 @@ impl<'a> Document<'a> {
         }
     }
 
-    /// The tokens a byte span of a page covers.
-    fn tokens_of(&self, page: u32, start: usize, end: usize) -> Option<(usize, usize)> {
-        let mut covered = self
-            .tokens
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.page == page && t.start < end && t.end > start)
-            .map(|(i, _)| i);
-        let first = covered.next()?;
-        let last = covered.last().unwrap_or(first);
-        Some((first, last))
+    /// Whether a date is labelled as another kind of date (`Date of service:`, `Collected`, `Signed`…):
+    /// such dates do not bring in candidates (they still count as a birth date printed, when they are one).
+    fn not_birth_date(&self, span: &Span) -> bool {
+        const OTHER: &[&str] = &[
+            "service",
+            "dos",
+            "visit",
+            "admit",
+            "admitted",
+            "admission",
+            "discharge",
+            "discharged",
+            "collected",
+            "received",
+            "signed",
+            "dictated",
+            "transcribed",
+            "printed",
+            "fax",
+            "faxed",
+            "sent",
+            "reported",
+            "ordered",
+            "exam",
+            "procedure",
+            "surgery",
+            "appointment",
+            "encounter",
+            "seen",
+            "effective",
+            "expires",
+            "expiration",
+            "issued",
+            "resulted",
+            "verified",
+            "reviewed",
+            "onset",
+            "injury",
+            "accident",
+        ];
+        let (first, _) = self.lines[span.line];
+        let from = span.tokens.0.saturating_sub(4).max(first);
+        for t in (from..span.tokens.0).rev() {
+            let key = self.tokens[t].key.as_str();
+            if BIRTH_WORDS.contains(&key) || key.starts_with("birth") || key.ends_with("birth") {
+                return false;
+            }
+            if OTHER.contains(&key) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether a date is labelled as a birth date: a birth word just before it on its line, or in the cell
+    /// above it (a label row over a value row).
+    fn birth_labelled(&self, span: &Span) -> bool {
+        let is_birth = |key: &str| {
+            BIRTH_WORDS.contains(&key) || key.starts_with("birth") || key.ends_with("birth")
+        };
+        let (first, _) = self.lines[span.line];
+        let from = span.tokens.0.saturating_sub(4).max(first);
+        if (from..span.tokens.0).any(|t| is_birth(&self.tokens[t].key)) {
+            return true;
+        }
+        let Some(above) = span.line.checked_sub(1) else {
+            return false;
+        };
+        let (x0, x1) = self.cell_extent(span.line, span.tokens.0);
+        let (a, b) = self.lines[above];
+        (a..b).any(|t| {
+            let (c0, c1) = self.cell_extent(above, t);
+            self.tokens[t].page == self.tokens[span.tokens.0].page
+                && c0 <= x1
+                && x0 <= c1
+                && is_birth(&self.tokens[t].key)
+        })
+    }
+
+    /// The horizontal extent of the cell of token `t` on line `line`.
+    fn cell_extent(&self, line: usize, t: usize) -> (u32, u32) {
+        let (first, last) = self.lines[line];
+        let start = (first..=t)
+            .rev()
+            .find(|&u| self.tokens[u].cell_start)
+            .unwrap_or(first);
+        let end = (t + 1..last)
+            .find(|&u| self.tokens[u].cell_start)
+            .unwrap_or(last);
+        (self.tokens[start].x0, self.tokens[end - 1].x1)
+    }
+
+    /// The tokens of line `line` a byte span of its page covers.
+    fn tokens_of(&self, line: usize, start: usize, end: usize) -> Option<(usize, usize)> {
+        let (first, last) = self.lines[line];
+        let mut covered =
+            (first..last).filter(|&i| self.tokens[i].start < end && self.tokens[i].end > start);
+        let a = covered.next()?;
+        let b = covered.next_back().unwrap_or(a);
+        Some((a, b))
     }
 
     fn locate_spans(&mut self, today: Date) {
+        // A page that writes `30/06/1958` and never `06/30/1958` writes its dates day first.
+        let (mut day_first, mut month_first) = (false, false);
+        for text in &self.texts {
+            for caps in NUMERIC_DATE_RE.captures_iter(text) {
+                let part = |name: &str| caps.name(name).and_then(|m| m.as_str().parse::<u8>().ok());
+                match (part("a"), part("b")) {
+                    (Some(a), Some(b)) if a > 12 && b <= 12 => day_first = true,
+                    (Some(a), Some(b)) if b > 12 && a <= 12 => month_first = true,
+                    _ => {}
+                }
+            }
+        }
+        let day_first = day_first && !month_first;
         let mut dates = Vec::new();
         let mut numbers = Vec::new();
         for line in 0..self.lines.len() {
@@ -555,8 +793,8 @@ impl<'a> Document<'a> {
             let text = self.texts[page as usize];
             let line_start = self.tokens[first].start;
             let line_text = &text[line_start..self.tokens[last - 1].end];
-            for (date, start, end) in line_dates(line_text, today) {
-                if let Some((a, b)) = self.tokens_of(page, line_start + start, line_start + end) {
+            for (date, start, end) in line_dates(line_text, today, day_first) {
+                if let Some((a, b)) = self.tokens_of(line, line_start + start, line_start + end) {
                     let span = self.span(
                         FieldName::DateOfBirth,
                         a,
@@ -598,7 +836,7 @@ impl<'a> Document<'a> {
                         if !(3..=20).contains(&digits) {
                             continue;
                         }
-                        if let Some((a, b)) = self.tokens_of(page, base + s, base + e) {
+                        if let Some((a, b)) = self.tokens_of(line, base + s, base + e) {
                             let span =
                                 self.span(FieldName::Mrn, a, b, base + s, base + e, Fit::Exact);
                             numbers.push((key, span));
@@ -641,6 +879,10 @@ impl<'a> Document<'a> {
                 {
                     continue;
                 }
+                let length: usize = self.tokens[first..=last].iter().map(|t| t.key.len()).sum();
+                if length + 2 < key.len() || length > key.len() + 2 || length == 0 {
+                    continue;
+                }
                 let joined: String = self.tokens[first..=last]
                     .iter()
                     .map(|t| t.key.as_str())
@@ -648,11 +890,9 @@ impl<'a> Document<'a> {
                 let fit = if joined == key {
                     Some(Fit::Exact)
                 } else if key.len() >= 4
-                    && joined.len() + 2 >= key.len()
-                    && joined.len() <= key.len() + 2
                     && (joined.as_bytes()[0] == key.as_bytes()[0]
                         || joined.as_bytes()[joined.len() - 1] == key.as_bytes()[key.len() - 1])
-                    && name_similarity(&joined, &key) >= threshold
+                    && strsim::jaro_winkler(&joined, &key) >= f64::from(threshold)
                 {
                     Some(Fit::Close)
                 } else {
@@ -694,6 +934,68 @@ impl<'a> Document<'a> {
         out.sort_by_key(|s| (s.tokens, s.fit != Fit::Exact));
         out.dedup_by_key(|s| s.tokens);
         out
+    }
+}
+
+/// The words around some places of a document (keys of one to three consecutive words), for a quick check
+/// of a name before the full search.
+struct Window<'d> {
+    keys: Vec<&'d str>,
+}
+
+impl<'d> Window<'d> {
+    fn around(doc: &'d Document<'_>, places: &[(u32, usize)]) -> Window<'d> {
+        let mut lines: Vec<usize> = Vec::new();
+        for &(page, line) in places {
+            let from = line.saturating_sub(MENTION_LINES);
+            let to = (line + MENTION_LINES + 1).min(doc.lines.len());
+            lines.extend((from..to).filter(|&l| {
+                let (first, last) = doc.lines[l];
+                first < last && doc.tokens[first].page == page
+            }));
+        }
+        lines.sort_unstable();
+        lines.dedup();
+        let mut keys: Vec<&str> = lines
+            .into_iter()
+            .flat_map(|l| doc.line_keys[l].iter().map(String::as_str))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Window { keys }
+    }
+
+    /// Whether `name` (or its first word) may be printed here: exactly, or close by Jaro-Winkler among words
+    /// that share its first letter and nearly its length (the keys are sorted: one binary search).
+    fn may_hold(&self, name: &str, threshold: f32) -> bool {
+        let key = fold_key(name);
+        let Some(&a) = key.as_bytes().first() else {
+            return false;
+        };
+        if key.len() < 2 {
+            return false;
+        }
+        let from = self.keys.partition_point(|w| w.as_bytes()[0] < a);
+        let to = self.keys.partition_point(|w| w.as_bytes()[0] <= a);
+        let same_letter = &self.keys[from..to];
+        if same_letter.binary_search(&key.as_str()).is_ok() {
+            return true;
+        }
+        let first_word = name
+            .split(|c: char| c.is_whitespace() || c == '-')
+            .map(fold_key)
+            .find(|w| !w.is_empty())
+            .unwrap_or_default();
+        if first_word.len() >= 3 && same_letter.binary_search(&first_word.as_str()).is_ok() {
+            return true;
+        }
+        let threshold = f64::from(threshold);
+        key.len() >= 4
+            && same_letter.iter().any(|w| {
+                w.len() + 2 >= key.len()
+                    && w.len() <= key.len() + 2
+                    && strsim::jaro_winkler(w, &key) >= threshold
+            })
     }
 }
 
@@ -787,7 +1089,10 @@ fn mentions(spans: &[Span]) -> Vec<Mention> {
                     s.identifier == FieldName::PatientGiven
                         && s.line == family.line
                         && s.tokens != family.tokens
-                        && s.tokens.0.abs_diff(family.tokens.1).min(family.tokens.0.abs_diff(s.tokens.1))
+                        && s.tokens
+                            .0
+                            .abs_diff(family.tokens.1)
+                            .min(family.tokens.0.abs_diff(s.tokens.1))
                             <= 4
                 }) {
                     let exact = family.fit == Fit::Exact && given.fit == Fit::Exact;
@@ -836,20 +1141,32 @@ pub(crate) fn search(doc: &Document<'_>, index: &PatientIndex, cfg: &MatchConfig
                 .push(*span);
         }
     }
+    // Candidates by birth date: only patients whose family name is printed near one of the date's places.
+    // The words around a date are gathered once and indexed by first and last letter, so the work per date
+    // is one cheap check per patient born that day, whatever the size of the index.
     let mut seen_dates: Vec<Date> = Vec::new();
-    for (date, _) in &doc.dates {
-        if seen_dates.contains(date) {
+    for (date, span) in &doc.dates {
+        if seen_dates.contains(date) || doc.not_birth_date(span) {
             continue;
         }
         seen_dates.push(*date);
         let records = index.by_birth_date(*date);
-        if records.len() > MAX_PER_BIRTH_DATE {
+        if records.is_empty() || records.len() > MAX_PER_BIRTH_DATE {
             continue;
         }
+        let places: Vec<(u32, usize)> = doc
+            .dates
+            .iter()
+            .filter(|(d, _)| d == date)
+            .map(|(_, s)| (s.page, s.line))
+            .collect();
+        let window = Window::around(doc, &places);
         for record in records {
-            found
-                .entry(record.mrn.clone())
-                .or_insert_with(|| (record, Vec::new()));
+            if window.may_hold(&record.family, cfg.family_threshold) {
+                found
+                    .entry(record.mrn.clone())
+                    .or_insert_with(|| (record, Vec::new()));
+            }
         }
     }
     let mut out = Vec::new();
@@ -875,12 +1192,7 @@ pub(crate) fn search(doc: &Document<'_>, index: &PatientIndex, cfg: &MatchConfig
         }
         spans.extend(families);
         for given in record.given.iter().take(2) {
-            spans.extend(doc.find_name(
-                FieldName::PatientGiven,
-                given,
-                cfg.given_threshold,
-                &near,
-            ));
+            spans.extend(doc.find_name(FieldName::PatientGiven, given, cfg.given_threshold, &near));
         }
         let best = mentions(&spans)
             .into_iter()
@@ -917,11 +1229,9 @@ fn independent(a: &Evidence, b: &Evidence) -> bool {
         (Some(x), Some(y)) => {
             !x.name_tokens.is_empty()
                 && !y.name_tokens.is_empty()
-                && x.name_tokens.iter().all(|t| {
-                    y.name_tokens
-                        .iter()
-                        .all(|u| t.1 < u.0 || u.1 < t.0)
-                })
+                && x.name_tokens
+                    .iter()
+                    .all(|t| y.name_tokens.iter().all(|u| t.1 < u.0 || u.1 < t.0))
         }
         _ => false,
     }
@@ -950,10 +1260,10 @@ fn only_in_other_role(doc: &Document<'_>, field: FieldName, value: &str) -> bool
         }
         _ => {
             let key = fold_key(value);
-            return doc
-                .by_key
-                .get(&key)
-                .is_some_and(|ts| ts.iter().all(|&t| doc.tokens[t].role == EvidenceRole::Other));
+            return doc.by_key.get(&key).is_some_and(|ts| {
+                ts.iter()
+                    .all(|&t| doc.tokens[t].role == EvidenceRole::Other)
+            });
         }
     };
     !spans.is_empty() && spans.iter().all(|s| s.role == EvidenceRole::Other)
@@ -969,7 +1279,8 @@ fn foreign_number(index: &PatientIndex, value: &str) -> bool {
     match index.mrn_width() {
         Some(width) if width > 0 => {
             let unpadded = key.trim_start_matches('0').len();
-            unpadded > width || (key.len() != width && unpadded != key.len() && key.len() < width)
+            unpadded > width
+                || (key.len() != width && unpadded != key.len() && key.len() < width)
                 || (key.len() != width && unpadded == key.len() && key.len() + 2 < width)
         }
         _ => false,
@@ -1004,6 +1315,17 @@ fn contradicted(
             }
         }
     }
+    // A birth date printed under its label that is not the record's (one the label reader missed).
+    if let Some(birth) = record.birth_date {
+        if !doc.dates.iter().any(|(d, _)| *d == birth)
+            && doc
+                .dates
+                .iter()
+                .any(|(_, s)| s.role != EvidenceRole::Other && doc.birth_labelled(s))
+        {
+            return true;
+        }
+    }
     if let Some(dob) = fields.date_of_birth_date() {
         // `03/05/1961` read month first by the label reader is also the record's 3 May: the same print.
         let same_print = doc.dates.iter().any(|(d, s)| {
@@ -1028,10 +1350,13 @@ fn contradicted(
     };
     let family = fields.patient_family.as_ref().map(|f| f.value.as_str());
     let given = fields.patient_given.as_ref().map(|f| f.value.as_str());
-    let straight = family.is_none_or(|f| name_similarity(f, &record.family) >= cfg.name_conflict_below)
+    let straight = family
+        .is_none_or(|f| name_similarity(f, &record.family) >= cfg.name_conflict_below)
         && given.is_none_or(given_fits);
     let swapped = match (family, given) {
-        (Some(f), Some(g)) => name_similarity(g, &record.family) >= cfg.name_conflict_below && given_fits(f),
+        (Some(f), Some(g)) => {
+            name_similarity(g, &record.family) >= cfg.name_conflict_below && given_fits(f)
+        }
         _ => false,
     };
     if !straight && !swapped {
@@ -1071,12 +1396,15 @@ fn fields_from(
         let raw = text.get(span.start..span.end).unwrap_or_default();
         let clean = raw.trim_matches(|c: char| !c.is_alphanumeric());
         match span.identifier {
-            FieldName::Mrn if fields.mrn.as_ref().is_none_or(|f| mrn_key(&f.value) != mrn_key(&record.mrn)) => {
+            FieldName::Mrn
+                if fields
+                    .mrn
+                    .as_ref()
+                    .is_none_or(|f| mrn_key(&f.value) != mrn_key(&record.mrn)) =>
+            {
                 fields.mrn = Some(field(span, mrn_key(clean), raw));
             }
-            FieldName::DateOfBirth
-                if fields.date_of_birth_date() != record.birth_date =>
-            {
+            FieldName::DateOfBirth if fields.date_of_birth_date() != record.birth_date => {
                 if let Some(date) = record.birth_date {
                     fields.date_of_birth = Some(field(span, date.to_string(), raw));
                 }
@@ -1093,7 +1421,10 @@ fn fields_from(
             FieldName::PatientGiven
                 if span.fit == Fit::Exact
                     && fields.patient_given.as_ref().is_none_or(|f| {
-                        !record.given.iter().any(|g| fold_key(g) == fold_key(&f.value))
+                        !record
+                            .given
+                            .iter()
+                            .any(|g| fold_key(g) == fold_key(&f.value))
                     }) =>
             {
                 fields.patient_given = Some(field(span, clean.to_string(), raw));
@@ -1128,8 +1459,26 @@ pub(crate) fn decide(
     let by_mrn = |mrn: &str| evidence.iter().find(|e| e.mrn == mrn);
     let unmatched = |reason| MatchOutcome::Unmatched { reason };
     match decision.outcome.clone() {
-        MatchOutcome::Matched { mrn, .. } => {
-            if let Some(own) = by_mrn(&mrn) {
+        MatchOutcome::Matched { mrn, rule, .. } => {
+            let birth_unread = matches!(rule, MatchRule::MrnName | MatchRule::CorrectedMrn)
+                && fields.date_of_birth.is_none();
+            let own_birth = index
+                .by_mrn(&mrn)
+                .into_iter()
+                .find(|r| r.mrn == mrn)
+                .and_then(|r| r.birth_date);
+            if birth_unread
+                && own_birth.is_some_and(|birth| {
+                    !doc.dates.iter().any(|(d, _)| *d == birth)
+                        && doc
+                            .dates
+                            .iter()
+                            .any(|(_, s)| s.role != EvidenceRole::Other && doc.birth_labelled(s))
+                })
+            {
+                // E6: the label reader missed a birth date that is printed, labelled, and not the patient's.
+                decision.outcome = unmatched(UnmatchedReason::DobConflict);
+            } else if let Some(own) = by_mrn(&mrn) {
                 let patient_side = own.spans.iter().any(|s| s.role != EvidenceRole::Other);
                 if !patient_side && own.other_role {
                     // E1: everything of this patient is printed in another person's role.
@@ -1157,16 +1506,32 @@ pub(crate) fn decide(
                     | UnmatchedReason::MrnConflict
                     | UnmatchedReason::DobConflict
                     | UnmatchedReason::ConflictingFields
-            );
+            ) || (reason == UnmatchedReason::Ambiguous
+                // Near-twins the label reader could not tell apart, not an MRN two patients hold.
+                && decision.corrected_mrn.is_none()
+                && fields.mrn.as_ref().is_none_or(|m| index.by_mrn(&m.value).len() <= 1)
+                && fields
+                    .mrn_candidates
+                    .iter()
+                    .filter(|c| !index.by_mrn(c).is_empty())
+                    .count()
+                    <= 1);
             if may_file {
                 if let Some((chosen, rule_rank)) = choose(&evidence) {
-                    let record = index.by_mrn(&chosen.mrn).into_iter().find(|r| r.mrn == chosen.mrn);
+                    let record = index
+                        .by_mrn(&chosen.mrn)
+                        .into_iter()
+                        .find(|r| r.mrn == chosen.mrn);
                     let conflicting_ok = reason != UnmatchedReason::ConflictingFields
-                        || (rule_rank.1 && evidence.iter().any(|e| e.other_role));
+                        || (rule_rank.1
+                            && doc.dates.iter().any(|(_, s)| s.role == EvidenceRole::Other));
                     // A page with a labelled patient block is about the patient named there.
                     let labelled_ok = rule_rank.1 || !doc.patient_label;
                     if let (Some(record), Some(mention)) = (record, &chosen.best) {
-                        if conflicting_ok && labelled_ok && !contradicted(doc, fields, record, index, cfg) {
+                        if conflicting_ok
+                            && labelled_ok
+                            && !contradicted(doc, fields, record, index, cfg)
+                        {
                             fields_from(doc, layouts, mention, record, fields);
                             let score = decision
                                 .candidates
@@ -1192,7 +1557,11 @@ pub(crate) fn decide(
         let spans = e.public_spans(layouts);
         match decision.candidates.iter_mut().find(|c| c.mrn == e.mrn) {
             Some(candidate) => candidate.evidence = spans,
-            None if strong(e) || e.best.as_ref().is_some_and(|m| m.strength >= 1 && !m.name_tokens.is_empty()) => {
+            None if strong(e)
+                || e.best
+                    .as_ref()
+                    .is_some_and(|m| m.strength >= 1 && !m.name_tokens.is_empty()) =>
+            {
                 decision.candidates.push(Candidate {
                     mrn: e.mrn.clone(),
                     scores: Default::default(),
@@ -1219,7 +1588,11 @@ fn choose(evidence: &[Evidence]) -> Option<(&Evidence, (u8, bool))> {
         let exact: Vec<&&Evidence> = twins
             .iter()
             .copied()
-            .filter(|o| o.best.as_ref().is_some_and(|m| m.name_exact || m.strength >= 3))
+            .filter(|o| {
+                o.best
+                    .as_ref()
+                    .is_some_and(|m| m.name_exact || m.strength >= 3)
+            })
             .collect();
         match exact.as_slice() {
             [one] if std::ptr::eq(**one, *e) => winners.push(e),
@@ -1232,7 +1605,10 @@ fn choose(evidence: &[Evidence]) -> Option<(&Evidence, (u8, bool))> {
     match winners.as_slice() {
         [one]
             if !strong.iter().any(|o| {
-                o.mrn != one.mrn && independent(o, one) && rank(o).1 == top.1 && rank(o) >= (2, top.1)
+                o.mrn != one.mrn
+                    && independent(o, one)
+                    && rank(o).1 == top.1
+                    && rank(o) >= (2, top.1)
             }) =>
         {
             Some((one, top))
@@ -1317,7 +1693,11 @@ mod tests {
         let (fields, decision) = decide_text(&[page]);
         assert_eq!(filed(&decision), Some("40811210"), "{decision:?}");
         assert_eq!(fields.date_of_birth.unwrap().value, "2012-03-14");
-        let guarantor = decision.candidates.iter().find(|c| c.mrn == "40811228").unwrap();
+        let guarantor = decision
+            .candidates
+            .iter()
+            .find(|c| c.mrn == "40811228")
+            .unwrap();
         assert!(guarantor
             .evidence
             .iter()
@@ -1337,7 +1717,8 @@ mod tests {
     #[test]
     fn e1_fields_read_only_from_another_persons_block_are_not_the_patients() {
         // The label reader finds a name and birth date only in the mother's block.
-        let page = "NEWBORN ADMISSION RECORD\nMother's Name: Sara Lindqvist\nMother's DOB: 07/19/1991\n";
+        let page =
+            "NEWBORN ADMISSION RECORD\nMother's Name: Sara Lindqvist\nMother's DOB: 07/19/1991\n";
         let (_, decision) = decide_text(&[page]);
         assert_eq!(filed(&decision), None, "{decision:?}");
     }
@@ -1366,9 +1747,10 @@ mod tests {
 
     #[test]
     fn e3_prose_sentence_names_the_patient() {
-        let page = "Thank you for referring Jane Doe (date of birth 03/05/1961), whom I saw today.\n";
+        // A page written day first (21/04/2026): 03/05/1961 is also 3 May, and the index tells which.
+        let page = "Clinic 21/04/2026\n\
+                    Thank you for referring Jane Doe (date of birth 03/05/1961), whom I saw today.\n";
         let (_, decision) = decide_text(&[page]);
-        // 03/05/1961 is 5 March read month first, 3 May read day first: the index tells which.
         assert_eq!(filed(&decision), Some("40811293"), "{decision:?}");
     }
 
@@ -1410,7 +1792,27 @@ mod tests {
     fn the_dob_conflict_row_still_holds() {
         let page = "Patient: Doe, Jane   MRN: 40811293   DOB: 05/04/1961\n";
         let (_, decision) = decide_text(&[page]);
-        assert_eq!(reason(&decision), Some(UnmatchedReason::DobConflict), "{decision:?}");
+        assert_eq!(
+            reason(&decision),
+            Some(UnmatchedReason::DobConflict),
+            "{decision:?}"
+        );
+    }
+
+    #[test]
+    fn e6_a_labelled_birth_date_the_label_reader_missed_still_contradicts() {
+        // The label reader reads the MRN and the name but not the birth date under its label row.
+        let page = "Procedure Report\n\
+                    Pat. Name      Hospital Number      Room\n\
+                    THOMAS BRENNAN      40811269      ICU-12\n\
+                    Pt. DOB        Clinic Date\n\
+                    14 -DEC-1958   02-FEB-2026\n";
+        let (_, decision) = decide_text(&[page]);
+        assert_eq!(filed(&decision), None, "{decision:?}");
+        // The same page with his birth date files.
+        let page = page.replace("14 -DEC-1958", "30 -JUN-1958");
+        let (_, decision) = decide_text(&[&page]);
+        assert_eq!(filed(&decision), Some("40811269"), "{decision:?}");
     }
 
     #[test]
@@ -1452,18 +1854,58 @@ mod second_person {
     }
 
     const FAMILIES: &[&str] = &[
-        "Okafor", "Lindqvist", "Nakamura", "Brennan", "Moreau", "Kowalczyk", "Haddad", "Van der Berg",
-        "Garcia Lopez", "O'Neill", "Nguyen", "Abernathy", "Castellanos", "Fitzgerald", "Oyelaran", "Petrakis",
+        "Okafor",
+        "Lindqvist",
+        "Nakamura",
+        "Brennan",
+        "Moreau",
+        "Kowalczyk",
+        "Haddad",
+        "Van der Berg",
+        "Garcia Lopez",
+        "O'Neill",
+        "Nguyen",
+        "Abernathy",
+        "Castellanos",
+        "Fitzgerald",
+        "Oyelaran",
+        "Petrakis",
     ];
     const GIVENS: &[&str] = &[
-        "Amara", "Chidi", "Maja", "Thomas", "Ana", "Jean-Luc", "Sofia", "Bartholomew", "Ines", "Kenji",
-        "Layla", "Marcus", "Noor", "Oskar", "Priya", "Rafael",
+        "Amara",
+        "Chidi",
+        "Maja",
+        "Thomas",
+        "Ana",
+        "Jean-Luc",
+        "Sofia",
+        "Bartholomew",
+        "Ines",
+        "Kenji",
+        "Layla",
+        "Marcus",
+        "Noor",
+        "Oskar",
+        "Priya",
+        "Rafael",
     ];
     const SECOND: &[&str] = &[
-        "Guarantor", "Mother", "Father", "Parent/Guardian", "Next of Kin", "Insured", "Subscriber", "Spouse",
-        "Emergency Contact", "Legal Guardian", "Responsible Party", "Policy Holder",
+        "Guarantor",
+        "Mother",
+        "Father",
+        "Parent/Guardian",
+        "Next of Kin",
+        "Insured",
+        "Subscriber",
+        "Spouse",
+        "Emergency Contact",
+        "Legal Guardian",
+        "Responsible Party",
+        "Policy Holder",
     ];
-    const PROSE: &[&str] = &["mother", "father", "husband", "wife", "guardian", "daughter", "son"];
+    const PROSE: &[&str] = &[
+        "mother", "father", "husband", "wife", "guardian", "daughter", "son",
+    ];
 
     fn date(rng: &mut Rng, from: i32, span: u64) -> Date {
         let year = from + rng.below(span) as i32;
@@ -1494,7 +1936,11 @@ mod second_person {
         for case in 0..300 {
             let patient_family = rng.pick(FAMILIES);
             let same_family = rng.below(2) == 0;
-            let second_family = if same_family { patient_family } else { rng.pick(FAMILIES) };
+            let second_family = if same_family {
+                patient_family
+            } else {
+                rng.pick(FAMILIES)
+            };
             let patient_given = rng.pick(GIVENS);
             let mut second_given = rng.pick(GIVENS);
             while second_given == patient_given {
@@ -1502,7 +1948,10 @@ mod second_person {
             }
             let patient_dob = date(&mut rng, 1940, 85);
             let second_dob = date(&mut rng, 1930, 70);
-            let (patient_mrn, second_mrn) = (format!("{}", 20_000_000 + case * 2), format!("{}", 20_000_001 + case * 2));
+            let (patient_mrn, second_mrn) = (
+                format!("{}", 20_000_000 + case * 2),
+                format!("{}", 20_000_001 + case * 2),
+            );
             let csv = format!(
                 "mrn,family,given,birth_date,sex\n{patient_mrn},{patient_family},{patient_given},{patient_dob},U\n\
                  {second_mrn},{second_family},{second_given},{second_dob},U\n\
@@ -1516,7 +1965,11 @@ mod second_person {
             let (mut pname, mut pdob, mut pmrn) = (
                 format!("{patient_family}, {patient_given}"),
                 us(patient_dob),
-                if print_mrn { format!("   MRN: {patient_mrn}") } else { String::new() },
+                if print_mrn {
+                    format!("   MRN: {patient_mrn}")
+                } else {
+                    String::new()
+                },
             );
             if unreadable {
                 pname = garble(&pname, &mut rng);
@@ -1528,7 +1981,10 @@ mod second_person {
                 (
                     format!("Patient: {pname}   DOB: {pdob}{pmrn}\n"),
                     if rng.below(2) == 0 {
-                        format!("{role}: {second_family}, {second_given}   DOB: {}\n", us(second_dob))
+                        format!(
+                            "{role}: {second_family}, {second_given}   DOB: {}\n",
+                            us(second_dob)
+                        )
                     } else {
                         format!(
                             "{} INFORMATION\nName: {second_given} {second_family}\nDate of Birth: {}\n",
@@ -1553,22 +2009,39 @@ mod second_person {
             } else {
                 format!("CONSENT FORM\n{patient_block}\n{second_block}\n{body}")
             };
-            let pages = [PageContent { text: &page, words: &[] }];
-            let (_, decision) =
-                identify_pages(&pages, &index, &ExtractOptions::new(today), &MatchConfig::default());
+            let pages = [PageContent {
+                text: &page,
+                words: &[],
+            }];
+            let (_, decision) = identify_pages(
+                &pages,
+                &index,
+                &ExtractOptions::new(today),
+                &MatchConfig::default(),
+            );
             let filed = match &decision.outcome {
                 MatchOutcome::Matched { mrn, .. } => Some(mrn.clone()),
                 MatchOutcome::Unmatched { .. } => None,
             };
-            assert_ne!(filed.as_deref(), Some(second_mrn.as_str()), "case {case}: filed to the second person:\n{page}");
+            assert_ne!(
+                filed.as_deref(),
+                Some(second_mrn.as_str()),
+                "case {case}: filed to the second person:\n{page}"
+            );
             if unreadable {
-                assert_eq!(filed, None, "case {case}: unreadable patient block filed:\n{page}");
+                assert_eq!(
+                    filed, None,
+                    "case {case}: unreadable patient block filed:\n{page}"
+                );
             } else {
                 readable += 1;
                 to_patient += usize::from(filed.as_deref() == Some(patient_mrn.as_str()));
             }
         }
         // Filing the readable ones is the evidence search's job; most must file.
-        assert!(to_patient * 10 >= readable * 9, "filed {to_patient}/{readable}");
+        assert!(
+            to_patient * 10 >= readable * 9,
+            "filed {to_patient}/{readable}"
+        );
     }
 }

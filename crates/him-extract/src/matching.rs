@@ -338,10 +338,16 @@ mod tests {
         };
         let labels_only = match_patient(&extract(&[page], &opts), index, &MatchConfig::default());
         // The pipeline's path: the same decision after the evidence search (every row holds on both).
-        let pages = [crate::layout::PageContent { text: page, words: &[] }];
+        let pages = [crate::layout::PageContent {
+            text: page,
+            words: &[],
+        }];
         let (_, searched) =
             crate::extract::identify_pages(&pages, index, &opts, &MatchConfig::default());
-        assert_eq!(labels_only.outcome, searched.outcome, "the evidence search changed a row:\n{page}");
+        assert_eq!(
+            labels_only.outcome, searched.outcome,
+            "the evidence search changed a row:\n{page}"
+        );
         labels_only
     }
 

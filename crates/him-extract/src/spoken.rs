@@ -7,9 +7,10 @@ use regex::Regex;
 
 use crate::doctype;
 use crate::extract::{assemble, Candidate};
-use crate::field::{ExtractOptions, Fields, Source};
+use crate::field::{ExtractOptions, FieldName, Fields, Source};
 use crate::labels::{label_values, LabelKind};
-use crate::spoken_cues::{canonicalize, cue_candidates, joined_digit_run, spelled_names, Found};
+use crate::spoken_cues::{canonicalize, cue_candidates, joined_digit_run, spelled_names_at, Found};
+use crate::spoken_roles::{drop_other_peoples_names, role_of_spelling, Role};
 use crate::values::read_value;
 
 /// One transcribed stretch of a dictation, with its time span.
@@ -355,7 +356,9 @@ pub fn extract_transcript(segments: &[TranscriptSegment<'_>], opts: &ExtractOpti
             &mut candidates,
         );
     }
-    for candidate in &mut candidates {
+    // The physician's, a colleague's or a relative's name is never the patient's.
+    let mut authors = drop_other_peoples_names(text, &mut candidates);
+    for candidate in candidates.iter_mut().chain(authors.iter_mut()) {
         if let Source::Text { start, end, .. } = candidate.source {
             candidate.source = audio_span(&normalized, segments, start, end);
         }
@@ -365,15 +368,29 @@ pub fn extract_transcript(segments: &[TranscriptSegment<'_>], opts: &ExtractOpti
     let canonical = canonicalize(text);
     let mut cued = Vec::new();
     cue_candidates(&canonical, &Found::of(&candidates), opts.today, &mut cued);
+    let cued_authors = drop_other_peoples_names(&canonical, &mut cued);
     let scale = |offset: usize| offset * text.len() / canonical.len().max(1);
-    for mut candidate in cued {
+    for mut candidate in cued.into_iter().chain(cued_authors) {
         if let Source::Text { start, end, .. } = candidate.source {
             candidate.source = audio_span(&normalized, segments, scale(start), scale(end));
         }
-        candidates.push(candidate);
+        if candidate.name == FieldName::Author {
+            authors.push(candidate);
+        } else {
+            candidates.push(candidate);
+        }
+    }
+    // The dictating physician named without a title ("this is Alan Brooks", "Alan Brooks here") is the
+    // author when no labelled reading found one.
+    if !candidates.iter().any(|c| c.name == FieldName::Author) {
+        candidates.extend(authors.into_iter().take(1));
     }
     let mut fields = assemble(candidates, opts);
-    fields.spelled = spelled_names(&canonical);
+    fields.spelled = spelled_names_at(&canonical)
+        .into_iter()
+        .filter(|(at, _)| Role::may_be_patient(role_of_spelling(&canonical, *at)))
+        .map(|(_, letters)| letters)
+        .collect();
     fields
 }
 

@@ -15,6 +15,7 @@ use crate::date::{find_dates, Date};
 use crate::extract::Candidate;
 use crate::field::FieldName;
 use crate::labels::LabelKind;
+use crate::spoken_roles::{is_cue_word, role_of, Role};
 use crate::values::read_value;
 
 /// Words that make up the header: identity is dictated first; later numbers and dates belong to the note.
@@ -452,7 +453,12 @@ pub(crate) fn cue_candidates(text: &str, found: &Found, today: Date, out: &mut V
                     parts.push(t.text);
                     j += 1;
                 }
-                if parts.len() >= 2 {
+                // `my name is Alan Brooks`, `regarding Dr Brooks`: not the patient; a later cue may be.
+                let value_end = j
+                    .checked_sub(1)
+                    .and_then(|last| toks.get(last))
+                    .map_or(value_start, |t| t.end);
+                if parts.len() >= 2 && Role::may_be_patient(role_of(text, value_start, value_end)) {
                     let value = if comma {
                         format!("{}, {}", parts[0], parts[1..].join(" "))
                     } else {
@@ -467,18 +473,17 @@ pub(crate) fn cue_candidates(text: &str, found: &Found, today: Date, out: &mut V
             unlabelled_name(text, &toks, today, out);
         }
     }
+    unlabelled_author(text, &toks, today, out);
 }
 
-/// The first run of two or three capitalised words in the header's first words that are not the
-/// author (after `Dr`/`Doctor`), a note type or a label: the patient's name when no cue introduced it
-/// (`... Operative No. 3 Guardian Laura Nguyen.`). Low confidence.
-fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Candidate>) {
-    // The first 30 words: the name is said early (abbreviations like `Dr.` make sentences unreliable).
+/// Runs of two or three capitalised words among the header's first `words` words that are not a note
+/// type, a label, a title or a word that says whose a name is: `(first, last)` token indexes.
+fn name_runs(toks: &[Token<'_>], words: usize) -> Vec<(usize, usize)> {
     let limit = toks
         .iter()
         .enumerate()
         .filter(|(_, t)| t.word().is_some())
-        .nth(30)
+        .nth(words)
         .map_or(toks.len(), |(i, _)| i);
     let name_like = |t: &Token<'_>| {
         t.text.starts_with(|c: char| c.is_ascii_uppercase())
@@ -486,9 +491,13 @@ fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Ca
             && t.word().is_some_and(|w| !NOT_NAMES.contains(&w.as_str()))
             && !t.text.chars().all(|c| c.is_ascii_uppercase())
     };
+    // A cue word (`Attending`, `Guardian`, `Copy`) does not start a name; inside one it may be part of it
+    // (`Maria Parent`, `Thanh Son`).
+    let starts_name = |t: &Token<'_>| name_like(t) && t.word().is_some_and(|w| !is_cue_word(&w));
+    let mut runs = Vec::new();
     let mut i = 0;
     while i < limit {
-        if !name_like(&toks[i]) {
+        if !starts_name(&toks[i]) {
             i += 1;
             continue;
         }
@@ -496,15 +505,29 @@ fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Ca
         while i < limit && name_like(&toks[i]) {
             i += 1;
         }
+        if (2..=3).contains(&(i - start)) {
+            runs.push((start, i - 1));
+        }
+    }
+    runs
+}
+
+/// The first run of two or three capitalised words in the header's first words that are not the
+/// author (after `Dr`/`Doctor`), a note type or a label, nor a name the words around it give to someone
+/// else (`this is Alan Brooks`, `mother Susan Lopez`): the patient's name when no cue introduced it
+/// (`... Operative No. 3 Laura Nguyen.`). Low confidence.
+fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Candidate>) {
+    // The first 30 words: the name is said early (abbreviations like `Dr.` make sentences unreliable).
+    for (start, last) in name_runs(toks, 30) {
         let after_title = start > 0
             && toks[..start].iter().rev().take(2).any(|t| {
                 t.word()
                     .is_some_and(|w| matches!(w.as_str(), "dr" | "doctor"))
             });
-        if after_title || !(2..=3).contains(&(i - start)) {
+        if after_title || !Role::may_be_patient(role_of(text, toks[start].start, toks[last].end)) {
             continue;
         }
-        let value = &text[toks[start].start..toks[i - 1].end];
+        let value = &text[toks[start].start..toks[last].end];
         read_value(
             LabelKind::Name,
             0.4,
@@ -515,6 +538,27 @@ fn unlabelled_name(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Ca
             out,
         );
         return;
+    }
+}
+
+/// The dictating physician named without the `this is Doctor` the labelled reading knows (`this is Alan
+/// Brooks`, `Alan Brooks here`, `attending Alan Brooks`): the first name run the words around it give the
+/// author.
+fn unlabelled_author(text: &str, toks: &[Token<'_>], today: Date, out: &mut Vec<Candidate>) {
+    let author = name_runs(toks, 60).into_iter().find(|&(start, last)| {
+        role_of(text, toks[start].start, toks[last].end) == Some(Role::Author)
+    });
+    if let Some((start, last)) = author {
+        let value = &text[toks[start].start..toks[last].end];
+        read_value(
+            LabelKind::Author,
+            0.6,
+            value,
+            toks[start].start,
+            0,
+            today,
+            out,
+        );
     }
 }
 
@@ -575,7 +619,16 @@ pub(crate) fn joined_digit_run(value: &str) -> Option<String> {
 
 /// Names spelled out letter by letter: after `spelled` (`E M M E R I C H`, `R-O-K-S`, `S.T.M.M.E.R.I.T.H.`,
 /// short capital groups such as `REDN B. R. G.`), or four single letters in a row anywhere in the header.
+#[cfg(test)]
 pub(crate) fn spelled_names(text: &str) -> Vec<String> {
+    spelled_names_at(text)
+        .into_iter()
+        .map(|(_, letters)| letters)
+        .collect()
+}
+
+/// [`spelled_names`] with the byte offset in `text` where each spelling starts.
+pub(crate) fn spelled_names_at(text: &str) -> Vec<(usize, String)> {
     let toks = tokens(text);
     let mut out = Vec::new();
     let letters_of = |t: &Token<'_>| -> Option<String> {
@@ -599,6 +652,7 @@ pub(crate) fn spelled_names(text: &str) -> Vec<String> {
         }
         let mut j = if after_spelled { i + 1 } else { i };
         let mut letters = String::new();
+        let mut letters_at = toks[j.min(toks.len() - 1)].start;
         let mut pieces = 0;
         let mut fillers = 0;
         while let Some(t) = toks.get(j) {
@@ -611,6 +665,9 @@ pub(crate) fn spelled_names(text: &str) -> Vec<String> {
                 // Outside a `spelled` cue only single letters count.
                 if !after_spelled && group.len() > 1 {
                     break;
+                }
+                if letters.is_empty() {
+                    letters_at = t.start;
                 }
                 letters.push_str(&group);
                 pieces += 1;
@@ -633,11 +690,11 @@ pub(crate) fn spelled_names(text: &str) -> Vec<String> {
             pieces >= 4
         };
         if enough {
-            out.push(letters);
+            out.push((letters_at, letters));
         }
         i = j.max(i + 1);
     }
-    out.dedup();
+    out.dedup_by(|a, b| a.1 == b.1);
     out
 }
 
@@ -764,12 +821,17 @@ mod tests {
             vec!["STMMERITH".to_string()]
         );
         assert!(spelled_names("the patient has MS and a CT scan").is_empty());
-        let got = read("This is Dr. Wych and Dictating Operative No. 3 Guardian Laura Nguyen. Born on May 1, 1950.");
+        let got = read(
+            "This is Dr. Wych and Dictating Operative No. 3 Laura Nguyen. Born on May 1, 1950.",
+        );
         assert_eq!(
             value(&got, FieldName::PatientFamily),
             Some("Nguyen"),
             "{got:?}"
         );
+        // After `Guardian` (even a misheard word) the name is someone else's: never the patient's.
+        let got = read("This is Dr. Wych and Dictating Operative No. 3 Guardian Laura Nguyen. Born on May 1, 1950.");
+        assert_eq!(value(&got, FieldName::PatientFamily), None, "{got:?}");
         let got = read("This is Dr Maria Santos dictating a consultation. The wound is clean.");
         assert_eq!(value(&got, FieldName::PatientFamily), None, "{got:?}");
     }

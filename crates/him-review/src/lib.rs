@@ -44,6 +44,7 @@ mod db;
 mod document;
 mod error;
 mod events;
+mod filed_check;
 mod fhir;
 pub mod mpi;
 pub mod outbox;

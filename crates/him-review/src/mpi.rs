@@ -50,8 +50,14 @@ impl PatientRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum MpiChange {
-    /// A patient added or updated (A01, A04, A08, A28, A31).
-    Upsert { patient: PatientRow },
+    /// A patient added or updated (A01, A04, A08, A28, A31), with the encounter (visit) number of the
+    /// message (PV1-19) when it names one: from then on that encounter is this patient's
+    /// ([`PatientIndex::encounter_mrn`]).
+    Upsert {
+        patient: PatientRow,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encounter: Option<String>,
+    },
     /// `merged` is the same person as `survivor` (A40): its MRN finds the survivor from now on.
     Merge { survivor: String, merged: String },
     /// A merge undone.
@@ -105,7 +111,9 @@ pub async fn changes(store: &Store) -> Result<Vec<ChangeRecord>> {
 }
 
 /// The index after `changes`: records keyed by MRN, upserts replace, a merge removes the merged record and
-/// points its MRN at the survivor, an unmerge restores it, an identifier change renames.
+/// points its MRN at the survivor, an unmerge restores it, an identifier change renames. An upsert's
+/// encounter links that visit number to its MRN (the last link of a number wins); the link is kept by MRN,
+/// so it follows the patient through the merges and renames, like any other lookup of that MRN.
 pub fn apply(base: &PatientIndex, changes: &[ChangeRecord]) -> (PatientIndex, Merges) {
     let mut records: BTreeMap<String, PatientRecord> = BTreeMap::new();
     for record in base.records() {
@@ -114,9 +122,13 @@ pub fn apply(base: &PatientIndex, changes: &[ChangeRecord]) -> (PatientIndex, Me
     // Merged MRN key → (survivor MRN, the merged patient's record as it was).
     let mut merged: HashMap<String, (String, Option<PatientRecord>)> = HashMap::new();
     let mut renamed: HashMap<String, String> = HashMap::new();
+    let mut encounters: HashMap<&str, &str> = HashMap::new();
     for change in changes {
         match &change.change {
-            MpiChange::Upsert { patient } => {
+            MpiChange::Upsert { patient, encounter } => {
+                if let Some(encounter) = encounter {
+                    encounters.insert(encounter, &patient.mrn);
+                }
                 let key = mrn_key(&patient.mrn);
                 let mut record = patient.record();
                 // An update without a FHIR id keeps the export's.
@@ -187,6 +199,9 @@ pub fn apply(base: &PatientIndex, changes: &[ChangeRecord]) -> (PatientIndex, Me
     }
     for list in merges.into.values_mut() {
         list.sort();
+    }
+    for (encounter, mrn) in encounters {
+        index.link_encounter(encounter, mrn);
     }
     (index, merges)
 }
@@ -350,6 +365,7 @@ mod tests {
             1,
             MpiChange::Upsert {
                 patient: row("1003", "New", "1980-02-02"),
+                encounter: None,
             },
         );
         assert_eq!(
@@ -365,6 +381,60 @@ mod tests {
         assert!(!live.refresh().await.unwrap());
     }
 
+    /// A registration's visit number finds its patient by a lookup, after a restart (the records are re-read)
+    /// and through a merge; a later registration of the same visit number moves it.
+    #[tokio::test]
+    async fn encounters_of_registrations_are_kept_and_follow_merges() {
+        let store = Store::in_memory();
+        let upsert = |n, mrn, encounter: &str| {
+            change(
+                n,
+                MpiChange::Upsert {
+                    patient: row(mrn, "Doe", "1970-01-01"),
+                    encounter: Some(encounter.to_string()),
+                },
+            )
+        };
+        for record in [
+            upsert(1, "1001", "V-10"),
+            upsert(2, "1002", "V-20"),
+            upsert(3, "1003", "V-30"),
+            upsert(4, "1001", "V-30"),
+            change(
+                5,
+                MpiChange::Merge {
+                    survivor: "1001".into(),
+                    merged: "1002".into(),
+                },
+            ),
+        ] {
+            record_change(&store, &record).await.unwrap();
+        }
+        // Another process (or this one after a restart) rebuilds the links from the store.
+        let live = LiveIndex::new(store.clone(), Arc::new(PatientIndex::new(CheckDigit::None)));
+        assert!(live.refresh().await.unwrap());
+        let index = live.current();
+        assert_eq!(index.encounter_mrn("V-10"), Some("1001"));
+        assert_eq!(index.encounter_mrn("v10"), Some("1001"));
+        assert_eq!(index.encounter_mrn("V-30"), Some("1001"));
+        // The merged patient's visit finds the survivor.
+        assert_eq!(
+            index.by_mrn(index.encounter_mrn("V-20").unwrap())[0].mrn,
+            "1001"
+        );
+        assert_eq!(index.encounter_mrn("V-99"), None);
+        // A record written before encounters were kept reads as an upsert without one.
+        let old = r#"{"id":"x","received_at":"t","sender":"s","control_id":"1","message_type":"ADT^A01","change":"upsert","patient":{"mrn":"1","family":"Doe","given":[]}}"#;
+        let parsed: ChangeRecord = serde_json::from_str(old).unwrap();
+        assert!(matches!(
+            parsed.change,
+            MpiChange::Upsert {
+                encounter: None,
+                ..
+            }
+        ));
+    }
+
     #[test]
     fn upserts_merges_unmerges_and_identifier_changes_apply_in_order() {
         let mut base = PatientIndex::new(CheckDigit::None);
@@ -377,12 +447,14 @@ mod tests {
                 1,
                 MpiChange::Upsert {
                     patient: row("1003", "New", "1980-02-02"),
+                    encounter: None,
                 },
             ),
             change(
                 2,
                 MpiChange::Upsert {
                     patient: row("1001", "Renamed", "1970-01-01"),
+                    encounter: None,
                 },
             ),
             change(

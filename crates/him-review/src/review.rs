@@ -628,6 +628,8 @@ pub(crate) async fn write_version(
         author: version.author,
         authenticator: version.authenticator,
         date_of_service: field("date_of_service"),
+        admission_date: field("admission_date"),
+        discharge_date: field("discharge_date"),
         encounter: field("encounter"),
         encounter_system: &app.config.encounter_system,
         original: original.map(|(_, media_type, bytes)| Attachment {

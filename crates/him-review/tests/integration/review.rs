@@ -6,7 +6,8 @@ use serde_json::Value;
 use him_store::Key;
 
 use crate::support::{
-    patient_folder, unmatched, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, UNMATCHED,
+    patient_folder, unmatched, Harness, DICTATION, DICTATION_MRN, FILED, FILED_MRN, OTHER_MRN,
+    UNMATCHED,
 };
 
 async fn json(harness: &Harness, key: &Key) -> Value {
@@ -44,6 +45,41 @@ both! {
         assert_eq!(
             harness.audit_actions(FILED).await,
             ["claim", "view", "download"]
+        );
+    }
+}
+
+both! {
+    /// A filed document whose fields read name someone other than its patient says so, in words, on its page;
+    /// one whose fields name its patient does not.
+    async fn the_document_page_warns_when_the_fields_read_name_another_patient() {
+        let harness = Harness::new().await;
+        let ana = harness.login("ana").await;
+        let filed = harness
+            .get(&format!("/documents/{FILED}"), Some(&ana))
+            .await
+            .text();
+        assert!(!filed.contains(r#"id="filed-warning""#), "{filed}");
+        // The chart reads Devin Cole, born 1999-09-09, MRN 40079196; a reviewer files it to Dennis Schmidt.
+        harness.open(UNMATCHED, &ana).await;
+        let assign = harness
+            .post(
+                &format!("/documents/{UNMATCHED}/assign"),
+                Some(&ana),
+                &[("mrn", OTHER_MRN)],
+            )
+            .await;
+        assert_eq!(assign.status, StatusCode::SEE_OTHER);
+        let page = harness
+            .get(&format!("/documents/{UNMATCHED}"), Some(&ana))
+            .await
+            .text();
+        assert!(
+            page.contains(
+                "The fields read name DEVIN COLE, date of birth 1999-09-09, MRN 40079196, not the filed \
+                 patient Dennis Schmidt (MRN 40158399, born 2011-03-23): check before approving."
+            ),
+            "{page}"
         );
     }
 }
