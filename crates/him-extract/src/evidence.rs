@@ -188,7 +188,6 @@ fn cue(key: &str) -> Option<(Cue, bool)> {
         "contact",
         "responsible",
         "representative",
-        "legal",
         "relative",
         "partner",
         "attorney",
@@ -561,25 +560,31 @@ impl<'a> Document<'a> {
                             .ends_with(['.', '!', '?', ':'])
                 })
                 .and_then(|prev| line_end_cue[prev]);
-            let mut current: Option<Cue> = None;
+            // Along the line: each cell takes the role of the block above it (a short labelled cell over its
+            // extent), else the role carried from the cells before it; a role word in the cell overrides.
+            let mut along: Option<Cue> = carried;
+            // A role word printed earlier on this line beats the block above (`Mother: …   DOB: …`).
+            let mut said: Option<Cue> = None;
+            let mut cell_role: Option<Cue> = None;
             let mut cell_first = first;
             for t in first..last {
-                if self.tokens[t].cell_start {
+                if t == first || self.tokens[t].cell_start {
                     cell_first = t;
-                    // A clinician's role ends with their cell.
-                    if current == Some(Cue::Clinician) {
-                        current = None;
+                    let (x0, x1) = self.cell_extent(line, t);
+                    cell_role = said
+                        .or_else(|| self.inherited(line, page, x0, x1, &cells_of_line))
+                        .or(along);
+                }
+                if let Some(own) = self.token_cue(t, cell_first) {
+                    cell_role = Some(own);
+                    if own.carries() {
+                        said = Some(own);
                     }
                 }
-                let own = self.token_cue(t, cell_first);
-                if own.is_some() {
-                    current = own;
+                if let Some(c) = cell_role.filter(|c| c.carries()) {
+                    along = Some(c);
                 }
-                let role = match current {
-                    Some(c) => Some(c),
-                    None => self.inherited(line, t, &cells_of_line).or(carried),
-                };
-                self.tokens[t].role = match role {
+                self.tokens[t].role = match cell_role {
                     Some(Cue::Patient) => EvidenceRole::Patient,
                     Some(Cue::Person | Cue::Clinician) => EvidenceRole::Other,
                     None => EvidenceRole::Unlabelled,
@@ -618,21 +623,28 @@ impl<'a> Document<'a> {
     fn inherited(
         &self,
         line: usize,
-        t: usize,
+        page: u32,
+        x0: u32,
+        x1: u32,
         cells_of_line: &[Vec<(u32, u32, Option<Cue>)>],
     ) -> Option<Cue> {
-        let token = &self.tokens[t];
         for above in (line.saturating_sub(INHERIT_LINES)..line).rev() {
             let (first, last) = self.lines[above];
-            if first == last || self.tokens[first].page != token.page {
+            if first == last || self.tokens[first].page != page {
                 continue;
             }
             let overlapping = cells_of_line[above]
                 .iter()
-                .filter(|(x0, x1, _)| *x0 <= token.x1 && token.x0 <= *x1)
-                .max_by_key(|(x0, x1, _)| (*x1).min(token.x1).saturating_sub((*x0).max(token.x0)));
+                .filter(|(c0, c1, _)| *c0 <= x1 && x0 <= *c1)
+                .max_by_key(|(c0, c1, _)| (*c1).min(x1).saturating_sub((*c0).max(x0)));
             if let Some((_, _, Some(cue))) = overlapping {
                 return Some(*cue);
+            }
+            // A heading alone on its line (`MOTHER`, `PATIENT INFORMATION`) heads the whole block under it.
+            if let [(_, _, Some(cue))] = cells_of_line[above].as_slice() {
+                if last - first <= 4 {
+                    return Some(*cue);
+                }
             }
         }
         None
@@ -1456,6 +1468,8 @@ pub(crate) fn decide(
 ) -> MatchDecision {
     let evidence = search(doc, index, cfg);
     let mut decision = base;
+    // The reason the label reader's decision leaves room for the evidence to file (row E3).
+    let mut search_after: Option<UnmatchedReason> = None;
     let by_mrn = |mrn: &str| evidence.iter().find(|e| e.mrn == mrn);
     let unmatched = |reason| MatchOutcome::Unmatched { reason };
     match decision.outcome.clone() {
@@ -1479,10 +1493,16 @@ pub(crate) fn decide(
                 // E6: the label reader missed a birth date that is printed, labelled, and not the patient's.
                 decision.outcome = unmatched(UnmatchedReason::DobConflict);
             } else if let Some(own) = by_mrn(&mrn) {
-                let patient_side = own.spans.iter().any(|s| s.role != EvidenceRole::Other);
+                // What identifies the patient on the patient's side: the MRN, the birth date or the whole
+                // name (a family name shared with the other person is not enough).
+                let patient_side = own.spans.iter().any(|s| {
+                    s.role != EvidenceRole::Other
+                        && matches!(s.identifier, FieldName::Mrn | FieldName::DateOfBirth)
+                }) || own.best.as_ref().is_some_and(|m| !m.name_tokens.is_empty());
                 if !patient_side && own.other_role {
                     // E1: everything of this patient is printed in another person's role.
                     decision.outcome = unmatched(UnmatchedReason::OtherRole);
+                    search_after = Some(UnmatchedReason::OtherRole);
                 } else if evidence.iter().any(|e| {
                     e.mrn != mrn && strong(e) && independent(e, own) && rank(e) >= rank(own)
                 }) {
@@ -1517,34 +1537,40 @@ pub(crate) fn decide(
                     .count()
                     <= 1);
             if may_file {
-                if let Some((chosen, rule_rank)) = choose(&evidence) {
-                    let record = index
-                        .by_mrn(&chosen.mrn)
-                        .into_iter()
-                        .find(|r| r.mrn == chosen.mrn);
-                    let conflicting_ok = reason != UnmatchedReason::ConflictingFields
-                        || (rule_rank.1
-                            && doc.dates.iter().any(|(_, s)| s.role == EvidenceRole::Other));
-                    // A page with a labelled patient block is about the patient named there.
-                    let labelled_ok = rule_rank.1 || !doc.patient_label;
-                    if let (Some(record), Some(mention)) = (record, &chosen.best) {
-                        if conflicting_ok
-                            && labelled_ok
-                            && !contradicted(doc, fields, record, index, cfg)
-                        {
-                            fields_from(doc, layouts, mention, record, fields);
-                            let score = decision
-                                .candidates
-                                .iter()
-                                .find(|c| c.mrn == record.mrn)
-                                .map_or(0.9, |c| c.score.max(0.9));
-                            decision.outcome = MatchOutcome::Matched {
-                                mrn: record.mrn.clone(),
-                                score,
-                                rule: MatchRule::IndexEvidence,
-                            };
-                        }
-                    }
+                search_after = Some(reason);
+            }
+        }
+    }
+    if let Some(reason) = search_after {
+        if let Some((chosen, rule_rank)) = choose(&evidence) {
+            let record = index
+                .by_mrn(&chosen.mrn)
+                .into_iter()
+                .find(|r| r.mrn == chosen.mrn);
+            // Fields read from two people (or from the other person only) are set aside only for a
+            // mention labelled as the patient's, on a page that prints a second person's birth date.
+            let second_person_ok =
+                !matches!(reason, UnmatchedReason::ConflictingFields | UnmatchedReason::OtherRole)
+                    || (rule_rank.1
+                        && doc.dates.iter().any(|(_, s)| s.role == EvidenceRole::Other));
+            // A page with a labelled patient block is about the patient named there.
+            let labelled_ok = rule_rank.1 || !doc.patient_label;
+            if let (Some(record), Some(mention)) = (record, &chosen.best) {
+                if second_person_ok
+                    && labelled_ok
+                    && !contradicted(doc, fields, record, index, cfg)
+                {
+                    fields_from(doc, layouts, mention, record, fields);
+                    let score = decision
+                        .candidates
+                        .iter()
+                        .find(|c| c.mrn == record.mrn)
+                        .map_or(0.9, |c| c.score.max(0.9));
+                    decision.outcome = MatchOutcome::Matched {
+                        mrn: record.mrn.clone(),
+                        score,
+                        rule: MatchRule::IndexEvidence,
+                    };
                 }
             }
         }
@@ -1679,8 +1705,8 @@ mod tests {
         assert_eq!(role_of("chidi"), EvidenceRole::Other);
         assert_eq!(role_of("amara"), EvidenceRole::Patient);
         assert_eq!(role_of("thomas"), EvidenceRole::Other);
-        // A clinician's role ends with the cell: the MRN beside the attending is not the attending's.
-        assert_eq!(role_of("40811210"), EvidenceRole::Unlabelled);
+        // A clinician's role ends with the cell: the MRN beside the attending is the patient block's.
+        assert_eq!(role_of("40811210"), EvidenceRole::Patient);
     }
 
     #[test]
@@ -1712,6 +1738,22 @@ mod tests {
                     Parent/Guardian: Okafor, Chidi   DOB: 11/02/1979\n";
         let (_, decision) = decide_text(&[page]);
         assert_eq!(filed(&decision), None, "{decision:?}");
+    }
+
+    #[test]
+    fn e1_a_heading_gives_its_role_to_the_value_cells_of_its_block() {
+        // Labels and values in cells apart (as a layout reads a form); the heading stands over the labels.
+        let page = "DISCHARGE SUMMARY\n\
+                    MOTHER\n\
+                    Name:   LINDQVIST, Sara\n\
+                    Birthdate:   19 July 1991\n\
+                    Mother's MRN:   40811244\n\
+                    PATIENT INFORMATION\n\
+                    Name:   ~~~~~~~, ~~~~\n";
+        let (_, decision) = decide_text(&[page]);
+        assert_eq!(filed(&decision), None, "{decision:?}");
+        let mother = decision.candidates.iter().find(|c| c.mrn == "40811244");
+        assert!(mother.is_none_or(|c| c.evidence.iter().all(|s| s.role == EvidenceRole::Other)));
     }
 
     #[test]
