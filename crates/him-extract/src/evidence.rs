@@ -567,15 +567,24 @@ impl<'a> Document<'a> {
             let mut said: Option<Cue> = None;
             let mut cell_role: Option<Cue> = None;
             let mut cell_first = first;
+            // The cue of a cell that ends with its label (`Consultant:`): the next cell is its value.
+            let mut label_cue: Option<Cue> = None;
             for t in first..last {
                 if t == first || self.tokens[t].cell_start {
                     cell_first = t;
                     let (x0, x1) = self.cell_extent(line, t);
-                    cell_role = said
+                    cell_role = label_cue
+                        .or(said)
                         .or_else(|| self.inherited(line, page, x0, x1, &cells_of_line))
                         .or(along);
+                    label_cue = None;
                 }
-                if let Some(own) = self.token_cue(t, cell_first) {
+                let own = self.token_cue(t, cell_first);
+                let ends_cell = t + 1 == last || self.tokens[t + 1].cell_start;
+                if ends_cell && self.tokens[t].label {
+                    label_cue = own.or(if t > cell_first { cell_role } else { None });
+                }
+                if let Some(own) = own {
                     cell_role = Some(own);
                     if own.carries() {
                         said = Some(own);
@@ -640,9 +649,13 @@ impl<'a> Document<'a> {
             if let Some((_, _, Some(cue))) = overlapping {
                 return Some(*cue);
             }
-            // A heading alone on its line (`MOTHER`, `PATIENT INFORMATION`) heads the whole block under it.
-            if let [(_, _, Some(cue))] = cells_of_line[above].as_slice() {
-                if last - first <= 4 {
+            // A heading alone on its line (`MOTHER`), or opening it (`PATIENT INFORMATION   Date Seen: …`),
+            // heads the whole block under it.
+            if let Some((_, _, Some(cue))) = cells_of_line[above].first() {
+                let heading_end = (first + 1..last)
+                    .find(|&t| self.tokens[t].cell_start)
+                    .unwrap_or(last);
+                if heading_end - first <= 4 && !(first..heading_end).any(|t| self.tokens[t].label) {
                     return Some(*cue);
                 }
             }
@@ -1271,11 +1284,19 @@ fn only_in_other_role(doc: &Document<'_>, field: FieldName, value: &str) -> bool
                 .collect()
         }
         _ => {
-            let key = fold_key(value);
-            return doc.by_key.get(&key).is_some_and(|ts| {
-                ts.iter()
-                    .all(|&t| doc.tokens[t].role == EvidenceRole::Other)
-            });
+            // Every word of the name, wherever it is printed, in another person's role.
+            let words: Vec<String> = value
+                .split(|c: char| c.is_whitespace() || c == '-')
+                .map(fold_key)
+                .filter(|w| !w.is_empty())
+                .collect();
+            return !words.is_empty()
+                && words.iter().all(|w| {
+                    doc.by_key.get(w).is_some_and(|ts| {
+                        ts.iter()
+                            .all(|&t| doc.tokens[t].role == EvidenceRole::Other)
+                    })
+                });
         }
     };
     !spans.is_empty() && spans.iter().all(|s| s.role == EvidenceRole::Other)
@@ -1372,9 +1393,15 @@ fn contradicted(
         _ => false,
     };
     if !straight && !swapped {
-        let explained = family.is_none_or(|f| only_in_other_role(doc, FieldName::PatientFamily, f))
-            && given.is_none_or(|g| only_in_other_role(doc, FieldName::PatientGiven, g));
-        if !explained {
+        // Each name read either fits the record or is printed only in another person's role.
+        let family_ok = family.is_none_or(|f| {
+            name_similarity(f, &record.family) >= cfg.name_conflict_below
+                || only_in_other_role(doc, FieldName::PatientFamily, f)
+        });
+        let given_ok = given.is_none_or(|g| {
+            given_fits(g) || only_in_other_role(doc, FieldName::PatientGiven, g)
+        });
+        if !(family_ok && given_ok) {
             return true;
         }
     }
@@ -1542,6 +1569,11 @@ pub(crate) fn decide(
         }
     }
     if let Some(reason) = search_after {
+        if std::env::var_os("DBG_EVIDENCE").is_some() {
+            eprintln!("DBG search_after {reason:?} choose={:?}", choose(&evidence).map(|(e, r)| (e.mrn.clone(), r)));
+            for e in &evidence { eprintln!("DBG {} best={:?}", e.mrn, e.best.as_ref().map(|m| (m.strength, m.explicit, m.name_exact, m.name_tokens.clone()))); }
+            for (d, s) in &doc.dates { eprintln!("DBG date {d} {:?}", s.role); }
+        }
         if let Some((chosen, rule_rank)) = choose(&evidence) {
             let record = index
                 .by_mrn(&chosen.mrn)
