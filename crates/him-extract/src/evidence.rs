@@ -292,7 +292,7 @@ static EXTRA_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Day and month in either order, then the year.
 static NUMERIC_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})\b")
+    Regex::new(r"\b(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.,](?P<y>\d{4}|\d{2})\b")
         .expect("date pattern compiles")
 });
 
@@ -1309,14 +1309,17 @@ fn foreign_number(index: &PatientIndex, value: &str) -> bool {
     if !index.check_digit().is_valid(&key) {
         return true;
     }
+    if key.chars().any(|c| c.is_ascii_alphabetic()) && !index.has_lettered_mrns() {
+        return true;
+    }
     match index.mrn_width() {
-        Some(width) if width > 0 => {
+        // Every MRN of the index has one length: a number of another length (its leading zeros aside) is
+        // not one of ours.
+        Some(width) => {
             let unpadded = key.trim_start_matches('0').len();
-            unpadded > width
-                || (key.len() != width && unpadded != key.len() && key.len() < width)
-                || (key.len() != width && unpadded == key.len() && key.len() + 2 < width)
+            key.len() != width && unpadded != width
         }
-        _ => false,
+        None => false,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct PatientIndex {
     leading_zeros: LeadingZeros,
     by_birth_date: HashMap<Date, Vec<usize>>,
     skipped: usize,
+    /// Whether any MRN holds a letter.
+    lettered: bool,
     /// Encounter (visit) number key → the MRN the ADT feed registered it for (PV1-19).
     encounters: HashMap<String, String>,
 }
@@ -81,6 +83,7 @@ impl PatientIndex {
         let position = self.records.len();
         let key = mrn_key(&record.mrn);
         self.zero_led |= key.starts_with('0');
+        self.lettered |= key.chars().any(|c| c.is_ascii_alphabetic());
         self.width = match self.width {
             Some(0) => Some(key.len()),
             Some(width) if width == key.len() => Some(width),
@@ -289,6 +292,11 @@ impl PatientIndex {
                 }
             }
         }
+    }
+
+    /// Whether any MRN of the index holds a letter (`M1234567`).
+    pub fn has_lettered_mrns(&self) -> bool {
+        self.lettered
     }
 
     /// The one length every MRN of the index shares (without separators), if they share one.
