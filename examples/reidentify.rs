@@ -6,7 +6,7 @@
 //! `cargo run --release --example reidentify -- STORE_DIR PATIENT_INDEX [CONFIG]`
 //!
 //! STORE_DIR is the local folder store of the run; CONFIG (default `pipeline.toml`) gives `[patients]` and
-//! `[matching]`. With `REIDENTIFY_TEXT=DIR`, the text read from each chart's layout is written to
+//! `[matching]`. `REIDENTIFY_LABELS_ONLY=1` decides by the label reader alone (no evidence search). With `REIDENTIFY_TEXT=DIR`, the text read from each chart's layout is written to
 //! `DIR/<sha256>.txt`. The output holds identities: it is for synthetic benchmark charts only.
 
 use std::path::{Path, PathBuf};
@@ -104,7 +104,17 @@ fn main() -> anyhow::Result<()> {
             let name = format!("{}.txt", manifest.sha256);
             std::fs::write(Path::new(&dir).join(name), rows.join("\n\u{c}\n"))?;
         }
-        let identity = identify(&pages, Some(&index), &config.patients, &config.matching);
+        let identity = if std::env::var_os("REIDENTIFY_LABELS_ONLY").is_some() {
+            // The label reader alone, without the evidence search: the comparison of docs/IDENTITY.md.
+            let fields = him::identity::extract_chart(&pages, &config.patients);
+            let decision = him_extract::match_patient(&fields, &index, &config.matching);
+            him::identity::Identity {
+                fields,
+                decision: Some(decision),
+            }
+        } else {
+            identify(&pages, Some(&index), &config.patients, &config.matching)
+        };
         print_line(&manifest, &identity);
     }
     Ok(())

@@ -466,7 +466,7 @@ mod tests {
         ("11488-4", "Consultation", "Cardiology Consult Note"),
         ("11506-3", "Progress Note", "SOAP Note"),
         ("11504-8", "Operative Report", "Brief Op Note"),
-        ("18748-4", "Radiology Report", "MRI Brain Without Contrast"),
+        ("18748-4", "Radiology Report", "Chest X-Ray"),
         ("34111-5", "Emergency Department Note", "ER Visit"),
         ("11526-1", "Surgical Pathology Report", "Cytology Report"),
         ("28570-0", "Procedure Note", "Bedside Procedure Record"),
@@ -474,7 +474,11 @@ mod tests {
         ("57133-1", "Referral Letter", "Request for Consultation"),
         ("34746-8", "Nursing Note", "Nurses' Notes"),
         ("10160-0", "Medication List", "MAR"),
-        ("11485-0", "Anesthesia Record", "Pre-Anesthesia Evaluation"),
+        (
+            "11485-0",
+            "Anesthesia Record",
+            "Intraoperative Anesthesia Record",
+        ),
         ("59284-0", "Informed Consent", "Consent to Treat"),
         ("64293-4", "Consent for Surgery", "Surgical Consent"),
         ("61359-6", "Anesthesia Consent", "Consent for Sedation"),
@@ -552,6 +556,84 @@ mod tests {
         ),
         ("34899-5", "Colonoscopy Report", "EGD"),
         ("64299-1", "Court Order", "Subpoena"),
+        (
+            "18748-4",
+            "CT Report",
+            "CTA Chest Pulmonary Embolism Protocol",
+        ),
+        ("18748-4", "MRI Report", "MRI Brain Without Contrast"),
+        (
+            "18748-4",
+            "Ultrasound Report",
+            "US of the Right Upper Quadrant",
+        ),
+        (
+            "18748-4",
+            "Screening Mammogram",
+            "Bilateral Screening Mammography",
+        ),
+        (
+            "18748-4",
+            "Diagnostic Mammogram",
+            "Mammogram Diagnostic Right Breast",
+        ),
+        ("59281-6", "Echocardiogram", "Transthoracic Echocardiogram"),
+        ("59282-4", "Stress Echocardiogram", "Dobutamine Stress Echo"),
+        (
+            "18752-6",
+            "Exercise Stress Test",
+            "Treadmill Stress Test Report",
+        ),
+        ("18754-2", "Holter Monitor Report", "24 Hour Holter Monitor"),
+        ("18750-0", "Electrophysiology Study", "EP Study Report"),
+        ("11523-8", "EEG Report", "Electroencephalogram"),
+        ("18749-2", "EMG Report", "Nerve Conduction Study"),
+        ("28633-6", "Sleep Study", "Polysomnography Report"),
+        ("18759-1", "Spirometry", "Spirometry Report"),
+        ("58477-1", "Pulmonary Function Test", "PFT Report"),
+        ("18744-3", "Bronchoscopy Report", "Flexible Bronchoscopy"),
+        ("18743-5", "Autopsy Report", "Postmortem Examination"),
+        ("28615-3", "Audiology Evaluation", "Audiogram"),
+        ("48765-2", "Allergy List", "Allergies and Adverse Reactions"),
+        ("11450-4", "Problem List", "Active Problem List"),
+        ("28651-8", "Nursing Transfer Note", "Nurse to Nurse Report"),
+        (
+            "34744-3",
+            "Nursing Admission Assessment",
+            "Admission Nursing Assessment",
+        ),
+        (
+            "34745-0",
+            "Nursing Discharge Summary",
+            "Nurse Discharge Note",
+        ),
+        ("47420-5", "Functional Status Assessment", "ADL Assessment"),
+        ("46215-0", "Wound Care Note", "Wound Assessment"),
+        (
+            "51851-4",
+            "Administrative Note",
+            "Patient Belongings Inventory",
+        ),
+        (
+            "34751-8",
+            "Pre-Anesthesia Evaluation",
+            "Anesthesia Preoperative Assessment",
+        ),
+        ("34108-1", "Outpatient Note", "Ambulatory Clinic Note"),
+        ("51845-6", "Outpatient Consultation", "Clinic Consult Note"),
+        ("47040-1", "Second Opinion", "Second Opinion Consultation"),
+        ("34752-6", "Cardiology Note", "Cardiology Clinic Note"),
+        (
+            "59258-4",
+            "ED Discharge Summary",
+            "Emergency Department Discharge Summary",
+        ),
+        (
+            "15507-7",
+            "ED Progress Note",
+            "Emergency Room Progress Note",
+        ),
+        ("54094-8", "Triage Note", "ED Triage Assessment"),
     ];
 
     #[test]
@@ -628,6 +710,52 @@ mod tests {
         assert_eq!(sections("CT Surgery Consultation\n"), Some("11488-4"));
         assert_eq!(sections("Pathology Consultation\n"), Some("11526-1"));
         assert_eq!(sections("Chest X-Ray\n"), Some("18748-4"));
+    }
+
+    #[test]
+    fn imaging_of_every_modality_is_a_diagnostic_imaging_study() {
+        assert_eq!(sections("CT Head Without Contrast\n"), Some("18748-4"));
+        assert_eq!(sections("CT of the Abdomen and Pelvis\n"), Some("18748-4"));
+        assert_eq!(
+            sections("MR Lumbar Spine Without Contrast\n"),
+            Some("18748-4")
+        );
+        assert_eq!(sections("Ultrasound Abdomen Complete\n"), Some("18748-4"));
+        assert_eq!(sections("XR Chest 2 Views\n"), Some("18748-4"));
+        assert_eq!(sections("PET CT Skull Base to Thigh\n"), Some("18748-4"));
+        assert_eq!(sections("Nuclear Medicine Report\n"), Some("18748-4"));
+        assert_eq!(sections("Mammogram\n"), Some("18748-4"));
+        assert_eq!(
+            sections("Transesophageal Echocardiogram\n"),
+            Some("18748-4"),
+            "no transthoracic echo"
+        );
+        assert_eq!(sections("Digital Screening Mammogram\n"), Some("18748-4"));
+        assert_eq!(sections("Mr John Smith\n"), None);
+    }
+
+    #[test]
+    fn specific_titles_leave_the_general_types() {
+        assert_eq!(sections("ED Triage Note\n"), Some("54094-8"));
+        assert_eq!(sections("ER Visit Note\n"), Some("34111-5"));
+        assert_eq!(sections("ED Discharge Summary\n"), Some("59258-4"));
+        assert_eq!(sections("ED Discharge Instructions\n"), Some("8653-8"));
+        assert_eq!(sections("Nursing Admission Assessment\n"), Some("34744-3"));
+        assert_eq!(sections("Nursing Assessment\n"), Some("34746-8"));
+        assert_eq!(sections("Nursing Transfer Note\n"), Some("28651-8"));
+        assert_eq!(sections("Transfer Note\n"), Some("18761-7"));
+        assert_eq!(sections("Pre-Anesthesia Evaluation\n"), Some("34751-8"));
+        assert_eq!(sections("Anesthesia Record\n"), Some("11485-0"));
+        assert_eq!(sections("Outpatient Clinic Note\n"), Some("34108-1"));
+        assert_eq!(sections("Clinic Note\n"), Some("11506-3"));
+        assert_eq!(sections("Cardiology Consult Note\n"), Some("11488-4"));
+        assert_eq!(sections("Cardiology Clinic Note\n"), Some("34752-6"));
+        assert_eq!(sections("Exercise Stress Test\n"), Some("18752-6"));
+        assert_eq!(
+            sections("Dobutamine Stress Echocardiogram\n"),
+            Some("59282-4")
+        );
+        assert_eq!(sections("Current Medication List\n"), Some("10160-0"));
     }
 
     #[test]

@@ -278,6 +278,15 @@ fn fold_key(word: &str) -> String {
         .flat_map(char::to_lowercase)
         .map(fold_char)
         .filter(|c| c.is_alphanumeric())
+        .flat_map(|c| match c {
+            'ß' => ['s', 's'].into_iter().take(2),
+            'æ' => ['a', 'e'].into_iter().take(2),
+            'œ' => ['o', 'e'].into_iter().take(2),
+            'ø' => ['o', 'o'].into_iter().take(1),
+            'ł' => ['l', 'l'].into_iter().take(1),
+            'đ' => ['d', 'd'].into_iter().take(1),
+            other => [other, other].into_iter().take(1),
+        })
         .collect()
 }
 
@@ -649,15 +658,26 @@ impl<'a> Document<'a> {
             if let Some((_, _, Some(cue))) = overlapping {
                 return Some(*cue);
             }
-            // A heading alone on its line (`MOTHER`), or opening it (`PATIENT INFORMATION   Date Seen: …`),
-            // heads the whole block under it.
+            let cells = cells_of_line[above].len();
+            let has_digit = (first..last).any(|t| self.tokens[t].key.bytes().any(|b| b.is_ascii_digit()));
+            let has_label = (first..last).any(|t| self.tokens[t].label);
+            // A heading alone on its line (`MOTHER`), or opening a line of labelled values
+            // (`PATIENT INFORMATION   Date Seen: 20230520`), heads the whole block under it.
             if let Some((_, _, Some(cue))) = cells_of_line[above].first() {
                 let heading_end = (first + 1..last)
                     .find(|&t| self.tokens[t].cell_start)
                     .unwrap_or(last);
-                if heading_end - first <= 4 && !(first..heading_end).any(|t| self.tokens[t].label) {
+                if heading_end - first <= 4
+                    && !(first..heading_end).any(|t| self.tokens[t].label)
+                    && (cells == 1 || has_digit)
+                {
                     return Some(*cue);
                 }
+            }
+            // A row of column headers (`LAST NAME   FIRST NAME   MED REC NO`) over values: the values belong to
+            // their column's header, and nothing above it.
+            if cells >= 2 && !has_digit && !has_label {
+                return None;
             }
         }
         None
@@ -864,6 +884,11 @@ impl<'a> Document<'a> {
                         if let Some((a, b)) = self.tokens_of(line, base + s, base + e) {
                             let span =
                                 self.span(FieldName::Mrn, a, b, base + s, base + e, Fit::Exact);
+                            // `MR13938876`, `RGH-38499395`: the number without its letter prefix too.
+                            let digits_only = key.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+                            if digits_only.len() != key.len() && digits_only.len() >= 3 {
+                                numbers.push((digits_only.to_string(), span));
+                            }
                             numbers.push((key, span));
                         }
                     }
@@ -1572,11 +1597,6 @@ pub(crate) fn decide(
         }
     }
     if let Some(reason) = search_after {
-        if std::env::var_os("DBG_EVIDENCE").is_some() {
-            eprintln!("DBG search_after {reason:?} choose={:?}", choose(&evidence).map(|(e, r)| (e.mrn.clone(), r)));
-            for e in &evidence { eprintln!("DBG {} best={:?}", e.mrn, e.best.as_ref().map(|m| (m.strength, m.explicit, m.name_exact, m.name_tokens.clone()))); }
-            for (d, s) in &doc.dates { eprintln!("DBG date {d} {:?}", s.role); }
-        }
         if let Some((chosen, rule_rank)) = choose(&evidence) {
             let record = index
                 .by_mrn(&chosen.mrn)
