@@ -6,7 +6,8 @@
 //! `cargo run --release --example reidentify -- STORE_DIR PATIENT_INDEX [CONFIG]`
 //!
 //! STORE_DIR is the local folder store of the run; CONFIG (default `pipeline.toml`) gives `[patients]` and
-//! `[matching]`. `REIDENTIFY_LABELS_ONLY=1` decides by the label reader alone (no evidence search). With `REIDENTIFY_TEXT=DIR`, the text read from each chart's layout is written to
+//! `[matching]`. `REIDENTIFY_EXPLAIN=1` prints each decision's candidates and evidence roles on stderr.
+//! `REIDENTIFY_LABELS_ONLY=1` decides by the label reader alone (no evidence search). With `REIDENTIFY_TEXT=DIR`, the text read from each chart's layout is written to
 //! `DIR/<sha256>.txt`. The output holds identities: it is for synthetic benchmark charts only.
 
 use std::path::{Path, PathBuf};
@@ -79,7 +80,19 @@ fn main() -> anyhow::Result<()> {
                 &config.patients,
                 &config.matching,
             );
-            print_line(&manifest, &identity);
+            if std::env::var_os("REIDENTIFY_EXPLAIN").is_some() {
+            // Synthetic benchmark charts only: every candidate with its evidence, on stderr.
+            if let Some(decision) = &identity.decision {
+                eprintln!("{} {:?}", manifest.sha256, decision.outcome);
+                for candidate in &decision.candidates {
+                    eprintln!("  candidate {} score {:.2}", candidate.mrn, candidate.score);
+                    for span in &candidate.evidence {
+                        eprintln!("    {:?} {:?}", span.identifier, span.role);
+                    }
+                }
+            }
+        }
+        print_line(&manifest, &identity);
             continue;
         }
         let ocr: OcrJson = serde_json::from_slice(&std::fs::read(&path)?)?;
@@ -115,6 +128,18 @@ fn main() -> anyhow::Result<()> {
         } else {
             identify(&pages, Some(&index), &config.patients, &config.matching)
         };
+        if std::env::var_os("REIDENTIFY_EXPLAIN").is_some() {
+            // Synthetic benchmark charts only: every candidate with its evidence, on stderr.
+            if let Some(decision) = &identity.decision {
+                eprintln!("{} {:?}", manifest.sha256, decision.outcome);
+                for candidate in &decision.candidates {
+                    eprintln!("  candidate {} score {:.2}", candidate.mrn, candidate.score);
+                    for span in &candidate.evidence {
+                        eprintln!("    {:?} {:?}", span.identifier, span.role);
+                    }
+                }
+            }
+        }
         print_line(&manifest, &identity);
     }
     Ok(())

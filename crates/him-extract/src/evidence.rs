@@ -1129,7 +1129,8 @@ fn mentions(spans: &[Span]) -> Vec<Mention> {
         .into_iter()
         .map(|spans| {
             let has = |id: FieldName| spans.iter().any(|s| s.identifier == id);
-            // A name: family and given words within a few words of each other on one line.
+            // A name: family and given words within a few words of each other on one line, or in split name
+            // fields on adjacent lines.
             let mut name = None::<(bool, Vec<(usize, usize)>)>;
             for family in spans
                 .iter()
@@ -1137,13 +1138,19 @@ fn mentions(spans: &[Span]) -> Vec<Mention> {
             {
                 for given in spans.iter().filter(|s| {
                     s.identifier == FieldName::PatientGiven
-                        && s.line == family.line
                         && s.tokens != family.tokens
-                        && s.tokens
-                            .0
-                            .abs_diff(family.tokens.1)
-                            .min(family.tokens.0.abs_diff(s.tokens.1))
-                            <= 4
+                        && (if s.line == family.line {
+                            s.tokens
+                                .0
+                                .abs_diff(family.tokens.1)
+                                .min(family.tokens.0.abs_diff(s.tokens.1))
+                                <= 4
+                        } else {
+                            // Split name fields (`Last Name: …` over `First Name: …`), in one role.
+                            s.page == family.page
+                                && s.line.abs_diff(family.line) <= 2
+                                && s.role == family.role
+                        })
                 }) {
                     let exact = family.fit == Fit::Exact && given.fit == Fit::Exact;
                     let close_enough = family.fit == Fit::Exact || given.fit == Fit::Exact;
