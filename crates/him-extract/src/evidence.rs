@@ -299,6 +299,14 @@ static EXTRA_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("date pattern compiles")
 });
 
+/// A month's name, then day and year run together (`JUN 071965`).
+static MERGED_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s*(?P<d>[0-3]\d)(?P<y>(?:19|20)\d{2})\b",
+    )
+    .expect("date pattern compiles")
+});
+
 /// Day and month in either order, then the year.
 static NUMERIC_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.,](?P<y>\d{4}|\d{2})\b")
@@ -353,7 +361,12 @@ fn line_dates(line: &str, today: Date, day_first: bool) -> Vec<(Date, usize, usi
         }
     };
     let repaired = repair_digits(line);
-    for text in [line, repaired.as_str()] {
+    // OCR's stray punctuation (`April 21,.1952`): the same line with `,` `;` `.` as spaces (offsets kept).
+    let spaced: String = repaired
+        .chars()
+        .map(|c| if matches!(c, ',' | ';' | '.') { ' ' } else { c })
+        .collect();
+    for text in [line, repaired.as_str(), spaced.as_str()] {
         for found in find_dates(text, today) {
             push(found.date, found.start, found.end);
         }
@@ -369,6 +382,18 @@ fn line_dates(line: &str, today: Date, day_first: bool) -> Vec<(Date, usize, usi
                     if let Some(date) = Date::new(y, b, a) {
                         push(date, whole.start(), whole.end());
                     }
+                }
+            }
+        }
+        // `JUN 071965`: day and year run together after the month's name.
+        for caps in MERGED_DATE_RE.captures_iter(text) {
+            let Some(whole) = caps.get(0) else { continue };
+            let month = caps.name("mon").and_then(|m| month_of(m.as_str()));
+            let day = caps.name("d").and_then(|d| d.as_str().parse::<u8>().ok());
+            let year = caps.name("y").and_then(|y| y.as_str().parse::<i32>().ok());
+            if let (Some(month), Some(day), Some(year)) = (month, day, year) {
+                if let Some(date) = Date::new(year, month, day) {
+                    push(date, whole.start(), whole.end());
                 }
             }
         }
@@ -1917,6 +1942,28 @@ mod tests {
         let page = page.replace("14 -DEC-1958", "30 -JUN-1958");
         let (_, decision) = decide_text(&[&page]);
         assert_eq!(filed(&decision), Some("40811269"), "{decision:?}");
+    }
+
+    #[test]
+    fn dates_as_ocr_reads_them() {
+        let today = Date::new(2026, 6, 1).unwrap();
+        let dates = |line: &str| -> Vec<String> {
+            line_dates(line, today, false)
+                .into_iter()
+                .map(|(d, _, _)| d.to_string())
+                .collect()
+        };
+        assert!(dates("DOB: JUN 071965").contains(&"1965-06-07".to_string()));
+        assert!(dates("Born: April 21,.1952").contains(&"1952-04-21".to_string()));
+        assert!(dates("Geb. 07 III 1964").contains(&"1964-03-07".to_string()));
+        assert!(dates("born 7th March 1964").contains(&"1964-03-07".to_string()));
+        assert!(dates("D/N 30.06.1958").contains(&"1958-06-30".to_string()));
+        assert!(dates("DOB 17.04,1939").contains(&"1939-04-17".to_string()));
+        // Month first unless the page is written day first.
+        assert_eq!(dates("DOB 03/07/1964"), vec!["1964-03-07".to_string()]);
+        assert!(line_dates("DOB 03/07/1964", today, true)
+            .iter()
+            .any(|(d, _, _)| d.to_string() == "1964-07-03"));
     }
 
     #[test]

@@ -146,11 +146,26 @@ fn boxed(layouts: &[Option<LayoutPage>], source: Source) -> Source {
     source
 }
 
+/// A redaction or template placeholder where a value would be (`XXXX`, `MR#: 0000000`): not a value.
+fn is_placeholder(name: FieldName, value: &str) -> bool {
+    let letters: Vec<char> = value.chars().filter(|c| c.is_alphanumeric()).collect();
+    match name {
+        FieldName::Mrn | FieldName::Encounter => {
+            !letters.is_empty() && letters.iter().all(|c| *c == '0' || c.eq_ignore_ascii_case(&'x'))
+        }
+        FieldName::PatientFamily | FieldName::PatientGiven | FieldName::Author => {
+            !letters.is_empty() && letters.iter().all(|c| c.eq_ignore_ascii_case(&'x'))
+        }
+        _ => false,
+    }
+}
+
 /// Chooses one value per field from `candidates`, checks dates, flags conflicts.
 pub(crate) fn assemble(candidates: Vec<Candidate>, opts: &ExtractOptions) -> Fields {
     let mut fields = Fields::default();
     let (mut dates, others): (Vec<Candidate>, Vec<Candidate>) = candidates
         .into_iter()
+        .filter(|c| !is_placeholder(c.name, &c.value))
         .partition(|c| c.date_role != DateRole::NotADate || c.name == FieldName::DateOfBirth);
 
     for name in [
@@ -624,6 +639,17 @@ mod tests {
         assert_eq!(&page[*start..*end], "408-112-1");
         assert_eq!(value(&fields.patient_given), Some("Karena"));
         assert_eq!(value(&fields.patient_family), Some("O'Keefe"));
+    }
+
+    #[test]
+    fn template_placeholders_are_not_values() {
+        let opts = ExtractOptions::new(Date::new(2024, 6, 1).unwrap());
+        let page = "RE: Piotr Zielinski   MRN: 4081121\nDOB: 04/05/1934\n\n\
+                    RE: XXXX, XXXX   MR#: 0000000\n";
+        let fields = extract(&[page], &opts);
+        assert_eq!(fields.mrn.as_ref().unwrap().value, "4081121");
+        assert!(!fields.has_conflict(FieldName::Mrn));
+        assert!(!fields.has_conflict(FieldName::PatientFamily));
     }
 
     #[test]
