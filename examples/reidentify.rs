@@ -81,18 +81,18 @@ fn main() -> anyhow::Result<()> {
                 &config.matching,
             );
             if std::env::var_os("REIDENTIFY_EXPLAIN").is_some() {
-            // Synthetic benchmark charts only: every candidate with its evidence, on stderr.
-            if let Some(decision) = &identity.decision {
-                eprintln!("{} {:?}", manifest.sha256, decision.outcome);
-                for candidate in &decision.candidates {
-                    eprintln!("  candidate {} score {:.2}", candidate.mrn, candidate.score);
-                    for span in &candidate.evidence {
-                        eprintln!("    {:?} {:?}", span.identifier, span.role);
+                // Synthetic benchmark charts only: every candidate with its evidence, on stderr.
+                if let Some(decision) = &identity.decision {
+                    eprintln!("{} {:?}", manifest.sha256, decision.outcome);
+                    for candidate in &decision.candidates {
+                        eprintln!("  candidate {} score {:.2}", candidate.mrn, candidate.score);
+                        for span in &candidate.evidence {
+                            eprintln!("    {:?} {:?}", span.identifier, span.role);
+                        }
                     }
                 }
             }
-        }
-        print_line(&manifest, &identity);
+            print_line(&manifest, &identity);
             continue;
         }
         let ocr: OcrJson = serde_json::from_slice(&std::fs::read(&path)?)?;

@@ -684,7 +684,8 @@ impl<'a> Document<'a> {
                 return Some(*cue);
             }
             let cells = cells_of_line[above].len();
-            let has_digit = (first..last).any(|t| self.tokens[t].key.bytes().any(|b| b.is_ascii_digit()));
+            let has_digit =
+                (first..last).any(|t| self.tokens[t].key.bytes().any(|b| b.is_ascii_digit()));
             let has_label = (first..last).any(|t| self.tokens[t].label);
             // A heading alone on its line (`MOTHER`), or opening a line of labelled values
             // (`PATIENT INFORMATION   Date Seen: 20230520`), heads the whole block under it.
@@ -910,7 +911,8 @@ impl<'a> Document<'a> {
                             let span =
                                 self.span(FieldName::Mrn, a, b, base + s, base + e, Fit::Exact);
                             // `MR13938876`, `RGH-38499395`: the number without its letter prefix too.
-                            let digits_only = key.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+                            let digits_only =
+                                key.trim_start_matches(|c: char| c.is_ascii_alphabetic());
                             if digits_only.len() != key.len() && digits_only.len() >= 3 {
                                 numbers.push((digits_only.to_string(), span));
                             }
@@ -1458,9 +1460,8 @@ fn contradicted(
             name_similarity(f, &record.family) >= cfg.name_conflict_below
                 || only_in_other_role(doc, FieldName::PatientFamily, f)
         });
-        let given_ok = given.is_none_or(|g| {
-            given_fits(g) || only_in_other_role(doc, FieldName::PatientGiven, g)
-        });
+        let given_ok = given
+            .is_none_or(|g| given_fits(g) || only_in_other_role(doc, FieldName::PatientGiven, g));
         if !(family_ok && given_ok) {
             return true;
         }
@@ -1582,10 +1583,11 @@ pub(crate) fn decide(
             } else if let Some(own) = by_mrn(&mrn) {
                 // What identifies the patient on the patient's side: the MRN, the birth date or the whole
                 // name (a family name shared with the other person is not enough).
-                let patient_side = own.spans.iter().any(|s| {
-                    s.role != EvidenceRole::Other
-                        && matches!(s.identifier, FieldName::Mrn | FieldName::DateOfBirth)
-                }) || own.best.as_ref().is_some_and(|m| !m.name_tokens.is_empty());
+                let patient_side =
+                    own.spans.iter().any(|s| {
+                        s.role != EvidenceRole::Other
+                            && matches!(s.identifier, FieldName::Mrn | FieldName::DateOfBirth)
+                    }) || own.best.as_ref().is_some_and(|m| !m.name_tokens.is_empty());
                 if !patient_side && own.other_role {
                     // E1: everything of this patient is printed in another person's role.
                     decision.outcome = unmatched(UnmatchedReason::OtherRole);
@@ -1636,16 +1638,23 @@ pub(crate) fn decide(
                 .find(|r| r.mrn == chosen.mrn);
             // Fields read from two people (or from the other person only) are set aside only for a
             // mention labelled as the patient's, on a page that prints a second person's birth date.
-            let second_person_ok =
-                !matches!(reason, UnmatchedReason::ConflictingFields | UnmatchedReason::OtherRole)
-                    || (rule_rank.1
-                        && doc.dates.iter().any(|(_, s)| s.role == EvidenceRole::Other));
+            // On a one-page document, MRN, birth date and name printed together as the patient's outweigh a
+            // second birth date or MRN the label reader took from elsewhere on the page.
+            // A second *name* read as the patient's is another patient's page (row 1), never outweighed.
+            let complete = doc.texts.len() == 1
+                && rule_rank.1
+                && chosen.best.as_ref().is_some_and(|m| m.strength >= 3)
+                && !fields.has_conflict(FieldName::PatientFamily)
+                && !fields.has_conflict(FieldName::PatientGiven);
+            let second_person_ok = !matches!(
+                reason,
+                UnmatchedReason::ConflictingFields | UnmatchedReason::OtherRole
+            ) || complete
+                || (rule_rank.1 && doc.dates.iter().any(|(_, s)| s.role == EvidenceRole::Other));
             // A page with a labelled patient block is about the patient named there.
             let labelled_ok = rule_rank.1 || !doc.patient_label;
             if let (Some(record), Some(mention)) = (record, &chosen.best) {
-                if second_person_ok
-                    && labelled_ok
-                    && !contradicted(doc, fields, record, index, cfg)
+                if second_person_ok && labelled_ok && !contradicted(doc, fields, record, index, cfg)
                 {
                     fields_from(doc, layouts, mention, record, fields);
                     let score = decision
@@ -1942,6 +1951,19 @@ mod tests {
         let page = page.replace("14 -DEC-1958", "30 -JUN-1958");
         let (_, decision) = decide_text(&[&page]);
         assert_eq!(filed(&decision), Some("40811269"), "{decision:?}");
+    }
+
+    #[test]
+    fn e3_a_complete_patient_block_outweighs_a_second_birth_date_but_never_a_second_name() {
+        // The label reader reads a second birth date further down; MRN, birth date and name are printed together.
+        let page = "PATIENT\nSurname: Brennan\nFirst name: Thomas\nPatient ID: 40811269\n\
+                    Date of Birth: 06/30/1958\n\n\n\n\n\n\nDOB: 06/11/1959\n";
+        let (_, decision) = decide_text(&[page]);
+        assert_eq!(filed(&decision), Some("40811269"), "{decision:?}");
+        // A second patient name on the page is another patient's page: never.
+        let page = format!("{page}\nPATIENT: DOE, JANE\n");
+        let (_, decision) = decide_text(&[&page]);
+        assert_eq!(filed(&decision), None, "{decision:?}");
     }
 
     #[test]

@@ -151,7 +151,10 @@ fn is_placeholder(name: FieldName, value: &str) -> bool {
     let letters: Vec<char> = value.chars().filter(|c| c.is_alphanumeric()).collect();
     match name {
         FieldName::Mrn | FieldName::Encounter => {
-            !letters.is_empty() && letters.iter().all(|c| *c == '0' || c.eq_ignore_ascii_case(&'x'))
+            !letters.is_empty()
+                && letters
+                    .iter()
+                    .all(|c| *c == '0' || c.eq_ignore_ascii_case(&'x'))
         }
         FieldName::PatientFamily | FieldName::PatientGiven | FieldName::Author => {
             !letters.is_empty() && letters.iter().all(|c| c.eq_ignore_ascii_case(&'x'))
