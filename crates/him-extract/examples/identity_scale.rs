@@ -781,7 +781,11 @@ fn new_person(i: u64, names: &Names, rng: &mut Rng) -> Person {
         family,
         given,
         birth: rng.range(first, last),
-        sex: if given_index.is_multiple_of(2) { 'M' } else { 'F' },
+        sex: if given_index.is_multiple_of(2) {
+            'M'
+        } else {
+            'F'
+        },
     }
 }
 

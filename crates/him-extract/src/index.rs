@@ -233,9 +233,7 @@ impl PatientIndex {
     /// The MRN the ADT feed registered `encounter` for, as it was sent (look it up with
     /// [`PatientIndex::by_mrn`], which follows merges); `None` for an encounter the feed never named.
     pub fn encounter_mrn(&self, encounter: &str) -> Option<&str> {
-        self.encounters
-            .get(&mrn_key(encounter))
-            .map(String::as_str)
+        self.encounters.get(&mrn_key(encounter)).map(String::as_str)
     }
 
     /// How many patients the index holds.

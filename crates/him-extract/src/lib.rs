@@ -57,8 +57,8 @@ mod values;
 pub use corroborate::{match_cover_sheet, match_dictation, match_spoken};
 pub use date::Date;
 pub use decision::{
-    Candidate, EvidenceRole, EvidenceSpan, IdentifierScores, MatchConfig, MatchDecision, MatchOutcome, MatchRule,
-    UnmatchedReason,
+    Candidate, EvidenceRole, EvidenceSpan, IdentifierScores, MatchConfig, MatchDecision,
+    MatchOutcome, MatchRule, UnmatchedReason,
 };
 pub use doctype::{document_types, loinc_display};
 pub use error::{Error, Result};

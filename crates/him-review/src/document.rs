@@ -195,7 +195,9 @@ fn role_in_words(role: him_extract::EvidenceRole) -> &'static str {
     match role {
         him_extract::EvidenceRole::Patient => "as the patient's",
         him_extract::EvidenceRole::Unlabelled => "unlabelled",
-        him_extract::EvidenceRole::Other => "as another person's: guarantor, parent, next of kin, clinician…",
+        him_extract::EvidenceRole::Other => {
+            "as another person's: guarantor, parent, next of kin, clinician…"
+        }
     }
 }
 

@@ -53,7 +53,9 @@ pub(crate) fn reason_label(reason: &str) -> &'static str {
         "cover_sheet_conflict" => "The cover sheet disagrees with the pages",
         "cover_sheet_unknown_patient" => "The cover sheet names a patient the index lacks",
         "separator_unreadable" => "The batch separator sheet is unreadable",
-        "other_role" => "The identifiers read belong to a guarantor, parent or other person named on it",
+        "other_role" => {
+            "The identifiers read belong to a guarantor, parent or other person named on it"
+        }
         _ => "Not matched",
     }
 }
