@@ -521,6 +521,11 @@ impl<'a> Document<'a> {
                 });
             char_offset += width;
             let trimmed = word.trim_end_matches(['.', ',', ';', ')', ']', '|']);
+            if fold_key(word).is_empty() {
+                // Punctuation alone (`:`, `|`, `—`) is no word; a cell starting with it starts at the next word.
+                previous_end = i;
+                continue;
+            }
             self.tokens.push(Token {
                 page,
                 line: line_index,
@@ -679,7 +684,8 @@ impl<'a> Document<'a> {
             let overlapping = cells_of_line[above]
                 .iter()
                 .filter(|(c0, c1, _)| *c0 <= x1 && x0 <= *c1)
-                .max_by_key(|(c0, c1, _)| (*c1).min(x1).saturating_sub((*c0).max(x0)));
+                // Columns are left-aligned: the cell above whose left edge is nearest.
+                .min_by_key(|(c0, _, _)| c0.abs_diff(x0));
             if let Some((_, _, Some(cue))) = overlapping {
                 return Some(*cue);
             }
@@ -1382,6 +1388,23 @@ fn foreign_number(index: &PatientIndex, value: &str) -> bool {
     }
 }
 
+/// A "name" the label reader took from a header row's labels (`Case No`, `Unit Number`, `Sex`): not a name.
+fn label_words(value: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "case", "no", "nr", "number", "num", "name", "names", "date", "birth", "dob", "sex",
+        "gender", "mrn", "id", "unit", "ward", "room", "bed", "record", "chart", "hosp",
+        "hospital", "patient", "pt", "first", "last", "surname", "given", "family", "middle",
+        "age", "account", "acct", "visit", "admit", "adm", "service", "dos", "mf", "m", "f",
+        "dept", "location", "ref", "file",
+    ];
+    let words: Vec<String> = value
+        .split(|c: char| !c.is_alphanumeric())
+        .map(fold_key)
+        .filter(|w| !w.is_empty())
+        .collect();
+    !words.is_empty() && words.iter().all(|w| LABELS.contains(&w.as_str()))
+}
+
 /// What the label reader read that names someone other than `record` as the patient.
 fn contradicted(
     doc: &Document<'_>,
@@ -1391,7 +1414,14 @@ fn contradicted(
     cfg: &MatchConfig,
 ) -> bool {
     if let Some(mrn) = &fields.mrn {
-        let owners = index.by_mrn(&mrn.value);
+        // `E38923422` where the index has no lettered MRNs: its digits may still be another patient's.
+        let digits = mrn
+            .value
+            .trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        let mut owners = index.by_mrn(&mrn.value);
+        if owners.is_empty() && digits.len() != mrn.value.len() && !index.has_lettered_mrns() {
+            owners = index.by_mrn(digits);
+        }
         let own = owners.iter().any(|r| r.mrn == record.mrn)
             || fields
                 .mrn_candidates
@@ -1459,9 +1489,11 @@ fn contradicted(
         let family_ok = family.is_none_or(|f| {
             name_similarity(f, &record.family) >= cfg.name_conflict_below
                 || only_in_other_role(doc, FieldName::PatientFamily, f)
+                || label_words(f)
         });
-        let given_ok = given
-            .is_none_or(|g| given_fits(g) || only_in_other_role(doc, FieldName::PatientGiven, g));
+        let given_ok = given.is_none_or(|g| {
+            given_fits(g) || only_in_other_role(doc, FieldName::PatientGiven, g) || label_words(g)
+        });
         if !(family_ok && given_ok) {
             return true;
         }
@@ -1654,7 +1686,17 @@ pub(crate) fn decide(
             // A page with a labelled patient block is about the patient named there.
             let labelled_ok = rule_rank.1 || !doc.patient_label;
             if let (Some(record), Some(mention)) = (record, &chosen.best) {
-                if second_person_ok && labelled_ok && !contradicted(doc, fields, record, index, cfg)
+                // Another index patient's MRN printed as the patient's (`Unit No: E40811293`) contradicts.
+                let other_mrn = evidence.iter().any(|e| {
+                    e.mrn != record.mrn
+                        && e.spans.iter().any(|s| {
+                            s.identifier == FieldName::Mrn && s.role == EvidenceRole::Patient
+                        })
+                });
+                if second_person_ok
+                    && labelled_ok
+                    && !other_mrn
+                    && !contradicted(doc, fields, record, index, cfg)
                 {
                     fields_from(doc, layouts, mention, record, fields);
                     let score = decision
@@ -1964,6 +2006,29 @@ mod tests {
         let page = format!("{page}\nPATIENT: DOE, JANE\n");
         let (_, decision) = decide_text(&[&page]);
         assert_eq!(filed(&decision), None, "{decision:?}");
+    }
+
+    #[test]
+    fn e4_a_lettered_number_whose_digits_are_another_patients_mrn_still_blocks() {
+        // The index has no lettered MRNs; `E40811293` is Jane Doe's MRN with a letter: a conflict, not foreign.
+        let page = "Pt   Unit No   Born\nBRENNAN / Thomas   E40811293   30-Jun-1958\n";
+        let (_, decision) = decide_text(&[page]);
+        assert_eq!(filed(&decision), None, "{decision:?}");
+        let page = "Pt   Unit No   Born\nBRENNAN / Thomas   SB621977   30-Jun-1958\n";
+        let (_, decision) = decide_text(&[page]);
+        assert_eq!(filed(&decision), Some("40811269"), "{decision:?}");
+    }
+
+    #[test]
+    fn header_labels_read_as_a_name_do_not_contradict() {
+        assert!(label_words("Case No"));
+        assert!(label_words("No"));
+        assert!(!label_words("Brennan"));
+        // `PARENT.   :` is a heading alone on its line (the colon is no cell of its own).
+        let page = "PATIENT\nName of patient: DOE, Jane\nDOB: 05/03/1961\nPARENT.   :\n\
+                    Name:   Thomas BRENNAN\nBirthdate:   06/30/1958\n";
+        let (_, decision) = decide_text(&[page]);
+        assert_eq!(filed(&decision), Some("40811293"), "{decision:?}");
     }
 
     #[test]
