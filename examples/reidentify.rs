@@ -80,18 +80,7 @@ fn main() -> anyhow::Result<()> {
                 &config.patients,
                 &config.matching,
             );
-            if std::env::var_os("REIDENTIFY_EXPLAIN").is_some() {
-                // Synthetic benchmark charts only: every candidate with its evidence, on stderr.
-                if let Some(decision) = &identity.decision {
-                    eprintln!("{} {:?}", manifest.sha256, decision.outcome);
-                    for candidate in &decision.candidates {
-                        eprintln!("  candidate {} score {:.2}", candidate.mrn, candidate.score);
-                        for span in &candidate.evidence {
-                            eprintln!("    {:?} {:?}", span.identifier, span.role);
-                        }
-                    }
-                }
-            }
+            explain(&manifest, &identity);
             print_line(&manifest, &identity);
             continue;
         }
@@ -128,21 +117,27 @@ fn main() -> anyhow::Result<()> {
         } else {
             identify(&pages, Some(&index), &config.patients, &config.matching)
         };
-        if std::env::var_os("REIDENTIFY_EXPLAIN").is_some() {
-            // Synthetic benchmark charts only: every candidate with its evidence, on stderr.
-            if let Some(decision) = &identity.decision {
-                eprintln!("{} {:?}", manifest.sha256, decision.outcome);
-                for candidate in &decision.candidates {
-                    eprintln!("  candidate {} score {:.2}", candidate.mrn, candidate.score);
-                    for span in &candidate.evidence {
-                        eprintln!("    {:?} {:?}", span.identifier, span.role);
-                    }
-                }
-            }
-        }
+        explain(&manifest, &identity);
         print_line(&manifest, &identity);
     }
     Ok(())
+}
+
+/// With `REIDENTIFY_EXPLAIN`, every candidate of the decision with its evidence roles, on stderr (synthetic
+/// benchmark charts only).
+fn explain(manifest: &Manifest, identity: &him::identity::Identity) {
+    if std::env::var_os("REIDENTIFY_EXPLAIN").is_none() {
+        return;
+    }
+    if let Some(decision) = &identity.decision {
+        eprintln!("{} {:?}", manifest.sha256, decision.outcome);
+        for candidate in &decision.candidates {
+            eprintln!("  candidate {} score {:.2}", candidate.mrn, candidate.score);
+            for span in &candidate.evidence {
+                eprintln!("    {:?} {:?}", span.identifier, span.role);
+            }
+        }
+    }
 }
 
 /// One line in the shape of `him process`'s.

@@ -728,26 +728,11 @@ struct Person {
 }
 
 fn luhn_digit(body: &str) -> char {
-    // The check digit d makes body+d pass: double every second digit from the right of body+d.
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let digit = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let doubled = digit * 2;
-                if doubled > 9 {
-                    doubled - 9
-                } else {
-                    doubled
-                }
-            } else {
-                digit
-            }
-        })
-        .sum();
-    char::from(b'0' + ((10 - sum % 10) % 10) as u8)
+    // The check digit that makes body+d pass the index's Luhn check.
+    (b'0'..=b'9')
+        .map(char::from)
+        .find(|d| him_extract::luhn_valid(&format!("{body}{d}")))
+        .unwrap_or('0')
 }
 
 /// The `i`-th MRN: a permutation of the 7-digit bodies 1000000..9999999 plus a Luhn digit, so unique for every i
