@@ -543,28 +543,27 @@ impl Pipeline {
             })
             .collect();
         let index = self.patient_index();
-        let identity = if matches!(segment.start, Start::Scan | Start::Label)
-            && segment.label.is_none()
-        {
-            // No sheet and no label: the document's own pages decide, as for a chart of its own (the label
-            // reader, then the evidence search of docs/MATCHING.md rows E1-E6).
-            crate::identity::identify(
-                &contents,
-                index.as_deref(),
-                &self.config.patients,
-                &self.config.matching,
-            )
-        } else {
-            let fields = crate::identity::extract_chart(&contents, &self.config.patients);
-            let decision = decide(
-                segment,
-                &fields,
-                index.as_deref(),
-                &self.config.batch,
-                &self.config.matching,
-            );
-            Identity { fields, decision }
-        };
+        let identity =
+            if matches!(segment.start, Start::Scan | Start::Label) && segment.label.is_none() {
+                // No sheet and no label: the document's own pages decide, as for a chart of its own (the label
+                // reader, then the evidence search of docs/MATCHING.md rows E1-E6).
+                crate::identity::identify(
+                    &contents,
+                    index.as_deref(),
+                    &self.config.patients,
+                    &self.config.matching,
+                )
+            } else {
+                let fields = crate::identity::extract_chart(&contents, &self.config.patients);
+                let decision = decide(
+                    segment,
+                    &fields,
+                    index.as_deref(),
+                    &self.config.batch,
+                    &self.config.matching,
+                );
+                Identity { fields, decision }
+            };
         let text = members
             .iter()
             .map(|&i| pages[i].text.as_str())
