@@ -530,6 +530,30 @@ mod tests {
     }
 
     #[test]
+    fn a_candidates_evidence_is_said_in_words_by_role() {
+        use him_extract::{EvidenceRole, EvidenceSpan, FieldName};
+        let span = |identifier, role| EvidenceSpan {
+            identifier,
+            role,
+            source: Source::Box {
+                page: 0,
+                bbox: [1, 2, 3, 4],
+            },
+        };
+        let words = evidence_in_words(&[
+            span(FieldName::PatientFamily, EvidenceRole::Patient),
+            span(FieldName::PatientGiven, EvidenceRole::Patient),
+            span(FieldName::DateOfBirth, EvidenceRole::Other),
+        ]);
+        assert_eq!(
+            words,
+            " · printed: family name, given name as the patient's; date of birth as another person's: \
+             guarantor, parent, next of kin, clinician…"
+        );
+        assert_eq!(evidence_in_words(&[]), "");
+    }
+
+    #[test]
     fn a_field_read_by_layout_is_highlighted_by_its_box() {
         let page = json!({"width": 1000, "height": 2000, "words": []});
         let fields = Fields {
