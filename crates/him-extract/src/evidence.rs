@@ -2283,3 +2283,83 @@ mod second_person {
         );
     }
 }
+
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use crate::extract::identify_pages;
+    use crate::field::ExtractOptions;
+    use crate::layout::PageContent;
+    use crate::mrn::CheckDigit;
+
+    #[test]
+    fn random_pages_never_panic() {
+        let index = PatientIndex::from_csv(
+            "mrn,family,given,birth_date,sex\n40811269,Brennan,Thomas,1958-06-30,M\n0401,Ø,Ł,2000-01-01,F\n"
+                .as_bytes(),
+            CheckDigit::None,
+        )
+        .unwrap();
+        let pieces = [
+            "Patient:",
+            "Mother's",
+            "DOB",
+            "06/30/1958",
+            "30.06.1958",
+            "JUN 071965",
+            "07 III 1964",
+            "Brennan",
+            "Thomas",
+            "40811269",
+            "E40811269",
+            "MR#",
+            "0000000",
+            "ß",
+            "Ø",
+            "é",
+            "\u{a0}",
+            "   ",
+            "\n",
+            "\t",
+            ",",
+            ";",
+            ":",
+            "|",
+            "—",
+            "7th",
+            "of",
+            "March",
+            "99/99/9999",
+            "1/1/1",
+            "PARENT.",
+            "Re:",
+            "XXXX",
+            "日本",
+            "🙂",
+            "-",
+        ];
+        let mut state: u64 = 27;
+        let opts = ExtractOptions::new(Date::new(2026, 6, 1).unwrap());
+        for _ in 0..600 {
+            let mut page = String::new();
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            let words = 1 + (state >> 33) % 60;
+            for _ in 0..words {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                page.push_str(pieces[((state >> 33) % pieces.len() as u64) as usize]);
+                if (state >> 40) % 3 == 0 {
+                    page.push(' ');
+                }
+            }
+            let pages = [PageContent {
+                text: &page,
+                words: &[],
+            }];
+            let _ = identify_pages(&pages, &index, &opts, &MatchConfig::default());
+        }
+    }
+}
