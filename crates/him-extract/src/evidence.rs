@@ -2351,7 +2351,7 @@ mod never_panics {
                     .wrapping_mul(6_364_136_223_846_793_005)
                     .wrapping_add(1);
                 page.push_str(pieces[((state >> 33) % pieces.len() as u64) as usize]);
-                if (state >> 40) % 3 == 0 {
+                if (state >> 40).is_multiple_of(3) {
                     page.push(' ');
                 }
             }
