@@ -359,7 +359,12 @@ pub(crate) async fn load(
             let Source::Box { page, bbox } = span.source else {
                 continue;
             };
-            let Some(view) = pages.get_mut(page as usize) else {
+            // The span's page is the document's page index; its view, the page with that number.
+            let number = manifest
+                .as_ref()
+                .and_then(|m| m.pages.get(page as usize))
+                .map(|p| u64::from(p.number));
+            let Some(view) = pages.iter_mut().find(|v| Some(v.number) == number) else {
                 continue;
             };
             let (width, height) = (view.width as f64, view.height as f64);
