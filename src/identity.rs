@@ -1,9 +1,11 @@
 //! `extract → match`: the identifying fields of a document and the patient it belongs to.
 //!
 //! Misfiling into the wrong patient's chart is the critical error of HIM, so a document is filed into a patient
-//! folder only when [`him_extract::match_patient`] says so (an MRN corroborated by the date of birth or the
-//! name; never an MRN alone) **and** the MRN is safe to use in an object key. Everything else goes to the
-//! unmatched (indexing) queue with the reason recorded.
+//! folder only when [`him_extract::identify_pages`] says so (the label reader's fields matched by
+//! [`him_extract::match_patient`] — an MRN corroborated by the date of birth or the name, never an MRN alone —
+//! then the evidence search for the index's patients, with the role each identifier is printed in) **and** the
+//! MRN is safe to use in an object key. Everything else goes to the unmatched (indexing) queue with the reason
+//! recorded.
 
 use std::io::Read;
 use std::path::Path;
