@@ -196,7 +196,7 @@ pub(crate) fn repair_digits(text: &str) -> String {
     out.into_iter().collect()
 }
 
-fn month_number(name: &str) -> Option<u8> {
+pub(crate) fn month_number(name: &str) -> Option<u8> {
     let prefix: String = name
         .chars()
         .take(3)
@@ -220,7 +220,8 @@ fn month_number(name: &str) -> Option<u8> {
     Some(month)
 }
 
-fn expand_year(text: &str, today: Date) -> Option<i32> {
+/// A two- or four-digit year; two digits are placed in the century that keeps them at or before `today`.
+pub(crate) fn expand_year(text: &str, today: Date) -> Option<i32> {
     let value: i32 = text.parse().ok()?;
     if text.len() == 4 {
         return Some(value);

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::date::{find_dates, repair_digits, Date};
+use crate::date::{expand_year, find_dates, month_number, repair_digits, Date};
 
 /// `7th`, `21st` → the day and its suffix as spaces; `07 III 1964` → Roman months; both only for the
 /// evidence search's own date pass, spans unchanged.
@@ -41,29 +41,6 @@ pub(super) fn roman(text: &str) -> Option<u8> {
         .and_then(|p| u8::try_from(p + 1).ok())
 }
 
-pub(super) fn month_of(text: &str) -> Option<u8> {
-    let prefix: String = text.chars().take(3).collect::<String>().to_lowercase();
-    [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ]
-    .iter()
-    .position(|m| *m == prefix)
-    .and_then(|p| u8::try_from(p + 1).ok())
-}
-
-pub(super) fn year_of(text: &str, today: Date) -> Option<i32> {
-    let value: i32 = text.parse().ok()?;
-    if text.len() == 4 {
-        return Some(value);
-    }
-    let century = today.year() - today.year() % 100;
-    Some(if century + value > today.year() {
-        century + value - 100
-    } else {
-        century + value
-    })
-}
-
 /// Every date of a line (byte spans relative to the line): the usual formats, their OCR-repaired forms,
 /// ordinals and Roman months; `03/07/1964` is 7 March, and also 3 July on a page written day first.
 pub(super) fn line_dates(line: &str, today: Date, day_first: bool) -> Vec<(Date, usize, usize)> {
@@ -89,7 +66,7 @@ pub(super) fn line_dates(line: &str, today: Date, day_first: bool) -> Vec<(Date,
             let Some(whole) = caps.get(0) else { continue };
             let a = caps.name("a").and_then(|m| m.as_str().parse::<u8>().ok());
             let b = caps.name("b").and_then(|m| m.as_str().parse::<u8>().ok());
-            let y = caps.name("y").and_then(|m| year_of(m.as_str(), today));
+            let y = caps.name("y").and_then(|m| expand_year(m.as_str(), today));
             if let (Some(a), Some(b), Some(y)) = (a, b, y) {
                 if a > 12 || day_first {
                     if let Some(date) = Date::new(y, b, a) {
@@ -101,7 +78,7 @@ pub(super) fn line_dates(line: &str, today: Date, day_first: bool) -> Vec<(Date,
         // `JUN 071965`: day and year run together after the month's name.
         for caps in MERGED_DATE_RE.captures_iter(text) {
             let Some(whole) = caps.get(0) else { continue };
-            let month = caps.name("mon").and_then(|m| month_of(m.as_str()));
+            let month = caps.name("mon").and_then(|m| month_number(m.as_str()));
             let day = caps.name("d").and_then(|d| d.as_str().parse::<u8>().ok());
             let year = caps.name("y").and_then(|y| y.as_str().parse::<i32>().ok());
             if let (Some(month), Some(day), Some(year)) = (month, day, year) {
@@ -113,12 +90,12 @@ pub(super) fn line_dates(line: &str, today: Date, day_first: bool) -> Vec<(Date,
         for caps in EXTRA_DATE_RE.captures_iter(text) {
             let Some(whole) = caps.get(0) else { continue };
             let month = match (caps.name("mon"), caps.name("roman")) {
-                (Some(m), _) => month_of(m.as_str()),
+                (Some(m), _) => month_number(m.as_str()),
                 (None, Some(r)) => roman(r.as_str()),
                 _ => None,
             };
             let day = caps.name("d").and_then(|d| d.as_str().parse::<u8>().ok());
-            let year = caps.name("y").and_then(|y| year_of(y.as_str(), today));
+            let year = caps.name("y").and_then(|y| expand_year(y.as_str(), today));
             if let (Some(month), Some(day), Some(year)) = (month, day, year) {
                 if let Some(date) = Date::new(year, month, day) {
                     push(date, whole.start(), whole.end());

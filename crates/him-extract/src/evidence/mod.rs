@@ -274,8 +274,8 @@ pub(crate) fn search(doc: &Document<'_>, index: &PatientIndex, cfg: &MatchConfig
         }
     }
     // Candidates by birth date: only patients whose family name is printed near one of the date's places.
-    // The words around a date are gathered once and indexed by first and last letter, so the work per date
-    // is one cheap check per patient born that day, whatever the size of the index.
+    // The words around a date are gathered once, sorted, so the work per date is one binary search (and a
+    // few Jaro-Winkler comparisons among words of the same first letter) per patient born that day.
     let mut seen_dates: Vec<Date> = Vec::new();
     for (date, span) in &doc.dates {
         if seen_dates.contains(date) || doc.not_birth_date(span) {

@@ -275,7 +275,7 @@ impl<'a> Document<'a> {
             let mut offset = 0;
             for raw_line in text.split_inclusive('\n') {
                 let line = raw_line.trim_end_matches(['\n', '\r']);
-                doc.read_line(page, line, offset, layout, today);
+                doc.read_line(page, line, offset, layout);
                 offset += raw_line.len();
             }
         }
@@ -319,7 +319,6 @@ impl<'a> Document<'a> {
         line: &str,
         offset: usize,
         layout: Option<&LayoutPage>,
-        _today: Date,
     ) {
         let line_index = self.lines.len();
         let first = self.tokens.len();
