@@ -143,6 +143,23 @@ fn hl7_date(value: &str) -> Option<String> {
     him_extract::Date::parse_iso(&iso).map(|_| iso)
 }
 
+/// MSH-10 of a message too broken to parse, when its first segment still reads as an MSH: the field separator
+/// after `MSH`, the tenth field. Only printable ASCII without the encoding characters is echoed.
+fn readable_control_id(text: &str) -> Option<&str> {
+    let rest = text
+        .trim_start_matches(['\r', '\n', ' ', '\u{feff}'])
+        .strip_prefix("MSH")?;
+    let separator = rest.chars().next().filter(|c| c.is_ascii_punctuation())?;
+    let first = rest.split(['\r', '\n']).next()?;
+    let id = first.split(separator).nth(9)?;
+    let plain = !id.is_empty()
+        && id.len() <= 199
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"^~\\&|".contains(c));
+    plain.then_some(id)
+}
+
 /// Handles one received message: the ACK to send back.
 pub async fn handle(store: &Store, payload: &[u8]) -> Message {
     let timestamp = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
@@ -154,13 +171,21 @@ pub async fn handle(store: &Store, payload: &[u8]) -> Message {
     let message = match Message::parse(&text) {
         Ok(message) => message,
         Err(_) => {
-            // Nothing to answer to: a minimal AR naming no control id.
+            // An AR that echoes the sender's control id when its MSH can still be read, else an empty MSA-2
+            // (never an id nobody sent).
             warn!(bytes = payload.len(), "adt: unreadable message");
-            let stub =
-                Message::parse("MSH|^~\\&|||||||ACK|x|P|2.5.1").unwrap_or_else(|_| Message {
-                    encoding: Default::default(),
-                    segments: Vec::new(),
-                });
+            let control_id = readable_control_id(&text).unwrap_or_default();
+            let stub = Message {
+                encoding: Default::default(),
+                segments: vec![hl7::Segment {
+                    id: "MSH".to_string(),
+                    fields: [
+                        "|", "^~\\&", "", "", "", "", "", "", "ACK", control_id, "P", "2.5.1",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                }],
+            };
             return hl7::ack(
                 &stub,
                 AckCode::Reject,
@@ -382,5 +407,25 @@ mod tests {
         .await;
         assert_eq!(hl7::check_ack(&bad, "m-8"), Ok(AckCode::Error));
         assert_eq!(mpi::changes(&store).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_message_is_rejected_naming_its_own_control_id_or_none() {
+        // Regression: the AR named the control id `x`, which nobody sent.
+        let store = Store::in_memory();
+        let broken = handle(
+            &store,
+            b"MSH|^~\\&|REG|HOSP|HIM|HOSP|1||ADT^A01|m-5|P|2.5.1\rp!d|1\r",
+        )
+        .await;
+        assert_eq!(hl7::check_ack(&broken, "m-5"), Ok(AckCode::Reject));
+        for garbage in [&b"\x00\xff not hl7"[..], b"MSH", b"MSH|^~\\&|a|b\rzz"] {
+            let answer = handle(&store, garbage).await;
+            let msa = answer.segment("MSA").expect("an MSA");
+            assert_eq!(msa.fields[0], "AR");
+            assert_eq!(msa.fields[1], "", "MSA-2 for {garbage:?}");
+            assert_eq!(answer.control_id().map(str::len), Some(20));
+        }
+        assert!(mpi::changes(&store).await.unwrap().is_empty());
     }
 }

@@ -77,6 +77,12 @@ enum Command {
         #[command(subcommand)]
         command: Option<InterfacesCommand>,
     },
+    /// Bring a store written by an earlier release up to date (journals of the outbox and of the patient
+    /// index changes), once, with every `him` service stopped. Safe to run again.
+    Migrate {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Manage review accounts and login lock-outs (passwords are read from the HIM_PASSWORD variable or
     /// standard input).
     User {
@@ -297,6 +303,7 @@ pub fn run() -> ExitCode {
                 by,
             }) => crate::commands::interfaces_replay(&common, &destination, &event, &by),
         },
+        Command::Migrate { common } => crate::commands::migrate(&common),
         Command::User { common, command } => match command {
             UserCommand::Add { name, role, author } => {
                 crate::commands::user(&common, &name, Some((&role, author.as_deref())))

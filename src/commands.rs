@@ -326,12 +326,34 @@ pub fn adt(common: &CommonArgs) -> ExitCode {
             "no listener configured: set [hl7] listen"
         );
         startup::runtime()?.block_on(async {
+            him_review::mpi::ensure_journaled(&setup.store).await?;
             crate::adt::listen(
                 setup.store.clone(),
                 &setup.config.hl7,
                 startup::shutdown_signal(),
             )
             .await?;
+            Ok(ExitCode::SUCCESS)
+        })
+    })())
+}
+
+/// `him migrate`: journals the records an earlier release wrote without one; prints what it wrote.
+pub fn migrate(common: &CommonArgs) -> ExitCode {
+    exit((|| {
+        let setup = startup::load(common)?;
+        startup::runtime()?.block_on(async {
+            let started = std::time::Instant::now();
+            let mpi = him_review::mpi::migrate(&setup.store).await?;
+            let outbox = him_review::outbox::migrate(&setup.store).await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "mpi_changes_journaled": mpi,
+                    "outbox_events_journaled": outbox,
+                    "seconds": started.elapsed().as_secs_f64(),
+                })
+            );
             Ok(ExitCode::SUCCESS)
         })
     })())

@@ -32,7 +32,7 @@ use tracing::{info, warn};
 
 use him_review::mpi::LiveIndex;
 use him_review::outbox::{self, OutboxAction, OutboxEvent};
-use him_store::{Folder, IndexEntry, Key, Prefix, Store, Written};
+use him_store::{Folder, Follower, IndexEntry, Key, Prefix, Stamp, Store, Stream, Written};
 
 use crate::config::{DeliverConfig, FhirConfig, Hl7Config};
 use crate::hl7::{self, AckCode, Endpoints, MdmDocument, MdmEvent};
@@ -179,7 +179,7 @@ fn record_event(key: &Key) -> Option<(String, Option<u32>)> {
 }
 
 async fn records(store: &Store, destination: &str) -> anyhow::Result<Records> {
-    let mut records = Records::default();
+    let mut records = dead_letters(store, destination).await?;
     for key in store
         .list(&Prefix::Outbox(format!("{destination}/done")))
         .await?
@@ -188,6 +188,13 @@ async fn records(store: &Store, destination: &str) -> anyhow::Result<Records> {
             records.done.insert(event);
         }
     }
+    Ok(records)
+}
+
+/// The dead letters and replays of a destination (what failed, not what went through: these grow with
+/// failures, not with history).
+async fn dead_letters(store: &Store, destination: &str) -> anyhow::Result<Records> {
+    let mut records = Records::default();
     for (state, counts) in [
         ("dead", &mut records.dead),
         ("replays", &mut records.replays),
@@ -202,6 +209,25 @@ async fn records(store: &Store, destination: &str) -> anyhow::Result<Records> {
         }
     }
     Ok(records)
+}
+
+/// `outbox/checkpoints/<yyyy-mm-dd>.json`: every event journaled on that day or before is done or
+/// dead-lettered at every destination. A deliverer starts reading the journal after its newest checkpoint.
+fn checkpoint_key(day: chrono::NaiveDate) -> anyhow::Result<Key> {
+    Key::outbox(&format!("checkpoints/{day}.json")).context("checkpoint key")
+}
+
+async fn newest_checkpoint(store: &Store) -> anyhow::Result<Option<chrono::NaiveDate>> {
+    Ok(store
+        .list(&Prefix::Outbox("checkpoints".into()))
+        .await?
+        .iter()
+        .filter_map(|key| {
+            let Key::Outbox(name) = key else { return None };
+            let day = name.strip_prefix("checkpoints/")?.strip_suffix(".json")?;
+            chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+        })
+        .max())
 }
 
 async fn read_json(store: &Store, key: &Key) -> anyhow::Result<Option<Value>> {
@@ -241,6 +267,14 @@ pub struct Deliverer {
     config: DeliverConfig,
     /// (destination, event) → failures so far and when to try again.
     retries: HashMap<(&'static str, String), (u32, Instant)>,
+    /// Where the deliverer stands in the outbox journal; `None` before the first pass.
+    follower: Option<Follower>,
+    /// The events read from the journal and not yet done at every destination, oldest first.
+    backlog: Vec<OutboxEvent>,
+    /// (destination, event) done, for the events of the backlog.
+    done: HashSet<(&'static str, String)>,
+    /// The newest checkpoint written or found.
+    checkpoint: Option<chrono::NaiveDate>,
 }
 
 impl Deliverer {
@@ -256,6 +290,10 @@ impl Deliverer {
             destinations,
             config,
             retries: HashMap::new(),
+            follower: None,
+            backlog: Vec::new(),
+            done: HashSet::new(),
+            checkpoint: None,
         }
     }
 
@@ -304,13 +342,131 @@ impl Deliverer {
         }
     }
 
-    /// One pass: every event not done for a destination is tried once (when its retry time has come).
+    /// Reads what is new in the outbox journal into the backlog. The first time: from the day after the
+    /// newest checkpoint (the whole journal when there is none), with the dead-lettered events of every
+    /// destination (which hold back their documents' later events however old they are).
+    async fn catch_up(&mut self) -> anyhow::Result<()> {
+        let mut follower = match self.follower.take() {
+            Some(follower) => follower,
+            None => {
+                outbox::ensure_journaled(&self.store).await?;
+                self.checkpoint = newest_checkpoint(&self.store).await?;
+                let mut dead = HashSet::new();
+                for destination in &self.destinations {
+                    let records = dead_letters(&self.store, destination.name()).await?;
+                    dead.extend(
+                        records
+                            .dead
+                            .keys()
+                            .filter(|event| records.is_dead(event))
+                            .cloned(),
+                    );
+                }
+                for event_id in dead {
+                    if let Some(event) = outbox::event(&self.store, &event_id).await? {
+                        self.admit(event).await?;
+                    }
+                }
+                match self.checkpoint.and_then(|day| day.succ_opt()) {
+                    Some(next) => Follower::resume(
+                        Stream::Outbox,
+                        outbox::JOURNAL_LAG,
+                        Stamp::from(next.and_time(chrono::NaiveTime::MIN).and_utc()),
+                    ),
+                    None => Follower::new(Stream::Outbox, outbox::JOURNAL_LAG),
+                }
+            }
+        };
+        let read = outbox::follow(&self.store, &mut follower).await;
+        self.follower = Some(follower);
+        for event in read? {
+            self.admit(event).await?;
+        }
+        self.backlog
+            .sort_by(|a, b| (&a.at, &a.event_id).cmp(&(&b.at, &b.event_id)));
+        Ok(())
+    }
+
+    /// Puts an event in the backlog (once), noting where it is done already.
+    async fn admit(&mut self, event: OutboxEvent) -> anyhow::Result<()> {
+        if self.backlog.iter().any(|e| e.event_id == event.event_id) {
+            return Ok(());
+        }
+        let mut everywhere = true;
+        for destination in &self.destinations {
+            let name = destination.name();
+            let done_key = record_key(name, "done", &format!("{}.json", event.event_id))?;
+            if self.store.exists(&done_key).await? {
+                self.done.insert((name, event.event_id.clone()));
+            } else {
+                everywhere = false;
+            }
+        }
+        if !everywhere {
+            self.backlog.push(event);
+        }
+        Ok(())
+    }
+
+    /// Drops the events done everywhere from the backlog, and writes the checkpoint of the last day whose
+    /// events are all done or dead-lettered (and past the journal's window).
+    async fn settle(&mut self, dead: &HashSet<String>) -> anyhow::Result<()> {
+        let names = self.destination_names();
+        let done = &self.done;
+        let finished = |event: &OutboxEvent| {
+            names
+                .iter()
+                .all(|name| done.contains(&(*name, event.event_id.clone())))
+        };
+        let (gone, kept): (Vec<OutboxEvent>, Vec<OutboxEvent>) = std::mem::take(&mut self.backlog)
+            .into_iter()
+            .partition(|event| finished(event));
+        self.backlog = kept;
+        for event in gone {
+            for name in &names {
+                self.done.remove(&(*name, event.event_id.clone()));
+            }
+        }
+        let visible = Stamp::now().before(outbox::JOURNAL_LAG).day();
+        let open = self
+            .backlog
+            .iter()
+            .filter(|event| !dead.contains(&event.event_id))
+            .filter_map(|event| Stamp::parse(&event.at))
+            .map(Stamp::day)
+            .min()
+            .map_or(visible, |day| day.min(visible));
+        let Some(day) = open.pred_opt() else {
+            return Ok(());
+        };
+        if self.checkpoint.is_none_or(|checkpoint| checkpoint < day) {
+            create_json(
+                &self.store,
+                &checkpoint_key(day)?,
+                &json!({"day": day.to_string(), "at": now()}),
+            )
+            .await?;
+            self.checkpoint = Some(day);
+        }
+        Ok(())
+    }
+
+    /// One pass: what is new in the journal is read, then every event of the backlog not done for a
+    /// destination is tried once (when its retry time has come). Costs what is new and what is pending,
+    /// never the outbox's history.
     pub async fn pass(&mut self) -> anyhow::Result<Pass> {
-        let events = outbox::events(&self.store).await?;
+        self.catch_up().await?;
+        let events = self.backlog.clone();
         let mut pass = Pass::default();
+        let mut dead_anywhere: HashSet<String> = HashSet::new();
         for index in 0..self.destinations.len() {
             let name = self.destinations[index].name();
-            let records = records(&self.store, name).await?;
+            let mut records = dead_letters(&self.store, name).await?;
+            records.done = events
+                .iter()
+                .filter(|event| self.done.contains(&(name, event.event_id.clone())))
+                .map(|event| event.event_id.clone())
+                .collect();
             // Documents with an earlier event not done: later events of theirs wait.
             let mut held: HashSet<String> = HashSet::new();
             for event in &events {
@@ -327,6 +483,7 @@ impl Deliverer {
                 }
                 if records.is_dead(&event.event_id) {
                     held.insert(event.document_id.clone());
+                    dead_anywhere.insert(event.event_id.clone());
                     pass.dead += 1;
                     continue;
                 }
@@ -342,6 +499,7 @@ impl Deliverer {
                 match self.deliver(index, event).await {
                     Ok(()) => {
                         self.retries.remove(&retry_key);
+                        self.done.insert((name, event.event_id.clone()));
                         pass.delivered += 1;
                         info!(
                             destination = name,
@@ -385,6 +543,7 @@ impl Deliverer {
                         )
                         .await?;
                         held.insert(event.document_id.clone());
+                        dead_anywhere.insert(event.event_id.clone());
                         pass.dead_lettered += 1;
                         pass.dead += 1;
                         // The receiver's words stay in the record: they may quote the message.
@@ -394,6 +553,7 @@ impl Deliverer {
                 }
             }
         }
+        self.settle(&dead_anywhere).await?;
         Ok(pass)
     }
 
@@ -1033,9 +1193,12 @@ fn for_push(
         .unwrap_or("urn:him:document")
         .to_string();
     resource["masterIdentifier"] = json!({"system": system, "value": identifier});
-    if let Some(contents) = resource["content"].as_array_mut() {
+    // Only `get_mut`: indexing a missing key of a mutable `Value` inserts a null, and FHIR JSON forbids nulls.
+    if let Some(contents) = resource.get_mut("content").and_then(Value::as_array_mut) {
         for content in contents.iter_mut() {
-            let attachment = &mut content["attachment"];
+            let Some(attachment) = content.get_mut("attachment") else {
+                continue;
+            };
             if attachment["title"] == "original" {
                 attachment["url"] = json!(format!("Binary/{binary_id}"));
             } else if let Some(text) = text {
@@ -1043,7 +1206,7 @@ fn for_push(
             }
         }
     }
-    if let Some(relations) = resource["relatesTo"].as_array_mut() {
+    if let Some(relations) = resource.get_mut("relatesTo").and_then(Value::as_array_mut) {
         for relation in relations.iter_mut() {
             let target = relation["target"]["reference"].as_str().unwrap_or_default();
             // `DocumentReference/<document id>-v<n>` as the review names it.
@@ -1144,6 +1307,71 @@ pub fn configured_names(hl7: &Hl7Config, fhir: &FhirConfig) -> Vec<&'static str>
 mod tests {
     use super::*;
 
+    /// A deliverer's idle pass, and the first pass of one started later, read nothing of what was
+    /// delivered before: the journal from the checkpoint on, not the outbox's history.
+    #[tokio::test]
+    async fn a_pass_reads_what_is_new_not_the_history() {
+        let store = Store::in_memory();
+        let id_key = outbox::EventIdKey::fixed([7; 32]);
+        let event = |n: u8, at: &str| {
+            let folder = Folder::Unmatched(him_core::DocumentId::for_bytes(&[n]));
+            let mut event = OutboxEvent::new(
+                &id_key,
+                folder.document_id().as_str(),
+                OutboxAction::Approved,
+                &folder,
+                1,
+            );
+            event.at = at.to_string();
+            event
+        };
+        let days_ago = (chrono::Utc::now() - chrono::Duration::days(3))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for n in 0..40 {
+            let old = event(n, &days_ago);
+            outbox::enqueue(&store, &old).await.unwrap();
+            let done = record_key("hl7", "done", &format!("{}.json", old.event_id)).unwrap();
+            create_json(&store, &done, &json!({})).await.unwrap();
+        }
+        // Nothing listens there (an event without versions sends no message, so it is done at once).
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let hl7 = Hl7Config {
+            send_to: closed.local_addr().unwrap().to_string(),
+            ..Hl7Config::default()
+        };
+        drop(closed);
+        let deliverer = || {
+            Deliverer::new(
+                store.clone(),
+                Arc::new(LiveIndex::fixed(Arc::default())),
+                destinations(&hl7, &FhirConfig::default(), &HashMap::new()).unwrap(),
+                DeliverConfig::default(),
+            )
+        };
+        let mut first = deliverer();
+        assert_eq!(first.pass().await.unwrap(), Pass::default());
+
+        let before = store.requests();
+        assert_eq!(first.pass().await.unwrap(), Pass::default());
+        let idle = store.requests().since(before);
+        assert_eq!((idle.gets, idle.heads, idle.puts), (0, 0, 0), "{idle:?}");
+        assert!(idle.listed == 0, "{idle:?}");
+
+        let before = store.requests();
+        let mut restarted = deliverer();
+        assert_eq!(restarted.pass().await.unwrap(), Pass::default());
+        let start = store.requests().since(before);
+        assert_eq!(start.gets, 0, "{start:?}");
+        assert!(start.listed <= 1 && start.heads <= 1, "{start:?}");
+
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        outbox::enqueue(&store, &event(200, &now)).await.unwrap();
+        let before = store.requests();
+        let pass = restarted.pass().await.unwrap();
+        assert_eq!(pass.delivered + pass.pending + pass.dead, 1, "{pass:?}");
+        assert!(store.requests().since(before).gets <= 3);
+    }
+
     #[test]
     fn control_ids_are_twenty_characters_and_stable() {
         let a = control_id("abc-0001", 0);
@@ -1174,6 +1402,46 @@ mod tests {
             pushed["relatesTo"][0]["target"]["identifier"]["value"],
             "d-v1-abcd"
         );
+    }
+
+    /// FHIR JSON (R4 §2.6.2): no nulls, no empty strings, arrays or objects, anywhere.
+    fn assert_valid_fhir_json(value: &Value, path: &str) {
+        match value {
+            Value::Null => panic!("{path} is null"),
+            Value::String(text) => assert!(!text.is_empty(), "{path} is an empty string"),
+            Value::Array(items) => {
+                assert!(!items.is_empty(), "{path} is an empty array");
+                for (i, item) in items.iter().enumerate() {
+                    assert_valid_fhir_json(item, &format!("{path}[{i}]"));
+                }
+            }
+            Value::Object(fields) => {
+                assert!(!fields.is_empty(), "{path} is an empty object");
+                for (name, field) in fields {
+                    assert_valid_fhir_json(field, &format!("{path}.{name}"));
+                }
+            }
+            Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    #[test]
+    fn a_reference_without_relations_is_pushed_without_nulls() {
+        // Regression: `relatesTo` was indexed mutably and came out as `"relatesTo": null`.
+        let stored = json!({
+            "resourceType": "DocumentReference", "id": "d-v1", "meta": {"versionId": "1"},
+            "masterIdentifier": {"system": "urn:him:document", "value": "d-v1"},
+            "status": "current",
+            "content": [
+                {"attachment": {"title": "original", "url": "http://review/original"}},
+                {"attachment": {"title": "approved text", "url": "http://review/text"}},
+            ],
+        });
+        for text in [Some(&b"text"[..]), None] {
+            let pushed = for_push(&stored, "d-v1-abcd", "-abcd", "him-d", text);
+            assert!(pushed.get("relatesTo").is_none());
+            assert_valid_fhir_json(&pushed, "DocumentReference");
+        }
     }
 
     #[test]

@@ -556,6 +556,9 @@ impl std::fmt::Debug for MdmDocument<'_> {
     }
 }
 
+/// MSH-18 (HL7 table 0211) for UTF-8.
+pub const CHARSET_UTF8: &str = "UNICODE UTF-8";
+
 /// Builds an MDM message (HL7 v2.5.1) for `document`.
 pub fn mdm(
     event: MdmEvent,
@@ -594,6 +597,14 @@ pub fn mdm(
                 esc(control_id),
                 "P".into(),
                 "2.5.1".into(),
+                // MSH-13 to MSH-17 empty; MSH-18: names and text are UTF-8 (accents), and an empty MSH-18
+                // means ASCII.
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                CHARSET_UTF8.into(),
             ],
         ),
         segment("EVN", vec![trigger.into(), timestamp.into()]),
@@ -855,6 +866,34 @@ OBX|1|TX|||Line one \\F\\ pipe\\.br\\Line two\r";
         );
         assert_eq!(message.field("TXA", 13), Some("7f3a9c-1"));
         assert_eq!(message.message_type(), Some(("MDM", "T06")));
+    }
+
+    #[test]
+    fn an_mdm_with_accented_names_declares_utf8() {
+        // Regression: MSH-18 was empty, which HL7 reads as ASCII, while names went out as UTF-8.
+        let endpoints = Endpoints {
+            sending_application: "HIM".into(),
+            sending_facility: "GENERAL".into(),
+            receiving_application: "EHR".into(),
+            receiving_facility: "GENERAL".into(),
+        };
+        let accented = MdmDocument {
+            family: "Nuñez-Ødegård",
+            given: "Zoë",
+            ..document()
+        };
+        let message = mdm(
+            MdmEvent::Original,
+            &accented,
+            &endpoints,
+            "m-9",
+            "20261201120000",
+        );
+        let wire = Message::parse(&message.encode()).unwrap();
+        assert_eq!(wire.field("MSH", 18), Some(CHARSET_UTF8));
+        assert_eq!(wire.field("MSH", 12), Some("2.5.1"));
+        assert_eq!(wire.component("PID", 5, 1), Some("Nuñez-Ødegård"));
+        assert_eq!(wire.component("PID", 5, 2), Some("Zoë"));
     }
 
     #[test]

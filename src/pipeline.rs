@@ -364,6 +364,7 @@ impl Pipeline {
             schema: Manifest::SCHEMA,
             document_id: id.clone(),
             sha256: sha256.clone(),
+            sha1: Some(him_core::sha1_hex(&original)),
             kind: prepared.kind,
             media_type: media.mime().to_string(),
             bytes,

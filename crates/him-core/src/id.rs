@@ -50,6 +50,17 @@ impl fmt::Display for Sha256 {
     }
 }
 
+/// Lower-case hex SHA-1 of `bytes`: what FHIR R4 `Attachment.hash` carries (in base64). Recorded in the
+/// manifest when a document is filed, so that nothing later has to read the original again to attach it.
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::Digest as _;
+    let mut hex = String::with_capacity(40);
+    for byte in sha1::Sha1::digest(bytes) {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex
+}
+
 /// The identifier of a document: the first 128 bits of the SHA-256 of its original bytes, in hex.
 ///
 /// Deriving the id from the content makes every stage idempotent: the same bytes always map to the same
@@ -97,6 +108,12 @@ impl fmt::Display for DocumentId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha1_hex_matches_the_fips_180_vectors() {
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
 
     #[test]
     fn sha256_of_empty_input_is_the_known_value() {

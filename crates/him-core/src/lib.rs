@@ -38,7 +38,7 @@ pub use asr::{
 };
 pub use demographics::{is_loinc_code, is_rfc3339_shaped, DemographicsError, JobDemographics};
 pub use error::{EngineError, Result};
-pub use id::{ContentHasher, DocumentId, Sha256};
+pub use id::{sha1_hex, ContentHasher, DocumentId, Sha256};
 pub use manifest::{
     BatchSource, DocumentManifest, EngineVersions, FiledPatient, JobContext, PageInfo, PageSource,
     Status,

@@ -119,8 +119,14 @@ pub struct DocumentManifest<Fields = serde_json::Value, Matching = serde_json::V
     pub schema: u32,
     pub document_id: DocumentId,
     pub sha256: Sha256,
+    /// SHA-1 (lowercase hex) of the stored original object (for a document split out of a batch, its
+    /// `document.pdf`): FHIR `Attachment.hash`, recorded once here so that an approval never reads the
+    /// original. Absent on documents filed before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
     pub kind: Kind,
     pub media_type: String,
+    /// Size of the stored original object, in bytes.
     pub bytes: u64,
     /// RFC 3339 time the pipeline received the bytes.
     pub received_at: String,

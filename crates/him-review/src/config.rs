@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct ReviewConfig {
     /// Address and port the server listens on.
     pub listen: String,
+    /// Address of the Prometheus `/metrics` listener, apart from the UI's (the UI does not serve it, so a
+    /// scraper or a stranger on the UI's port cannot load the server); empty serves no metrics.
+    pub metrics_listen: String,
     /// The review database (accounts, sessions, login throttling, the queue index and the audit index): the
     /// path of an SQLite file, or a PostgreSQL URL (`postgres://user@host:5432/him_review`) that several
     /// review servers share.
@@ -61,6 +64,7 @@ impl Default for ReviewConfig {
     fn default() -> Self {
         ReviewConfig {
             listen: "127.0.0.1:8080".to_string(),
+            metrics_listen: "127.0.0.1:9465".to_string(),
             database: "him-review.sqlite".to_string(),
             database_connections: 4,
             secure_cookies: false,

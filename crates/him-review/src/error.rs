@@ -59,6 +59,9 @@ pub enum Error {
     /// The user may not do this (a reviewer correcting an approved document, a clinician signing another's note).
     #[error("forbidden: {detail}")]
     Forbidden { detail: String },
+    /// The store holds records written before their journal existed: `him migrate` must run first.
+    #[error("the store's {what} are not journaled yet; run `him migrate` (once, with every him service stopped)")]
+    NeedsMigration { what: &'static str },
     /// Hashing a password failed.
     #[error("password hashing failed")]
     PasswordHash,

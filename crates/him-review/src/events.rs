@@ -84,6 +84,7 @@ mod tests {
             schema: Manifest::SCHEMA,
             document_id: id.clone(),
             sha256: sha256.clone(),
+            sha1: None,
             kind: Kind::Chart,
             media_type: "image/png".to_string(),
             bytes: 8,

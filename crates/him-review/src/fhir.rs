@@ -13,8 +13,6 @@
 //! Empty strings, arrays and objects are never written (FHIR JSON forbids them): an empty
 //! optional value is the same as an absent one. `scripts/fhir-validate` checks the result.
 
-use std::fmt;
-
 use serde_json::{json, Map, Value};
 use sha1::{Digest, Sha1};
 
@@ -74,30 +72,50 @@ impl Relation {
     }
 }
 
-/// One attachment: size and base64 SHA-1 hash (FHIR R4 `Attachment.hash`) are computed from `bytes`.
-#[derive(Clone)]
+/// What an attachment holds, as FHIR describes it: its size and SHA-1. Taken from the bytes for text
+/// written now, and from the manifest for an original (recorded when it was filed), so that attaching an
+/// original never reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Content {
+    pub size: u64,
+    pub sha1: [u8; 20],
+}
+
+impl Content {
+    /// Size and SHA-1 of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Content {
+            size: bytes.len() as u64,
+            sha1: Sha1::digest(bytes).into(),
+        }
+    }
+
+    /// Size and SHA-1 as recorded in a manifest (`sha1` in hex); `None` when the hash is not 40 hex digits.
+    pub fn recorded(size: u64, sha1_hex: &str) -> Option<Self> {
+        let hex = sha1_hex.as_bytes();
+        if hex.len() != 40 {
+            return None;
+        }
+        let mut sha1 = [0u8; 20];
+        for (out, pair) in sha1.iter_mut().zip(hex.chunks(2)) {
+            let digit = |c: u8| (c as char).to_digit(16);
+            *out = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Some(Content { size, sha1 })
+    }
+}
+
+/// One attachment: FHIR R4 `Attachment` with size and base64 SHA-1 hash. Holds no content (which is PHI).
+#[derive(Debug, Clone)]
 pub(crate) struct Attachment<'a> {
     /// MIME type, e.g. `text/plain; charset=utf-8`, `application/pdf`, `audio/wav`.
     pub content_type: &'a str,
-    pub bytes: &'a [u8],
+    pub content: Content,
     /// Where the bytes can be fetched.
     pub url: String,
     pub title: &'a str,
     /// When the content was first created (FHIR `dateTime`).
     pub creation: Option<&'a str>,
-}
-
-/// Without the bytes, which are PHI.
-impl fmt::Debug for Attachment<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Attachment")
-            .field("content_type", &self.content_type)
-            .field("size", &self.bytes.len())
-            .field("url", &self.url)
-            .field("title", &self.title)
-            .field("creation", &self.creation)
-            .finish()
-    }
 }
 
 /// Who the document is about.
@@ -183,6 +201,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// The SHA-1 of `bytes` in base64: FHIR R4 `Attachment.hash`.
+#[cfg(test)]
 pub(crate) fn sha1_base64(bytes: &[u8]) -> String {
     base64(&Sha1::digest(bytes))
 }
@@ -252,14 +271,14 @@ fn subject(subject: &Subject<'_>) -> Value {
 
 fn attachment(attachment: &Attachment<'_>, language: Option<&str>) -> Value {
     // `unsignedInt` stops at 2^31 - 1; a larger size is left out rather than written wrong.
-    let size = i32::try_from(attachment.bytes.len()).ok();
+    let size = i32::try_from(attachment.content.size).ok();
     json!({
         "attachment": {
             "contentType": attachment.content_type,
             "language": language,
             "url": attachment.url,
             "size": size,
-            "hash": sha1_base64(attachment.bytes),
+            "hash": base64(&attachment.content.sha1),
             "title": attachment.title,
             "creation": non_empty(attachment.creation),
         }
@@ -384,7 +403,7 @@ mod tests {
     fn text(bytes: &[u8], version: u32) -> Attachment<'_> {
         Attachment {
             content_type: "text/plain; charset=utf-8",
-            bytes,
+            content: Content::of(bytes),
             url: format!("https://him.example.org/documents/doc-7f3a/versions/{version}/text.txt"),
             title: "Approved text",
             creation: Some("2024-03-15T10:00:00Z"),
@@ -415,7 +434,7 @@ mod tests {
             encounter_system: "urn:him:encounter",
             original: Some(Attachment {
                 content_type: "application/pdf",
-                bytes: SCAN,
+                content: Content::of(SCAN),
                 url: "https://him.example.org/documents/doc-7f3a/original.pdf".into(),
                 title: "Scanned chart",
                 creation: None,
@@ -494,6 +513,14 @@ mod tests {
         assert_eq!(sha1_base64(b"hello"), "qvTGHdzF6KLavt4PO0gs2a6pQ00=");
         assert_eq!(sha1_base64(b""), "2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
         assert_eq!(sha1_base64(SCAN), "V1KUfv9BDiotkFB1/LnqRMvyv2k=");
+    }
+
+    #[test]
+    fn a_recorded_hash_attaches_as_the_bytes_would() {
+        let recorded = Content::recorded(SCAN.len() as u64, &him_core::sha1_hex(SCAN));
+        assert_eq!(recorded, Some(Content::of(SCAN)));
+        assert_eq!(Content::recorded(1, "abc"), None);
+        assert_eq!(Content::recorded(1, &"zz".repeat(20)), None);
     }
 
     #[test]

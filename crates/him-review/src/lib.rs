@@ -75,5 +75,5 @@ pub use review::{
     ReviewInput,
 };
 pub use throttle::{locked_out, unlock, Lockout};
-pub use web::{router, serve, AppState, Clock};
+pub use web::{metrics_router, router, serve, AppState, Clock};
 pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};

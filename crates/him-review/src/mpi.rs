@@ -1,7 +1,8 @@
 //! The patient index as it changes: the hospital's export (`[patients] index`) plus the changes received
-//! over ADT (`him adt`), each one create-only record `mpi/changes/<id>.json` in the store. Workers, the
-//! review server and the deliverer hold a [`LiveIndex`] that re-reads the changes every few seconds — no
-//! restart.
+//! over ADT (`him adt`), each one create-only record `mpi/changes/<id>.json` in the store (one per message:
+//! a duplicate is a no-op) and an entry of the journal `mpi/journal/` in the order received. Workers, the
+//! review server and the deliverer hold a [`LiveIndex`] that follows the journal every few seconds — no
+//! restart — reading only what is new and folding it into the index it has.
 //!
 //! A merge (A40) leaves both patients' documents where they are: it is a record. From then on the merged
 //! MRN finds the survivor (new documents naming it file to the survivor), and the survivor's documents
@@ -15,7 +16,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use him_extract::{Date, PatientIndex, PatientRecord};
-use him_store::{Key, Prefix, Store, Written};
+use him_store::{Entry, Follower, Journaled, Key, Prefix, Stamp, Store, Stream, Written};
 
 use crate::error::Result;
 use crate::patients::mrn_key;
@@ -87,13 +88,55 @@ impl ChangeRecord {
     }
 }
 
-/// Writes a change create-only. `AlreadyExisted`: the same message was received before (a duplicate).
+/// How long after its receipt time a change may still become visible in the journal (a slow write, two
+/// `him adt` instances' clocks apart): followers re-list that window.
+pub const JOURNAL_LAG: Duration = Duration::from_secs(120);
+
+/// The changes: `mpi/changes/<id>.json` (one per message) and `mpi/journal/` (in the order received).
+/// `mpi/journal-migrated.json` marks a store whose every change has its entry.
+fn journaled() -> Journaled {
+    Journaled {
+        stream: Stream::Mpi,
+        records: Prefix::Mpi("changes".to_string()),
+        migrated: Key::mpi("journal-migrated.json")
+            .unwrap_or_else(|| Key::Mpi("journal-migrated.json".into())),
+    }
+}
+
+/// The journal entry of a change as stored: named by its receipt time (the Unix epoch for a record whose
+/// time does not read, so that its name is the same on every retry).
+fn entry_of(bytes: &[u8]) -> Option<Entry> {
+    let change = serde_json::from_slice::<ChangeRecord>(bytes).ok()?;
+    let stamp =
+        Stamp::parse(&change.received_at).or_else(|| Stamp::parse("1970-01-01T00:00:00Z"))?;
+    Entry::new(Stream::Mpi, stamp, &change.id)
+}
+
+/// Writes a change create-only, with its journal entry. `AlreadyExisted`: the same message was received
+/// before (a duplicate).
 pub async fn record_change(store: &Store, change: &ChangeRecord) -> Result<Written> {
     let key = change.key().ok_or_else(|| crate::Error::InvalidInput {
         detail: "change id".to_string(),
     })?;
     let bytes = Bytes::from(serde_json::to_vec_pretty(change).unwrap_or_default());
-    Ok(store.put_new(&key, bytes).await?)
+    Ok(journaled().record(store, &key, bytes, entry_of).await?)
+}
+
+/// Refuses a store whose changes were recorded before the journal existed and not yet migrated: a reader
+/// following the journal would miss them, merges among them.
+pub async fn ensure_journaled(store: &Store) -> Result<()> {
+    if journaled().ready(store).await? {
+        Ok(())
+    } else {
+        Err(crate::Error::NeedsMigration {
+            what: "patient index changes",
+        })
+    }
+}
+
+/// Gives every change of `mpi/changes/` its journal entry; the number written (`him migrate`).
+pub async fn migrate(store: &Store) -> Result<usize> {
+    Ok(journaled().migrate(store, entry_of).await?)
 }
 
 /// Every change in the store, in the order received.
@@ -115,28 +158,49 @@ pub async fn changes(store: &Store) -> Result<Vec<ChangeRecord>> {
 /// encounter links that visit number to its MRN (the last link of a number wins); the link is kept by MRN,
 /// so it follows the patient through the merges and renames, like any other lookup of that MRN.
 pub fn apply(base: &PatientIndex, changes: &[ChangeRecord]) -> (PatientIndex, Merges) {
-    let mut records: BTreeMap<String, PatientRecord> = BTreeMap::new();
-    for record in base.records() {
-        records.insert(mrn_key(&record.mrn), record.clone());
-    }
-    // Merged MRN key → (survivor MRN, the merged patient's record as it was).
-    let mut merged: HashMap<String, (String, Option<PatientRecord>)> = HashMap::new();
-    let mut renamed: HashMap<String, String> = HashMap::new();
-    let mut encounters: HashMap<&str, &str> = HashMap::new();
+    let mut fold = Fold::new(base);
     for change in changes {
+        fold.apply(change);
+    }
+    fold.index(base)
+}
+
+/// The changes so far, folded: what [`apply`] builds the index from. A new change is folded in without
+/// replaying the ones before it.
+#[derive(Debug, Clone, Default)]
+struct Fold {
+    records: BTreeMap<String, PatientRecord>,
+    /// Merged MRN key → (survivor MRN, the merged patient's record as it was).
+    merged: HashMap<String, (String, Option<PatientRecord>)>,
+    renamed: HashMap<String, String>,
+    /// Visit number → MRN.
+    encounters: HashMap<String, String>,
+}
+
+impl Fold {
+    fn new(base: &PatientIndex) -> Self {
+        let mut fold = Fold::default();
+        for record in base.records() {
+            fold.records.insert(mrn_key(&record.mrn), record.clone());
+        }
+        fold
+    }
+
+    fn apply(&mut self, change: &ChangeRecord) {
         match &change.change {
             MpiChange::Upsert { patient, encounter } => {
                 if let Some(encounter) = encounter {
-                    encounters.insert(encounter, &patient.mrn);
+                    self.encounters
+                        .insert(encounter.clone(), patient.mrn.clone());
                 }
                 let key = mrn_key(&patient.mrn);
                 let mut record = patient.record();
                 // An update without a FHIR id keeps the export's.
-                if let Some(old) = records.get(&key) {
+                if let Some(old) = self.records.get(&key) {
                     record.fhir_id = old.fhir_id.clone();
                 }
-                if !merged.contains_key(&key) {
-                    records.insert(key, record);
+                if !self.merged.contains_key(&key) {
+                    self.records.insert(key, record);
                 }
             }
             MpiChange::Merge {
@@ -144,66 +208,75 @@ pub fn apply(base: &PatientIndex, changes: &[ChangeRecord]) -> (PatientIndex, Me
                 merged: old,
             } => {
                 let key = mrn_key(old);
-                if key == mrn_key(survivor) {
-                    continue;
+                // The same merge again (an ADT message announced twice) changes nothing.
+                let again = self
+                    .merged
+                    .get(&key)
+                    .is_some_and(|(to, _)| mrn_key(to) == mrn_key(survivor));
+                if key == mrn_key(survivor) || again {
+                    return;
                 }
-                let removed = records.remove(&key);
-                merged.insert(key, (survivor.clone(), removed));
+                let removed = self.records.remove(&key);
+                self.merged.insert(key, (survivor.clone(), removed));
             }
             MpiChange::Unmerge { merged: old, .. } => {
                 let key = mrn_key(old);
-                if let Some((_, Some(record))) = merged.remove(&key) {
-                    records.insert(key, record);
+                if let Some((_, Some(record))) = self.merged.remove(&key) {
+                    self.records.insert(key, record);
                 }
             }
             MpiChange::ChangeId { from, to } => {
                 let key = mrn_key(from);
-                if let Some(mut record) = records.remove(&key) {
+                if let Some(mut record) = self.records.remove(&key) {
                     record.mrn = to.clone();
-                    records.insert(mrn_key(to), record);
-                    renamed.insert(key, to.clone());
+                    self.records.insert(mrn_key(to), record);
+                    self.renamed.insert(key, to.clone());
                 }
             }
         }
     }
-    let mut index = PatientIndex::new(base.check_digit()).with_leading_zeros(base.leading_zeros());
-    for record in records.into_values() {
-        if index.insert(record, 0).is_err() {
-            tracing::warn!("a patient index change names an MRN the index refuses; skipped");
-        }
-    }
-    let mut merges = Merges::default();
-    for (key, (survivor, _)) in &merged {
-        // A chain of merges ends at the last survivor.
-        let mut target = survivor.clone();
-        for _ in 0..16 {
-            match merged.get(&mrn_key(&target)) {
-                Some((next, _)) => target = next.clone(),
-                None => break,
+
+    fn index(&self, base: &PatientIndex) -> (PatientIndex, Merges) {
+        let mut index =
+            PatientIndex::new(base.check_digit()).with_leading_zeros(base.leading_zeros());
+        for record in self.records.values() {
+            if index.insert(record.clone(), 0).is_err() {
+                tracing::warn!("a patient index change names an MRN the index refuses; skipped");
             }
         }
-        index.alias(key, &target);
-        merges
-            .into
-            .entry(mrn_key(&target))
-            .or_default()
-            .push(key.clone());
+        let mut merges = Merges::default();
+        for (key, (survivor, _)) in &self.merged {
+            // A chain of merges ends at the last survivor.
+            let mut target = survivor.clone();
+            for _ in 0..16 {
+                match self.merged.get(&mrn_key(&target)) {
+                    Some((next, _)) => target = next.clone(),
+                    None => break,
+                }
+            }
+            index.alias(key, &target);
+            merges
+                .into
+                .entry(mrn_key(&target))
+                .or_default()
+                .push(key.clone());
+        }
+        for (key, to) in &self.renamed {
+            index.alias(key, to);
+            merges
+                .into
+                .entry(mrn_key(to))
+                .or_default()
+                .push(key.clone());
+        }
+        for list in merges.into.values_mut() {
+            list.sort();
+        }
+        for (encounter, mrn) in &self.encounters {
+            index.link_encounter(encounter, mrn);
+        }
+        (index, merges)
     }
-    for (key, to) in &renamed {
-        index.alias(key, to);
-        merges
-            .into
-            .entry(mrn_key(to))
-            .or_default()
-            .push(key.clone());
-    }
-    for list in merges.into.values_mut() {
-        list.sort();
-    }
-    for (encounter, mrn) in encounters {
-        index.link_encounter(encounter, mrn);
-    }
-    (index, merges)
 }
 
 /// Which MRNs were merged into (or renamed to) which.
@@ -233,11 +306,18 @@ struct Current {
     merges: Arc<Merges>,
 }
 
+/// Where a live index stands in the journal, and the changes folded so far.
+struct Follow {
+    follower: Follower,
+    fold: Fold,
+}
+
 /// The patient index with the store's changes applied, refreshed in the background.
 pub struct LiveIndex {
     store: Option<Store>,
     base: Arc<PatientIndex>,
     current: RwLock<Current>,
+    follow: tokio::sync::Mutex<Follow>,
 }
 
 impl std::fmt::Debug for LiveIndex {
@@ -251,6 +331,10 @@ impl LiveIndex {
     pub fn fixed(index: Arc<PatientIndex>) -> Self {
         LiveIndex {
             store: None,
+            follow: tokio::sync::Mutex::new(Follow {
+                follower: Follower::new(Stream::Mpi, JOURNAL_LAG),
+                fold: Fold::new(&index),
+            }),
             base: index.clone(),
             current: RwLock::new(Current {
                 changes: 0,
@@ -284,22 +368,43 @@ impl LiveIndex {
         }
     }
 
-    /// Re-reads the changes; rebuilds when there are new ones. `true` when the index changed.
+    /// Reads the changes journaled since the last refresh (all of them the first time) and folds them in;
+    /// `true` when the index changed. A refresh that fails reads the same changes again next time.
     pub async fn refresh(&self) -> Result<bool> {
         let Some(store) = &self.store else {
             return Ok(false);
         };
-        let changes = changes(store).await?;
-        let known = match self.current.read() {
-            Ok(current) => current.changes,
-            Err(poisoned) => poisoned.into_inner().changes,
-        };
-        if changes.len() == known {
+        let mut follow = self.follow.lock().await;
+        if follow.follower.position().is_none() {
+            ensure_journaled(store).await?;
+        }
+        let mut follower = follow.follower.clone();
+        let entries = follower.poll(store).await?;
+        if entries.is_empty() {
+            follow.follower = follower;
             return Ok(false);
         }
-        let (index, merges) = apply(&self.base, &changes);
+        let mut changes = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let key = Key::Journal(entry);
+            let bytes = store.get(&key).await?;
+            match serde_json::from_slice::<ChangeRecord>(&bytes) {
+                Ok(change) => changes.push(change),
+                Err(_) => tracing::warn!(key = %key, "unreadable patient index change skipped"),
+            }
+        }
+        // Every new change was read: only now does the follower move on.
+        follow.follower = follower;
+        for change in &changes {
+            follow.fold.apply(change);
+        }
+        let (index, merges) = follow.fold.index(&self.base);
+        let total = match self.current.read() {
+            Ok(current) => current.changes,
+            Err(poisoned) => poisoned.into_inner().changes,
+        } + changes.len();
         let next = Current {
-            changes: changes.len(),
+            changes: total,
             index: Arc::new(index),
             merges: Arc::new(merges),
         };
@@ -307,7 +412,11 @@ impl LiveIndex {
             Ok(mut current) => *current = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
-        tracing::info!(changes = changes.len(), "patient index changes applied");
+        tracing::info!(
+            new = changes.len(),
+            changes = total,
+            "patient index changes applied"
+        );
         Ok(true)
     }
 
@@ -346,7 +455,10 @@ mod tests {
     fn change(n: u32, change: MpiChange) -> ChangeRecord {
         ChangeRecord {
             id: format!("{n:032}"),
-            received_at: format!("2026-12-01T00:00:{n:02}.000Z"),
+            // Received a moment ago, in order: a live index follows the journal from the present.
+            received_at: (chrono::Utc::now() - chrono::Duration::seconds(30)
+                + chrono::Duration::milliseconds(i64::from(n)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             sender: "ADT^HOSP".to_string(),
             control_id: n.to_string(),
             message_type: "ADT^A01".to_string(),
@@ -379,6 +491,68 @@ mod tests {
         assert!(live.refresh().await.unwrap());
         assert_eq!(live.current().by_mrn("1003")[0].family, "New");
         assert!(!live.refresh().await.unwrap());
+    }
+
+    /// A store whose changes were recorded before the journal is refused until `him migrate` journals
+    /// them; a receipt that stopped between its record and its journal entry is completed by the retry.
+    #[tokio::test]
+    async fn changes_from_before_the_journal_are_migrated_not_missed() {
+        let store = Store::in_memory();
+        let merge = change(
+            1,
+            MpiChange::Merge {
+                survivor: "1001".into(),
+                merged: "1002".into(),
+            },
+        );
+        // As an earlier release wrote it: the record only.
+        store
+            .put_new(
+                &merge.key().unwrap(),
+                serde_json::to_vec(&merge).unwrap().into(),
+            )
+            .await
+            .unwrap();
+        let mut base = PatientIndex::new(CheckDigit::None);
+        base.insert(row("1001", "Doe", "1970-01-01").record(), 0)
+            .unwrap();
+        base.insert(row("1002", "Doe", "1970-01-01").record(), 0)
+            .unwrap();
+        let live = LiveIndex::new(store.clone(), Arc::new(base));
+        assert!(matches!(
+            live.refresh().await,
+            Err(crate::Error::NeedsMigration { .. })
+        ));
+        assert_eq!(migrate(&store).await.unwrap(), 1);
+        assert_eq!(
+            migrate(&store).await.unwrap(),
+            0,
+            "a second run writes nothing"
+        );
+        assert!(live.refresh().await.unwrap());
+        assert_eq!(live.current().by_mrn("1002")[0].mrn, "1001");
+
+        // The record written, the journal entry not (a crash between): the redelivered message completes it.
+        let upsert = change(
+            2,
+            MpiChange::Upsert {
+                patient: row("1003", "New", "1980-02-02"),
+                encounter: None,
+            },
+        );
+        store
+            .put_new(
+                &upsert.key().unwrap(),
+                serde_json::to_vec(&upsert).unwrap().into(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            record_change(&store, &upsert).await.unwrap(),
+            Written::AlreadyExisted
+        );
+        assert!(live.refresh().await.unwrap());
+        assert_eq!(live.current().by_mrn("1003")[0].family, "New");
     }
 
     /// A registration's visit number finds its patient by a lookup, after a restart (the records are re-read)

@@ -216,8 +216,17 @@ fn describe(
         approved_at: None,
         approved_by: None,
         signed_at: None,
-        dictated_by: fields.and_then(|f| value(f.author.as_ref())),
+        // As heard in the speech, else as the dictation device sent it with the job.
+        dictated_by: fields
+            .and_then(|f| value(f.author.as_ref()))
+            .or_else(|| device_author(manifest)),
     }
+}
+
+/// The dictating physician the device's job demographics name, when it sent one.
+fn device_author(manifest: Option<&Manifest>) -> Option<String> {
+    let author = manifest?.demographics.as_ref()?.author.as_deref()?.trim();
+    (!author.is_empty()).then(|| author.to_string())
 }
 
 /// Reads one document's state from the store and writes it into the index, keeping live claims.
@@ -840,6 +849,63 @@ mod tests {
 
     fn row(id: &str, received_at: &str, stat: bool) -> QueueItem {
         pending_chart(id, "1", received_at, stat)
+    }
+
+    #[test]
+    fn a_dictation_whose_author_came_with_the_job_is_charged_to_that_author() {
+        // Regression: the deficiency report said "(unknown)" when the speech named no author but the
+        // device's job demographics did.
+        use him_core::{
+            DocumentManifest, EngineVersions, JobContext, JobDemographics, Kind, Status,
+        };
+        let id = him_core::DocumentId::for_bytes(b"dictation");
+        let folder = Folder::Patient(him_core::Mrn::parse("4081121").unwrap(), id.clone());
+        let job = JobContext::default();
+        let manifest: Manifest = DocumentManifest {
+            schema: Manifest::SCHEMA,
+            document_id: id.clone(),
+            sha256: him_core::Sha256::of(b"dictation"),
+            sha1: None,
+            kind: Kind::Dictation,
+            media_type: "audio/wav".to_string(),
+            bytes: 9,
+            received_at: "2026-11-30T10:00:00.000Z".to_string(),
+            job: job.clone(),
+            status: Status::Filed,
+            reason: None,
+            page_count: 0,
+            pages: Vec::new(),
+            engines: EngineVersions::default(),
+            fields: him_extract::Fields::default(),
+            patient: None,
+            matching: None,
+            demographics: Some(JobDemographics {
+                author: Some(" Dr. Rosa Diaz ".to_string()),
+                ..JobDemographics::default()
+            }),
+            batch: None,
+            duration_ms: Some(30_000),
+            risk_flags: Vec::new(),
+            needs_review: false,
+        };
+        let entry = IndexEntry {
+            document_id: id.clone(),
+            sha256: him_core::Sha256::of(b"dictation"),
+            status: Status::Filed,
+            location: folder.clone(),
+            filed_at: "2026-11-30T10:00:01.000Z".to_string(),
+            job,
+        };
+        let item = describe(&entry, &folder, Some(&manifest), None);
+        assert_eq!(item.dictated_by.as_deref(), Some("Dr. Rosa Diaz"));
+        let timeline = crate::web::worklist::timeline(&item);
+        let open = crate::clocks::deficiencies(
+            &[timeline],
+            &crate::clocks::DeficiencyRules::default(),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap(),
+        );
+        assert_eq!(open.len(), 1, "a pending dictation is unreviewed");
+        assert_eq!(open[0].physician, "Dr. Rosa Diaz");
     }
 
     #[test]

@@ -198,7 +198,13 @@ pub async fn move_to_patient(
         .map(|v| v.meta.version)
         .collect();
     if !cancelled.is_empty() {
-        let mut event = OutboxEvent::new(document_id, OutboxAction::Reassigned, &from, seq);
+        let mut event = OutboxEvent::new(
+            app.event_id_key().await?,
+            document_id,
+            OutboxAction::Reassigned,
+            &from,
+            seq,
+        );
         event.location = to.clone();
         event.from = Some(from.clone());
         event.versions = cancelled.clone();

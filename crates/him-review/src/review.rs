@@ -27,7 +27,7 @@ use him_store::{Folder, Key, Store, Written};
 
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
-use crate::fhir::{self, Attachment, DocStatus, RefStatus, Relation, Subject};
+use crate::fhir::{self, Attachment, Content, DocStatus, RefStatus, Relation, Subject};
 use crate::outbox::{self, OutboxAction, OutboxEvent};
 use crate::patients::mrn_key;
 use crate::queue::{self, QueueItem};
@@ -545,6 +545,16 @@ pub(crate) async fn original_key(
     store: &Store,
     location: &Folder,
 ) -> Result<Option<(Key, String)>> {
+    Ok(locate_original(store, location)
+        .await?
+        .map(|(key, manifest)| (key, media_type(manifest.as_ref()))))
+}
+
+/// The original's key, with the manifest that describes it (when there is one).
+async fn locate_original(
+    store: &Store,
+    location: &Folder,
+) -> Result<Option<(Key, Option<Manifest>)>> {
     let keys = store.list(&location.all()).await?;
     let Some(key) = keys
         .iter()
@@ -554,22 +564,41 @@ pub(crate) async fn original_key(
     else {
         return Ok(None);
     };
-    let media_type = manifest(store, location)
-        .await?
-        .map_or_else(|| "application/octet-stream".to_string(), |m| m.media_type);
-    Ok(Some((key, media_type)))
+    Ok(Some((key, manifest(store, location).await?)))
 }
 
-/// The legal original of a document: key, media type and bytes.
-pub(crate) async fn original(
-    store: &Store,
-    location: &Folder,
-) -> Result<Option<(Key, String, Bytes)>> {
-    let Some((key, media_type)) = original_key(store, location).await? else {
+fn media_type(manifest: Option<&Manifest>) -> String {
+    manifest.map_or_else(
+        || "application/octet-stream".to_string(),
+        |manifest| manifest.media_type.clone(),
+    )
+}
+
+/// A document's legal original as it is attached to a DocumentReference: its media type and its size and
+/// SHA-1 — from the manifest, which recorded them when the document was filed, so an approval
+/// costs the same for a 1-page fax and a 300-page chart. Only a document filed before the manifest recorded
+/// the SHA-1 has its original read (once per approval) to hash it.
+#[derive(Debug, Clone)]
+pub(crate) struct Original {
+    pub media_type: String,
+    pub content: Content,
+}
+
+pub(crate) async fn original(store: &Store, location: &Folder) -> Result<Option<Original>> {
+    let Some((key, manifest)) = locate_original(store, location).await? else {
         return Ok(None);
     };
-    let bytes = store.get(&key).await?;
-    Ok(Some((key, media_type, bytes)))
+    let recorded = manifest
+        .as_ref()
+        .and_then(|manifest| Content::recorded(manifest.bytes, manifest.sha1.as_deref()?));
+    let content = match recorded {
+        Some(content) => content,
+        None => Content::of(&store.get(&key).await?),
+    };
+    Ok(Some(Original {
+        media_type: media_type(manifest.as_ref()),
+        content,
+    }))
 }
 
 /// Writes `versions/<number>/` (text, meta, DocumentReference) create-only at `location` for the patient
@@ -581,7 +610,7 @@ pub(crate) async fn write_version(
     location: &Folder,
     mrn: &str,
     number: u32,
-    original: Option<&(Key, String, Bytes)>,
+    original: Option<&Original>,
     version: &NewVersion<'_>,
 ) -> Result<Vec<String>> {
     let store = &app.store;
@@ -632,16 +661,16 @@ pub(crate) async fn write_version(
         discharge_date: field("discharge_date"),
         encounter: field("encounter"),
         encounter_system: &app.config.encounter_system,
-        original: original.map(|(_, media_type, bytes)| Attachment {
-            content_type: media_type,
-            bytes,
+        original: original.map(|original| Attachment {
+            content_type: &original.media_type,
+            content: original.content,
             url: format!("{base}/documents/{document_id}/original"),
             title: "original",
             creation: None,
         }),
         text: Attachment {
             content_type: "text/plain; charset=utf-8",
-            bytes: version.text.as_bytes(),
+            content: Content::of(version.text.as_bytes()),
             url: format!("{base}/documents/{document_id}/versions/{number}/text"),
             title: "approved text",
             creation: Some(&at),
@@ -781,7 +810,13 @@ pub async fn approve(
     });
     let seq = state.last_seq + 1;
     keys.push(write_record(&app.store, &item.location, seq, "approved", record).await?);
-    let mut event = OutboxEvent::new(document_id, OutboxAction::Approved, &item.location, seq);
+    let mut event = OutboxEvent::new(
+        app.event_id_key().await?,
+        document_id,
+        OutboxAction::Approved,
+        &item.location,
+        seq,
+    );
     event.versions = vec![number];
     outbox::enqueue(&app.store, &event).await?;
     reindex_one(app, &item).await?;
@@ -864,7 +899,13 @@ pub async fn correct(
         "version": number, "replaces": previous.meta.version,
     });
     keys.push(write_record(&app.store, &item.location, seq, "corrected", record).await?);
-    let mut event = OutboxEvent::new(document_id, OutboxAction::Corrected, &item.location, seq);
+    let mut event = OutboxEvent::new(
+        app.event_id_key().await?,
+        document_id,
+        OutboxAction::Corrected,
+        &item.location,
+        seq,
+    );
     event.versions = vec![number];
     event.parent = Some(previous.meta.version);
     outbox::enqueue(&app.store, &event).await?;
@@ -963,7 +1004,13 @@ pub async fn add_addendum(
         "version": number, "appends": base.meta.version,
     });
     keys.push(write_record(&app.store, &item.location, seq, "addendum", record).await?);
-    let mut event = OutboxEvent::new(document_id, OutboxAction::Addendum, &item.location, seq);
+    let mut event = OutboxEvent::new(
+        app.event_id_key().await?,
+        document_id,
+        OutboxAction::Addendum,
+        &item.location,
+        seq,
+    );
     event.versions = vec![number];
     event.parent = Some(base.meta.version);
     outbox::enqueue(&app.store, &event).await?;
@@ -1012,7 +1059,13 @@ pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Ap
         "document_id": document_id, "clinician": actor.name, "at": now_rfc3339(), "versions": signed,
     });
     keys.push(write_record(&app.store, &item.location, seq, "signed", record).await?);
-    let mut event = OutboxEvent::new(document_id, OutboxAction::Signed, &item.location, seq);
+    let mut event = OutboxEvent::new(
+        app.event_id_key().await?,
+        document_id,
+        OutboxAction::Signed,
+        &item.location,
+        seq,
+    );
     event.versions = signed.clone();
     outbox::enqueue(&app.store, &event).await?;
     reindex_one(app, &item).await?;
@@ -1026,6 +1079,76 @@ pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A filed chart's manifest, recording (or not) the SHA-1 of `recorded`.
+    fn chart_manifest(recorded: Option<&[u8]>) -> Manifest {
+        let id = him_core::DocumentId::for_bytes(b"scan");
+        him_core::DocumentManifest {
+            schema: Manifest::SCHEMA,
+            document_id: id,
+            sha256: him_core::Sha256::of(b"scan"),
+            sha1: recorded.map(him_core::sha1_hex),
+            kind: him_core::Kind::Chart,
+            media_type: "image/png".to_string(),
+            bytes: recorded.map_or(0, |bytes| bytes.len() as u64),
+            received_at: "2026-11-30T10:00:00.000Z".to_string(),
+            job: him_core::JobContext::default(),
+            status: him_core::Status::Unmatched,
+            reason: None,
+            page_count: 0,
+            pages: Vec::new(),
+            engines: him_core::EngineVersions::default(),
+            fields: him_extract::Fields::default(),
+            patient: None,
+            matching: None,
+            demographics: None,
+            batch: None,
+            duration_ms: None,
+            risk_flags: Vec::new(),
+            needs_review: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_original_is_attached_from_its_manifest_without_reading_it() {
+        let store = Store::in_memory();
+        let folder = Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan"));
+        // The object differs from what the manifest recorded: the attachment shows which one was used.
+        store
+            .put_new(&folder.original("png"), Bytes::from_static(b"object bytes"))
+            .await
+            .unwrap();
+        let manifest = chart_manifest(Some(b"recorded at filing"));
+        store
+            .put_new(
+                &folder.manifest(),
+                serde_json::to_vec(&manifest).unwrap().into(),
+            )
+            .await
+            .unwrap();
+        let original = original(&store, &folder).await.unwrap().unwrap();
+        assert_eq!(original.media_type, "image/png");
+        assert_eq!(original.content, Content::of(b"recorded at filing"));
+    }
+
+    #[tokio::test]
+    async fn an_original_filed_before_its_hash_was_recorded_is_hashed_when_attached() {
+        let store = Store::in_memory();
+        let folder = Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan"));
+        store
+            .put_new(&folder.original("png"), Bytes::from_static(b"object bytes"))
+            .await
+            .unwrap();
+        store
+            .put_new(
+                &folder.manifest(),
+                serde_json::to_vec(&chart_manifest(None)).unwrap().into(),
+            )
+            .await
+            .unwrap();
+        let original = original(&store, &folder).await.unwrap().unwrap();
+        assert_eq!(original.content, Content::of(b"object bytes"));
+    }
 
     #[test]
     fn flagged_segments_are_listed_by_index() {

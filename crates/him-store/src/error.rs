@@ -38,6 +38,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Records of this kind were written before their journal existed and are not migrated yet: `him
+    /// migrate` must run before new ones are written.
+    #[error("{records} were written before their journal; run `him migrate` first")]
+    NotMigrated { records: String },
     /// A local object was written but its file or folder could not be made private (mode 0600 / 0700).
     #[error("cannot restrict the permissions of {key}")]
     Permissions {

@@ -22,6 +22,9 @@
 //! outbox/<destination>/<state>/<name>    what the deliverer did with it: prepared messages, acknowledgements,
 //!                                        done, dead letters, replays (create-only, see `him deliver`)
 //! mpi/<stream>/<name>                    patient index changes received over ADT, and merges
+//! outbox/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<event>.json   the outbox events in the order written,
+//! mpi/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<change>.json     the ADT changes in the order received: read
+//!                                        from a cursor ([`crate::Follower`]), one folder per UTC day
 //! ```
 //!
 //! A patient folder's key holds the MRN, so the [`Display`](fmt::Display) of [`Folder`], [`Key`] and
@@ -31,6 +34,8 @@
 use std::fmt;
 
 use him_core::{DocumentId, JobContext, Mrn, Sha256, Status};
+
+use crate::journal::{Entry, Stream};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Placeholder written instead of an MRN when a key is displayed.
@@ -297,6 +302,8 @@ pub enum Key {
     Outbox(String),
     /// `mpi/<name>`: patient index changes received from the hospital (ADT) and merges.
     Mpi(String),
+    /// `<area>/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<id>.json`: an entry of a journal, listed from a cursor.
+    Journal(Entry),
 }
 
 impl Key {
@@ -316,14 +323,15 @@ impl Key {
         })
     }
 
-    /// `outbox/<name>`; `None` when `name` is not a safe relative name.
+    /// `outbox/<name>`; `None` when `name` is not a safe relative name or lies in the journal (whose keys
+    /// are [`Key::Journal`]).
     pub fn outbox(name: &str) -> Option<Key> {
-        is_safe_name(name).then(|| Key::Outbox(name.to_string()))
+        (is_safe_name(name) && !name.starts_with("journal/")).then(|| Key::Outbox(name.to_string()))
     }
 
-    /// `mpi/<name>`; `None` when `name` is not a safe relative name.
+    /// `mpi/<name>`; `None` when `name` is not a safe relative name or lies in the journal.
     pub fn mpi(name: &str) -> Option<Key> {
-        is_safe_name(name).then(|| Key::Mpi(name.to_string()))
+        (is_safe_name(name) && !name.starts_with("journal/")).then(|| Key::Mpi(name.to_string()))
     }
 
     /// The key as the store names the object (holds the MRN of a patient folder).
@@ -338,6 +346,7 @@ impl Key {
             Key::Audit { day, name } => format!("audit/{day}/{name}"),
             Key::Outbox(name) => format!("outbox/{name}"),
             Key::Mpi(name) => format!("mpi/{name}"),
+            Key::Journal(entry) => entry.path(),
         }
     }
 
@@ -397,6 +406,9 @@ impl Key {
             let (day, name) = rest.rsplit_once('/')?;
             return Key::audit(&day.replace('/', "-"), name);
         }
+        if let Some(entry) = Entry::parse(path) {
+            return Some(Key::Journal(entry));
+        }
         if let Some(rest) = path.strip_prefix("outbox/") {
             return Key::outbox(rest);
         }
@@ -446,6 +458,8 @@ pub enum Prefix {
     Outbox(String),
     /// `mpi/<sub>/`: a stream of patient index changes.
     Mpi(String),
+    /// A journal, whole or one UTC day of it.
+    Journal(Stream, Option<chrono::NaiveDate>),
     /// A document's folder, or one of its sub-folders (`versions`, `reviews`).
     Folder(Folder, Option<&'static str>),
 }
@@ -465,6 +479,8 @@ impl Prefix {
             Prefix::Patients => "patients/".to_string(),
             Prefix::Outbox(sub) => format!("outbox/{sub}/"),
             Prefix::Mpi(sub) => format!("mpi/{sub}/"),
+            Prefix::Journal(stream, None) => format!("{}/", stream.root()),
+            Prefix::Journal(stream, Some(day)) => format!("{}/", Entry::day_folder(*stream, *day)),
             Prefix::Folder(folder, None) => format!("{}/", folder.write(redact)),
             Prefix::Folder(folder, Some(sub)) => format!("{}/{sub}/", folder.write(redact)),
         }
@@ -478,7 +494,7 @@ impl fmt::Display for Prefix {
 }
 
 /// A relative object name: `/`-separated segments of `[A-Za-z0-9._-]`, none empty, `.` or `..`.
-fn is_safe_name(name: &str) -> bool {
+pub(crate) fn is_safe_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 200
         && name.split('/').all(|segment| {

@@ -27,6 +27,7 @@ mod config;
 mod error;
 #[cfg(feature = "testsuite")]
 mod faults;
+mod journal;
 mod layout;
 mod store;
 
@@ -34,5 +35,6 @@ pub use config::StoreConfig;
 pub use error::{Error, Result};
 #[cfg(feature = "testsuite")]
 pub use faults::{Fault, Faults};
+pub use journal::{Entry, Follower, Journaled, Stamp, Stream};
 pub use layout::{Folder, IndexEntry, Key, Object, Prefix};
-pub use store::{Store, Written, STREAM_PART_BYTES};
+pub use store::{Requests, Store, Written, STREAM_PART_BYTES};

@@ -40,6 +40,45 @@ pub struct Store {
     /// Faults to inject (tests of callers' error handling; feature `testsuite`).
     #[cfg(feature = "testsuite")]
     faults: Option<Arc<crate::Faults>>,
+    /// Requests made through this handle and its clones.
+    counters: Arc<Counters>,
+}
+
+/// Requests a [`Store`] made, by kind: what a loop costs the store, for benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests {
+    pub puts: u64,
+    pub gets: u64,
+    pub heads: u64,
+    pub lists: u64,
+    /// Objects the listings returned.
+    pub listed: u64,
+}
+
+impl Requests {
+    /// The requests made between `earlier` and `self`.
+    pub fn since(self, earlier: Requests) -> Requests {
+        Requests {
+            puts: self.puts - earlier.puts,
+            gets: self.gets - earlier.gets,
+            heads: self.heads - earlier.heads,
+            lists: self.lists - earlier.lists,
+            listed: self.listed - earlier.listed,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    puts: std::sync::atomic::AtomicU64,
+    gets: std::sync::atomic::AtomicU64,
+    heads: std::sync::atomic::AtomicU64,
+    lists: std::sync::atomic::AtomicU64,
+    listed: std::sync::atomic::AtomicU64,
+}
+
+fn count(counter: &std::sync::atomic::AtomicU64, n: u64) {
+    counter.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A local store's folder and the backend that maps keys to files in it.
@@ -58,6 +97,7 @@ impl Store {
             local: None,
             #[cfg(feature = "testsuite")]
             faults: None,
+            counters: Arc::default(),
         }
     }
 
@@ -88,6 +128,7 @@ impl Store {
             })),
             #[cfg(feature = "testsuite")]
             faults: None,
+            counters: Arc::default(),
         })
     }
 
@@ -185,6 +226,7 @@ impl Store {
             local: None,
             #[cfg(feature = "testsuite")]
             faults: None,
+            counters: Arc::default(),
         })
     }
 
@@ -208,6 +250,19 @@ impl Store {
     #[cfg(not(feature = "testsuite"))]
     fn injected(&self, _shown: &str) -> Result<()> {
         Ok(())
+    }
+
+    /// The requests made so far through this store (all its clones together).
+    pub fn requests(&self) -> Requests {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let c = &self.counters;
+        Requests {
+            puts: load(&c.puts),
+            gets: load(&c.gets),
+            heads: load(&c.heads),
+            lists: load(&c.lists),
+            listed: load(&c.listed),
+        }
     }
 
     /// Where the store is, safe to log.
@@ -241,6 +296,7 @@ impl Store {
     pub async fn put_new(&self, key: &Key, bytes: Bytes) -> Result<Written> {
         let shown = key.to_string();
         self.injected(&shown)?;
+        count(&self.counters.puts, 1);
         let path = Self::path(&key.path(), &shown)?;
         let options = PutOptions {
             mode: PutMode::Create,
@@ -339,6 +395,7 @@ impl Store {
 
     /// Reads a whole object.
     pub async fn get(&self, key: &Key) -> Result<Bytes> {
+        count(&self.counters.gets, 1);
         let shown = key.to_string();
         let path = Self::path(&key.path(), &shown)?;
         let result = self
@@ -363,6 +420,7 @@ impl Store {
 
     /// Whether an object exists under `key`.
     pub async fn exists(&self, key: &Key) -> Result<bool> {
+        count(&self.counters.heads, 1);
         let shown = key.to_string();
         let path = Self::path(&key.path(), &shown)?;
         match self.inner.head(&path).await {
@@ -374,6 +432,7 @@ impl Store {
 
     /// Size in bytes of the object under `key`.
     pub async fn size(&self, key: &Key) -> Result<u64> {
+        count(&self.counters.heads, 1);
         let shown = key.to_string();
         let path = Self::path(&key.path(), &shown)?;
         let meta = self
@@ -402,6 +461,8 @@ impl Store {
             .try_collect()
             .await
             .map_err(|error| Error::from_object_store(&shown, error))?;
+        count(&self.counters.lists, 1);
+        count(&self.counters.listed, listed.len() as u64);
         listed.sort();
         let total = listed.len();
         let keys: Vec<Key> = listed.iter().filter_map(|key| Key::parse(key)).collect();
@@ -412,6 +473,67 @@ impl Store {
             );
         }
         Ok(keys)
+    }
+}
+
+impl Store {
+    /// Whether any object lies under `prefix` (reads one listing page, not the whole listing).
+    pub async fn any(&self, prefix: &Prefix) -> Result<bool> {
+        let shown = prefix.to_string();
+        let real = prefix.path();
+        let trimmed = real.trim_end_matches('/');
+        let path = if trimmed.is_empty() {
+            None
+        } else {
+            Some(Self::path(trimmed, &shown)?)
+        };
+        count(&self.counters.lists, 1);
+        let mut listing = self.inner.list(path.as_ref());
+        match listing.try_next().await {
+            Ok(first) => Ok(first.is_some()),
+            Err(error) => Err(Error::from_object_store(&shown, error)),
+        }
+    }
+
+    /// Writes a journal entry create-only (`AlreadyExisted`: the same record was journaled before).
+    pub async fn append(&self, entry: &crate::Entry, bytes: Bytes) -> Result<Written> {
+        self.put_new(&Key::Journal(entry.clone()), bytes).await
+    }
+
+    /// Entries of a journal, sorted: the whole `stream` (`None`), or one UTC day of it, from a time on
+    /// (entries stamped at or after it; on S3 the listing itself starts there).
+    pub async fn list_journal(
+        &self,
+        stream: crate::Stream,
+        day: Option<(chrono::NaiveDate, Option<crate::Stamp>)>,
+    ) -> Result<Vec<crate::Entry>> {
+        let prefix = Prefix::Journal(stream, day.map(|(day, _)| day));
+        let shown = prefix.to_string();
+        let path = Self::path(prefix.path().trim_end_matches('/'), &shown)?;
+        let listing = match day.and_then(|(_, from)| from) {
+            Some(from) => {
+                let offset = Self::path(&crate::Entry::offset(stream, from), &shown)?;
+                self.inner.list_with_offset(Some(&path), &offset)
+            }
+            None => self.inner.list(Some(&path)),
+        };
+        let listed: Vec<String> = listing
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(|error| Error::from_object_store(&shown, error))?;
+        count(&self.counters.lists, 1);
+        count(&self.counters.listed, listed.len() as u64);
+        let mut entries: Vec<crate::Entry> = listed
+            .iter()
+            .filter_map(|path| crate::Entry::parse(path))
+            .filter(|entry| match day {
+                Some((_, Some(from))) => entry.stamp() >= from,
+                _ => true,
+            })
+            .collect();
+        entries.sort();
+        Ok(entries)
     }
 }
 

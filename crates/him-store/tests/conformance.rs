@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use him_core::{DocumentId, Mrn};
-use him_store::{Folder, Store, StoreConfig, Written};
+use him_store::{Entry, Folder, Follower, Stamp, Store, StoreConfig, Stream, Written};
 
 /// Runs every check against `store`, in document folders derived from `prefix` (fresh per run).
 async fn conformance(store: &Store, prefix: &str) -> Folder {
@@ -67,9 +67,77 @@ async fn conformance(store: &Store, prefix: &str) -> Folder {
     doc
 }
 
+/// Journals: entries listed whole, by day from a time, and followed from a cursor (late writes inside the
+/// window read once). Needs a store whose `mpi/journal/` is empty.
+async fn journal_conformance(store: &Store) {
+    let at = |text: &str| Stamp::parse(text).unwrap();
+    let entry = |stamp: Stamp, id: &str| Entry::new(Stream::Mpi, stamp, id).unwrap();
+    let a = entry(at("2026-01-01T23:59:59.999Z"), "a");
+    let b = entry(at("2026-01-02T00:00:00.000Z"), "b");
+    let c = entry(at("2026-01-02T10:00:00.000Z"), "c");
+    for e in [&c, &a, &b] {
+        assert_eq!(
+            store.append(e, "{}".into()).await.unwrap(),
+            Written::Created
+        );
+    }
+    assert_eq!(
+        store.append(&a, "{}".into()).await.unwrap(),
+        Written::AlreadyExisted
+    );
+    let day2 = b.stamp().day();
+    assert_eq!(
+        store
+            .list_journal(Stream::Mpi, Some((day2, Some(c.stamp()))))
+            .await
+            .unwrap(),
+        vec![c.clone()]
+    );
+    assert_eq!(
+        store
+            .list_journal(Stream::Mpi, Some((day2, None)))
+            .await
+            .unwrap(),
+        vec![b.clone(), c.clone()]
+    );
+    let empty_day = at("2025-06-01T00:00:00Z").day();
+    assert!(store
+        .list_journal(Stream::Mpi, Some((empty_day, None)))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .list_journal(Stream::Outbox, None)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mut follower = Follower::new(Stream::Mpi, Duration::from_secs(60));
+    assert_eq!(follower.poll(store).await.unwrap(), vec![a, b, c]);
+    assert!(follower.poll(store).await.unwrap().is_empty());
+    let now = entry(Stamp::now(), "now");
+    store.append(&now, "{}".into()).await.unwrap();
+    assert_eq!(follower.poll(store).await.unwrap(), vec![now.clone()]);
+    assert!(follower.poll(store).await.unwrap().is_empty());
+    // Stamped before the last poll, visible only after it (a slow write): read once, in the window.
+    let late = entry(Stamp::now().before(Duration::from_secs(5)), "late");
+    store.append(&late, "{}".into()).await.unwrap();
+    assert_eq!(follower.poll(store).await.unwrap(), vec![late]);
+    assert!(follower.poll(store).await.unwrap().is_empty());
+    // A follower resuming from a position reads what is after it (the window included), not history.
+    let resumed = Follower::resume(Stream::Mpi, Duration::from_secs(60), now.stamp())
+        .poll(store)
+        .await
+        .unwrap();
+    assert!(resumed.contains(&now), "{resumed:?}");
+    assert!(resumed.iter().all(|e| e.id() == "now" || e.id() == "late"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn in_memory_store_conforms() {
-    conformance(&Store::in_memory(), "suite").await;
+    let store = Store::in_memory();
+    conformance(&store, "suite").await;
+    journal_conformance(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -77,6 +145,7 @@ async fn local_folder_store_conforms() {
     let folder = tempfile::tempdir().unwrap();
     let store = Store::local(folder.path()).unwrap();
     conformance(&store, "suite").await;
+    journal_conformance(&store).await;
 }
 
 /// A moto S3 server on a free loopback port, stopped on drop.
@@ -154,6 +223,7 @@ async fn s3_store_on_moto_conforms() {
     let moto = start_moto("him-conformance");
     let store = s3_store(moto.port, "s3://him-conformance/site-a");
     let doc = conformance(&store, "suite").await;
+    journal_conformance(&store).await;
     // Objects live under the configured prefix inside the bucket, not at its root.
     let bare = s3_store(moto.port, "s3://him-conformance");
     assert!(store.exists(&doc.original("pdf")).await.unwrap());

@@ -6,7 +6,7 @@ mod client;
 mod login;
 mod pages;
 mod templates;
-mod worklist;
+pub(crate) mod worklist;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -48,6 +48,8 @@ pub struct AppState {
     pub(crate) templates: Templates,
     /// What the ages, turnaround colours and deficiency due dates are measured against.
     pub clock: Clock,
+    /// The store's secret for outbox event ids, read on the first decision that writes an event.
+    pub(crate) event_id_key: Arc<tokio::sync::OnceCell<crate::outbox::EventIdKey>>,
 }
 
 /// The time the UI measures ages against: the system clock, or a fixed or shifted one in tests.
@@ -100,7 +102,15 @@ impl AppState {
             patients: Arc::new(patients),
             templates: Templates::new(),
             clock: Clock::system(),
+            event_id_key: Arc::default(),
         }
+    }
+
+    /// The store's secret for outbox event ids (made on first use, then kept for the server's life).
+    pub(crate) async fn event_id_key(&self) -> crate::Result<&crate::outbox::EventIdKey> {
+        self.event_id_key
+            .get_or_try_init(|| crate::outbox::EventIdKey::load(&self.store))
+            .await
     }
 
     /// The same state measuring time by `clock`.
@@ -151,13 +161,21 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .route("/login", get(pages::login_form).post(login::login))
-        .route("/metrics", get(worklist::metrics))
         .route("/static/{file}", get(pages::static_file))
         .merge(protected)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security_headers,
         ))
+        .with_state(state)
+}
+
+/// The metrics listener's routes: Prometheus `/metrics` (aggregates only, no session). Served apart from
+/// the UI ([`ReviewConfig::metrics_listen`]): only those who can reach that address can make the server
+/// compute them.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(worklist::metrics))
         .with_state(state)
 }
 
@@ -209,7 +227,24 @@ pub async fn serve(
             }
         });
     }
-    let app = router(AppState::new(config, store, db, patients));
+    let metrics_listen = config.metrics_listen.trim().to_string();
+    let state = AppState::new(config, store, db, patients);
+    if !metrics_listen.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&metrics_listen)
+            .await
+            .map_err(|source| Error::Serve {
+                listen: metrics_listen.clone(),
+                source,
+            })?;
+        tracing::info!(listen = %metrics_listen, "review metrics listening");
+        let metrics = metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, metrics).await {
+                tracing::warn!(%error, "review metrics listener ended");
+            }
+        });
+    }
+    let app = router(state);
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -421,6 +456,7 @@ fn error_kind(error: &Error) -> &'static str {
         Error::InvalidInput { .. } => "invalid_input",
         Error::Conflict { .. } => "conflict",
         Error::Forbidden { .. } => "forbidden",
+        Error::NeedsMigration { .. } => "needs_migration",
         Error::PasswordHash => "password_hash",
         Error::Serve { .. } => "serve",
     }

@@ -224,9 +224,10 @@ pub(crate) async fn original(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let item = downloadable(&state, &current, &id)?;
-    let Some((_, media_type, bytes)) = review::original(&state.store, &item.location).await? else {
+    let Some((key, media_type)) = review::original_key(&state.store, &item.location).await? else {
         return Err(AppError::NotFound);
     };
+    let bytes = state.store.get(&key).await.map_err(crate::Error::from)?;
     record(&state, &current, "download", Some(&id), "original").await?;
     let content_type = HeaderValue::from_str(&media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));

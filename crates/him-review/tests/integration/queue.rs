@@ -308,11 +308,15 @@ both! {
 }
 
 both! {
-    /// `/metrics` answers without a session in the Prometheus text format, with aggregates only: no
-    /// document id, MRN, patient, station or user name anywhere.
+    /// `/metrics` answers on the metrics listener without a session in the Prometheus text format, with
+    /// aggregates only: no document id, MRN, patient, station or user name anywhere. The UI's listener does
+    /// not serve it to a stranger.
     async fn metrics_carry_no_identifiers() {
         let harness = Harness::new().await;
-        let metrics = harness.get("/metrics", None).await;
+        let on_ui = harness.get("/metrics", None).await;
+        assert_ne!(on_ui.status, StatusCode::OK, "the UI serves no metrics without a login");
+        assert!(!on_ui.text().contains("him_review_"), "{}", on_ui.text());
+        let metrics = harness.get_metrics().await;
         assert_eq!(metrics.status, StatusCode::OK);
         let text = metrics.text();
         assert!(text.contains("# TYPE him_review_backlog_documents gauge"), "{text}");

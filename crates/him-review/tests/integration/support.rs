@@ -11,7 +11,9 @@ use him_core::{
     Status, Transcript, TranscriptSegment, TranscriptWord,
 };
 use him_extract::{CheckDigit, Field, Fields, Manifest, PatientIndex, Source};
-use him_review::{add_user, reindex, router, AppState, Db, Patients, ReviewConfig, Role};
+use him_review::{
+    add_user, metrics_router, reindex, router, AppState, Db, Patients, ReviewConfig, Role,
+};
 use him_store::{Folder, IndexEntry, Key, Prefix, Store};
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -331,6 +333,7 @@ async fn add_dictation(store: &Store) {
         schema: Manifest::SCHEMA,
         document_id: id,
         sha256,
+        sha1: None,
         kind: Kind::Dictation,
         media_type: "audio/wav".to_string(),
         bytes: 1000,
@@ -439,8 +442,18 @@ impl Harness {
         }
     }
 
+    /// GETs `/metrics` from the metrics listener's router.
+    pub async fn get_metrics(&self) -> Response {
+        let request = Request::get("/metrics").body(Body::empty()).unwrap();
+        Self::answer(metrics_router(self.state.clone()), request).await
+    }
+
     pub async fn send(&self, request: Request<Body>) -> Response {
-        let response = self.app.clone().oneshot(request).await.unwrap();
+        Self::answer(self.app.clone(), request).await
+    }
+
+    async fn answer(app: Router, request: Request<Body>) -> Response {
+        let response = app.oneshot(request).await.unwrap();
         let status = response.status();
         let header_text = |name| {
             response
