@@ -853,3 +853,46 @@ async fn login(router: &axum::Router, name: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A store whose outbox events were written before the journal (an earlier release): `him deliver`
+/// refuses it and names `him migrate`; once migrated (a second run writes nothing), the event goes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_the_journal_is_refused_until_migrated() {
+    let site = Site::new();
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("hl7.jsonl");
+    let (_receiver, port) = receiver(&log, free_port(), &[]);
+    site.configure(Some(port), None, None);
+    let app = site.review().await;
+    approve(&app, FILED, "First note.").await;
+    // What an earlier release left: the event, no journal.
+    std::fs::remove_dir_all(site.store.join("outbox/journal")).unwrap();
+    std::fs::remove_file(site.store.join("outbox/journal-migrated.json")).unwrap();
+    assert!(site.store.join("outbox/events").is_dir());
+
+    let refused = site.him(&["deliver", "--once"]).output().unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("him migrate"), "{stderr}");
+    assert!(received(&log).is_empty());
+
+    let migrate = |expected: u64| {
+        let output = site.him(&["migrate"]).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(report["outbox_events_journaled"], expected, "{report}");
+    };
+    migrate(1);
+    migrate(0);
+    let (summary, code) = site.deliver_once();
+    assert_eq!(code, Some(0), "{summary}");
+    assert_eq!(summary["delivered"], 1, "{summary}");
+    assert_eq!(received(&log).len(), 1);
+    let (summary, _) = site.deliver_once();
+    assert_eq!(summary["delivered"], 0, "{summary}");
+    assert_eq!(received(&log).len(), 1);
+}
