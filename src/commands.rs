@@ -252,7 +252,7 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
                     &setup.config.review.database,
                     setup.config.review.database_connections,
                 )?;
-                let count = him_review::reindex(&setup.store, &db).await?;
+                let (_, count) = him_review::rebuild(&setup.store, &db).await?;
                 println!("{}", serde_json::json!({ "indexed": count }));
                 return Ok(ExitCode::SUCCESS);
             }

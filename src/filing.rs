@@ -11,6 +11,7 @@
 //! rejected/<document_id>/original.<ext>    exact input bytes of bad input
 //!                       /rejection.json    reason code and detail
 //! index/<document_id>.json                 written last: where the document went; its presence means "done"
+//! filed/journal/<day>/<time>-<id>.json     the same entry in the journal of filings the review follows
 //! ```
 //!
 //! Every write is create-only, so nothing filed is ever overwritten. The index entry is the commit point:
@@ -31,6 +32,15 @@ pub async fn lookup(store: &Store, id: &DocumentId) -> anyhow::Result<Option<Ind
     Ok(Some(entry))
 }
 
+/// The journal entry of an index entry as stored: named by its filing time (the Unix epoch when it does not
+/// read, so that a retry names the same entry).
+pub fn filed_entry(bytes: &[u8]) -> Option<him_store::Entry> {
+    let entry = serde_json::from_slice::<IndexEntry>(bytes).ok()?;
+    let stamp = him_store::Stamp::parse(&entry.filed_at)
+        .or_else(|| him_store::Stamp::parse("1970-01-01T00:00:00Z"))?;
+    him_store::Entry::new(him_store::Stream::Filed, stamp, entry.document_id.as_str())
+}
+
 /// Writes a set of objects (create-only, concurrently), then the index entry. Returns
 /// [`Written::AlreadyExisted`] when another run filed the same document first: nothing of this run
 /// replaced anything of that one.
@@ -49,8 +59,18 @@ pub async fn file(
     });
     futures::future::try_join_all(writes).await?;
     let index = serde_json::to_vec_pretty(entry)?;
-    let written = store
-        .put_new(&Key::Index(entry.document_id.clone()), index.into())
+    // The index entry, and its entry in the journal of filings (`filed/journal/`) that the review follows.
+    let journaled = him_store::Journaled {
+        stream: him_store::Stream::Filed,
+        records: him_store::Prefix::Index,
+    };
+    let written = journaled
+        .announce(
+            store,
+            &Key::Index(entry.document_id.clone()),
+            index.into(),
+            filed_entry,
+        )
         .await
         .map_err(|error| {
             anyhow::Error::new(error).context(format!(
@@ -59,4 +79,41 @@ pub async fn file(
             ))
         })?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use him_core::{JobContext, Sha256, Status};
+    use him_store::{Folder, Stream};
+
+    /// Filing writes the index entry and its journal entry once: a redelivered job finds both and adds
+    /// nothing.
+    #[tokio::test]
+    async fn a_filing_is_journaled_once() {
+        let store = Store::in_memory();
+        let id = DocumentId::for_bytes(b"scan");
+        let entry = IndexEntry {
+            document_id: id.clone(),
+            sha256: Sha256::of(b"scan"),
+            status: Status::Unmatched,
+            location: Folder::Unmatched(id.clone()),
+            filed_at: "2026-12-07T10:00:00.000Z".to_string(),
+            job: JobContext::default(),
+        };
+        let text = Folder::Unmatched(id.clone()).text();
+        let objects = || vec![(text.clone(), Bytes::from_static(b"t"))];
+        assert_eq!(
+            file(&store, &entry, objects()).await.unwrap(),
+            Written::Created
+        );
+        assert_eq!(
+            file(&store, &entry, objects()).await.unwrap(),
+            Written::AlreadyExisted
+        );
+        let journal = store.list_journal(Stream::Filed, None).await.unwrap();
+        assert_eq!(journal.len(), 1);
+        assert_eq!(journal[0].id(), id.as_str());
+        assert_eq!(journal[0].stamp().to_string(), entry.filed_at);
+    }
 }

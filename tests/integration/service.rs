@@ -806,10 +806,12 @@ fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let mut world = World::new("review-events", "");
     let review_port = free_port();
+    let metrics_port = free_port();
     let database = world.dir.path().join("review.db");
     let mut config = std::fs::read_to_string(&world.config).unwrap();
     config.push_str(&format!(
-        "\n[review]\nlisten = \"127.0.0.1:{review_port}\"\ndatabase = {:?}\nrefresh_secs = 0\n",
+        "\n[review]\nlisten = \"127.0.0.1:{review_port}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
+         database = {:?}\nrefresh_secs = 0\n",
         database.display().to_string()
     ));
     std::fs::write(&world.config, config).unwrap();
@@ -852,6 +854,12 @@ fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let session = review_login(review_port, "ana", "password-123");
+    // Prometheus metrics answer on their own listener, not on the UI's.
+    let metrics = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let on_metrics = http_status(metrics_port, metrics).unwrap_or_default();
+    assert!(on_metrics.contains(" 200"), "{on_metrics}");
+    let on_ui = http_status(review_port, metrics).unwrap_or_default();
+    assert!(!on_ui.contains(" 200"), "{on_ui}");
     let queue_page = || {
         http_exchange(
             review_port,

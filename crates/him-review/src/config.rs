@@ -44,8 +44,9 @@ pub struct ReviewConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Minutes without a request after which a session ends; 0 keeps sessions until `session_ttl_minutes`.
     pub idle_timeout_minutes: u64,
-    /// Seconds between two full re-reads of the store into the queue index, a backstop for missed events
-    /// (the index follows `<prefix>.events`); 0 reads the store only at start.
+    /// Seconds between two reads of the journal of filings into the queue index (what was filed since the
+    /// last read), a backstop for missed events (the index follows `<prefix>.events`); 0 reads it only at
+    /// start.
     pub refresh_secs: u64,
     /// Address under which EHRs and users reach this UI; DocumentReference attachment URLs start with it.
     pub public_base_url: String,

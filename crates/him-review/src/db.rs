@@ -104,6 +104,10 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+CREATE TABLE IF NOT EXISTS cursors (
+    name TEXT PRIMARY KEY,
+    position TEXT NOT NULL
+);
 ";
 
 /// The schema in PostgreSQL's spelling: 64-bit integers, generated keys, and text compared byte by byte as
@@ -701,6 +705,8 @@ fn migrate(sql: &mut dyn Sql) -> Result<()> {
     let documents = columns(sql, "documents")?;
     if !documents.is_empty() && !documents.iter().any(|c| c == QUEUE_INDEX_SENTINEL) {
         sql.execute("DROP TABLE documents", Vec::new())?;
+        // The queue index is rebuilt from the store: where it stood in the journal no longer holds.
+        sql.execute("DROP TABLE IF EXISTS cursors", Vec::new())?;
     }
     let failures = columns(sql, "login_failures")?;
     if !failures.is_empty() && !failures.iter().any(|c| c == "id") {

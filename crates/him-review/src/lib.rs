@@ -66,8 +66,9 @@ pub use error::{Error, Result};
 pub use events::{connect_and_follow, follow_events};
 pub use patients::{PatientView, Patients};
 pub use queue::{
-    apply_event, awaiting_signature, break_claim, claim, find_document, list_page, list_queue,
-    reindex, release, QueueFilter, QueueItem, QueueList, QueuePage, PAGE_SIZE,
+    apply_event, awaiting_signature, break_claim, catch_up, claim, filed_cursor, find_document,
+    follow_filed, list_page, list_queue, rebuild, reindex, release, QueueFilter, QueueItem,
+    QueueList, QueuePage, PAGE_SIZE,
 };
 pub use reassign::{move_to_patient, Moved};
 pub use review::{

@@ -98,8 +98,6 @@ fn journaled() -> Journaled {
     Journaled {
         stream: Stream::Mpi,
         records: Prefix::Mpi("changes".to_string()),
-        migrated: Key::mpi("journal-migrated.json")
-            .unwrap_or_else(|| Key::Mpi("journal-migrated.json".into())),
     }
 }
 

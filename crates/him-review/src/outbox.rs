@@ -193,8 +193,6 @@ fn journaled() -> Journaled {
     Journaled {
         stream: Stream::Outbox,
         records: him_store::Prefix::Outbox("events".into()),
-        migrated: Key::outbox("journal-migrated.json")
-            .unwrap_or_else(|| Key::Outbox("journal-migrated.json".into())),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use him_extract::Manifest;
 use him_queue::EventMessage;
-use him_store::{Folder, IndexEntry, Key, Prefix, Store};
+use him_store::{Folder, Follower, IndexEntry, Key, Prefix, Stamp, Store, Stream};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{args, now_rfc3339, now_secs, Db, Row, Value};
@@ -345,6 +345,79 @@ pub async fn reindex(store: &Store, db: &Db) -> Result<usize> {
     }
     crate::audit::reindex_audit(store, db).await?;
     Ok(count)
+}
+
+/// The cursor of the queue index in the journal of filings (`filed/journal/`), kept in the review database.
+const FILED_CURSOR: &str = "filed";
+
+/// How long after its filing time a document may still appear in the journal (a slow write, workers'
+/// clocks apart): the follower re-lists that window.
+pub const FILED_LAG: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Where the queue index stands in the journal of filings: everything filed before it is indexed. `None`
+/// for a database never indexed from the store (or whose index was dropped by a schema change).
+pub fn filed_cursor(db: &Db) -> Result<Option<Stamp>> {
+    let row = db.query_opt(
+        "SELECT position FROM cursors WHERE name = ?1",
+        args![FILED_CURSOR],
+    )?;
+    Ok(match row {
+        Some(row) => Stamp::parse(&row.get::<String>(0)?),
+        None => None,
+    })
+}
+
+fn save_filed_cursor(db: &Db, position: Stamp) -> Result<()> {
+    db.execute(
+        "INSERT INTO cursors (name, position) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        args![FILED_CURSOR, position.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Rebuilds the queue index from the store when the database has never been indexed, then follows the
+/// journal of filings: the returned follower answers only documents filed since. The number of documents
+/// indexed by the rebuild (0 when the database had its cursor: a restart costs what was filed meanwhile).
+pub async fn catch_up(store: &Store, db: &Db) -> Result<(Follower, usize)> {
+    let (mut follower, rebuilt) = match filed_cursor(db)? {
+        Some(position) => (Follower::resume(Stream::Filed, FILED_LAG, position), 0),
+        None => {
+            let (position, count) = rebuild(store, db).await?;
+            (Follower::resume(Stream::Filed, FILED_LAG, position), count)
+        }
+    };
+    follow_filed(store, db, &mut follower).await?;
+    Ok((follower, rebuilt))
+}
+
+/// Rebuilds the queue and audit index from the store ([`reindex`]) and sets the cursor: the journal of
+/// filings is read from a window before the rebuild started (what is filed meanwhile may be missed by the
+/// listing). The cursor and the number of documents indexed.
+pub async fn rebuild(store: &Store, db: &Db) -> Result<(Stamp, usize)> {
+    let position = Stamp::now().before(FILED_LAG);
+    let count = reindex(store, db).await?;
+    save_filed_cursor(db, position)?;
+    Ok((position, count))
+}
+
+/// Indexes the documents journaled since `follower`'s last poll and saves its position; the number indexed.
+/// When one fails the follower stays where it was, and the next call reads them again.
+pub async fn follow_filed(store: &Store, db: &Db, follower: &mut Follower) -> Result<usize> {
+    let mut next = follower.clone();
+    let entries = next.poll(store).await?;
+    for entry in &entries {
+        let key = Key::Journal(entry.clone());
+        let Some(index_entry) = review::read_typed_opt::<IndexEntry>(store, &key).await? else {
+            continue;
+        };
+        refresh(store, db, &index_entry).await?;
+    }
+    *follower = next;
+    if let Some(position) = follower.position() {
+        save_filed_cursor(db, position)?;
+    }
+    Ok(entries.len())
 }
 
 /// Applies a pipeline event (`document.filed`, `document.unmatched`, `document.rejected`): reads the

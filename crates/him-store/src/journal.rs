@@ -26,6 +26,8 @@ pub enum Stream {
     Outbox,
     /// `mpi/journal/`: patient index changes received over ADT (the records of `mpi/changes/`).
     Mpi,
+    /// `filed/journal/`: documents the pipeline finished (the entries of `index/`), for the review.
+    Filed,
 }
 
 impl Stream {
@@ -33,6 +35,7 @@ impl Stream {
         match self {
             Stream::Outbox => "outbox",
             Stream::Mpi => "mpi",
+            Stream::Filed => "filed",
         }
     }
 
@@ -41,13 +44,24 @@ impl Stream {
         format!("{}/journal", self.area())
     }
 
-    fn parse_root(path: &str) -> Option<(Stream, &str)> {
-        [Stream::Outbox, Stream::Mpi]
+    /// `<area>/journal-migrated.json`: every record of the stream's kind has its entry.
+    pub(crate) fn migrated_path(self) -> String {
+        format!("{}/journal-migrated.json", self.area())
+    }
+
+    pub(crate) fn parse_migrated(path: &str) -> Option<Stream> {
+        Stream::ALL
             .into_iter()
-            .find_map(|stream| {
-                let rest = path.strip_prefix(&stream.root())?.strip_prefix('/')?;
-                Some((stream, rest))
-            })
+            .find(|stream| stream.migrated_path() == path)
+    }
+
+    const ALL: [Stream; 3] = [Stream::Outbox, Stream::Mpi, Stream::Filed];
+
+    fn parse_root(path: &str) -> Option<(Stream, &str)> {
+        Stream::ALL.into_iter().find_map(|stream| {
+            let rest = path.strip_prefix(&stream.root())?.strip_prefix('/')?;
+            Some((stream, rest))
+        })
     }
 }
 
@@ -207,7 +221,6 @@ impl Entry {
 pub struct Journaled {
     pub stream: Stream,
     pub records: crate::Prefix,
-    pub migrated: crate::Key,
 }
 
 impl Journaled {
@@ -228,6 +241,18 @@ impl Journaled {
                 records: self.records.to_string(),
             });
         }
+        self.announce(store, key, bytes, entry_of).await
+    }
+
+    /// [`Journaled::record`] without the migration check: for a stream whose readers rebuild what came
+    /// before the journal from the records themselves (the review reindexes `index/` when it has no cursor).
+    pub async fn announce(
+        &self,
+        store: &crate::Store,
+        key: &crate::Key,
+        bytes: bytes::Bytes,
+        entry_of: impl Fn(&[u8]) -> Option<Entry>,
+    ) -> crate::Result<crate::Written> {
         let written = store.put_new(key, bytes.clone()).await?;
         let kept = match written {
             crate::Written::Created => bytes,
@@ -252,14 +277,15 @@ impl Journaled {
     /// this kind at all (then it is marked on the way). `false`: records from before the journal are there
     /// and `him migrate` must run.
     pub async fn ready(&self, store: &crate::Store) -> crate::Result<bool> {
-        if store.exists(&self.migrated).await? {
+        let migrated = crate::Key::Migrated(self.stream);
+        if store.exists(&migrated).await? {
             return Ok(true);
         }
         if store.any(&self.records).await? {
             return Ok(false);
         }
         store
-            .put_new(&self.migrated, bytes::Bytes::from_static(b"{}\n"))
+            .put_new(&migrated, bytes::Bytes::from_static(b"{}\n"))
             .await?;
         Ok(true)
     }
@@ -283,7 +309,10 @@ impl Journaled {
             }
         }
         store
-            .put_new(&self.migrated, bytes::Bytes::from_static(b"{}\n"))
+            .put_new(
+                &crate::Key::Migrated(self.stream),
+                bytes::Bytes::from_static(b"{}\n"),
+            )
             .await?;
         Ok(written)
     }
@@ -316,12 +345,11 @@ impl Follower {
         }
     }
 
-    /// A follower resuming after `position`: entries stamped before `position` minus the lag are taken as
-    /// read (their effects were recorded); those after it are answered (again, for the ones in the
-    /// window: the reader's own records make that a no-op).
+    /// A follower resuming at `position` (a [`Follower::position`] saved earlier): entries stamped before it
+    /// are taken as read, those from it on are answered (some again, perhaps: readers make that a no-op).
     pub fn resume(stream: Stream, lag: std::time::Duration, position: Stamp) -> Self {
         Follower {
-            low_water: Some(position.before(lag)),
+            low_water: Some(position),
             ..Follower::new(stream, lag)
         }
     }
@@ -382,8 +410,12 @@ mod tests {
         );
         assert_eq!(Entry::parse(&entry.path()), Some(entry.clone()));
         assert_eq!(stamp.to_string(), "2026-12-07T14:21:28.123Z");
-        let mpi = Entry::new(Stream::Mpi, stamp, "x").unwrap();
-        assert_eq!(Entry::parse(&mpi.path()), Some(mpi));
+        for stream in Stream::ALL {
+            let entry = Entry::new(stream, stamp, "x").unwrap();
+            assert_eq!(Entry::parse(&entry.path()), Some(entry));
+            let migrated = crate::Key::Migrated(stream);
+            assert_eq!(crate::Key::parse(&migrated.path()), Some(migrated));
+        }
         assert!(Entry::new(Stream::Mpi, stamp, "a/b").is_none());
         assert!(Entry::new(Stream::Mpi, stamp, "..").is_none());
         assert!(Entry::parse("outbox/journal/2026/13/07/142128123-x.json").is_none());

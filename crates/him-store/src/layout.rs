@@ -23,8 +23,10 @@
 //!                                        done, dead letters, replays (create-only, see `him deliver`)
 //! mpi/<stream>/<name>                    patient index changes received over ADT, and merges
 //! outbox/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<event>.json   the outbox events in the order written,
-//! mpi/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<change>.json     the ADT changes in the order received: read
-//!                                        from a cursor ([`crate::Follower`]), one folder per UTC day
+//! mpi/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<change>.json     the ADT changes in the order received,
+//! filed/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<id>.json       the documents filed, in order: read from a
+//!                                        cursor ([`crate::Follower`]), one folder per UTC day
+//! <area>/journal-migrated.json           every record of the area has its journal entry (`him migrate`)
 //! ```
 //!
 //! A patient folder's key holds the MRN, so the [`Display`](fmt::Display) of [`Folder`], [`Key`] and
@@ -304,6 +306,8 @@ pub enum Key {
     Mpi(String),
     /// `<area>/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<id>.json`: an entry of a journal, listed from a cursor.
     Journal(Entry),
+    /// `<area>/journal-migrated.json`: every record of the stream's kind has its journal entry.
+    Migrated(Stream),
 }
 
 impl Key {
@@ -326,12 +330,12 @@ impl Key {
     /// `outbox/<name>`; `None` when `name` is not a safe relative name or lies in the journal (whose keys
     /// are [`Key::Journal`]).
     pub fn outbox(name: &str) -> Option<Key> {
-        (is_safe_name(name) && !name.starts_with("journal/")).then(|| Key::Outbox(name.to_string()))
+        (is_safe_name(name) && !name.starts_with("journal")).then(|| Key::Outbox(name.to_string()))
     }
 
     /// `mpi/<name>`; `None` when `name` is not a safe relative name or lies in the journal.
     pub fn mpi(name: &str) -> Option<Key> {
-        (is_safe_name(name) && !name.starts_with("journal/")).then(|| Key::Mpi(name.to_string()))
+        (is_safe_name(name) && !name.starts_with("journal")).then(|| Key::Mpi(name.to_string()))
     }
 
     /// The key as the store names the object (holds the MRN of a patient folder).
@@ -347,6 +351,7 @@ impl Key {
             Key::Outbox(name) => format!("outbox/{name}"),
             Key::Mpi(name) => format!("mpi/{name}"),
             Key::Journal(entry) => entry.path(),
+            Key::Migrated(stream) => stream.migrated_path(),
         }
     }
 
@@ -408,6 +413,9 @@ impl Key {
         }
         if let Some(entry) = Entry::parse(path) {
             return Some(Key::Journal(entry));
+        }
+        if let Some(stream) = Stream::parse_migrated(path) {
+            return Some(Key::Migrated(stream));
         }
         if let Some(rest) = path.strip_prefix("outbox/") {
             return Key::outbox(rest);

@@ -179,8 +179,10 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Opens the database, reindexes the queue from the store, follows the pipeline's events on the broker of
-/// `queue` (when given) and serves until the process ends.
+/// Opens the database, serves at once, and keeps the queue index up to date in the background: rebuilt from
+/// the store when the database was never indexed, else caught up from where it stood in the journal of
+/// filings; then the pipeline's events on the broker of `queue` (when given), with the journal read every
+/// `refresh_secs` as a backstop for events missed. Serves until the process ends.
 pub async fn serve(
     config: ReviewConfig,
     store: Store,
@@ -188,12 +190,6 @@ pub async fn serve(
     queue: Option<him_queue::QueueConfig>,
 ) -> Result<()> {
     let db = Db::connect(&config.database, config.database_connections)?;
-    let count = crate::queue::reindex(&store, &db).await?;
-    tracing::info!(
-        documents = count,
-        store = store.location(),
-        "queue index rebuilt"
-    );
     let listen = config.listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -209,20 +205,43 @@ pub async fn serve(
             db.clone(),
         ));
     }
-    if config.refresh_secs > 0 {
-        // A backstop for events missed (broker down, review down longer than the subscription queue
-        // lives): re-read the store's index periodically (the store is the source of truth).
+    {
         let (store, db, every) = (store.clone(), db.clone(), config.refresh_secs);
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut follower = loop {
+                match crate::queue::catch_up(&store, &db).await {
+                    Ok((follower, rebuilt)) => {
+                        tracing::info!(
+                            rebuilt,
+                            ms = started.elapsed().as_millis() as u64,
+                            "queue index up to date"
+                        );
+                        break follower;
+                    }
+                    Err(error) => {
+                        tracing::warn!(
+                            transient = error.is_transient(),
+                            "queue index catch-up failed; trying again"
+                        );
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    }
+                }
+            };
+            if every == 0 {
+                return;
+            }
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(error) = crate::queue::reindex(&store, &db).await {
-                    tracing::warn!(
+                match crate::queue::follow_filed(&store, &db, &mut follower).await {
+                    Ok(0) => {}
+                    Ok(indexed) => tracing::debug!(indexed, "queue index followed the journal"),
+                    Err(error) => tracing::warn!(
                         transient = error.is_transient(),
                         "queue index refresh failed"
-                    );
+                    ),
                 }
             }
         });

@@ -329,3 +329,49 @@ both! {
         }
     }
 }
+
+both! {
+    /// A review server that has indexed the store before catches up from its cursor in the journal of
+    /// filings: a document journaled since is indexed; a document only in `index/` (as history the
+    /// database already holds would be) is not read again — no full re-read of the store at a restart.
+    async fn a_restart_reads_the_journal_from_its_cursor_not_the_store() {
+        let harness = Harness::new().await;
+        let (_, rebuilt) = him_review::rebuild(&harness.store, &harness.db).await.unwrap();
+        assert_eq!(rebuilt, 3);
+        assert!(him_review::filed_cursor(&harness.db).unwrap().is_some());
+
+        let journaled = "0123456789abcdef0123456789abcdef";
+        let unjournaled = "fedcba9876543210fedcba9876543210";
+        crate::support::add_chart_copy(&harness.store, journaled).await;
+        crate::support::add_chart_copy(&harness.store, unjournaled).await;
+        // As the pipeline files: the index entry, then its journal entry.
+        let index = Key::Index(DocumentId::parse(journaled).unwrap());
+        let bytes = harness.store.get(&index).await.unwrap();
+        let entry = him_store::Entry::new(him_store::Stream::Filed, him_store::Stamp::now(), journaled)
+            .unwrap();
+        harness.store.append(&entry, bytes).await.unwrap();
+
+        let before = harness.store.requests();
+        let (mut follower, rebuilt) = him_review::catch_up(&harness.store, &harness.db)
+            .await
+            .unwrap();
+        let cost = harness.store.requests().since(before);
+        assert_eq!(rebuilt, 0, "a database with a cursor is not rebuilt");
+        assert_eq!(find_document(&harness.db, journaled).unwrap().status, "filed");
+        assert!(find_document(&harness.db, unjournaled).is_err());
+        assert!(cost.listed < 40, "{cost:?}");
+
+        // An idle follow reads nothing; it lists only the last two minutes of the journal.
+        let before = harness.store.requests();
+        let indexed = him_review::follow_filed(&harness.store, &harness.db, &mut follower)
+            .await
+            .unwrap();
+        let idle = harness.store.requests().since(before);
+        assert_eq!(indexed, 0);
+        assert_eq!(idle.gets, 0, "{idle:?}");
+        assert!(idle.listed <= 1, "{idle:?}");
+        // `him review --reindex` (a rebuild) finds the rest.
+        him_review::rebuild(&harness.store, &harness.db).await.unwrap();
+        assert_eq!(find_document(&harness.db, unjournaled).unwrap().status, "filed");
+    }
+}
