@@ -211,20 +211,24 @@ async fn dead_letters(store: &Store, destination: &str) -> anyhow::Result<Record
     Ok(records)
 }
 
-/// `outbox/checkpoints/<yyyy-mm-dd>.json`: every event journaled on that day or before is done or
-/// dead-lettered at every destination. A deliverer starts reading the journal after its newest checkpoint.
-fn checkpoint_key(day: chrono::NaiveDate) -> anyhow::Result<Key> {
-    Key::outbox(&format!("checkpoints/{day}.json")).context("checkpoint key")
+/// `outbox/<destination>/checkpoints/<yyyy-mm-dd>.json`: every event journaled on that day or before is done
+/// or dead-lettered at that destination. A deliverer starts reading the journal after the oldest of its
+/// destinations' newest checkpoints (a destination added later has none: it gets the whole outbox).
+fn checkpoint_key(destination: &str, day: chrono::NaiveDate) -> anyhow::Result<Key> {
+    record_key(destination, "checkpoints", &format!("{day}.json"))
 }
 
-async fn newest_checkpoint(store: &Store) -> anyhow::Result<Option<chrono::NaiveDate>> {
+async fn newest_checkpoint(
+    store: &Store,
+    destination: &str,
+) -> anyhow::Result<Option<chrono::NaiveDate>> {
     Ok(store
-        .list(&Prefix::Outbox("checkpoints".into()))
+        .list(&Prefix::Outbox(format!("{destination}/checkpoints")))
         .await?
         .iter()
         .filter_map(|key| {
             let Key::Outbox(name) = key else { return None };
-            let day = name.strip_prefix("checkpoints/")?.strip_suffix(".json")?;
+            let day = name.rsplit('/').next()?.strip_suffix(".json")?;
             chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
         })
         .max())
@@ -273,8 +277,8 @@ pub struct Deliverer {
     backlog: Vec<OutboxEvent>,
     /// (destination, event) done, for the events of the backlog.
     done: HashSet<(&'static str, String)>,
-    /// The newest checkpoint written or found.
-    checkpoint: Option<chrono::NaiveDate>,
+    /// Destination → its newest checkpoint written or found.
+    checkpoints: HashMap<&'static str, chrono::NaiveDate>,
 }
 
 impl Deliverer {
@@ -293,7 +297,7 @@ impl Deliverer {
             follower: None,
             backlog: Vec::new(),
             done: HashSet::new(),
-            checkpoint: None,
+            checkpoints: HashMap::new(),
         }
     }
 
@@ -350,7 +354,18 @@ impl Deliverer {
             Some(follower) => follower,
             None => {
                 outbox::ensure_journaled(&self.store).await?;
-                self.checkpoint = newest_checkpoint(&self.store).await?;
+                let mut start: Option<chrono::NaiveDate> = None;
+                let mut everywhere = true;
+                for destination in &self.destinations {
+                    match newest_checkpoint(&self.store, destination.name()).await? {
+                        Some(day) => {
+                            self.checkpoints.insert(destination.name(), day);
+                            start = Some(start.map_or(day, |start| start.min(day)));
+                        }
+                        None => everywhere = false,
+                    }
+                }
+                let start = start.filter(|_| everywhere);
                 let mut dead = HashSet::new();
                 for destination in &self.destinations {
                     let records = dead_letters(&self.store, destination.name()).await?;
@@ -367,7 +382,7 @@ impl Deliverer {
                         self.admit(event).await?;
                     }
                 }
-                match self.checkpoint.and_then(|day| day.succ_opt()) {
+                match start.and_then(|day| day.succ_opt()) {
                     Some(next) => Follower::resume(
                         Stream::Outbox,
                         outbox::JOURNAL_LAG,
@@ -408,9 +423,9 @@ impl Deliverer {
         Ok(())
     }
 
-    /// Drops the events done everywhere from the backlog, and writes the checkpoint of the last day whose
-    /// events are all done or dead-lettered (and past the journal's window).
-    async fn settle(&mut self, dead: &HashSet<String>) -> anyhow::Result<()> {
+    /// Drops the events done everywhere from the backlog, and writes each destination's checkpoint: the last
+    /// day whose events are all done or dead-lettered there (and past the journal's window).
+    async fn settle(&mut self, dead: &HashSet<(&'static str, String)>) -> anyhow::Result<()> {
         let names = self.destination_names();
         let done = &self.done;
         let finished = |event: &OutboxEvent| {
@@ -428,25 +443,34 @@ impl Deliverer {
             }
         }
         let visible = Stamp::now().before(outbox::JOURNAL_LAG).day();
-        let open = self
-            .backlog
-            .iter()
-            .filter(|event| !dead.contains(&event.event_id))
-            .filter_map(|event| Stamp::parse(&event.at))
-            .map(Stamp::day)
-            .min()
-            .map_or(visible, |day| day.min(visible));
-        let Some(day) = open.pred_opt() else {
-            return Ok(());
-        };
-        if self.checkpoint.is_none_or(|checkpoint| checkpoint < day) {
-            create_json(
-                &self.store,
-                &checkpoint_key(day)?,
-                &json!({"day": day.to_string(), "at": now()}),
-            )
-            .await?;
-            self.checkpoint = Some(day);
+        for name in names {
+            let open = self
+                .backlog
+                .iter()
+                .filter(|event| {
+                    let key = (name, event.event_id.clone());
+                    !self.done.contains(&key) && !dead.contains(&key)
+                })
+                .filter_map(|event| Stamp::parse(&event.at))
+                .map(Stamp::day)
+                .min()
+                .map_or(visible, |day| day.min(visible));
+            let Some(day) = open.pred_opt() else {
+                continue;
+            };
+            if self
+                .checkpoints
+                .get(name)
+                .is_none_or(|newest| *newest < day)
+            {
+                create_json(
+                    &self.store,
+                    &checkpoint_key(name, day)?,
+                    &json!({"day": day.to_string(), "at": now()}),
+                )
+                .await?;
+                self.checkpoints.insert(name, day);
+            }
         }
         Ok(())
     }
@@ -458,7 +482,7 @@ impl Deliverer {
         self.catch_up().await?;
         let events = self.backlog.clone();
         let mut pass = Pass::default();
-        let mut dead_anywhere: HashSet<String> = HashSet::new();
+        let mut dead_anywhere: HashSet<(&'static str, String)> = HashSet::new();
         for index in 0..self.destinations.len() {
             let name = self.destinations[index].name();
             let mut records = dead_letters(&self.store, name).await?;
@@ -483,7 +507,7 @@ impl Deliverer {
                 }
                 if records.is_dead(&event.event_id) {
                     held.insert(event.document_id.clone());
-                    dead_anywhere.insert(event.event_id.clone());
+                    dead_anywhere.insert((name, event.event_id.clone()));
                     pass.dead += 1;
                     continue;
                 }
@@ -543,7 +567,7 @@ impl Deliverer {
                         )
                         .await?;
                         held.insert(event.document_id.clone());
-                        dead_anywhere.insert(event.event_id.clone());
+                        dead_anywhere.insert((name, event.event_id.clone()));
                         pass.dead_lettered += 1;
                         pass.dead += 1;
                         // The receiver's words stay in the record: they may quote the message.
@@ -1370,6 +1394,21 @@ mod tests {
         let pass = restarted.pass().await.unwrap();
         assert_eq!(pass.delivered + pass.pending + pass.dead, 1, "{pass:?}");
         assert!(store.requests().since(before).gets <= 3);
+
+        // A destination added later has no checkpoint: it gets the whole outbox, the others nothing again.
+        let fhir = FhirConfig {
+            base_url: format!("http://{}/fhir", hl7.send_to),
+            ..FhirConfig::default()
+        };
+        let mut widened = Deliverer::new(
+            store.clone(),
+            Arc::new(LiveIndex::fixed(Arc::default())),
+            destinations(&hl7, &fhir, &HashMap::new()).unwrap(),
+            DeliverConfig::default(),
+        );
+        let pass = widened.pass().await.unwrap();
+        // Every event is tried there (these name no version, which FHIR refuses as a dead letter).
+        assert_eq!(pass.delivered + pass.dead_lettered, 41, "{pass:?}");
     }
 
     #[test]
