@@ -104,6 +104,9 @@ pub struct TatTargets {
     pub routine_minutes: u64,
     /// A document is due soon from this percentage of its target.
     pub warn_percent: u8,
+    /// Days of documents, by submission, the turnaround percentiles cover (the dashboard and `/metrics`);
+    /// the backlog and the deficiencies count every open document whatever its age.
+    pub window_days: u32,
 }
 
 impl Default for TatTargets {
@@ -113,6 +116,7 @@ impl Default for TatTargets {
             stat_minutes: 120,
             routine_minutes: 1440,
             warn_percent: 75,
+            window_days: 30,
         }
     }
 }
@@ -845,6 +849,7 @@ mod tests {
             stat_minutes: u64::MAX,
             routine_minutes: u64::MAX,
             warn_percent: u8::MAX,
+            window_days: u32::MAX,
         };
         assert_eq!(
             age_class(
@@ -859,6 +864,7 @@ mod tests {
             stat_minutes: 0,
             routine_minutes: 0,
             warn_percent: 0,
+            window_days: 0,
         };
         assert_eq!(age_class(at(0), at(0), false, &zero), AgeClass::DueSoon);
         assert_eq!(age_class(at(0), at(1), false, &zero), AgeClass::Overdue);

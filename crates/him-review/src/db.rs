@@ -94,6 +94,8 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_list ON documents(status, review_status, stat, received_at);
 CREATE INDEX IF NOT EXISTS documents_decided ON documents(review_status, received_at);
+CREATE INDEX IF NOT EXISTS documents_received ON documents(received_at);
+CREATE INDEX IF NOT EXISTS documents_unsigned ON documents(awaiting_signature, review_status);
 CREATE TABLE IF NOT EXISTS audit (
     key TEXT PRIMARY KEY,
     at TEXT NOT NULL,

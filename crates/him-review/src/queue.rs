@@ -706,6 +706,25 @@ pub(crate) fn oldest_waiting(db: &Db) -> Result<Option<String>> {
 }
 
 /// Every row of the index, for the turnaround clocks and the deficiency reports.
+/// The documents still open — waiting for review, returned, or approved and waiting for a signature —
+/// whatever their age, and every document submitted since `since` (RFC 3339): what the dashboard and
+/// `/metrics` need. Read through indexes, so a request costs the backlog and the window, not the history.
+pub(crate) fn open_and_recent(db: &Db, since: &str) -> Result<Vec<QueueItem>> {
+    items(db.query(
+        &format!(
+            "SELECT {COLUMNS} FROM documents WHERE review_status IN ('pending', 'returned')
+             UNION
+             SELECT {COLUMNS} FROM documents
+              WHERE awaiting_signature = 1 AND review_status = 'approved' AND signed_at IS NULL
+             UNION
+             SELECT {COLUMNS} FROM documents WHERE received_at >= ?1
+             ORDER BY 5, 1"
+        ),
+        args![since],
+    )?)
+}
+
+#[allow(dead_code)]
 pub(crate) fn all_documents(db: &Db) -> Result<Vec<QueueItem>> {
     items(db.query(
         &format!("SELECT {COLUMNS} FROM documents ORDER BY received_at ASC, document_id ASC"),

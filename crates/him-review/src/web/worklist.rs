@@ -262,11 +262,35 @@ pub(crate) async fn next(
 }
 
 /// The clocks of every indexed document.
+/// The timelines the dashboard, the deficiencies and `/metrics` read: every open document, whatever its age,
+/// and every document submitted within the turnaround window (`[review.turnaround] window_days`).
 fn timelines(state: &AppState) -> Result<Vec<Timeline>, AppError> {
-    Ok(queue::all_documents(&state.db)?
+    let since = window_start(state).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    Ok(queue::open_and_recent(&state.db, &since)?
         .iter()
         .map(timeline)
         .collect())
+}
+
+fn window_start(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+    let window = chrono::Duration::days(i64::from(state.config.turnaround.window_days));
+    // A window longer than the calendar covers everything.
+    state
+        .clock
+        .now()
+        .checked_sub_signed(window)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+}
+
+/// The turnaround percentiles of the documents submitted within the window.
+fn recent_turnaround(state: &AppState, timelines: &[Timeline]) -> Vec<clocks::TatRow> {
+    let since = window_start(state);
+    let recent: Vec<Timeline> = timelines
+        .iter()
+        .filter(|t| t.submitted_at.or(t.filed_at).is_some_and(|at| at >= since))
+        .cloned()
+        .collect();
+    clocks::turnaround(&recent)
 }
 
 /// The supervisor dashboard: turnaround percentiles per document type, station, priority and reviewer;
@@ -280,7 +304,7 @@ pub(crate) async fn dashboard(
     }
     let now = state.clock.now();
     let timelines = timelines(&state)?;
-    let tat = clocks::turnaround(&timelines);
+    let tat = recent_turnaround(&state, &timelines);
     let backlog = clocks::backlog(&timelines, now, &state.config.turnaround);
     let deficiencies =
         clocks::deficiencies(&timelines, &state.config.deficiencies, now.date_naive());
@@ -380,7 +404,7 @@ pub(crate) async fn deficiencies_csv(
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     let timelines = timelines(&state)?;
     let text = clocks::prometheus(
-        &clocks::turnaround(&timelines),
+        &recent_turnaround(&state, &timelines),
         &clocks::backlog(&timelines, state.clock.now(), &state.config.turnaround),
     );
     let mut response = (StatusCode::OK, text).into_response();

@@ -375,3 +375,47 @@ both! {
         assert_eq!(find_document(&harness.db, unjournaled).unwrap().status, "filed");
     }
 }
+
+both! {
+    /// `/metrics` reads the open documents and the turnaround window, not the history: sixty days later the
+    /// waiting documents are still in the backlog (and overdue), while the turnaround counts no longer
+    /// include documents submitted before the window.
+    async fn metrics_cover_the_window_and_every_open_document() {
+        let harness = Harness::new().await;
+        let scrape = |state: him_review::AppState| async move {
+            let request = axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = tower::ServiceExt::oneshot(him_review::metrics_router(state), request)
+                .await
+                .unwrap();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        let value = |text: &str, series: &str| -> f64 {
+            text.lines()
+                .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        let backlog = |text: &str| -> f64 {
+            text.lines()
+                .filter(|line| line.starts_with("him_review_backlog_documents{"))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        let filed_count = "him_review_turnaround_seconds_count{stage=\"processing\",priority=\"all\"}";
+        let now = scrape(harness.state.clone()).await;
+        assert!(value(&now, filed_count) >= 1.0, "{now}");
+        let later_state = harness
+            .state
+            .clone()
+            .with_clock(him_review::Clock::shifted(chrono::Duration::days(60)));
+        let later = scrape(later_state).await;
+        assert_eq!(value(&later, filed_count), 0.0, "{later}");
+        assert_eq!(backlog(&later), backlog(&now), "{later}");
+        assert!(backlog(&later) >= 1.0, "{later}");
+    }
+}
