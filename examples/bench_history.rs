@@ -99,7 +99,12 @@ fn history(root: &Path, n: usize) -> Db {
         write(root, &event.key(), &bytes);
         let journal = Entry::new(Stream::Outbox, stamp, &event.event_id).unwrap();
         write(root, &Key::Journal(journal), &bytes);
-        let done = Key::outbox(&format!("hl7/done/{}.json", event.event_id)).unwrap();
+        let done = Key::outbox_record(
+            "hl7",
+            him_store::RecordState::Done,
+            &format!("{}.json", event.event_id),
+        )
+        .unwrap();
         write(root, &done, b"{}");
 
         let change = ChangeRecord {
@@ -129,7 +134,8 @@ fn history(root: &Path, n: usize) -> Db {
              'Family{f}, Ann', '1970-01-01', '{at}')",
             location = folder.location(),
             at = rfc3339(at),
-            review = if i % 4 == 0 { "pending" } else { "approved" },
+            // A department's backlog, whatever the history: the newest 200 wait, the rest were approved.
+            review = if i + 200 >= n { "pending" } else { "approved" },
             f = i % 997,
         ));
         if rows.len() == 500 || i + 1 == n {

@@ -32,7 +32,9 @@ use tracing::{info, warn};
 
 use him_review::mpi::LiveIndex;
 use him_review::outbox::{self, OutboxAction, OutboxEvent};
-use him_store::{Folder, Follower, IndexEntry, Key, Prefix, Stamp, Store, Stream, Written};
+use him_store::{
+    Folder, Follower, IndexEntry, Key, Prefix, RecordState, Stamp, Store, Stream, Written,
+};
 
 use crate::config::{DeliverConfig, FhirConfig, Hl7Config};
 use crate::hl7::{self, AckCode, Endpoints, MdmDocument, MdmEvent};
@@ -145,8 +147,15 @@ pub fn destinations(
     Ok(destinations)
 }
 
-fn record_key(destination: &str, state: &str, name: &str) -> anyhow::Result<Key> {
-    Key::outbox(&format!("{destination}/{state}/{name}")).context("outbox key")
+fn record_key(destination: &str, state: RecordState, name: &str) -> anyhow::Result<Key> {
+    Key::outbox_record(destination, state, name).context("outbox key")
+}
+
+fn records_of(destination: &str, state: RecordState) -> Prefix {
+    Prefix::OutboxRecords {
+        destination: destination.to_string(),
+        state,
+    }
 }
 
 /// What the records of one destination say.
@@ -170,8 +179,10 @@ impl Records {
 
 /// `<event>` or `<event>.<n>` from a record key's last segment.
 fn record_event(key: &Key) -> Option<(String, Option<u32>)> {
-    let Key::Outbox(name) = key else { return None };
-    let file = name.rsplit('/').next()?.strip_suffix(".json")?;
+    let Key::Outbox(outbox) = key else {
+        return None;
+    };
+    let file = outbox.record_file()?.strip_suffix(".json")?;
     match file.rsplit_once('.') {
         Some((event, n)) => Some((event.to_string(), n.parse().ok())),
         None => Some((file.to_string(), None)),
@@ -181,7 +192,7 @@ fn record_event(key: &Key) -> Option<(String, Option<u32>)> {
 async fn records(store: &Store, destination: &str) -> anyhow::Result<Records> {
     let mut records = dead_letters(store, destination).await?;
     for key in store
-        .list(&Prefix::Outbox(format!("{destination}/done")))
+        .list(&records_of(destination, RecordState::Done))
         .await?
     {
         if let Some((event, _)) = record_event(&key) {
@@ -196,13 +207,10 @@ async fn records(store: &Store, destination: &str) -> anyhow::Result<Records> {
 async fn dead_letters(store: &Store, destination: &str) -> anyhow::Result<Records> {
     let mut records = Records::default();
     for (state, counts) in [
-        ("dead", &mut records.dead),
-        ("replays", &mut records.replays),
+        (RecordState::Dead, &mut records.dead),
+        (RecordState::Replays, &mut records.replays),
     ] {
-        for key in store
-            .list(&Prefix::Outbox(format!("{destination}/{state}")))
-            .await?
-        {
+        for key in store.list(&records_of(destination, state)).await? {
             if let Some((event, Some(_))) = record_event(&key) {
                 *counts.entry(event).or_default() += 1;
             }
@@ -215,7 +223,11 @@ async fn dead_letters(store: &Store, destination: &str) -> anyhow::Result<Record
 /// or dead-lettered at that destination. A deliverer starts reading the journal after the oldest of its
 /// destinations' newest checkpoints (a destination added later has none: it gets the whole outbox).
 fn checkpoint_key(destination: &str, day: chrono::NaiveDate) -> anyhow::Result<Key> {
-    record_key(destination, "checkpoints", &format!("{day}.json"))
+    record_key(
+        destination,
+        RecordState::Checkpoints,
+        &format!("{day}.json"),
+    )
 }
 
 async fn newest_checkpoint(
@@ -223,12 +235,14 @@ async fn newest_checkpoint(
     destination: &str,
 ) -> anyhow::Result<Option<chrono::NaiveDate>> {
     Ok(store
-        .list(&Prefix::Outbox(format!("{destination}/checkpoints")))
+        .list(&records_of(destination, RecordState::Checkpoints))
         .await?
         .iter()
         .filter_map(|key| {
-            let Key::Outbox(name) = key else { return None };
-            let day = name.rsplit('/').next()?.strip_suffix(".json")?;
+            let Key::Outbox(outbox) = key else {
+                return None;
+            };
+            let day = outbox.record_file()?.strip_suffix(".json")?;
             chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
         })
         .max())
@@ -410,7 +424,8 @@ impl Deliverer {
         let mut everywhere = true;
         for destination in &self.destinations {
             let name = destination.name();
-            let done_key = record_key(name, "done", &format!("{}.json", event.event_id))?;
+            let done_key =
+                record_key(name, RecordState::Done, &format!("{}.json", event.event_id))?;
             if self.store.exists(&done_key).await? {
                 self.done.insert((name, event.event_id.clone()));
             } else {
@@ -556,9 +571,12 @@ impl Deliverer {
                     Err(Failure::Permanent(reason)) => {
                         self.retries.remove(&retry_key);
                         let dead = records.dead.get(&event.event_id).copied().unwrap_or(0) + 1;
-                        let key =
-                            record_key(name, "dead", &format!("{}.{dead}.json", event.event_id))
-                                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        let key = record_key(
+                            name,
+                            RecordState::Dead,
+                            &format!("{}.{dead}.json", event.event_id),
+                        )
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                         create_json(
                             &self.store,
                             &key,
@@ -586,8 +604,12 @@ impl Deliverer {
         let destination = &self.destinations[index];
         let name = destination.name();
         let io = |error: anyhow::Error| Failure::Transient(format!("store: {error:#}"));
-        let prepared_key =
-            record_key(name, "prepared", &format!("{}.json", event.event_id)).map_err(io)?;
+        let prepared_key = record_key(
+            name,
+            RecordState::Prepared,
+            &format!("{}.json", event.event_id),
+        )
+        .map_err(io)?;
         let prepared = match read_json(&self.store, &prepared_key).await.map_err(io)? {
             Some(value) => serde_json::from_value::<Prepared>(value)
                 .map_err(|e| Failure::Permanent(format!("unreadable prepared record: {e}")))?,
@@ -620,8 +642,12 @@ impl Deliverer {
             }
         };
         for (k, op) in prepared.ops.iter().enumerate() {
-            let ack_key =
-                record_key(name, "acks", &format!("{}.{k}.json", event.event_id)).map_err(io)?;
+            let ack_key = record_key(
+                name,
+                RecordState::Acks,
+                &format!("{}.{k}.json", event.event_id),
+            )
+            .map_err(io)?;
             if self
                 .store
                 .exists(&ack_key)
@@ -650,7 +676,8 @@ impl Deliverer {
                 .await
                 .map_err(io)?;
         }
-        let done_key = record_key(name, "done", &format!("{}.json", event.event_id)).map_err(io)?;
+        let done_key =
+            record_key(name, RecordState::Done, &format!("{}.json", event.event_id)).map_err(io)?;
         create_json(
             &self.store,
             &done_key,
@@ -1252,7 +1279,7 @@ pub async fn status(store: &Store, destinations: &[&str]) -> anyhow::Result<Vec<
     for name in destinations {
         let mut records = records(store, name).await?;
         let mut last: Option<String> = None;
-        for key in store.list(&Prefix::Outbox(format!("{name}/done"))).await? {
+        for key in store.list(&records_of(name, RecordState::Done)).await? {
             if let Some(value) = read_json(store, &key).await? {
                 if let Some(at) = value["at"].as_str() {
                     if last.as_deref().is_none_or(|l| at > l) {
@@ -1270,7 +1297,11 @@ pub async fn status(store: &Store, destinations: &[&str]) -> anyhow::Result<Vec<
             }
             if records.is_dead(&event.event_id) {
                 let n = records.dead.get(&event.event_id).copied().unwrap_or(0);
-                let key = record_key(name, "dead", &format!("{}.{n}.json", event.event_id))?;
+                let key = record_key(
+                    name,
+                    RecordState::Dead,
+                    &format!("{}.{n}.json", event.event_id),
+                )?;
                 let reason = read_json(store, &key).await?.unwrap_or_default();
                 dead_letters.push(json!({
                     "event_id": event.event_id, "action": event.action,
@@ -1305,7 +1336,11 @@ pub async fn replay(
         return Ok(false);
     }
     let n = records.dead.get(event_id).copied().unwrap_or(0);
-    let key = record_key(destination, "replays", &format!("{event_id}.{n}.json"))?;
+    let key = record_key(
+        destination,
+        RecordState::Replays,
+        &format!("{event_id}.{n}.json"),
+    )?;
     let written = create_json(
         store,
         &key,
@@ -1354,7 +1389,8 @@ mod tests {
         for n in 0..40 {
             let old = event(n, &days_ago);
             outbox::enqueue(&store, &old).await.unwrap();
-            let done = record_key("hl7", "done", &format!("{}.json", old.event_id)).unwrap();
+            let done =
+                record_key("hl7", RecordState::Done, &format!("{}.json", old.event_id)).unwrap();
             create_json(&store, &done, &json!({})).await.unwrap();
         }
         // Nothing listens there (an event without versions sends no message, so it is done at once).
@@ -1485,9 +1521,9 @@ mod tests {
 
     #[test]
     fn record_names_read_back() {
-        let key = Key::outbox("hl7/dead/abc-0001.2.json").unwrap();
+        let key = record_key("hl7", RecordState::Dead, "abc-0001.2.json").unwrap();
         assert_eq!(record_event(&key), Some(("abc-0001".to_string(), Some(2))));
-        let key = Key::outbox("hl7/done/abc-0001.json").unwrap();
+        let key = record_key("hl7", RecordState::Done, "abc-0001.json").unwrap();
         assert_eq!(record_event(&key), Some(("abc-0001".to_string(), None)));
     }
 }

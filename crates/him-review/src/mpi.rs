@@ -84,7 +84,7 @@ pub struct ChangeRecord {
 
 impl ChangeRecord {
     pub fn key(&self) -> Option<Key> {
-        Key::mpi(&format!("changes/{}.json", self.id))
+        Key::mpi_change(&self.id)
     }
 }
 
@@ -97,7 +97,7 @@ pub const JOURNAL_LAG: Duration = Duration::from_secs(120);
 fn journaled() -> Journaled {
     Journaled {
         stream: Stream::Mpi,
-        records: Prefix::Mpi("changes".to_string()),
+        records: Prefix::MpiChanges,
     }
 }
 
@@ -140,7 +140,7 @@ pub async fn migrate(store: &Store) -> Result<usize> {
 /// Every change in the store, in the order received.
 pub async fn changes(store: &Store) -> Result<Vec<ChangeRecord>> {
     let mut changes = Vec::new();
-    for key in store.list(&Prefix::Mpi("changes".to_string())).await? {
+    for key in store.list(&Prefix::MpiChanges).await? {
         let bytes = store.get(&key).await?;
         match serde_json::from_slice::<ChangeRecord>(&bytes) {
             Ok(change) => changes.push(change),

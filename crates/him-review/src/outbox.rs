@@ -116,7 +116,7 @@ impl EventIdKey {
     /// The store's key, made and written create-only the first time; every server of a store reads the
     /// same one (two making it at once: the first write wins and both read it back).
     pub async fn load(store: &Store) -> Result<Self> {
-        let key = Key::outbox("event-id-key").unwrap_or_else(|| Key::Outbox("event-id-key".into()));
+        let key = Key::Outbox(him_store::OutboxKey::EventIdKey);
         if let Some(found) = Self::read(store, &key).await? {
             return Ok(found);
         }
@@ -183,8 +183,10 @@ pub fn event_id(key: &EventIdKey, document_id: &str, folder: &Folder, seq: u32) 
 
 /// The key of an event.
 pub fn event_key(event_id: &str) -> Key {
-    Key::outbox(&format!("events/{event_id}.json"))
-        .unwrap_or_else(|| Key::Outbox("events/invalid".into()))
+    Key::outbox_event(event_id).unwrap_or_else(|| {
+        let invalid = him_store::Name::new("invalid").expect("a plain name");
+        Key::Outbox(him_store::OutboxKey::Event(invalid))
+    })
 }
 
 /// The events: `outbox/events/<event>.json` (one per decision) and `outbox/journal/` (in the order
@@ -192,7 +194,7 @@ pub fn event_key(event_id: &str) -> Key {
 fn journaled() -> Journaled {
     Journaled {
         stream: Stream::Outbox,
-        records: him_store::Prefix::Outbox("events".into()),
+        records: him_store::Prefix::OutboxEvents,
     }
 }
 
@@ -267,10 +269,7 @@ pub async fn follow(store: &Store, follower: &mut Follower) -> Result<Vec<Outbox
 /// Every event of the outbox, oldest first (by time, then id).
 pub async fn events(store: &Store) -> Result<Vec<OutboxEvent>> {
     let mut events = Vec::new();
-    for key in store
-        .list(&him_store::Prefix::Outbox("events".into()))
-        .await?
-    {
+    for key in store.list(&him_store::Prefix::OutboxEvents).await? {
         let bytes = store.get(&key).await?;
         match serde_json::from_slice::<OutboxEvent>(&bytes) {
             Ok(event) => events.push(event),

@@ -21,7 +21,8 @@
 //! outbox/events/<event>.json             a review state change to announce to the EHR (create-only)
 //! outbox/<destination>/<state>/<name>    what the deliverer did with it: prepared messages, acknowledgements,
 //!                                        done, dead letters, replays (create-only, see `him deliver`)
-//! mpi/<stream>/<name>                    patient index changes received over ADT, and merges
+//! outbox/event-id-key                    the store's secret for event ids
+//! mpi/changes/<id>.json                  a patient index change received over ADT (or an unmerge)
 //! outbox/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<event>.json   the outbox events in the order written,
 //! mpi/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<change>.json     the ADT changes in the order received,
 //! filed/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<id>.json       the documents filed, in order: read from a
@@ -300,10 +301,10 @@ pub enum Key {
     Object { folder: Folder, name: String },
     /// `audit/<yyyy>/<mm>/<dd>/<name>`: one audit record.
     Audit { day: String, name: String },
-    /// `outbox/<name>`: the EHR interfaces' outbox (events and delivery records).
-    Outbox(String),
-    /// `mpi/<name>`: patient index changes received from the hospital (ADT) and merges.
-    Mpi(String),
+    /// An object of the EHR interfaces' outbox: an event, the event-id secret, a delivery record.
+    Outbox(OutboxKey),
+    /// `mpi/changes/<id>.json`: a patient index change received from the hospital (ADT), or an unmerge.
+    MpiChange(Name),
     /// `<area>/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<id>.json`: an entry of a journal, listed from a cursor.
     Journal(Entry),
     /// `<area>/journal-migrated.json`: every record of the stream's kind has its journal entry.
@@ -327,15 +328,26 @@ impl Key {
         })
     }
 
-    /// `outbox/<name>`; `None` when `name` is not a safe relative name or lies in the journal (whose keys
-    /// are [`Key::Journal`]).
-    pub fn outbox(name: &str) -> Option<Key> {
-        (is_safe_name(name) && !name.starts_with("journal")).then(|| Key::Outbox(name.to_string()))
+    /// `outbox/events/<event>.json`; `None` when `event` is not a plain name.
+    pub fn outbox_event(event: &str) -> Option<Key> {
+        Some(Key::Outbox(OutboxKey::Event(Name::new(event)?)))
     }
 
-    /// `mpi/<name>`; `None` when `name` is not a safe relative name or lies in the journal.
-    pub fn mpi(name: &str) -> Option<Key> {
-        (is_safe_name(name) && !name.starts_with("journal")).then(|| Key::Mpi(name.to_string()))
+    /// `outbox/<destination>/<state>/<file>`; `None` when `destination` or `file` is not a plain name.
+    pub fn outbox_record(destination: &str, state: RecordState, file: &str) -> Option<Key> {
+        if destination == "events" {
+            return None;
+        }
+        Some(Key::Outbox(OutboxKey::Record {
+            destination: Name::new(destination)?,
+            state,
+            file: Name::new(file)?,
+        }))
+    }
+
+    /// `mpi/changes/<id>.json`; `None` when `id` is not a plain name.
+    pub fn mpi_change(id: &str) -> Option<Key> {
+        Some(Key::MpiChange(Name::new(id)?))
     }
 
     /// The key as the store names the object (holds the MRN of a patient folder).
@@ -348,8 +360,14 @@ impl Key {
             Key::Index(id) => format!("index/{id}.json"),
             Key::Object { folder, name } => format!("{}/{name}", folder.write(redact)),
             Key::Audit { day, name } => format!("audit/{day}/{name}"),
-            Key::Outbox(name) => format!("outbox/{name}"),
-            Key::Mpi(name) => format!("mpi/{name}"),
+            Key::Outbox(OutboxKey::Event(event)) => format!("outbox/events/{event}.json"),
+            Key::Outbox(OutboxKey::EventIdKey) => "outbox/event-id-key".to_string(),
+            Key::Outbox(OutboxKey::Record {
+                destination,
+                state,
+                file,
+            }) => format!("outbox/{destination}/{}/{file}", state.name()),
+            Key::MpiChange(id) => format!("mpi/changes/{id}.json"),
             Key::Journal(entry) => entry.path(),
             Key::Migrated(stream) => stream.migrated_path(),
         }
@@ -418,10 +436,18 @@ impl Key {
             return Some(Key::Migrated(stream));
         }
         if let Some(rest) = path.strip_prefix("outbox/") {
-            return Key::outbox(rest);
+            if rest == "event-id-key" {
+                return Some(Key::Outbox(OutboxKey::EventIdKey));
+            }
+            if let Some(event) = rest.strip_prefix("events/") {
+                return Key::outbox_event(event.strip_suffix(".json")?);
+            }
+            let mut parts = rest.splitn(3, '/');
+            let (destination, state, file) = (parts.next()?, parts.next()?, parts.next()?);
+            return Key::outbox_record(destination, RecordState::parse(state)?, file);
         }
-        if let Some(rest) = path.strip_prefix("mpi/") {
-            return Key::mpi(rest);
+        if let Some(rest) = path.strip_prefix("mpi/changes/") {
+            return Key::mpi_change(rest.strip_suffix(".json")?);
         }
         let (folder, name) = Folder::parse_prefix(path)?;
         folder.object(name)
@@ -431,6 +457,97 @@ impl Key {
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.write(true))
+    }
+}
+
+/// An object of the EHR interfaces' outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OutboxKey {
+    /// `outbox/events/<event>.json`: one event (its create-only identity; its order is the journal's).
+    Event(Name),
+    /// `outbox/event-id-key`: the store's secret for event ids.
+    EventIdKey,
+    /// `outbox/<destination>/<state>/<file>`: what the deliverer did with an event at a destination.
+    Record {
+        destination: Name,
+        state: RecordState,
+        file: Name,
+    },
+}
+
+impl OutboxKey {
+    /// The last segment of a delivery record (`<event>.json`, `<event>.<n>.json`).
+    pub fn record_file(&self) -> Option<&str> {
+        match self {
+            OutboxKey::Record { file, .. } => Some(file.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// One path segment of a key: `[A-Za-z0-9._-]`, not `.` or `..`, no `/` (an id, an event, a file name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(String);
+
+impl Name {
+    /// `None` when `name` is not one plain path segment.
+    pub fn new(name: &str) -> Option<Name> {
+        (is_safe_name(name) && !name.contains('/')).then(|| Name(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a delivery record says: the folder under `outbox/<destination>/` (see `him deliver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordState {
+    /// `prepared/<event>.json`: the messages of an event, rendered once.
+    Prepared,
+    /// `acks/<event>.<k>.json`: message k acknowledged.
+    Acks,
+    /// `done/<event>.json`: every message of the event acknowledged.
+    Done,
+    /// `dead/<event>.<n>.json`: dead letter n.
+    Dead,
+    /// `replays/<event>.<n>.json`: a replay of dead letter n.
+    Replays,
+    /// `checkpoints/<day>.json`: every event of that day and before settled at the destination.
+    Checkpoints,
+}
+
+impl RecordState {
+    const ALL: [RecordState; 6] = [
+        RecordState::Prepared,
+        RecordState::Acks,
+        RecordState::Done,
+        RecordState::Dead,
+        RecordState::Replays,
+        RecordState::Checkpoints,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordState::Prepared => "prepared",
+            RecordState::Acks => "acks",
+            RecordState::Done => "done",
+            RecordState::Dead => "dead",
+            RecordState::Replays => "replays",
+            RecordState::Checkpoints => "checkpoints",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        RecordState::ALL
+            .into_iter()
+            .find(|state| state.name() == name)
     }
 }
 
@@ -462,10 +579,15 @@ pub enum Prefix {
     Intake,
     /// Every patient folder.
     Patients,
-    /// `outbox/<sub>/`: a part of the interfaces' outbox (a safe relative name).
-    Outbox(String),
-    /// `mpi/<sub>/`: a stream of patient index changes.
-    Mpi(String),
+    /// `outbox/events/`: every outbox event.
+    OutboxEvents,
+    /// `outbox/<destination>/<state>/`: a destination's delivery records in one state.
+    OutboxRecords {
+        destination: String,
+        state: RecordState,
+    },
+    /// `mpi/changes/`: every patient index change.
+    MpiChanges,
     /// A journal, whole or one UTC day of it.
     Journal(Stream, Option<chrono::NaiveDate>),
     /// A document's folder, or one of its sub-folders (`versions`, `reviews`).
@@ -485,8 +607,11 @@ impl Prefix {
             Prefix::Audit => "audit/".to_string(),
             Prefix::Intake => "intake/".to_string(),
             Prefix::Patients => "patients/".to_string(),
-            Prefix::Outbox(sub) => format!("outbox/{sub}/"),
-            Prefix::Mpi(sub) => format!("mpi/{sub}/"),
+            Prefix::OutboxEvents => "outbox/events/".to_string(),
+            Prefix::OutboxRecords { destination, state } => {
+                format!("outbox/{destination}/{}/", state.name())
+            }
+            Prefix::MpiChanges => "mpi/changes/".to_string(),
             Prefix::Journal(stream, None) => format!("{}/", stream.root()),
             Prefix::Journal(stream, Some(day)) => format!("{}/", Entry::day_folder(*stream, *day)),
             Prefix::Folder(folder, None) => format!("{}/", folder.write(redact)),
@@ -562,12 +687,22 @@ mod tests {
         let index = Key::Index(id());
         assert_eq!(Key::parse(&index.path()), Some(index));
         for key in [
-            Key::outbox("events/ab-0001.json").unwrap(),
-            Key::mpi("changes/x.json").unwrap(),
+            Key::outbox_event("ab-0001").unwrap(),
+            Key::Outbox(OutboxKey::EventIdKey),
+            Key::outbox_record("hl7", RecordState::Dead, "ab-0001.2.json").unwrap(),
+            Key::outbox_record("fhir", RecordState::Checkpoints, "2026-12-07.json").unwrap(),
+            Key::mpi_change("x").unwrap(),
         ] {
-            assert_eq!(Key::parse(&key.path()), Some(key.clone()));
+            assert_eq!(Key::parse(&key.path()), Some(key.clone()), "{key}");
         }
-        assert!(Key::outbox("../x").is_none());
+        assert_eq!(
+            Key::outbox_event("ab-0001").unwrap().path(),
+            "outbox/events/ab-0001.json"
+        );
+        assert!(Key::outbox_event("../x").is_none());
+        assert!(Key::outbox_record("hl7", RecordState::Done, "a/b").is_none());
+        assert!(Key::parse("outbox/hl7/unknown/x.json").is_none());
+        assert!(Key::parse("mpi/other/x.json").is_none());
         let audit = Key::audit("2026-11-30", "20261130-ab.json").unwrap();
         assert_eq!(audit.path(), "audit/2026/11/30/20261130-ab.json");
         assert_eq!(Key::parse(&audit.path()), Some(audit));
