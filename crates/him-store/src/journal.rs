@@ -111,7 +111,8 @@ impl Stamp {
         };
         let day =
             NaiveDate::from_ymd_opt(digits(year, 4)? as i32, digits(month, 2)?, digits(date, 2)?)?;
-        if parts.next().is_some() || time.len() != 9 {
+        // Checked before slicing: a listed name may hold anything, multi-byte characters included.
+        if parts.next().is_some() || time.len() != 9 || !time.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let time = day.and_hms_milli_opt(
@@ -421,6 +422,8 @@ mod tests {
         assert!(Entry::parse("outbox/journal/2026/13/07/142128123-x.json").is_none());
         assert!(Entry::parse("outbox/journal/2026/12/07/14212812-x.json").is_none());
         assert!(Entry::parse("outbox/events/x.json").is_none());
+        assert!(Entry::parse("mpi/journal/2026/12/07/1é212812-x.json").is_none());
+        assert!(Entry::parse("mpi/journal/2026/12/é/142128123-x.json").is_none());
     }
 
     #[test]
