@@ -289,6 +289,9 @@ pub struct Deliverer {
     follower: Option<Follower>,
     /// The events read from the journal and not yet done at every destination, oldest first.
     backlog: Vec<OutboxEvent>,
+    /// The ids of the backlog's events: admitting an event costs the same however long the backlog is (a
+    /// destination added later starts with the whole outbox in it).
+    backlog_ids: HashSet<String>,
     /// (destination, event) done, for the events of the backlog.
     done: HashSet<(&'static str, String)>,
     /// Destination → its newest checkpoint written or found.
@@ -310,6 +313,7 @@ impl Deliverer {
             retries: HashMap::new(),
             follower: None,
             backlog: Vec::new(),
+            backlog_ids: HashSet::new(),
             done: HashSet::new(),
             checkpoints: HashMap::new(),
         }
@@ -418,7 +422,7 @@ impl Deliverer {
 
     /// Puts an event in the backlog (once), noting where it is done already.
     async fn admit(&mut self, event: OutboxEvent) -> anyhow::Result<()> {
-        if self.backlog.iter().any(|e| e.event_id == event.event_id) {
+        if self.backlog_ids.contains(&event.event_id) {
             return Ok(());
         }
         let mut everywhere = true;
@@ -433,6 +437,7 @@ impl Deliverer {
             }
         }
         if !everywhere {
+            self.backlog_ids.insert(event.event_id.clone());
             self.backlog.push(event);
         }
         Ok(())
@@ -453,6 +458,7 @@ impl Deliverer {
             .partition(|event| finished(event));
         self.backlog = kept;
         for event in gone {
+            self.backlog_ids.remove(&event.event_id);
             for name in &names {
                 self.done.remove(&(*name, event.event_id.clone()));
             }
@@ -1331,7 +1337,7 @@ pub async fn replay(
     event_id: &str,
     by: &str,
 ) -> anyhow::Result<bool> {
-    let records = records(store, destination).await?;
+    let records = dead_letters(store, destination).await?;
     if !records.is_dead(event_id) {
         return Ok(false);
     }

@@ -705,7 +705,6 @@ pub(crate) fn oldest_waiting(db: &Db) -> Result<Option<String>> {
     .get(0)
 }
 
-/// Every row of the index, for the turnaround clocks and the deficiency reports.
 /// The documents still open — waiting for review, returned, or approved and waiting for a signature —
 /// whatever their age, and every document submitted since `since` (RFC 3339): what the dashboard and
 /// `/metrics` need. Read through indexes, so a request costs the backlog and the window, not the history.
@@ -721,14 +720,6 @@ pub(crate) fn open_and_recent(db: &Db, since: &str) -> Result<Vec<QueueItem>> {
              ORDER BY 5, 1"
         ),
         args![since],
-    )?)
-}
-
-#[allow(dead_code)]
-pub(crate) fn all_documents(db: &Db) -> Result<Vec<QueueItem>> {
-    items(db.query(
-        &format!("SELECT {COLUMNS} FROM documents ORDER BY received_at ASC, document_id ASC"),
-        Vec::new(),
     )?)
 }
 

@@ -1109,23 +1109,28 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn an_original_is_attached_from_its_manifest_without_reading_it() {
+    /// A store holding a chart's original (`object bytes`) and its manifest; the chart's folder.
+    async fn filed_chart(manifest: &Manifest) -> (Store, Folder) {
         let store = Store::in_memory();
         let folder = Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan"));
-        // The object differs from what the manifest recorded: the attachment shows which one was used.
         store
             .put_new(&folder.original("png"), Bytes::from_static(b"object bytes"))
             .await
             .unwrap();
-        let manifest = chart_manifest(Some(b"recorded at filing"));
         store
             .put_new(
                 &folder.manifest(),
-                serde_json::to_vec(&manifest).unwrap().into(),
+                serde_json::to_vec(manifest).unwrap().into(),
             )
             .await
             .unwrap();
+        (store, folder)
+    }
+
+    #[tokio::test]
+    async fn an_original_is_attached_from_its_manifest_without_reading_it() {
+        // The object differs from what the manifest recorded: the attachment shows which one was used.
+        let (store, folder) = filed_chart(&chart_manifest(Some(b"recorded at filing"))).await;
         let original = original(&store, &folder).await.unwrap().unwrap();
         assert_eq!(original.media_type, "image/png");
         assert_eq!(original.content, Content::of(b"recorded at filing"));
@@ -1133,19 +1138,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_original_filed_before_its_hash_was_recorded_is_hashed_when_attached() {
-        let store = Store::in_memory();
-        let folder = Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan"));
-        store
-            .put_new(&folder.original("png"), Bytes::from_static(b"object bytes"))
-            .await
-            .unwrap();
-        store
-            .put_new(
-                &folder.manifest(),
-                serde_json::to_vec(&chart_manifest(None)).unwrap().into(),
-            )
-            .await
-            .unwrap();
+        let (store, folder) = filed_chart(&chart_manifest(None)).await;
         let original = original(&store, &folder).await.unwrap().unwrap();
         assert_eq!(original.content, Content::of(b"object bytes"));
     }

@@ -443,9 +443,8 @@ impl Store {
         Ok(meta.size)
     }
 
-    /// Every object of this layout under `prefix`, sorted by key. Objects outside the layout (written by
-    /// something else) are not listed.
-    pub async fn list(&self, prefix: &Prefix) -> Result<Vec<Key>> {
+    /// The redacted form of `prefix` (for errors) and its path (`None`: the whole store).
+    fn prefix_path(prefix: &Prefix) -> Result<(String, Option<Path>)> {
         let shown = prefix.to_string();
         let real = prefix.path();
         let trimmed = real.trim_end_matches('/');
@@ -454,6 +453,13 @@ impl Store {
         } else {
             Some(Self::path(trimmed, &shown)?)
         };
+        Ok((shown, path))
+    }
+
+    /// Every object of this layout under `prefix`, sorted by key. Objects outside the layout (written by
+    /// something else) are not listed.
+    pub async fn list(&self, prefix: &Prefix) -> Result<Vec<Key>> {
+        let (shown, path) = Self::prefix_path(prefix)?;
         let mut listed: Vec<String> = self
             .inner
             .list(path.as_ref())
@@ -479,14 +485,7 @@ impl Store {
 impl Store {
     /// Whether any object lies under `prefix` (reads one listing page, not the whole listing).
     pub async fn any(&self, prefix: &Prefix) -> Result<bool> {
-        let shown = prefix.to_string();
-        let real = prefix.path();
-        let trimmed = real.trim_end_matches('/');
-        let path = if trimmed.is_empty() {
-            None
-        } else {
-            Some(Self::path(trimmed, &shown)?)
-        };
+        let (shown, path) = Self::prefix_path(prefix)?;
         count(&self.counters.lists, 1);
         let mut listing = self.inner.list(path.as_ref());
         match listing.try_next().await {
@@ -508,14 +507,13 @@ impl Store {
         day: Option<(chrono::NaiveDate, Option<crate::Stamp>)>,
     ) -> Result<Vec<crate::Entry>> {
         let prefix = Prefix::Journal(stream, day.map(|(day, _)| day));
-        let shown = prefix.to_string();
-        let path = Self::path(prefix.path().trim_end_matches('/'), &shown)?;
+        let (shown, path) = Self::prefix_path(&prefix)?;
         let listing = match day.and_then(|(_, from)| from) {
             Some(from) => {
                 let offset = Self::path(&crate::Entry::offset(stream, from), &shown)?;
-                self.inner.list_with_offset(Some(&path), &offset)
+                self.inner.list_with_offset(path.as_ref(), &offset)
             }
-            None => self.inner.list(Some(&path)),
+            None => self.inner.list(path.as_ref()),
         };
         let listed: Vec<String> = listing
             .map_ok(|meta| meta.location.to_string())
