@@ -15,10 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use him::config::{DeliverConfig, FhirConfig, Hl7Config};
-use him::deliver::{destinations, Deliverer};
 use him_core::{DocumentId, JobContext, Mrn, Sha256, Status};
-use him_review::mpi::{ChangeRecord, LiveIndex, MpiChange, PatientRow};
-use him_review::outbox::{EventIdKey, OutboxAction, OutboxEvent};
+use him_interfaces::deliver::{destinations, Deliverer};
+use him_interfaces::outbox::{EventIdKey, OutboxAction, OutboxEvent};
+use him_patients::{ChangeRecord, LiveIndex, MpiChange, PatientRow};
 use him_review::{Db, Patients, QueueFilter, QueueList, ReviewConfig};
 use him_store::{Entry, Folder, IndexEntry, Key, Requests, Stamp, Store, Stream};
 use tower::ServiceExt;

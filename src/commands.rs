@@ -258,7 +258,7 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
             }
             // The review assigns documents only to patients of the index the pipeline matches against.
             let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
-            let live = Arc::new(him_review::mpi::LiveIndex::new(setup.store.clone(), index));
+            let live = Arc::new(him_patients::LiveIndex::new(setup.store.clone(), index));
             live.refresh().await?;
             live.spawn_refresh(startup::MPI_REFRESH);
             let patients = him_review::Patients {
@@ -281,18 +281,21 @@ pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
 pub fn deliver(common: &CommonArgs, once: bool) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
-        let destinations =
-            crate::deliver::destinations(&setup.config.hl7, &setup.config.fhir, &setup.env)?;
+        let destinations = him_interfaces::deliver::destinations(
+            &setup.config.hl7,
+            &setup.config.fhir,
+            &setup.env,
+        )?;
         anyhow::ensure!(
             !destinations.is_empty(),
             "no destination configured: set [hl7] send_to and/or [fhir] base_url"
         );
         startup::runtime()?.block_on(async {
             let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
-            let patients = Arc::new(him_review::mpi::LiveIndex::new(setup.store.clone(), index));
+            let patients = Arc::new(him_patients::LiveIndex::new(setup.store.clone(), index));
             patients.refresh().await?;
             patients.spawn_refresh(startup::MPI_REFRESH);
-            let mut deliverer = crate::deliver::Deliverer::new(
+            let mut deliverer = him_interfaces::deliver::Deliverer::new(
                 setup.store.clone(),
                 patients,
                 destinations,
@@ -326,8 +329,8 @@ pub fn adt(common: &CommonArgs) -> ExitCode {
             "no listener configured: set [hl7] listen"
         );
         startup::runtime()?.block_on(async {
-            him_review::mpi::ensure_journaled(&setup.store).await?;
-            crate::adt::listen(
+            him_patients::ensure_journaled(&setup.store).await?;
+            him_interfaces::adt::listen(
                 setup.store.clone(),
                 &setup.config.hl7,
                 startup::shutdown_signal(),
@@ -344,8 +347,8 @@ pub fn migrate(common: &CommonArgs) -> ExitCode {
         let setup = startup::load(common)?;
         startup::runtime()?.block_on(async {
             let started = std::time::Instant::now();
-            let mpi = him_review::mpi::migrate(&setup.store).await?;
-            let outbox = him_review::outbox::migrate(&setup.store).await?;
+            let mpi = him_patients::migrate(&setup.store).await?;
+            let outbox = him_interfaces::outbox::migrate(&setup.store).await?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -365,7 +368,7 @@ pub fn unmerge(common: &CommonArgs, survivor: &str, merged: &str, by: &str) -> E
         let setup = startup::load(common)?;
         startup::runtime()?.block_on(async {
             let index = startup::load_patients(&setup.config, None)?.unwrap_or_default();
-            let live = him_review::mpi::LiveIndex::new(setup.store.clone(), index);
+            let live = him_patients::LiveIndex::new(setup.store.clone(), index);
             live.refresh().await?;
             anyhow::ensure!(
                 live.merges().is_merged(survivor, merged),
@@ -375,19 +378,19 @@ pub fn unmerge(common: &CommonArgs, survivor: &str, merged: &str, by: &str) -> E
             let digest = <sha2::Sha256 as sha2::Digest>::digest(
                 format!("unmerge|{survivor}|{merged}|{at}").as_bytes(),
             );
-            let id = crate::deliver::hex(&digest[..16]);
-            let record = him_review::mpi::ChangeRecord {
+            let id = him_interfaces::hex(&digest[..16]);
+            let record = him_patients::ChangeRecord {
                 id,
                 received_at: at,
                 sender: format!("cli^{by}"),
                 control_id: String::new(),
                 message_type: "unmerge".to_string(),
-                change: him_review::mpi::MpiChange::Unmerge {
+                change: him_patients::MpiChange::Unmerge {
                     survivor: survivor.to_string(),
                     merged: merged.to_string(),
                 },
             };
-            him_review::mpi::record_change(&setup.store, &record).await?;
+            him_patients::record_change(&setup.store, &record).await?;
             println!(
                 "{}",
                 serde_json::json!({ "unmerged": true, "change": record.id })
@@ -401,12 +404,13 @@ pub fn unmerge(common: &CommonArgs, survivor: &str, merged: &str, by: &str) -> E
 pub fn interfaces(common: &CommonArgs) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
-        let mut names = crate::deliver::configured_names(&setup.config.hl7, &setup.config.fhir);
+        let mut names =
+            him_interfaces::deliver::configured_names(&setup.config.hl7, &setup.config.fhir);
         if names.is_empty() {
             names = vec!["hl7", "fhir"];
         }
         startup::runtime()?.block_on(async {
-            for row in crate::deliver::status(&setup.store, &names).await? {
+            for row in him_interfaces::deliver::status(&setup.store, &names).await? {
                 println!("{row}");
             }
             Ok(ExitCode::SUCCESS)
@@ -428,7 +432,8 @@ pub fn interfaces_replay(
         );
         let setup = startup::load(common)?;
         startup::runtime()?.block_on(async {
-            let replayed = crate::deliver::replay(&setup.store, destination, event, by).await?;
+            let replayed =
+                him_interfaces::deliver::replay(&setup.store, destination, event, by).await?;
             println!("{}", serde_json::json!({ "replayed": replayed }));
             Ok(if replayed {
                 ExitCode::SUCCESS

@@ -12,13 +12,12 @@
 //! | extract / match | [`identity`] over `him-extract` |
 //! | file | [`pipeline`] and [`filing`] into `him-store`'s typed layout |
 //! | review | `him-review` (`him review`), fed by the events the [`worker`] publishes |
-//! | EHR | [`deliver`] (`him deliver`: the outbox to HL7 MDM over MLLP, [`hl7`], and FHIR R4), [`adt`] (`him adt`: ADT in) |
+//! | EHR | `him-interfaces` (`him deliver`: the outbox to HL7 MDM over MLLP and FHIR R4; `him adt`: ADT in into `him-patients`) |
 //!
 //! Around them: [`cli`] (clap), [`commands`] (what each subcommand runs), [`startup`] (configuration,
 //! store, pools, runtime), [`config`] (`pipeline.toml`), [`metrics`] (Prometheus endpoint of `him worker`),
 //! [`process`] (`him process`, the pipeline in-process), [`launcher`] (engine environment, logging).
 
-pub mod adt;
 pub mod batch;
 pub mod chart;
 pub mod cleanup;
@@ -26,11 +25,9 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod coversheet;
-pub mod deliver;
 pub mod dictation;
 pub mod drop_folder;
 pub mod filing;
-pub mod hl7;
 pub mod identity;
 pub mod intake;
 pub mod intake_api;

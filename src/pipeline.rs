@@ -14,7 +14,7 @@ use him_core::{
     PageInfo, RejectReason, RiskFlag, Sha256, Status,
 };
 use him_extract::{Manifest, PatientIndex};
-use him_review::mpi::LiveIndex;
+use him_patients::LiveIndex;
 use him_store::{Folder, Object, Store, Written};
 use serde::Serialize;
 use tracing::{info, info_span, warn, Instrument};

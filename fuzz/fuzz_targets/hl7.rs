@@ -2,7 +2,7 @@
 //! (`him adt`: interpret, record the change in a store, answer an ACK) over an in-memory store.
 #![no_main]
 
-use him::hl7::{self, Message, MllpDecoder};
+use him_interfaces::hl7::{self, Message, MllpDecoder};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "support.rs"]
@@ -17,12 +17,12 @@ fuzz_target!(|data: &[u8]| {
         let _ = message.encode();
         let _ = hl7::ack_detail(&message);
         let _ = hl7::check_ack(&message, "CTRL-1");
-        let _ = him::adt::interpret(&message);
+        let _ = him_interfaces::adt::interpret(&message);
         if let Some(value) = message.field("PID", 5) {
             let _ = hl7::unescape(value, &message.encoding);
         }
     }
     let store = him_store::Store::in_memory();
-    let ack = runtime().block_on(him::adt::handle(&store, data));
+    let ack = runtime().block_on(him_interfaces::adt::handle(&store, data));
     let _ = ack.encode();
 });

@@ -290,9 +290,9 @@ fn invalid_sidecar_is_an_error_that_quotes_no_value() {
 /// another patient holds it unmatched; one the feed never named leaves it uncorroborated.
 #[tokio::test]
 async fn a_keyed_mrn_with_its_adt_encounter_files_without_a_spoken_header() {
-    use him::hl7::{check_ack, AckCode};
     use him_extract::{CheckDigit, MatchConfig, PatientIndex};
-    use him_review::mpi::LiveIndex;
+    use him_interfaces::hl7::{check_ack, AckCode};
+    use him_patients::LiveIndex;
 
     let store = him_store::Store::in_memory();
     for (control_id, mrn, name, born, visit) in [
@@ -304,7 +304,7 @@ async fn a_keyed_mrn_with_its_adt_encounter_files_without_a_spoken_header() {
              PID|1||{mrn}^^^HOSP^MR||{name}||{born}|F\r\
              PV1|1|I|W^1^1||||||||||||||||{visit}^^^HOSP^VN\r"
         );
-        let ack = him::adt::handle(&store, a01.as_bytes()).await;
+        let ack = him_interfaces::adt::handle(&store, a01.as_bytes()).await;
         assert_eq!(check_ack(&ack, control_id), Ok(AckCode::Accept));
     }
     let live = LiveIndex::new(

@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use him_review::mpi::LiveIndex;
+use him_patients::LiveIndex;
 use him_review::{Actor, AppState, Db, Patients, ReviewConfig, ReviewInput, Role};
 use him_store::Store;
 

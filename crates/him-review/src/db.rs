@@ -7,7 +7,8 @@
 //! Statements are written once, in the SQL both understand, with `?N` parameters (turned into `$N` for
 //! PostgreSQL); integer columns are 64-bit on both; values cross as [`Value`]s and come back as [`Row`]s.
 //! A PostgreSQL connection is synchronous like SQLite's: each lives on a thread of its own and callers wait
-//! on a channel, so a call blocks its caller for the length of one statement, never the runtime's driver.
+//! on a channel. Every call leaves the async runtime first (`Db::run`): a route waiting on the database holds
+//! no worker of the runtime, so twenty slow searches never delay a queue page.
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
@@ -106,6 +107,12 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+CREATE TABLE IF NOT EXISTS search_words (
+    word TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (word, document_id)
+);
+CREATE INDEX IF NOT EXISTS search_words_document ON search_words(document_id);
 CREATE TABLE IF NOT EXISTS cursors (
     name TEXT PRIMARY KEY,
     position TEXT NOT NULL
@@ -580,7 +587,26 @@ impl Db {
         self.run(true, work)
     }
 
+    /// Runs `work` off the async runtime: called from a task of a multi-threaded runtime (every route of
+    /// `him review`), the worker thread hands its other tasks to a fresh worker for as long as the statement
+    /// takes ([`tokio::task::block_in_place`]), so a slow search stalls no other request. Elsewhere (the CLI,
+    /// single-threaded tests) it simply runs.
     fn run<R, F>(&self, transaction: bool, work: F) -> Result<R>
+    where
+        F: FnOnce(&mut dyn Sql) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let on_worker = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if on_worker {
+            tokio::task::block_in_place(|| self.run_here(transaction, work))
+        } else {
+            self.run_here(transaction, work)
+        }
+    }
+
+    fn run_here<R, F>(&self, transaction: bool, work: F) -> Result<R>
     where
         F: FnOnce(&mut dyn Sql) -> Result<R> + Send + 'static,
         R: Send + 'static,
@@ -707,6 +733,7 @@ fn migrate(sql: &mut dyn Sql) -> Result<()> {
     let documents = columns(sql, "documents")?;
     if !documents.is_empty() && !documents.iter().any(|c| c == QUEUE_INDEX_SENTINEL) {
         sql.execute("DROP TABLE documents", Vec::new())?;
+        sql.execute("DROP TABLE IF EXISTS search_words", Vec::new())?;
         // The queue index is rebuilt from the store: where it stood in the journal no longer holds.
         sql.execute("DROP TABLE IF EXISTS cursors", Vec::new())?;
     }
@@ -718,8 +745,13 @@ fn migrate(sql: &mut dyn Sql) -> Result<()> {
         Dialect::Sqlite => SCHEMA.to_string(),
         Dialect::Postgres => postgres_schema(),
     };
+    // A queue index kept by a release without the search words gets them once, here.
+    let words_missing = columns(sql, "search_words")?.is_empty();
     for statement in schema.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         sql.execute(statement, Vec::new())?;
+    }
+    if words_missing {
+        crate::queue::index_all_search_words(sql)?;
     }
     Ok(())
 }

@@ -74,6 +74,32 @@ pub enum Error {
     },
 }
 
+impl From<him_interfaces::Error> for Error {
+    fn from(error: him_interfaces::Error) -> Self {
+        match error {
+            him_interfaces::Error::Store { source } => Error::Store { source },
+            him_interfaces::Error::Unreadable { key } => Error::Unreadable { key },
+            him_interfaces::Error::NeedsMigration { what } => Error::NeedsMigration { what },
+            other => Error::InvalidInput {
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<him_patients::Error> for Error {
+    fn from(error: him_patients::Error) -> Self {
+        match error {
+            him_patients::Error::Store { source } => Error::Store { source },
+            him_patients::Error::InvalidInput { detail } => Error::InvalidInput { detail },
+            him_patients::Error::NeedsMigration { what } => Error::NeedsMigration { what },
+            other => Error::InvalidInput {
+                detail: other.to_string(),
+            },
+        }
+    }
+}
+
 impl Error {
     /// Whether retrying the same request later may succeed.
     pub fn is_transient(&self) -> bool {

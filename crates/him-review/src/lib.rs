@@ -19,8 +19,9 @@
 //!   store writes, create-only, each checked by [`authorize`] under one write lock.
 //! - [`Patients`]: the patient index documents are (re)assigned to.
 //! - [`follow_events`]: keeps the queue index current from the pipeline's `document.*` events.
-//! - [`outbox`]: one create-only event per decision the EHR must hear about (read by `him deliver`);
-//!   [`mpi`]: the patient index changes received over ADT and the [`mpi::LiveIndex`] that applies them.
+//!
+//! The outbox each decision writes to and the FHIR `DocumentReference` beside each approved version are
+//! [`him_interfaces`]'; the patient index with its ADT changes is [`him_patients`].
 //!
 //! ```no_run
 //! # async fn run() -> him_review::Result<()> {
@@ -44,10 +45,7 @@ mod db;
 mod document;
 mod error;
 mod events;
-mod fhir;
 mod filed_check;
-pub mod mpi;
-pub mod outbox;
 mod password;
 mod patients;
 mod queue;
@@ -67,8 +65,8 @@ pub use events::{connect_and_follow, follow_events};
 pub use patients::{PatientView, Patients};
 pub use queue::{
     apply_event, awaiting_signature, break_claim, catch_up, claim, filed_cursor, find_document,
-    follow_filed, list_page, list_queue, rebuild, reindex, release, QueueFilter, QueueItem,
-    QueueList, QueuePage, PAGE_SIZE,
+    follow_filed, list_page, list_queue, rebuild, reindex, reindex_search_words, release,
+    QueueFilter, QueueItem, QueueList, QueuePage, PAGE_SIZE,
 };
 pub use reassign::{move_to_patient, Moved};
 pub use review::{

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use him_extract::{normalize_name, Date, PatientIndex, PatientRecord};
 
-use crate::mpi::LiveIndex;
+pub(crate) use him_patients::mrn_key;
+use him_patients::LiveIndex;
 
 /// The patient index (with the ADT changes of the store, [`LiveIndex`]) and how FHIR resources name its
 /// patients.
@@ -74,14 +75,6 @@ pub(crate) fn normalize_date(word: &str) -> Option<String> {
     }
     let iso = format!("{year}-{month:0>2}-{day:0>2}");
     Date::parse_iso(&iso).map(|date| date.to_string())
-}
-
-/// Letters and digits of an MRN, upper-cased (how the index compares MRNs).
-pub(crate) fn mrn_key(mrn: &str) -> String {
-    mrn.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
 }
 
 impl Patients {

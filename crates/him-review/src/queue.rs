@@ -6,7 +6,7 @@ use him_queue::EventMessage;
 use him_store::{Folder, Follower, IndexEntry, Key, Prefix, Stamp, Store, Stream};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{args, now_rfc3339, now_secs, Db, Row, Value};
+use crate::db::{args, now_rfc3339, now_secs, Db, Row, Sql, Value};
 use crate::error::{Error, Result};
 use crate::review;
 
@@ -292,7 +292,15 @@ pub(crate) async fn current_location(store: &Store, location: &Folder) -> Result
 }
 
 fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
-    db.execute(
+    let row = row.clone();
+    db.transaction(move |sql| {
+        upsert_row(sql, &row)?;
+        write_search_words(sql, &row.document_id)
+    })
+}
+
+fn upsert_row(sql: &mut dyn Sql, row: &QueueItem) -> Result<()> {
+    sql.execute(
         "INSERT INTO documents (document_id, kind, status, location, received_at, document_type, station, stat,
              risk, mrn, review_status, author, awaiting_signature, patient_name, birth_date, unmatched_reason,
              date_of_service, discharge_date, filed_at, approved_at, approved_by, signed_at, dictated_by)
@@ -509,10 +517,6 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
     };
     let mut sql = base.to_string();
     let mut args: Vec<Value> = Vec::new();
-    let bind = |args: &mut Vec<Value>, value: Value| {
-        args.push(value);
-        format!("?{}", args.len())
-    };
     let some = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
     for (column, value) in [
         ("kind", some(&filter.kind)),
@@ -537,25 +541,18 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
         for token in search_terms(&q) {
             terms.push(match token {
                 SearchTerm::Date(date) => {
-                    let p = bind(&mut args, date.into());
-                    format!("(birth_date = {p} OR date_of_service = {p})")
-                }
-                SearchTerm::Id(id) => {
-                    let p = bind(&mut args, format!("{id}%").into());
-                    format!("document_id LIKE {p}")
-                }
-                SearchTerm::Number(digits) => {
-                    let p = bind(&mut args, format!("%{digits}%").into());
-                    let key = bind(&mut args, digits.into());
+                    let p = bind(&mut args, format!("@{date}").into());
                     format!(
-                        "(upper(replace(replace(mrn, '-', ''), ' ', '')) LIKE {p} OR document_id LIKE {p}
-                          OR upper(replace(replace(mrn, '-', ''), ' ', '')) = {key})"
+                        "document_id IN (SELECT document_id FROM search_words WHERE word = {p})"
                     )
                 }
-                SearchTerm::Word(word) => {
-                    let p = bind(&mut args, format!("%{word}%").into());
-                    format!("lower(patient_name) LIKE {p}")
+                SearchTerm::Id(id) => prefix(&mut args, "document_id", &id),
+                SearchTerm::Number(digits) => {
+                    let mrn = words_beginning(&mut args, &format!("#{digits}"));
+                    let id = prefix(&mut args, "document_id", &digits.to_ascii_lowercase());
+                    format!("({mrn} OR {id})")
                 }
+                SearchTerm::Word(word) => words_beginning(&mut args, &word),
             });
         }
         let mut matched = if terms.is_empty() {
@@ -568,10 +565,15 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
             let keys: Vec<String> = filter
                 .mrns
                 .iter()
-                .map(|mrn| bind(&mut args, crate::patients::mrn_key(mrn).into()))
+                .map(|mrn| {
+                    bind(
+                        &mut args,
+                        format!("#{}", crate::patients::mrn_key(mrn)).into(),
+                    )
+                })
                 .collect();
             matched = format!(
-                "({matched}) OR upper(replace(replace(mrn, '-', ''), ' ', '')) IN ({})",
+                "({matched}) OR document_id IN (SELECT document_id FROM search_words WHERE word IN ({}))",
                 keys.join(", ")
             );
         }
@@ -586,6 +588,27 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
         _ => default_order,
     };
     (sql, order.to_string(), args)
+}
+
+/// Adds a parameter; its placeholder.
+fn bind(args: &mut Vec<Value>, value: Value) -> String {
+    args.push(value);
+    format!("?{}", args.len())
+}
+
+/// `column` begins with `start` (a range of the column's index, not a scan).
+fn prefix(args: &mut Vec<Value>, column: &str, start: &str) -> String {
+    let low = bind(args, start.into());
+    let high = bind(args, format!("{start}{}", char::MAX).into());
+    format!("({column} >= {low} AND {column} < {high})")
+}
+
+/// Documents having a search word that begins with `start`.
+fn words_beginning(args: &mut Vec<Value>, start: &str) -> String {
+    format!(
+        "document_id IN (SELECT document_id FROM search_words WHERE {})",
+        prefix(args, "word", start)
+    )
 }
 
 /// One word of a search: a date, a document id, a number (MRN) or a word of a name.
@@ -621,12 +644,7 @@ fn search_terms(q: &str) -> Vec<SearchTerm> {
                         .to_ascii_uppercase(),
                 )
             } else {
-                let word: String = token
-                    .chars()
-                    .filter(|c| c.is_alphanumeric() || matches!(c, '\'' | '-'))
-                    .collect::<String>()
-                    .to_lowercase();
-                SearchTerm::Word(word.replace(['%', '_'], ""))
+                SearchTerm::Word(name_word(token))
             }
         })
         .collect()
@@ -881,13 +899,135 @@ pub fn break_claim(
 
 /// Records that an unmatched document was assigned to a patient.
 pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &Folder, mrn: &str) -> Result<()> {
-    db.execute(
-        "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending',
-             unmatched_reason = NULL
-         WHERE document_id = ?1",
-        args![document_id, location.location(), mrn],
+    let (document_id, location, mrn) = (
+        document_id.to_string(),
+        location.location().to_string(),
+        mrn.to_string(),
+    );
+    db.transaction(move |sql| {
+        sql.execute(
+            "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending',
+                 unmatched_reason = NULL
+             WHERE document_id = ?1",
+            args![&document_id, &location, &mrn],
+        )?;
+        write_search_words(sql, &document_id)
+    })
+}
+
+/// The words a search box finds a document by, so that a search reads an index instead of every row: each
+/// word of the patient's name in lower case (a hyphenated or apostrophised name also by its parts), the
+/// MRN's letters and digits as `#<KEY>`, the birth date and date of service as `@YYYY-MM-DD`. A word typed
+/// in the box finds the words it begins.
+pub(crate) fn search_words(
+    patient_name: Option<&str>,
+    mrn: Option<&str>,
+    dates: [Option<&str>; 2],
+) -> std::collections::BTreeSet<String> {
+    let mut words = std::collections::BTreeSet::new();
+    for token in patient_name
+        .unwrap_or_default()
+        .split(|c: char| c.is_whitespace() || c == ',')
+    {
+        let word = name_word(token);
+        if word.is_empty() {
+            continue;
+        }
+        for part in word.split(['-', '\'']).filter(|part| !part.is_empty()) {
+            words.insert(part.to_string());
+        }
+        words.insert(word);
+    }
+    if let Some(key) = mrn.map(crate::patients::mrn_key).filter(|k| !k.is_empty()) {
+        words.insert(format!("#{key}"));
+    }
+    for date in dates.into_iter().flatten().map(str::trim) {
+        if !date.is_empty() {
+            words.insert(format!("@{date}"));
+        }
+    }
+    words
+}
+
+/// A word of a name as searched: letters, digits, `'` and `-`, in lower case.
+fn name_word(token: &str) -> String {
+    token
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '\'' | '-'))
+        .collect::<String>()
+        .to_lowercase()
+        .replace(['%', '_'], "")
+}
+
+/// Rewrites one document's search words from its row.
+fn write_search_words(sql: &mut dyn Sql, document_id: &str) -> Result<()> {
+    sql.execute(
+        "DELETE FROM search_words WHERE document_id = ?1",
+        args![document_id],
+    )?;
+    let Some(row) = sql.query_opt(
+        "SELECT patient_name, mrn, birth_date, date_of_service FROM documents WHERE document_id = ?1",
+        args![document_id],
+    )?
+    else {
+        return Ok(());
+    };
+    insert_search_words(sql, document_id, &row)
+}
+
+/// Inserts the words of `row` (`patient_name, mrn, birth_date, date_of_service`).
+fn insert_search_words(sql: &mut dyn Sql, document_id: &str, row: &Row) -> Result<()> {
+    let (name, mrn, birth, service): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+    let words = search_words(
+        name.as_deref(),
+        mrn.as_deref(),
+        [birth.as_deref(), service.as_deref()],
+    );
+    if words.is_empty() {
+        return Ok(());
+    }
+    let mut args = Vec::with_capacity(words.len() * 2);
+    let mut values = Vec::with_capacity(words.len());
+    for word in words {
+        let w = bind(&mut args, word.into());
+        let d = bind(&mut args, document_id.into());
+        values.push(format!("({w}, {d})"));
+    }
+    sql.execute(
+        &format!(
+            "INSERT INTO search_words (word, document_id) VALUES {} ON CONFLICT DO NOTHING",
+            values.join(", ")
+        ),
+        args,
     )?;
     Ok(())
+}
+
+/// Gives every document of the queue index its search words (a database kept by an earlier release, or a
+/// tool that wrote rows directly); the number of documents.
+pub(crate) fn index_all_search_words(sql: &mut dyn Sql) -> Result<usize> {
+    sql.execute("DELETE FROM search_words", Vec::new())?;
+    let rows = sql.query(
+        "SELECT patient_name, mrn, birth_date, date_of_service, document_id FROM documents",
+        Vec::new(),
+    )?;
+    for row in &rows {
+        let document_id: String = row.get(4)?;
+        insert_search_words(sql, &document_id, row)?;
+    }
+    Ok(rows.len())
+}
+
+/// Rebuilds the search words of every document; for tools that write the queue index directly (the
+/// history bench). The number of documents.
+#[doc(hidden)]
+pub fn reindex_search_words(db: &Db) -> Result<usize> {
+    db.transaction(index_all_search_words)
 }
 
 /// A filed chart waiting for review, for tests.

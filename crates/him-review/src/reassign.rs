@@ -10,8 +10,6 @@ use him_store::{Folder, Written};
 
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
-use crate::fhir::RefStatus;
-use crate::outbox::{self, OutboxAction, OutboxEvent};
 use crate::queue;
 use crate::review::{
     self, load, read_text, relation_of, restate, to_json_bytes, write_record, Loaded, NewVersion,
@@ -19,6 +17,8 @@ use crate::review::{
 };
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision};
+use him_interfaces::fhir::RefStatus;
+use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
 
 /// The objects a move wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +105,9 @@ pub async fn move_to_patient(
             _ => RefStatus::Current,
         };
         let doc_status = match version.reference["docStatus"].as_str() {
-            Some("preliminary") => crate::fhir::DocStatus::Preliminary,
-            Some("amended") => crate::fhir::DocStatus::Amended,
-            _ => crate::fhir::DocStatus::Final,
+            Some("preliminary") => him_interfaces::fhir::DocStatus::Preliminary,
+            Some("amended") => him_interfaces::fhir::DocStatus::Amended,
+            _ => him_interfaces::fhir::DocStatus::Final,
         };
         let author = version.meta.fields.get("author").map(String::as_str);
         // The fields name the patient the document now belongs to.

@@ -27,12 +27,12 @@ use him_store::{Folder, Key, Store, Written};
 
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
-use crate::fhir::{self, Attachment, Content, DocStatus, RefStatus, Relation, Subject};
-use crate::outbox::{self, OutboxAction, OutboxEvent};
 use crate::patients::mrn_key;
 use crate::queue::{self, QueueItem};
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision, ReviewStatus, Situation};
+use him_interfaces::fhir::{self, Attachment, Content, DocStatus, RefStatus, Relation, Subject};
+use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
 
 /// Serialises review writes of this process so that state checks and writes do not interleave.
 pub(crate) static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

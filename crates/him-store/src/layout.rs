@@ -309,6 +309,9 @@ pub enum Key {
     Journal(Entry),
     /// `<area>/journal-migrated.json`: every record of the stream's kind has its journal entry.
     Migrated(Stream),
+    /// `mpi/snapshots/<yyyy>/<mm>/<dd>.json`: the patient index changes folded up to a journal position, so
+    /// that a live index starts from the day's snapshot instead of every change ever received.
+    MpiSnapshot(chrono::NaiveDate),
 }
 
 impl Key {
@@ -370,6 +373,7 @@ impl Key {
             Key::MpiChange(id) => format!("mpi/changes/{id}.json"),
             Key::Journal(entry) => entry.path(),
             Key::Migrated(stream) => stream.migrated_path(),
+            Key::MpiSnapshot(day) => format!("mpi/snapshots/{}.json", day.format("%Y/%m/%d")),
         }
     }
 
@@ -448,6 +452,13 @@ impl Key {
         }
         if let Some(rest) = path.strip_prefix("mpi/changes/") {
             return Key::mpi_change(rest.strip_suffix(".json")?);
+        }
+        if let Some(rest) = path.strip_prefix("mpi/snapshots/") {
+            let day = rest.strip_suffix(".json")?;
+            let parsed = chrono::NaiveDate::parse_from_str(day, "%Y/%m/%d").ok()?;
+            // One spelling per day: `2026/1/7` is not the key of 2026-01-07.
+            return (parsed.format("%Y/%m/%d").to_string() == day)
+                .then_some(Key::MpiSnapshot(parsed));
         }
         let (folder, name) = Folder::parse_prefix(path)?;
         folder.object(name)

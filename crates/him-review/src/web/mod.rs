@@ -49,7 +49,7 @@ pub struct AppState {
     /// What the ages, turnaround colours and deficiency due dates are measured against.
     pub clock: Clock,
     /// The store's secret for outbox event ids, read on the first decision that writes an event.
-    pub(crate) event_id_key: Arc<tokio::sync::OnceCell<crate::outbox::EventIdKey>>,
+    pub(crate) event_id_key: Arc<tokio::sync::OnceCell<him_interfaces::outbox::EventIdKey>>,
 }
 
 /// The time the UI measures ages against: the system clock, or a fixed or shifted one in tests.
@@ -107,9 +107,11 @@ impl AppState {
     }
 
     /// The store's secret for outbox event ids (made on first use, then kept for the server's life).
-    pub(crate) async fn event_id_key(&self) -> crate::Result<&crate::outbox::EventIdKey> {
+    pub(crate) async fn event_id_key(&self) -> crate::Result<&him_interfaces::outbox::EventIdKey> {
         self.event_id_key
-            .get_or_try_init(|| crate::outbox::EventIdKey::load(&self.store))
+            .get_or_try_init(|| async {
+                Ok(him_interfaces::outbox::EventIdKey::load(&self.store).await?)
+            })
             .await
     }
 

@@ -14,9 +14,7 @@ use sha2::{Digest, Sha256};
 
 use him_store::{Entry, Folder, Follower, Journaled, Key, Stamp, Store, Stream};
 
-use crate::db::now_rfc3339;
-use crate::error::Result;
-use crate::review::to_json_bytes;
+use crate::{now_rfc3339, Result};
 
 /// What happened to the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +99,16 @@ impl OutboxEvent {
     }
 }
 
+/// `n` random bytes from the operating system, in hex.
+fn random_hex(n: usize) -> String {
+    use rand::TryRngCore as _;
+    let mut bytes = vec![0u8; n];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .expect("the operating system random number generator failed");
+    crate::hex(&bytes)
+}
+
 /// The site's secret for event ids: 32 random bytes, made once per store and kept at `outbox/event-id-key`.
 /// A plain hash of the folder would not do: an 8-digit MRN is found from it by trying them all in seconds.
 #[derive(Clone)]
@@ -120,11 +128,11 @@ impl EventIdKey {
         if let Some(found) = Self::read(store, &key).await? {
             return Ok(found);
         }
-        let fresh = crate::accounts::random_hex(32);
+        let fresh = random_hex(32);
         store.put_new(&key, fresh.into_bytes().into()).await?;
         Self::read(store, &key)
             .await?
-            .ok_or_else(|| crate::error::Error::Unreadable { key: key.path() })
+            .ok_or_else(|| crate::Error::Unreadable { key: key.path() })
     }
 
     async fn read(store: &Store, key: &Key) -> Result<Option<Self>> {
@@ -142,7 +150,7 @@ impl EventIdKey {
                     .is_ok()
             });
         if !valid {
-            return Err(crate::error::Error::Unreadable { key: key.path() });
+            return Err(crate::Error::Unreadable { key: key.path() });
         }
         Ok(Some(EventIdKey(secret)))
     }
@@ -212,9 +220,11 @@ fn entry_of(bytes: &[u8]) -> Option<Entry> {
 /// Writes the event create-only, with its journal entry; an event written before (a retried decision) is
 /// kept as it is.
 pub async fn enqueue(store: &Store, event: &OutboxEvent) -> Result<()> {
+    // Through a `Value`: keys sorted, the bytes as every earlier release wrote them.
     let value = serde_json::to_value(event).unwrap_or_default();
+    let bytes = bytes::Bytes::from(serde_json::to_vec_pretty(&value).unwrap_or_default());
     journaled()
-        .record(store, &event.key(), to_json_bytes(&value), entry_of)
+        .record(store, &event.key(), bytes, entry_of)
         .await?;
     tracing::debug!(event = %event.event_id, action = event.action.as_str(), "outbox event written");
     Ok(())

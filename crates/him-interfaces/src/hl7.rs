@@ -778,7 +778,7 @@ OBX|1|TX|||Line one \\F\\ pipe\\.br\\Line two\r";
     /// component) parses.
     #[test]
     fn the_hl7_published_mdm_sample_parses() {
-        let text = include_str!("../fixtures/hl7/T02-plain-text-with-line-breaks-v2.3.1.txt");
+        let text = include_str!("../../../fixtures/hl7/T02-plain-text-with-line-breaks-v2.3.1.txt");
         let message = Message::parse(text).unwrap();
         assert_eq!(message.message_type(), Some(("MDM", "T02")));
         assert_eq!(message.control_id(), Some("42"));

@@ -1,4 +1,4 @@
-//! `him deliver`: sends the outbox's events ([`him_review::outbox`]) to every configured destination —
+//! `him deliver`: sends the outbox's events ([`crate::outbox`]) to every configured destination —
 //! HL7 v2.5.1 MDM over MLLP (`[hl7] send_to`) and FHIR R4 (`[fhir] base_url`) — exactly once in effect.
 //!
 //! Everything it does is a create-only record in the store, under `outbox/<destination>/`:
@@ -30,8 +30,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use him_review::mpi::LiveIndex;
-use him_review::outbox::{self, OutboxAction, OutboxEvent};
+use him_patients::LiveIndex;
+
+use crate::hex;
+use crate::outbox::{self, OutboxAction, OutboxEvent};
 use him_store::{
     Folder, Follower, IndexEntry, Key, Prefix, RecordState, Stamp, Store, Stream, Written,
 };
@@ -1146,10 +1148,6 @@ fn control_id(event_id: &str, k: usize) -> String {
 }
 
 /// Lower-case hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// PID-8 from the index's sex or gender.
 fn hl7_sex(sex: &str) -> String {
     match sex.trim().to_ascii_lowercase().as_str() {

@@ -18,7 +18,7 @@ use sha1::{Digest, Sha1};
 
 /// `DocumentReference.status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RefStatus {
+pub enum RefStatus {
     Current,
     Superseded,
     EnteredInError,
@@ -26,7 +26,7 @@ pub(crate) enum RefStatus {
 
 impl RefStatus {
     /// The FHIR code.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             RefStatus::Current => "current",
             RefStatus::Superseded => "superseded",
@@ -37,7 +37,7 @@ impl RefStatus {
 
 /// `DocumentReference.docStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DocStatus {
+pub enum DocStatus {
     Preliminary,
     Final,
     Amended,
@@ -45,7 +45,7 @@ pub(crate) enum DocStatus {
 
 impl DocStatus {
     /// The FHIR code.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             DocStatus::Preliminary => "preliminary",
             DocStatus::Final => "final",
@@ -56,7 +56,7 @@ impl DocStatus {
 
 /// `DocumentReference.relatesTo.code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Relation {
+pub enum Relation {
     /// An addendum to the target.
     Appends,
     /// A correction of the target.
@@ -76,7 +76,7 @@ impl Relation {
 /// written now, and from the manifest for an original (recorded when it was filed), so that attaching an
 /// original never reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Content {
+pub struct Content {
     pub size: u64,
     pub sha1: [u8; 20],
 }
@@ -107,7 +107,7 @@ impl Content {
 
 /// One attachment: FHIR R4 `Attachment` with size and base64 SHA-1 hash. Holds no content (which is PHI).
 #[derive(Debug, Clone)]
-pub(crate) struct Attachment<'a> {
+pub struct Attachment<'a> {
     /// MIME type, e.g. `text/plain; charset=utf-8`, `application/pdf`, `audio/wav`.
     pub content_type: &'a str,
     pub content: Content,
@@ -120,7 +120,7 @@ pub(crate) struct Attachment<'a> {
 
 /// Who the document is about.
 #[derive(Debug, Clone)]
-pub(crate) struct Subject<'a> {
+pub struct Subject<'a> {
     /// FHIR `Patient.id` from a FHIR index.
     pub patient_id: Option<&'a str>,
     pub mrn: &'a str,
@@ -130,7 +130,7 @@ pub(crate) struct Subject<'a> {
 
 /// What a `DocumentReference` says about one version of a document.
 #[derive(Debug, Clone)]
-pub(crate) struct Reference<'a> {
+pub struct Reference<'a> {
     pub document_id: &'a str,
     pub version: u32,
     /// System of the document identifiers (config, default "urn:him:document").
@@ -166,12 +166,12 @@ const IDENTIFIER_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
 const CATEGORY: &str = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category";
 
 /// Id of the `DocumentReference` of one version: `<document_id>-v<version>`.
-pub(crate) fn reference_id(document_id: &str, version: u32) -> String {
+pub fn reference_id(document_id: &str, version: u32) -> String {
     format!("{document_id}-v{version}")
 }
 
 /// `(code, display)` of a LOINC document type code in him-extract's table; `None` for unknown codes.
-pub(crate) fn loinc_type(code: &str) -> Option<(&'static str, &'static str)> {
+pub fn loinc_type(code: &str) -> Option<(&'static str, &'static str)> {
     him_extract::document_types()
         .iter()
         .find(|(known, _)| *known == code)
@@ -202,7 +202,7 @@ fn base64(bytes: &[u8]) -> String {
 
 /// The SHA-1 of `bytes` in base64: FHIR R4 `Attachment.hash`.
 #[cfg(test)]
-pub(crate) fn sha1_base64(bytes: &[u8]) -> String {
+pub fn sha1_base64(bytes: &[u8]) -> String {
     base64(&Sha1::digest(bytes))
 }
 
@@ -287,7 +287,7 @@ fn attachment(attachment: &Attachment<'_>, language: Option<&str>) -> Value {
 
 /// The resource as JSON. Never panics; an unknown `doc_type` is written as the NullFlavor `UNK`
 /// (callers validate first with [`loinc_type`]).
-pub(crate) fn document_reference(reference: &Reference<'_>) -> Value {
+pub fn document_reference(reference: &Reference<'_>) -> Value {
     let id = reference_id(reference.document_id, reference.version);
     let mut context = Map::new();
     let admission = non_empty(reference.admission_date).map(str::trim);
@@ -356,7 +356,7 @@ pub(crate) fn document_reference(reference: &Reference<'_>) -> Value {
 /// sets `status`, `docStatus` and `authenticator` when given, bumps `meta.versionId` (1 when
 /// absent or not a number) and sets `meta.lastUpdated = at`. A value that is not a JSON object
 /// comes back unchanged.
-pub(crate) fn restate(
+pub fn restate(
     resource: &Value,
     status: Option<RefStatus>,
     doc_status: Option<DocStatus>,

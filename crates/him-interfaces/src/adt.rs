@@ -1,6 +1,6 @@
 //! `him adt`: the ADT listener. Patient registrations and updates (A01, A04, A08, A28, A31), merges (A40)
 //! and identifier changes (A47) arrive over MLLP; each becomes one create-only change record in the store
-//! ([`him_review::mpi`]) and is acknowledged (AA) only after that write succeeded. A message received twice
+//! ([`him_patients`]) and is acknowledged (AA) only after that write succeeded. A message received twice
 //! (same MSH-10 from the same MSH-3/MSH-4) is acknowledged again and changes nothing. Other ADT events are
 //! acknowledged and ignored; anything unreadable or incomplete is answered AE with the rule it broke (never a
 //! value). Workers, the review server and the deliverer pick the changes up within seconds.
@@ -15,11 +15,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
 use tracing::{info, warn};
 
-use him_review::mpi::{self, ChangeRecord, MpiChange, PatientRow};
+use him_patients::{self as mpi, ChangeRecord, MpiChange, PatientRow};
 use him_store::{Store, Written};
 
 use crate::config::Hl7Config;
-use crate::deliver::hex;
+use crate::hex;
 use crate::hl7::{self, AckCode, Message, MllpCodec};
 
 /// What one ADT message asks for.

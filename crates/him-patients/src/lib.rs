@@ -8,7 +8,7 @@
 //! MRN finds the survivor (new documents naming it file to the survivor), and the survivor's documents
 //! include the merged patient's. An unmerge record reverses it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -18,8 +18,44 @@ use serde::{Deserialize, Serialize};
 use him_extract::{Date, PatientIndex, PatientRecord};
 use him_store::{Entry, Follower, Journaled, Key, Prefix, Stamp, Store, Stream, Written};
 
-use crate::error::Result;
-use crate::patients::mrn_key;
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong with the patient index.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The record store failed.
+    #[error("record store failed")]
+    Store {
+        #[from]
+        source: him_store::Error,
+    },
+    /// A change a caller gave is not acceptable (an id that cannot name a key).
+    #[error("invalid input: {detail}")]
+    InvalidInput { detail: String },
+    /// The store holds changes written before their journal existed: `him migrate` must run first.
+    #[error("the store's {what} are not journaled yet; run `him migrate` (once, with every him service stopped)")]
+    NeedsMigration { what: &'static str },
+}
+
+impl Error {
+    /// Whether retrying the same request later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Store { source } => source.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+/// The MRN as the index compares it: letters and digits only, upper case.
+pub fn mrn_key(mrn: &str) -> String {
+    mrn.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
 
 /// A patient as an ADT message describes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +209,8 @@ struct Fold {
     renamed: HashMap<String, String>,
     /// Visit number → MRN.
     encounters: HashMap<String, String>,
+    /// MRN keys whose record the changes added, replaced or removed: what a snapshot saves.
+    touched: BTreeSet<String>,
 }
 
 impl Fold {
@@ -198,6 +236,7 @@ impl Fold {
                     record.fhir_id = old.fhir_id.clone();
                 }
                 if !self.merged.contains_key(&key) {
+                    self.touched.insert(key.clone());
                     self.records.insert(key, record);
                 }
             }
@@ -215,11 +254,13 @@ impl Fold {
                     return;
                 }
                 let removed = self.records.remove(&key);
+                self.touched.insert(key.clone());
                 self.merged.insert(key, (survivor.clone(), removed));
             }
             MpiChange::Unmerge { merged: old, .. } => {
                 let key = mrn_key(old);
                 if let Some((_, Some(record))) = self.merged.remove(&key) {
+                    self.touched.insert(key.clone());
                     self.records.insert(key, record);
                 }
             }
@@ -227,6 +268,8 @@ impl Fold {
                 let key = mrn_key(from);
                 if let Some(mut record) = self.records.remove(&key) {
                     record.mrn = to.clone();
+                    self.touched.insert(key.clone());
+                    self.touched.insert(mrn_key(to));
                     self.records.insert(mrn_key(to), record);
                     self.renamed.insert(key, to.clone());
                 }
@@ -277,6 +320,154 @@ impl Fold {
     }
 }
 
+/// A record as a snapshot saves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SavedRecord {
+    mrn: String,
+    family: String,
+    given: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    birth_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fhir_id: Option<String>,
+}
+
+impl SavedRecord {
+    fn of(record: &PatientRecord) -> Self {
+        SavedRecord {
+            mrn: record.mrn.clone(),
+            family: record.family.clone(),
+            given: record.given.clone(),
+            birth_date: record.birth_date.map(|date| date.to_string()),
+            sex: record.sex.clone(),
+            fhir_id: record.fhir_id.clone(),
+        }
+    }
+
+    fn record(self) -> PatientRecord {
+        PatientRecord {
+            mrn: self.mrn,
+            family: self.family,
+            given: self.given,
+            birth_date: self.birth_date.as_deref().and_then(Date::parse_iso),
+            sex: self.sex,
+            fhir_id: self.fhir_id,
+        }
+    }
+}
+
+/// The changes folded up to a journal position, saved once a day (`mpi/snapshots/<yyyy>/<mm>/<dd>.json`) as
+/// what they changed in the export: a live index starts from the latest one and reads only the changes
+/// journaled since, so its start-up costs what changed recently, not every change ever received. A snapshot
+/// holds the patients that ADT messages added or changed (PHI, like the changes themselves).
+#[derive(Debug, Serialize, Deserialize)]
+struct Snapshot {
+    /// The export the changes were folded over ([`base_fingerprint`]): another export starts from scratch.
+    base: String,
+    /// The journal position: every change stamped before it is folded in (some after it may be too: they
+    /// are folded again, which changes nothing).
+    position: String,
+    /// How many changes were folded in.
+    changes: usize,
+    /// Records the changes added or replaced.
+    records: Vec<SavedRecord>,
+    /// MRN keys of the export's records that the changes removed (merged away, renamed).
+    removed: Vec<String>,
+    /// Merged MRN key, survivor MRN, the merged record as it was.
+    merged: Vec<(String, String, Option<SavedRecord>)>,
+    /// Old MRN key → new MRN.
+    renamed: Vec<(String, String)>,
+    /// Visit number → MRN.
+    encounters: Vec<(String, String)>,
+}
+
+/// How many days back a live index looks for a snapshot before reading every change.
+const SNAPSHOT_DAYS: u64 = 7;
+
+/// A digest of the export (its records and MRN rules), so that a snapshot is used only over the same one.
+fn base_fingerprint(base: &PatientIndex) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(format!(
+        "{:?}|{:?}\n",
+        base.check_digit(),
+        base.leading_zeros()
+    ));
+    for record in base.records() {
+        let line = serde_json::to_string(&SavedRecord::of(record)).unwrap_or_default();
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+impl Fold {
+    fn snapshot(&self, base: &str, position: Stamp, changes: usize) -> Snapshot {
+        let mut records = Vec::new();
+        let mut removed = Vec::new();
+        for key in &self.touched {
+            match self.records.get(key) {
+                Some(record) => records.push(SavedRecord::of(record)),
+                None => removed.push(key.clone()),
+            }
+        }
+        let mut merged: Vec<_> = self
+            .merged
+            .iter()
+            .map(|(key, (survivor, record))| {
+                (
+                    key.clone(),
+                    survivor.clone(),
+                    record.as_ref().map(SavedRecord::of),
+                )
+            })
+            .collect();
+        merged.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut renamed: Vec<_> = self.renamed.clone().into_iter().collect();
+        renamed.sort();
+        let mut encounters: Vec<_> = self.encounters.clone().into_iter().collect();
+        encounters.sort();
+        Snapshot {
+            base: base.to_string(),
+            position: position.to_string(),
+            changes,
+            records,
+            removed,
+            merged,
+            renamed,
+            encounters,
+        }
+    }
+
+    /// The export with a snapshot's changes.
+    fn restore(base: &PatientIndex, snapshot: Snapshot) -> Self {
+        let mut fold = Fold::new(base);
+        for key in snapshot.removed {
+            fold.records.remove(&key);
+            fold.touched.insert(key);
+        }
+        for saved in snapshot.records {
+            let record = saved.record();
+            let key = mrn_key(&record.mrn);
+            fold.touched.insert(key.clone());
+            fold.records.insert(key, record);
+        }
+        for (key, survivor, record) in snapshot.merged {
+            fold.merged
+                .insert(key, (survivor, record.map(SavedRecord::record)));
+        }
+        fold.renamed = snapshot.renamed.into_iter().collect();
+        fold.encounters = snapshot.encounters.into_iter().collect();
+        fold
+    }
+}
+
 /// Which MRNs were merged into (or renamed to) which.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Merges {
@@ -308,6 +499,8 @@ struct Current {
 struct Follow {
     follower: Follower,
     fold: Fold,
+    /// The day whose snapshot this index last wrote (or found written).
+    snapshot_day: Option<chrono::NaiveDate>,
 }
 
 /// The patient index with the store's changes applied, refreshed in the background.
@@ -332,6 +525,7 @@ impl LiveIndex {
             follow: tokio::sync::Mutex::new(Follow {
                 follower: Follower::new(Stream::Mpi, JOURNAL_LAG),
                 fold: Fold::new(&index),
+                snapshot_day: None,
             }),
             base: index.clone(),
             current: RwLock::new(Current {
@@ -373,14 +567,22 @@ impl LiveIndex {
             return Ok(false);
         };
         let mut follow = self.follow.lock().await;
+        let mut restored = false;
         if follow.follower.position().is_none() {
             ensure_journaled(store).await?;
+            if let Some(snapshot) = self.latest_snapshot(store).await? {
+                self.start_from(&mut follow, snapshot);
+                restored = true;
+            }
         }
         let mut follower = follow.follower.clone();
         let entries = follower.poll(store).await?;
         if entries.is_empty() {
             follow.follower = follower;
-            return Ok(false);
+            if restored {
+                self.publish(&follow.fold, 0);
+            }
+            return Ok(restored);
         }
         let mut changes = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -396,11 +598,23 @@ impl LiveIndex {
         for change in &changes {
             follow.fold.apply(change);
         }
-        let (index, merges) = follow.fold.index(&self.base);
+        let total = self.publish(&follow.fold, changes.len());
+        tracing::info!(
+            new = changes.len(),
+            changes = total,
+            "patient index changes applied"
+        );
+        self.save_snapshot(store, &mut follow, total).await;
+        Ok(true)
+    }
+
+    /// Makes `fold` the current index, `new` changes later than the last; the changes folded in all.
+    fn publish(&self, fold: &Fold, new: usize) -> usize {
+        let (index, merges) = fold.index(&self.base);
         let total = match self.current.read() {
             Ok(current) => current.changes,
             Err(poisoned) => poisoned.into_inner().changes,
-        } + changes.len();
+        } + new;
         let next = Current {
             changes: total,
             index: Arc::new(index),
@@ -410,12 +624,67 @@ impl LiveIndex {
             Ok(mut current) => *current = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
-        tracing::info!(
-            new = changes.len(),
-            changes = total,
-            "patient index changes applied"
-        );
-        Ok(true)
+        total
+    }
+
+    /// The newest snapshot of the last [`SNAPSHOT_DAYS`] days that was folded over this export.
+    async fn latest_snapshot(&self, store: &Store) -> Result<Option<Snapshot>> {
+        let fingerprint = base_fingerprint(&self.base);
+        let today = Stamp::now().day();
+        for back in 0..SNAPSHOT_DAYS {
+            let Some(day) = today.checked_sub_days(chrono::Days::new(back)) else {
+                break;
+            };
+            let key = Key::MpiSnapshot(day);
+            let Some(bytes) = store.get_opt(&key).await? else {
+                continue;
+            };
+            match serde_json::from_slice::<Snapshot>(&bytes) {
+                Ok(snapshot) if snapshot.base == fingerprint => return Ok(Some(snapshot)),
+                Ok(_) => {
+                    tracing::info!(key = %key, "patient index snapshot of another export; not used");
+                    return Ok(None);
+                }
+                Err(_) => tracing::warn!(key = %key, "unreadable patient index snapshot skipped"),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Starts `follow` from a snapshot: its fold, its position in the journal.
+    fn start_from(&self, follow: &mut Follow, snapshot: Snapshot) {
+        let Some(position) = Stamp::parse(&snapshot.position) else {
+            return;
+        };
+        let changes = snapshot.changes;
+        follow.fold = Fold::restore(&self.base, snapshot);
+        follow.follower = Follower::resume(Stream::Mpi, JOURNAL_LAG, position);
+        follow.snapshot_day = Some(position.day());
+        match self.current.write() {
+            Ok(mut current) => current.changes = changes,
+            Err(poisoned) => poisoned.into_inner().changes = changes,
+        }
+        tracing::info!(changes, "patient index started from its snapshot");
+    }
+
+    /// Writes today's snapshot, create-only, once a day per store (the first index to fold a change that
+    /// day writes it; the others find it written). A failure costs only a slower next start.
+    async fn save_snapshot(&self, store: &Store, follow: &mut Follow, changes: usize) {
+        let Some(position) = follow.follower.position() else {
+            return;
+        };
+        let day = Stamp::now().day();
+        if follow.snapshot_day == Some(day) {
+            return;
+        }
+        let snapshot = follow
+            .fold
+            .snapshot(&base_fingerprint(&self.base), position, changes);
+        let bytes = Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default());
+        match store.put_new(&Key::MpiSnapshot(day), bytes).await {
+            Ok(_) => follow.snapshot_day = Some(day),
+            Err(error) => tracing::warn!(error = %error, "patient index snapshot not written"),
+        }
     }
 
     /// Refreshes every `every` until the process ends.
@@ -462,6 +731,119 @@ mod tests {
             message_type: "ADT^A01".to_string(),
             change,
         }
+    }
+
+    /// Who the index holds, as `mrn family` lines, and who was merged into whom.
+    fn contents(live: &LiveIndex) -> (Vec<String>, Merges) {
+        let mut records: Vec<String> = live
+            .current()
+            .records()
+            .iter()
+            .map(|r| format!("{} {} {:?}", r.mrn, r.family, r.fhir_id))
+            .collect();
+        records.sort();
+        (records, (*live.merges()).clone())
+    }
+
+    /// A live index starting where a snapshot of the day stands reads the snapshot and the changes since,
+    /// not every change ever received, and holds what a replay of every change gives; over another export
+    /// it replays everything.
+    #[tokio::test]
+    async fn a_live_index_starts_from_the_days_snapshot() {
+        let store = Store::in_memory();
+        let mut base = PatientIndex::new(CheckDigit::None);
+        for (mrn, family) in [("1001", "Adams"), ("1002", "Baker"), ("1003", "Cole")] {
+            let mut record = row(mrn, family, "1970-01-01").record();
+            record.fhir_id = Some(format!("p{mrn}"));
+            base.insert(record, 0).unwrap();
+        }
+        let base = Arc::new(base);
+        // A week of history, three days old.
+        let old = |n: u32, change: MpiChange| {
+            let mut record = self::change(n, change);
+            record.received_at = (chrono::Utc::now() - chrono::Duration::days(3)
+                + chrono::Duration::milliseconds(i64::from(n)))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            record
+        };
+        let history = [
+            old(
+                1,
+                MpiChange::Upsert {
+                    patient: row("2001", "Diaz", "1990-02-02"),
+                    encounter: Some("V1".into()),
+                },
+            ),
+            old(
+                2,
+                MpiChange::Merge {
+                    survivor: "1001".into(),
+                    merged: "1002".into(),
+                },
+            ),
+            old(
+                3,
+                MpiChange::ChangeId {
+                    from: "1003".into(),
+                    to: "1033".into(),
+                },
+            ),
+            old(
+                4,
+                MpiChange::Upsert {
+                    patient: row("1001", "Adams-Lee", "1970-01-01"),
+                    encounter: None,
+                },
+            ),
+        ];
+        for change in &history {
+            record_change(&store, change).await.unwrap();
+        }
+        let first = LiveIndex::new(store.clone(), base.clone());
+        assert!(first.refresh().await.unwrap());
+        let today = Stamp::now().day();
+        assert!(store.exists(&Key::MpiSnapshot(today)).await.unwrap());
+
+        let recent = change(
+            5,
+            MpiChange::Upsert {
+                patient: row("2002", "Ortiz", "1985-03-03"),
+                encounter: None,
+            },
+        );
+        record_change(&store, &recent).await.unwrap();
+        assert!(first.refresh().await.unwrap());
+
+        let before = store.requests();
+        let restarted = LiveIndex::new(store.clone(), base.clone());
+        assert!(restarted.refresh().await.unwrap());
+        let cost = store.requests().since(before);
+        // The snapshot and the one change journaled since (the four older ones are not read).
+        assert!(cost.gets <= 2, "{cost:?}");
+        assert_eq!(contents(&restarted), contents(&first));
+        let mut all = history.to_vec();
+        all.push(recent);
+        let (replayed, merges) = apply(&base, &all);
+        let replayed = LiveIndex::fixed(Arc::new(replayed));
+        assert_eq!(contents(&restarted).0, contents(&replayed).0);
+        assert_eq!(contents(&restarted).1, merges);
+        assert_eq!(restarted.current().encounter_mrn("V1"), Some("2001"));
+        assert!(restarted.merges().is_merged("1001", "1002"));
+
+        // Another export: the snapshot does not apply, every change is read.
+        let mut other = PatientIndex::new(CheckDigit::None);
+        other
+            .insert(row("1001", "Adams", "1970-01-01").record(), 0)
+            .unwrap();
+        let before = store.requests();
+        let elsewhere = LiveIndex::new(store.clone(), Arc::new(other.clone()));
+        assert!(elsewhere.refresh().await.unwrap());
+        assert!(store.requests().since(before).gets >= 5);
+        let (expected, _) = apply(&other, &all);
+        assert_eq!(
+            contents(&elsewhere).0,
+            contents(&LiveIndex::fixed(Arc::new(expected))).0
+        );
     }
 
     /// A change written to the store after start is picked up by the next refresh, without a restart.
