@@ -7,8 +7,12 @@
 
 use std::time::Instant;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use him_review::{
-    claim, create_test_database, drop_test_database, list_page, release, Db, QueueFilter, QueueList,
+    claim, create_test_database, drop_test_database, list_page, reindex_search_words, release, Db,
+    QueueFilter, QueueList,
 };
 
 const FAMILIES: [&str; 12] = [
@@ -118,6 +122,14 @@ fn measure(db: &Db) -> Vec<(&'static str, f64)> {
         "search MRN",
         median(21, || page(&by_mrn, QueueList::Approved)),
     ));
+    let by_prefix = QueueFilter {
+        q: Some("kowal".to_string()),
+        ..QueueFilter::default()
+    };
+    results.push((
+        "search name (first letters, 8,300 matches)",
+        median(21, || page(&by_prefix, QueueList::Approved)),
+    ));
     let id = format!("{:032x}", 1usize);
     results.push((
         "claim + release",
@@ -127,6 +139,60 @@ fn measure(db: &Db) -> Vec<(&'static str, f64)> {
         }),
     ));
     results
+}
+
+/// The queue's first page on a server (a multi-threaded runtime of 2 workers, as `him review` runs) alone,
+/// then while 20 clerks' searches for a common name run back to back: (alone, loaded, searches done).
+fn parallel_searches(db: &Db) -> (f64, f64, usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let page = |db: Db| async move {
+            let start = Instant::now();
+            tokio::spawn(async move {
+                list_page(&db, QueueList::PendingReview, &QueueFilter::default()).expect("page");
+            })
+            .await
+            .expect("page task");
+            start.elapsed().as_secs_f64() * 1000.0
+        };
+        let mut alone = Vec::new();
+        for _ in 0..21 {
+            alone.push(page(db.clone()).await);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let searches = Arc::new(AtomicUsize::new(0));
+        let mut clerks = Vec::new();
+        for _ in 0..20 {
+            let (db, stop, searches) = (db.clone(), stop.clone(), searches.clone());
+            clerks.push(tokio::spawn(async move {
+                let filter = QueueFilter {
+                    q: Some("smith".to_string()),
+                    ..QueueFilter::default()
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    list_page(&db, QueueList::Approved, &filter).expect("search");
+                    searches.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut loaded = Vec::new();
+        for _ in 0..21 {
+            loaded.push(page(db.clone()).await);
+        }
+        stop.store(true, Ordering::Relaxed);
+        for clerk in clerks {
+            clerk.await.expect("clerk");
+        }
+        alone.sort_by(f64::total_cmp);
+        loaded.sort_by(f64::total_cmp);
+        (alone[10], loaded[10], searches.load(Ordering::Relaxed))
+    })
 }
 
 fn main() {
@@ -150,8 +216,17 @@ fn main() {
     let start = Instant::now();
     fill(&postgres, rows);
     let fill_postgres = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    reindex_search_words(&sqlite).expect("search words");
+    let words_sqlite = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    reindex_search_words(&postgres).expect("search words");
+    let words_postgres = start.elapsed().as_secs_f64();
     postgres
         .execute("ANALYZE documents", Vec::new())
+        .expect("analyze");
+    postgres
+        .execute("ANALYZE search_words", Vec::new())
         .expect("analyze");
 
     let a = measure(&sqlite);
@@ -163,9 +238,29 @@ fn main() {
         "| fill (s) | {fill_sqlite:.1} | {fill_postgres:.1} | {:.2} |",
         fill_postgres / fill_sqlite
     );
+    println!(
+        "| search words of every document (s) | {words_sqlite:.1} | {words_postgres:.1} | {:.2} |",
+        words_postgres / words_sqlite
+    );
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         println!("| {name} | {x:.2} | {y:.2} | {:.2} |", y / x);
     }
+    let (sa, sl, sn) = parallel_searches(&sqlite);
+    let (pa, pl, pn) = parallel_searches(&postgres);
+    println!(
+        "| queue page alone (2-worker runtime) | {sa:.2} | {pa:.2} | {:.2} |",
+        pa / sa
+    );
+    println!(
+        "| queue page while 20 searches run | {sl:.2} | {pl:.2} | {:.2} |",
+        pl / sl
+    );
+    println!(
+        "| delay of the page by the searches | {:.2} | {:.2} | |",
+        sl - sa,
+        pl - pa
+    );
+    println!("| searches done meanwhile | {sn} | {pn} | |");
     drop(postgres);
     let _ = drop_test_database(&admin, &url);
     let _ = std::fs::remove_dir_all(&dir);

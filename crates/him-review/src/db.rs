@@ -452,6 +452,35 @@ type Job = Box<dyn FnOnce(std::result::Result<&mut postgres::Client, &postgres::
 #[derive(Clone)]
 pub struct Db {
     backend: Arc<Backend>,
+    searches: Arc<Lane>,
+}
+
+/// A counting semaphore for searches: at most `permits` at once, so that the other connections stay free.
+struct Lane {
+    running: Mutex<usize>,
+    freed: std::sync::Condvar,
+    permits: usize,
+}
+
+impl Lane {
+    fn new(permits: usize) -> Self {
+        Lane {
+            running: Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            permits: permits.max(1),
+        }
+    }
+}
+
+/// A search's turn in the lane, given back when dropped (also by a panic).
+struct Turn<'a>(&'a Lane);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut running = self.0.running.lock().unwrap_or_else(|p| p.into_inner());
+        *running = running.saturating_sub(1);
+        self.0.freed.notify_one();
+    }
 }
 
 enum Backend {
@@ -522,6 +551,8 @@ impl Db {
         connection.pragma_update(None, "foreign_keys", "ON")?;
         let db = Db {
             backend: Arc::new(Backend::Sqlite(Mutex::new(connection))),
+            // One connection: one search at a time, and the queue pages take turns with it.
+            searches: Arc::new(Lane::new(1)),
         };
         db.transaction(|sql| {
             migrate(sql)?;
@@ -550,6 +581,8 @@ impl Db {
             backend: Arc::new(Backend::Postgres {
                 jobs: Mutex::new(sender),
             }),
+            // Searches may use all connections but one: a queue page or a claim always finds one free.
+            searches: Arc::new(Lane::new(connections.max(2) - 1)),
         };
         db.transaction(|sql| {
             // Servers starting together create the schema one after the other.
@@ -587,6 +620,31 @@ impl Db {
         self.run(true, work)
     }
 
+    /// Runs `work` (queries of a search when `search`) in the search lane: at most one search per
+    /// connection but one at a time, the others waiting (off the runtime) for their turn.
+    pub fn searching<R>(&self, search: bool, work: impl FnOnce() -> R) -> R {
+        if !search {
+            return work();
+        }
+        let wait = || {
+            let lane = &*self.searches;
+            let mut running = lane.running.lock().unwrap_or_else(|p| p.into_inner());
+            while *running >= lane.permits {
+                running = lane.freed.wait(running).unwrap_or_else(|p| p.into_inner());
+            }
+            *running += 1;
+            Turn(lane)
+        };
+        let turn = if on_runtime_worker() {
+            tokio::task::block_in_place(wait)
+        } else {
+            wait()
+        };
+        let out = work();
+        drop(turn);
+        out
+    }
+
     /// Runs `work` off the async runtime: called from a task of a multi-threaded runtime (every route of
     /// `him review`), the worker thread hands its other tasks to a fresh worker for as long as the statement
     /// takes ([`tokio::task::block_in_place`]), so a slow search stalls no other request. Elsewhere (the CLI,
@@ -596,10 +654,7 @@ impl Db {
         F: FnOnce(&mut dyn Sql) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let on_worker = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
-            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-        });
-        if on_worker {
+        if on_runtime_worker() {
             tokio::task::block_in_place(|| self.run_here(transaction, work))
         } else {
             self.run_here(transaction, work)
@@ -682,6 +737,12 @@ impl Db {
     }
 }
 
+/// Whether the caller runs on a multi-threaded tokio runtime, where blocking must leave the worker.
+fn on_runtime_worker() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 /// One PostgreSQL connection's thread: takes jobs until the [`Db`] is dropped, (re)connecting whenever its
 /// connection is closed. A panicking job fails its caller, not the thread.
 fn connection_thread(config: &postgres::Config, jobs: &Mutex<mpsc::Receiver<Job>>) {
@@ -754,6 +815,12 @@ fn migrate(sql: &mut dyn Sql) -> Result<()> {
         crate::queue::index_all_search_words(sql)?;
     }
     Ok(())
+}
+
+/// [`migrate`], for tests of what it brings an older database to.
+#[cfg(test)]
+pub(crate) fn migrate_for_test(sql: &mut dyn Sql) -> Result<()> {
+    migrate(sql)
 }
 
 /// Sets mode 0600 on a file that exists and is readable or writable by others.

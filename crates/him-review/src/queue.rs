@@ -491,8 +491,16 @@ pub struct QueuePage {
     pub pages: u32,
 }
 
-/// The `WHERE` and `ORDER BY` of a list, with their arguments.
-fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Value>) {
+/// A list as SQL: `SELECT … FROM {from} WHERE {condition} ORDER BY {order}`.
+struct ListQuery {
+    from: String,
+    condition: String,
+    order: String,
+    args: Vec<Value>,
+}
+
+/// The `FROM`, `WHERE` and `ORDER BY` of a list, with their arguments.
+fn list_query(list: QueueList, filter: &QueueFilter) -> ListQuery {
     let (base, default_order) = match list {
         QueueList::PendingReview => (
             "status = 'filed' AND review_status = 'pending'",
@@ -517,7 +525,7 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
     };
     let mut sql = base.to_string();
     let mut args: Vec<Value> = Vec::new();
-    let some = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    let mut from = "documents".to_string();
     for (column, value) in [
         ("kind", some(&filter.kind)),
         ("document_type", some(&filter.document_type)),
@@ -537,31 +545,40 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
         sql.push_str(&format!(" AND (claimed_by = {p} OR approved_by = {p})"));
     }
     if let Some(q) = some(&filter.q) {
-        let mut terms = Vec::new();
+        let mut sets = Vec::new();
         for token in search_terms(&q) {
-            terms.push(match token {
+            sets.push(match token {
                 SearchTerm::Date(date) => {
                     let p = bind(&mut args, format!("@{date}").into());
-                    format!(
-                        "document_id IN (SELECT document_id FROM search_words WHERE word = {p})"
-                    )
+                    format!("SELECT document_id FROM search_words WHERE word = {p}")
                 }
-                SearchTerm::Id(id) => prefix(&mut args, "document_id", &id),
-                SearchTerm::Number(digits) => {
-                    let mrn = words_beginning(&mut args, &format!("#{digits}"));
-                    let id = prefix(&mut args, "document_id", &digits.to_ascii_lowercase());
-                    format!("({mrn} OR {id})")
-                }
-                SearchTerm::Word(word) => words_beginning(&mut args, &word),
+                SearchTerm::Id(id) => format!(
+                    "SELECT document_id FROM documents WHERE {}",
+                    prefix(&mut args, "document_id", &id)
+                ),
+                SearchTerm::Number(digits) => format!(
+                    "SELECT document_id FROM search_words WHERE {}
+                     UNION SELECT document_id FROM documents WHERE {}",
+                    prefix(&mut args, "word", &format!("#{digits}")),
+                    prefix(&mut args, "document_id", &digits.to_ascii_lowercase())
+                ),
+                SearchTerm::Word(word) => format!(
+                    "SELECT document_id FROM search_words WHERE {}",
+                    prefix(&mut args, "word", &word)
+                ),
             });
         }
-        let mut matched = if terms.is_empty() {
-            "1 = 1".to_string()
-        } else {
-            terms.join(" AND ")
-        };
-        // Patients the index finds for the same words (by name and birth date) bring their documents.
-        if !filter.mrns.is_empty() {
+        // Every term must match (one set per term, intersected) …
+        let mut hits = (!sets.is_empty()).then(|| {
+            sets.iter()
+                .enumerate()
+                .map(|(n, set)| format!("SELECT document_id FROM ({set}) AS term{n}"))
+                .collect::<Vec<_>>()
+                .join(" INTERSECT ")
+        });
+        // … or the patients the index finds for the same words (by name and birth date) bring their
+        // documents.
+        if let Some(terms) = hits.as_mut().filter(|_| !filter.mrns.is_empty()) {
             let keys: Vec<String> = filter
                 .mrns
                 .iter()
@@ -572,12 +589,20 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
                     )
                 })
                 .collect();
-            matched = format!(
-                "({matched}) OR document_id IN (SELECT document_id FROM search_words WHERE word IN ({}))",
+            *terms = format!(
+                "SELECT document_id FROM ({terms}) AS terms
+                 UNION SELECT document_id FROM search_words WHERE word IN ({})",
                 keys.join(", ")
             );
         }
-        sql.push_str(&format!(" AND ({matched})"));
+        // The documents found drive the query (they are few; the list may hold every document): read
+        // first, then each looked up by its key.
+        if let Some(hits) = hits {
+            from = format!(
+                "(SELECT DISTINCT document_id AS hit FROM ({hits}) AS found) AS hits CROSS JOIN documents"
+            );
+            sql.push_str(" AND document_id = hit");
+        }
     }
     let order = match filter.sort.as_deref() {
         Some("oldest") => "received_at ASC, document_id ASC",
@@ -587,7 +612,17 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> (String, String, Vec<Val
         Some("station") => "station ASC, received_at ASC, document_id ASC",
         _ => default_order,
     };
-    (sql, order.to_string(), args)
+    ListQuery {
+        from,
+        condition: sql,
+        order: order.to_string(),
+        args,
+    }
+}
+
+/// A filter's value, unless empty.
+fn some(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
 }
 
 /// Adds a parameter; its placeholder.
@@ -601,14 +636,6 @@ fn prefix(args: &mut Vec<Value>, column: &str, start: &str) -> String {
     let low = bind(args, start.into());
     let high = bind(args, format!("{start}{}", char::MAX).into());
     format!("({column} >= {low} AND {column} < {high})")
-}
-
-/// Documents having a search word that begins with `start`.
-fn words_beginning(args: &mut Vec<Value>, start: &str) -> String {
-    format!(
-        "document_id IN (SELECT document_id FROM search_words WHERE {})",
-        prefix(args, "word", start)
-    )
 }
 
 /// One word of a search: a date, a document id, a number (MRN) or a word of a name.
@@ -652,48 +679,69 @@ fn search_terms(q: &str) -> Vec<SearchTerm> {
 
 /// A whole queue list (every page), in its order.
 pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<QueueItem>> {
-    let (condition, order, args) = list_query(list, filter);
-    items(db.query(
-        &format!("SELECT {COLUMNS} FROM documents WHERE {condition} ORDER BY {order}"),
+    let ListQuery {
+        from,
+        condition,
+        order,
         args,
-    )?)
+    } = list_query(list, filter);
+    db.searching(some(&filter.q).is_some(), || {
+        items(db.query(
+            &format!("SELECT {COLUMNS} FROM {from} WHERE {condition} ORDER BY {order}"),
+            args,
+        )?)
+    })
 }
 
 /// One page ([`PAGE_SIZE`] rows) of a queue list; `filter.page` counts from 1.
 pub fn list_page(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<QueuePage> {
-    let total = count(db, list, filter)?;
-    let (condition, order, args) = list_query(list, filter);
-    let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
-        .unwrap_or(u32::MAX)
-        .max(1);
-    let page = filter.page.unwrap_or(1).clamp(1, pages);
-    let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
-    let items = items(db.query(
-        &format!(
-            "SELECT {COLUMNS} FROM documents WHERE {condition} ORDER BY {order} LIMIT {PAGE_SIZE} OFFSET {offset}"
-        ),
-        args,
-    )?)?;
-    Ok(QueuePage {
-        items,
-        total,
-        page,
-        pages,
+    // A search waits for its turn in the search lane, so that clerks' searches leave the database free
+    // for the queue pages and claims of everyone else.
+    db.searching(some(&filter.q).is_some(), || {
+        let total = count_rows(db, list_query(list, filter))?;
+        let ListQuery {
+            from,
+            condition,
+            order,
+            args,
+        } = list_query(list, filter);
+        let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let page = filter.page.unwrap_or(1).clamp(1, pages);
+        let offset = i64::from(page - 1) * i64::from(PAGE_SIZE);
+        let items = items(db.query(
+            &format!(
+                "SELECT {COLUMNS} FROM {from} WHERE {condition} ORDER BY {order}
+                 LIMIT {PAGE_SIZE} OFFSET {offset}"
+            ),
+            args,
+        )?)?;
+        Ok(QueuePage {
+            items,
+            total,
+            page,
+            pages,
+        })
     })
 }
 
 /// The first `limit` documents waiting for review, in queue order, on which nobody but `reviewer` holds a
 /// live claim: the candidates of approve-and-next.
 pub(crate) fn claimable(db: &Db, reviewer: &str, limit: u32) -> Result<Vec<QueueItem>> {
-    let (condition, order, mut args) =
-        list_query(QueueList::PendingReview, &QueueFilter::default());
+    let ListQuery {
+        from,
+        condition,
+        order,
+        mut args,
+    } = list_query(QueueList::PendingReview, &QueueFilter::default());
     args.push(reviewer.into());
     let me = args.len();
     args.push(now_secs().into());
     let now = args.len();
     items(db.query(
         &format!(
-            "SELECT {COLUMNS} FROM documents WHERE {condition}
+            "SELECT {COLUMNS} FROM {from} WHERE {condition}
                AND (claimed_by IS NULL OR claimed_by = ?{me} OR claim_expires_at < ?{now})
              ORDER BY {order} LIMIT {limit}"
         ),
@@ -703,10 +751,21 @@ pub(crate) fn claimable(db: &Db, reviewer: &str, limit: u32) -> Result<Vec<Queue
 
 /// The number of rows of a list.
 pub fn count(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<u64> {
-    let (condition, _, args) = list_query(list, filter);
+    db.searching(some(&filter.q).is_some(), || {
+        count_rows(db, list_query(list, filter))
+    })
+}
+
+fn count_rows(db: &Db, query: ListQuery) -> Result<u64> {
+    let ListQuery {
+        from,
+        condition,
+        args,
+        ..
+    } = query;
     let total: i64 = db
         .query_one(
-            &format!("SELECT COUNT(*) FROM documents WHERE {condition}"),
+            &format!("SELECT COUNT(*) FROM {from} WHERE {condition}"),
             args,
         )?
         .get(0)?;
@@ -1143,6 +1202,66 @@ mod tests {
             .map(|item| item.document_id)
             .collect();
         assert_eq!(ids, ["c", "b", "a"]);
+    }
+
+    /// A search finds documents by the first letters of any word of the patient's name (a double surname
+    /// by either part), by the MRN's first digits, by birth date or date of service, and by document id;
+    /// a chart assigned to a patient is found by its new MRN; a database kept by an earlier release gets
+    /// its words when opened.
+    #[test]
+    fn searches_read_the_words_of_names_mrns_and_dates() {
+        let db = Db::in_memory().unwrap();
+        let mut chart = pending_chart("f00d01", "40158388", "2024-01-02T00:00:00Z", false);
+        chart.patient_name = Some("García-López, María José".to_string());
+        chart.birth_date = Some("1980-03-12".to_string());
+        chart.date_of_service = Some("2024-01-01".to_string());
+        upsert(&db, &chart).unwrap();
+        let mut other = pending_chart("beef02", "40150000", "2024-01-03T00:00:00Z", false);
+        other.patient_name = Some("Lopez, Ann".to_string());
+        upsert(&db, &other).unwrap();
+        let found = |q: &str| -> Vec<String> {
+            let filter = QueueFilter {
+                q: Some(q.to_string()),
+                ..QueueFilter::default()
+            };
+            let page = list_page(&db, QueueList::PendingReview, &filter).unwrap();
+            assert_eq!(page.total as usize, page.items.len());
+            page.items
+                .into_iter()
+                .map(|item| item.document_id)
+                .collect()
+        };
+        assert_eq!(found("lópez"), ["f00d01"]);
+        assert_eq!(found("lopez"), ["beef02"]);
+        assert_eq!(found("GARC maría"), ["f00d01"]);
+        assert_eq!(found("garcía-lópez 03/12/1980"), ["f00d01"]);
+        assert_eq!(found("2024-01-01"), ["f00d01"]);
+        assert_eq!(found("4015"), ["f00d01", "beef02"]);
+        assert_eq!(found("40158"), ["f00d01"]);
+        assert_eq!(found("beef02"), ["beef02"]);
+        assert!(found("maría 1999-01-01").is_empty());
+        assert!(
+            found("arcia").is_empty(),
+            "a word is found by its beginning"
+        );
+
+        let folder = him_store::Folder::Patient(
+            him_core::Mrn::parse("47000001").unwrap(),
+            him_core::DocumentId::for_bytes(b"beef02"),
+        );
+        set_assigned(&db, "beef02", &folder, "47000001").unwrap();
+        assert_eq!(found("47000001"), ["beef02"]);
+        assert!(found("40150000").is_empty());
+
+        // An older release's database: the documents but no words.
+        db.execute("DELETE FROM search_words", Vec::new()).unwrap();
+        assert!(found("lopez").is_empty());
+        db.transaction(|sql| {
+            sql.execute("DROP TABLE search_words", Vec::new())?;
+            crate::db::migrate_for_test(sql)
+        })
+        .unwrap();
+        assert_eq!(found("lopez"), ["beef02"]);
     }
 
     #[test]
