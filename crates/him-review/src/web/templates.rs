@@ -46,6 +46,9 @@ pub(crate) struct Templates {
 impl Templates {
     pub fn new() -> Self {
         let mut environment = Environment::new();
+        // A name the handler did not give is an error when printed or iterated, never an empty string on a
+        // clerk's screen; `{% if x %}` still reads an absent optional value as false (semi-strict).
+        environment.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
         for (name, source) in TEMPLATES {
             environment
                 .add_template(name, source)
