@@ -17,7 +17,7 @@ use crate::review::{
 };
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision};
-use him_interfaces::fhir::RefStatus;
+use him_interfaces::fhir::{DocStatus, DocumentReference, RefStatus};
 use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
 
 /// The objects a move wrote.
@@ -99,16 +99,9 @@ pub async fn move_to_patient(
         let text = read_text(store, &review::version_key(&from, number, "text.txt")?)
             .await?
             .unwrap_or_default();
-        let status = match version.reference["status"].as_str() {
-            Some("superseded") => RefStatus::Superseded,
-            Some("entered-in-error") => RefStatus::EnteredInError,
-            _ => RefStatus::Current,
-        };
-        let doc_status = match version.reference["docStatus"].as_str() {
-            Some("preliminary") => him_interfaces::fhir::DocStatus::Preliminary,
-            Some("amended") => him_interfaces::fhir::DocStatus::Amended,
-            _ => him_interfaces::fhir::DocStatus::Final,
-        };
+        let reference = version.reference.as_ref();
+        let status = reference.map_or(RefStatus::Current, |r| r.status);
+        let doc_status = reference.map_or(DocStatus::Final, |r| r.doc_status);
         let author = version.meta.fields.get("author").map(String::as_str);
         // The fields name the patient the document now belongs to.
         let mut fields = version.meta.fields.clone();
@@ -129,7 +122,7 @@ pub async fn move_to_patient(
             } else {
                 author.filter(|a| !a.trim().is_empty())
             },
-            authenticator: version.reference["authenticator"]["display"].as_str(),
+            authenticator: reference.and_then(DocumentReference::authenticator_name),
             by: &version.meta.by,
         };
         review::write_version(

@@ -31,7 +31,9 @@ use crate::patients::mrn_key;
 use crate::queue::{self, QueueItem};
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision, ReviewStatus, Situation};
-use him_interfaces::fhir::{self, Attachment, Content, DocStatus, RefStatus, Relation, Subject};
+use him_interfaces::fhir::{
+    self, Attachment, Content, DocStatus, DocumentReference, RefStatus, Relation, Subject,
+};
 use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
 
 /// Serialises review writes of this process so that state checks and writes do not interleave.
@@ -64,36 +66,53 @@ pub enum ReturnKind {
     Reject,
 }
 
-/// `versions/<n>/version.json`: what a version is.
+/// `versions/<n>/version.json`: what a version is. Fields in the order of their names: the JSON is byte
+/// for byte what the earlier `serde_json::Value` form wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct VersionMeta {
-    pub version: u32,
-    /// `approval`, `correction` or `addendum`.
-    pub kind: String,
+    pub at: String,
+    pub by: String,
     /// The field values of the document as of this version (an addendum keeps its base's).
     pub fields: BTreeMap<String, String>,
+    /// `approval`, `correction` or `addendum`.
+    pub kind: String,
     /// `appends` or `replaces`, and the version it relates to.
     pub relates_to: Option<(String, u32)>,
-    pub by: String,
-    pub at: String,
+    pub version: u32,
 }
 
 /// One version with the newest state of its DocumentReference.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct VersionState {
     pub meta: VersionMeta,
-    pub reference: Value,
+    /// `None` when the version has none (a write interrupted between `version.json` and it): such a
+    /// version is neither current nor preliminary.
+    pub reference: Option<DocumentReference>,
     /// Sequence number of the newest reference snapshot (0: the first one).
     pub reference_seq: u32,
 }
 
 impl VersionState {
     pub fn is_current(&self) -> bool {
-        self.reference["status"] == "current"
+        self.reference
+            .as_ref()
+            .is_some_and(DocumentReference::is_current)
     }
 
     pub fn is_preliminary(&self) -> bool {
-        self.reference["docStatus"] == "preliminary"
+        self.reference
+            .as_ref()
+            .is_some_and(DocumentReference::is_preliminary)
+    }
+
+    /// The newest state of its DocumentReference; a conflict when it has none.
+    pub fn reference(&self) -> Result<&DocumentReference> {
+        self.reference.as_ref().ok_or_else(|| Error::Conflict {
+            detail: format!(
+                "version {} has no DocumentReference; ask IT to check the store",
+                self.meta.version
+            ),
+        })
     }
 }
 
@@ -210,9 +229,7 @@ pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<Rev
             ),
             None => (version_key(location, number, "DocumentReference.json")?, 0),
         };
-        let reference = read_json_opt(store, &reference_key)
-            .await?
-            .unwrap_or(Value::Null);
+        let reference = read_reference(store, &reference_key).await?;
         state.versions.push(VersionState {
             meta,
             reference,
@@ -263,6 +280,20 @@ pub(crate) async fn read_typed_opt<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Reads a stored DocumentReference, `None` when there is none. One that does not read is an error that
+/// says what and where, naming the key redacted and quoting nothing.
+pub(crate) async fn read_reference(store: &Store, key: &Key) -> Result<Option<DocumentReference>> {
+    match store.get_opt(key).await? {
+        None => Ok(None),
+        Some(bytes) => DocumentReference::from_json(&bytes)
+            .map(Some)
+            .map_err(|unparsed| Error::Malformed {
+                key: key.to_string(),
+                reason: unparsed.to_string(),
+            }),
+    }
+}
+
 pub(crate) async fn read_json_opt(store: &Store, key: &Key) -> Result<Option<Value>> {
     read_typed_opt(store, key).await
 }
@@ -283,7 +314,8 @@ pub(crate) async fn read_text(store: &Store, key: &Key) -> Result<Option<String>
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-pub(crate) fn to_json_bytes(value: &Value) -> Bytes {
+/// Pretty-printed JSON, as the store keeps it.
+pub(crate) fn to_json_bytes(value: &impl Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default())
 }
 
@@ -628,7 +660,7 @@ pub(crate) async fn write_version(
         at: at.clone(),
     };
     let meta_key = version_key(location, number, "version.json")?;
-    create(store, &meta_key, to_json_bytes(&json!(meta))).await?;
+    create(store, &meta_key, to_json_bytes(&meta)).await?;
     let patient = app.patients.find(mrn);
     let patient = patient.as_ref();
     let display = app.patients.view(mrn).map(|p| p.display());
@@ -678,7 +710,7 @@ pub(crate) async fn write_version(
         relates_to: version.relates_to,
     });
     let reference_key = version_key(location, number, "DocumentReference.json")?;
-    create(store, &reference_key, to_json_bytes(&reference)).await?;
+    create(store, &reference_key, Bytes::from(reference.to_json())).await?;
     Ok(vec![text_key.path(), meta_key.path(), reference_key.path()])
 }
 
@@ -692,19 +724,15 @@ pub(crate) async fn restate(
     doc_status: Option<DocStatus>,
     authenticator: Option<&str>,
 ) -> Result<String> {
-    let resource = fhir::restate(
-        &version.reference,
-        status,
-        doc_status,
-        authenticator,
-        &now_rfc3339(),
-    );
+    let resource = version
+        .reference()?
+        .restate(status, doc_status, authenticator, &now_rfc3339());
     let key = version_key(
         location,
         version.meta.version,
         &format!("DocumentReference-{seq:04}.json"),
     )?;
-    create(store, &key, to_json_bytes(&resource)).await?;
+    create(store, &key, Bytes::from(resource.to_json())).await?;
     Ok(key.path())
 }
 
@@ -985,7 +1013,7 @@ pub async fn add_addendum(
     let seq = state.last_seq + 1;
     // A final document added to after its release is `amended` (FHIR composition-status); a preliminary
     // one stays preliminary until its author signs.
-    if base.reference["docStatus"] == "final" {
+    if base.reference()?.doc_status == DocStatus::Final {
         keys.push(
             restate(
                 &app.store,
