@@ -313,7 +313,9 @@ pub(crate) async fn load(
     let location = &item.location;
     let state = review::review_state(store, location).await?;
     let manifest = review::manifest(store, location).await?;
-    let ocr = review::read_json(store, &location.ocr()).await?;
+    let ocr = review::read_typed_opt::<Value>(store, &location.ocr())
+        .await?
+        .unwrap_or(Value::Null);
     let transcript = review::transcript(store, location).await?;
     let raw_text = store
         .get_opt(&location.text())

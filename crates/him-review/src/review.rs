@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use him_core::{RiskFlag, Transcript};
 use him_extract::Manifest;
@@ -116,6 +115,157 @@ impl VersionState {
     }
 }
 
+/// `reviews/<seq>-<action>.json`: one decision or draft, tagged by its `action` (which is also in its
+/// name). Every variant's fields are in the order of their names, after `action`: the JSON is byte for
+/// byte what the earlier `serde_json::Value` form wrote. Fields only read back (a draft's text and
+/// fields) default when absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub(crate) enum ReviewRecord {
+    /// A draft of corrected fields and text.
+    Edited {
+        at: String,
+        document_id: String,
+        #[serde(default)]
+        fields: BTreeMap<String, String>,
+        #[serde(default)]
+        fields_changed: Vec<String>,
+        reviewer: String,
+        seq: u32,
+        #[serde(default)]
+        text: Option<String>,
+    },
+    /// An approval (a new version), or — in the folder a document moved to — the carried approval of the
+    /// versions that moved with it.
+    Approved(Approved),
+    /// A correction: a new version replacing the current one.
+    Corrected {
+        at: String,
+        document_id: String,
+        fields: BTreeMap<String, String>,
+        fields_changed: Vec<String>,
+        reason: String,
+        replaces: u32,
+        reviewer: String,
+        seq: u32,
+        version: u32,
+    },
+    /// Sent back for rework.
+    Returned(Returned),
+    /// Not a valid document for the record.
+    Rejected(Returned),
+    /// An addendum version appending to `appends`.
+    Addendum {
+        appends: u32,
+        at: String,
+        document_id: String,
+        reviewer: String,
+        seq: u32,
+        version: u32,
+    },
+    /// The author signed `versions`.
+    Signed {
+        at: String,
+        clinician: String,
+        document_id: String,
+        seq: u32,
+        #[serde(default)]
+        versions: Vec<u32>,
+    },
+    /// An unmatched document assigned to a patient.
+    Assigned(Moved),
+    /// A filed document moved to another patient.
+    Reassigned(Moved),
+}
+
+/// The record of an approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Approved {
+    /// A reviewer approved a version.
+    Version {
+        at: String,
+        document_id: String,
+        fields: BTreeMap<String, String>,
+        fields_changed: Vec<String>,
+        flags_acknowledged: Vec<usize>,
+        reviewer: String,
+        seq: u32,
+        version: u32,
+    },
+    /// Written in the folder a document moved to, so that it reads as approved: `versions` moved.
+    CarriedFromMove {
+        at: String,
+        carried_from_move: bool,
+        document_id: String,
+        reviewer: String,
+        seq: u32,
+        versions: usize,
+    },
+}
+
+/// The record of a return or a rejection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Returned {
+    pub at: String,
+    pub document_id: String,
+    pub reason: String,
+    pub reviewer: String,
+    pub seq: u32,
+}
+
+/// The record of a move (assignment or reassignment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Moved {
+    /// In the folder the document left: the tombstone's fields.
+    From {
+        at: String,
+        by: String,
+        document_id: String,
+        from_mrn: Option<String>,
+        location: Folder,
+        mrn: String,
+        reason: String,
+        seq: u32,
+    },
+    /// In the folder it went to: who and when only (the old folder's key holds another patient's MRN).
+    To { at: String, by: String, seq: u32 },
+}
+
+impl ReviewRecord {
+    /// The `action` of the record (its tag, and the end of its name).
+    pub fn action(&self) -> &'static str {
+        match self {
+            ReviewRecord::Edited { .. } => "edited",
+            ReviewRecord::Approved(_) => "approved",
+            ReviewRecord::Corrected { .. } => "corrected",
+            ReviewRecord::Returned(_) => "returned",
+            ReviewRecord::Rejected(_) => "rejected",
+            ReviewRecord::Addendum { .. } => "addendum",
+            ReviewRecord::Signed { .. } => "signed",
+            ReviewRecord::Assigned(_) => "assigned",
+            ReviewRecord::Reassigned(_) => "reassigned",
+        }
+    }
+
+    /// Its sequence number in the folder.
+    pub fn seq(&self) -> u32 {
+        match self {
+            ReviewRecord::Edited { seq, .. }
+            | ReviewRecord::Corrected { seq, .. }
+            | ReviewRecord::Addendum { seq, .. }
+            | ReviewRecord::Signed { seq, .. }
+            | ReviewRecord::Approved(Approved::Version { seq, .. })
+            | ReviewRecord::Approved(Approved::CarriedFromMove { seq, .. })
+            | ReviewRecord::Returned(Returned { seq, .. })
+            | ReviewRecord::Rejected(Returned { seq, .. })
+            | ReviewRecord::Assigned(Moved::From { seq, .. } | Moved::To { seq, .. })
+            | ReviewRecord::Reassigned(Moved::From { seq, .. } | Moved::To { seq, .. }) => *seq,
+        }
+    }
+}
+
 /// A document's review history as read from the store.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ReviewState {
@@ -165,9 +315,10 @@ pub(crate) async fn signed_at(store: &Store, state: &ReviewState) -> Result<Opti
     else {
         return Ok(None);
     };
-    Ok(read_json_opt(store, key)
-        .await?
-        .and_then(|record| record["at"].as_str().map(str::to_string)))
+    Ok(match read_typed_opt::<ReviewRecord>(store, key).await? {
+        Some(ReviewRecord::Signed { at, .. }) => Some(at),
+        _ => None,
+    })
 }
 
 pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<ReviewState> {
@@ -294,14 +445,6 @@ pub(crate) async fn read_reference(store: &Store, key: &Key) -> Result<Option<Do
     }
 }
 
-pub(crate) async fn read_json_opt(store: &Store, key: &Key) -> Result<Option<Value>> {
-    read_typed_opt(store, key).await
-}
-
-pub(crate) async fn read_json(store: &Store, key: &Key) -> Result<Value> {
-    Ok(read_json_opt(store, key).await?.unwrap_or(Value::Null))
-}
-
 /// The manifest of a document, as the pipeline wrote it.
 pub(crate) async fn manifest(store: &Store, location: &Folder) -> Result<Option<Manifest>> {
     read_typed_opt(store, &location.manifest()).await
@@ -343,22 +486,18 @@ pub(crate) async fn create(store: &Store, key: &Key, bytes: Bytes) -> Result<()>
     }
 }
 
-/// Writes `reviews/<seq>-<action>.json` under sequence number `seq`.
+/// Writes `reviews/<seq>-<action>.json` from the record's sequence number and action.
 pub(crate) async fn write_record(
     store: &Store,
     location: &Folder,
-    seq: u32,
-    action: &str,
-    mut record: Value,
+    record: &ReviewRecord,
 ) -> Result<String> {
-    record["seq"] = json!(seq);
-    record["action"] = json!(action);
     let key = location
-        .review(seq, action)
+        .review(record.seq(), record.action())
         .ok_or_else(|| Error::InvalidInput {
             detail: "not a review action".to_string(),
         })?;
-    create(store, &key, to_json_bytes(&record)).await?;
+    create(store, &key, to_json_bytes(record)).await?;
     Ok(key.path())
 }
 
@@ -400,8 +539,11 @@ pub(crate) async fn current_text(
     state: &ReviewState,
 ) -> Result<String> {
     if let Some(edit) = &state.last_edit {
-        if let Some(text) = read_json(store, edit).await?["text"].as_str() {
-            return Ok(text.to_string());
+        if let Some(ReviewRecord::Edited {
+            text: Some(text), ..
+        }) = read_typed_opt(store, edit).await?
+        {
+            return Ok(text);
         }
     }
     if let Some(version) = state.main_version() {
@@ -423,8 +565,7 @@ pub(crate) async fn current_fields(
     state: &ReviewState,
 ) -> Result<BTreeMap<String, String>> {
     if let Some(edit) = &state.last_edit {
-        if let Ok(fields) = serde_json::from_value(read_json(store, edit).await?["fields"].clone())
-        {
+        if let Some(ReviewRecord::Edited { fields, .. }) = read_typed_opt(store, edit).await? {
             return Ok(fields);
         }
     }
@@ -755,12 +896,17 @@ pub async fn save_edit(
     let original = original_fields(&app.store, &item.location).await?;
     check_identity(&item, &original, input)?;
     let fields_changed = changed(&original, &input.fields);
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
-        "fields": input.fields, "fields_changed": fields_changed, "text": input.text,
-    });
     let seq = state.last_seq + 1;
-    write_record(&app.store, &item.location, seq, "edited", record).await?;
+    let record = ReviewRecord::Edited {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        fields: input.fields.clone(),
+        fields_changed: fields_changed.clone(),
+        reviewer: actor.name.clone(),
+        seq,
+        text: Some(input.text.clone()),
+    };
+    write_record(&app.store, &item.location, &record).await?;
     Ok((seq, fields_changed))
 }
 
@@ -831,13 +977,18 @@ pub async fn approve(
         &new,
     )
     .await?;
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
-        "fields": input.fields, "fields_changed": changed(&original, &input.fields),
-        "flags_acknowledged": input.flags_acknowledged, "version": number,
-    });
     let seq = state.last_seq + 1;
-    keys.push(write_record(&app.store, &item.location, seq, "approved", record).await?);
+    let record = ReviewRecord::Approved(Approved::Version {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        fields: input.fields.clone(),
+        fields_changed: changed(&original, &input.fields),
+        flags_acknowledged: input.flags_acknowledged.clone(),
+        reviewer: actor.name.clone(),
+        seq,
+        version: number,
+    });
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -921,12 +1072,18 @@ pub async fn correct(
         )
         .await?,
     );
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(), "reason": reason.trim(),
-        "fields": input.fields, "fields_changed": changed(&previous.meta.fields, &input.fields),
-        "version": number, "replaces": previous.meta.version,
-    });
-    keys.push(write_record(&app.store, &item.location, seq, "corrected", record).await?);
+    let record = ReviewRecord::Corrected {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        fields: input.fields.clone(),
+        fields_changed: changed(&previous.meta.fields, &input.fields),
+        reason: reason.trim().to_string(),
+        replaces: previous.meta.version,
+        reviewer: actor.name.clone(),
+        seq,
+        version: number,
+    };
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -956,16 +1113,24 @@ pub async fn return_document(
 ) -> Result<u32> {
     required(reason, "a reason is required")?;
     let _guard = WRITE_LOCK.lock().await;
-    let (decision, action) = match kind {
-        ReturnKind::Return => (Decision::Return, "returned"),
-        ReturnKind::Reject => (Decision::Reject, "rejected"),
+    let decision = match kind {
+        ReturnKind::Return => Decision::Return,
+        ReturnKind::Reject => Decision::Reject,
     };
     let Loaded { item, state } = authorized(app, document_id, decision, actor).await?;
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(), "reason": reason.trim(),
-    });
     let seq = state.last_seq + 1;
-    write_record(&app.store, &item.location, seq, action, record).await?;
+    let returned = Returned {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        reason: reason.trim().to_string(),
+        reviewer: actor.name.clone(),
+        seq,
+    };
+    let record = match kind {
+        ReturnKind::Return => ReviewRecord::Returned(returned),
+        ReturnKind::Reject => ReviewRecord::Rejected(returned),
+    };
+    write_record(&app.store, &item.location, &record).await?;
     reindex_one(app, &item).await?;
     Ok(seq)
 }
@@ -1027,11 +1192,15 @@ pub async fn add_addendum(
             .await?,
         );
     }
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
-        "version": number, "appends": base.meta.version,
-    });
-    keys.push(write_record(&app.store, &item.location, seq, "addendum", record).await?);
+    let record = ReviewRecord::Addendum {
+        appends: base.meta.version,
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        reviewer: actor.name.clone(),
+        seq,
+        version: number,
+    };
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -1083,10 +1252,14 @@ pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Ap
         );
         signed.push(version.meta.version);
     }
-    let record = json!({
-        "document_id": document_id, "clinician": actor.name, "at": now_rfc3339(), "versions": signed,
-    });
-    keys.push(write_record(&app.store, &item.location, seq, "signed", record).await?);
+    let record = ReviewRecord::Signed {
+        at: now_rfc3339(),
+        clinician: actor.name.clone(),
+        document_id: document_id.to_string(),
+        seq,
+        versions: signed.clone(),
+    };
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -1211,6 +1384,120 @@ mod tests {
             check_identity(&item, &original, &input("40079196")),
             Err(Error::Conflict { .. })
         ));
+    }
+
+    /// Every kind of review record reads back as itself, tagged by `action`, with its keys in the order the
+    /// earlier `serde_json::Value` form wrote them (sorted).
+    #[test]
+    fn review_records_read_back_and_keep_their_bytes() {
+        let fields = BTreeMap::from([("mrn".to_string(), "40158388".to_string())]);
+        let folder = Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan"));
+        let at = "2026-11-30T10:00:00.000Z".to_string();
+        let returned = Returned {
+            at: at.clone(),
+            document_id: "d".to_string(),
+            reason: "rescan".to_string(),
+            reviewer: "ana".to_string(),
+            seq: 3,
+        };
+        let records = [
+            ReviewRecord::Edited {
+                at: at.clone(),
+                document_id: "d".to_string(),
+                fields: fields.clone(),
+                fields_changed: vec!["mrn".to_string()],
+                reviewer: "ana".to_string(),
+                seq: 1,
+                text: Some("text".to_string()),
+            },
+            ReviewRecord::Approved(Approved::Version {
+                at: at.clone(),
+                document_id: "d".to_string(),
+                fields: fields.clone(),
+                fields_changed: Vec::new(),
+                flags_acknowledged: vec![1],
+                reviewer: "ana".to_string(),
+                seq: 2,
+                version: 1,
+            }),
+            ReviewRecord::Approved(Approved::CarriedFromMove {
+                at: at.clone(),
+                carried_from_move: true,
+                document_id: "d".to_string(),
+                reviewer: "sup".to_string(),
+                seq: 1,
+                versions: 2,
+            }),
+            ReviewRecord::Corrected {
+                at: at.clone(),
+                document_id: "d".to_string(),
+                fields,
+                fields_changed: Vec::new(),
+                reason: "typo".to_string(),
+                replaces: 1,
+                reviewer: "sup".to_string(),
+                seq: 4,
+                version: 2,
+            },
+            ReviewRecord::Returned(returned.clone()),
+            ReviewRecord::Rejected(returned),
+            ReviewRecord::Addendum {
+                appends: 2,
+                at: at.clone(),
+                document_id: "d".to_string(),
+                reviewer: "ana".to_string(),
+                seq: 5,
+                version: 3,
+            },
+            ReviewRecord::Signed {
+                at: at.clone(),
+                clinician: "drjane".to_string(),
+                document_id: "d".to_string(),
+                seq: 6,
+                versions: vec![2],
+            },
+            ReviewRecord::Reassigned(Moved::From {
+                at: at.clone(),
+                by: "sup".to_string(),
+                document_id: "d".to_string(),
+                from_mrn: None,
+                location: folder,
+                mrn: "40079196".to_string(),
+                reason: "misfiled".to_string(),
+                seq: 7,
+            }),
+            ReviewRecord::Assigned(Moved::To {
+                at,
+                by: "sup".to_string(),
+                seq: 2,
+            }),
+        ];
+        for record in records {
+            let bytes = to_json_bytes(&record);
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(value["action"], record.action());
+            assert_eq!(value["seq"], record.seq());
+            assert_eq!(
+                std::str::from_utf8(&bytes).unwrap(),
+                serde_json::to_string_pretty(&value).unwrap()
+            );
+            let read: ReviewRecord = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(read, record);
+        }
+        // A reassignment in its old folder writes `from_mrn` null, as the tombstone does.
+        let from: serde_json::Value =
+            serde_json::from_slice(&to_json_bytes(&ReviewRecord::Reassigned(Moved::From {
+                at: String::new(),
+                by: String::new(),
+                document_id: String::new(),
+                from_mrn: None,
+                location: Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan")),
+                mrn: String::new(),
+                reason: String::new(),
+                seq: 1,
+            })))
+            .unwrap();
+        assert!(from["from_mrn"].is_null() && from.get("from_mrn").is_some());
     }
 
     #[test]
