@@ -411,7 +411,7 @@ pub fn interfaces(common: &CommonArgs) -> ExitCode {
         }
         startup::runtime()?.block_on(async {
             for row in him_interfaces::deliver::status(&setup.store, &names).await? {
-                println!("{row}");
+                println!("{}", serde_json::to_string(&row)?);
             }
             Ok(ExitCode::SUCCESS)
         })

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use base64::Engine as _;
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
@@ -39,6 +39,7 @@ use him_store::{
 };
 
 use crate::config::{DeliverConfig, FhirConfig, Hl7Config};
+use crate::fhir::{self, DocumentReference, FhirReference, Identifier};
 use crate::hl7::{self, AckCode, Endpoints, MdmDocument, MdmEvent};
 
 /// Why a message did not go through.
@@ -80,6 +81,142 @@ pub enum Op {
 struct Prepared {
     event_id: String,
     ops: Vec<Op>,
+}
+
+/// `acks/<event>.<k>.json`: one message of an event acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Ack {
+    /// An MDM message the receiver accepted (AA), with the round trip in milliseconds.
+    Mdm {
+        ack: String,
+        at: String,
+        control_id: String,
+        ms: u64,
+    },
+    /// A FHIR write: the HTTP status and the server's id of the resource; `unchanged` when the server held
+    /// it as it is already, `updated` when it was brought up to date.
+    Fhir {
+        at: String,
+        id: String,
+        op: FhirOp,
+        status: u16,
+        #[serde(default, skip_serializing_if = "is_false")]
+        unchanged: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        updated: bool,
+    },
+}
+
+/// What a FHIR acknowledgement is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FhirOp {
+    Binary,
+    Reference,
+}
+
+/// What a FHIR write did to the server's resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Written (created, or put with our id).
+    Written,
+    /// The server held it as it is already.
+    Unchanged,
+    /// The server held an older state; it was brought up to date.
+    Updated,
+}
+
+impl Ack {
+    /// A FHIR write acknowledged now.
+    fn fhir(op: FhirOp, status: u16, id: &str, change: Change) -> Self {
+        Ack::Fhir {
+            at: now(),
+            id: id.to_string(),
+            op,
+            status,
+            unchanged: change == Change::Unchanged,
+            updated: change == Change::Updated,
+        }
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// `done/<event>.json`: every message of the event acknowledged. Fields default when absent: `him
+/// interfaces` reads only `at`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Done {
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    messages: usize,
+}
+
+/// `dead/<event>.<n>.json`: dead letter n of an event, with the permanent failure's reason (which may
+/// quote the receiver: never logged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DeadLetter {
+    action: OutboxAction,
+    #[serde(default)]
+    at: Option<String>,
+    document_id: String,
+    event_id: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `replays/<event>.<n>.json`: a supervisor's replay of dead letter n.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Replay {
+    at: String,
+    by: String,
+    event_id: String,
+}
+
+/// `checkpoints/<yyyy-mm-dd>.json`: see [`checkpoint_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Checkpoint {
+    at: String,
+    day: String,
+}
+
+/// What the deliverer reads of a `moved.json` tombstone: where the document went.
+#[derive(Debug, Clone, Deserialize)]
+struct MovedTo {
+    location: String,
+}
+
+/// The status of one destination (`him interfaces`), one JSON line each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DestinationStatus {
+    /// Events not done there and not dead-lettered.
+    pub backlog: usize,
+    /// The events sitting in its dead letters.
+    pub dead_letters: Vec<DeadLetterStatus>,
+    /// Events done there.
+    pub delivered: usize,
+    /// `hl7` or `fhir`.
+    pub destination: String,
+    /// Events in the outbox.
+    pub events: usize,
+    /// When the newest event was done there.
+    pub last_success: Option<String>,
+}
+
+/// One dead-lettered event of a destination (`him interfaces`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetterStatus {
+    pub action: OutboxAction,
+    /// When it was dead-lettered.
+    pub at: Option<String>,
+    pub event_id: String,
+    /// The permanent failure (may quote the receiver).
+    pub reason: Option<String>,
 }
 
 /// A destination of the outbox.
@@ -250,14 +387,40 @@ async fn newest_checkpoint(
         .max())
 }
 
-async fn read_json(store: &Store, key: &Key) -> anyhow::Result<Option<Value>> {
+/// Why a stored object does not read: its key (redacted) and where it fails, never what it holds.
+fn unreadable(key: &Key, error: serde_json::Error) -> String {
+    let fhir::Unparsed { what, line, column } = error.into();
+    format!("{key} is unreadable: {what} at line {line} column {column}")
+}
+
+/// Reads and deserialises a stored record, `None` when there is none; one that does not read is an error
+/// ([`unreadable`]).
+async fn read_json<T: DeserializeOwned>(store: &Store, key: &Key) -> anyhow::Result<Option<T>> {
     match store.get_opt(key).await? {
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| anyhow::anyhow!(unreadable(key, error))),
         None => Ok(None),
     }
 }
 
-async fn create_json(store: &Store, key: &Key, value: &Value) -> anyhow::Result<Written> {
+/// [`read_json`] for a delivery: a store failure is transient (tried again later), a record that does not
+/// read is permanent (a dead letter naming the key and where it fails).
+async fn read_record<T: DeserializeOwned>(store: &Store, key: &Key) -> Result<Option<T>, Failure> {
+    match store.get_opt(key).await {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|error| Failure::Permanent(unreadable(key, error))),
+        Ok(None) => Ok(None),
+        Err(error) => Err(Failure::Transient(format!(
+            "store: {:#}",
+            anyhow::Error::from(error)
+        ))),
+    }
+}
+
+/// Writes a record that must not exist yet (pretty-printed JSON).
+async fn create_json<T: Serialize>(store: &Store, key: &Key, value: &T) -> anyhow::Result<Written> {
     let bytes = Bytes::from(serde_json::to_vec_pretty(value)?);
     Ok(store.put_new(key, bytes).await?)
 }
@@ -489,7 +652,10 @@ impl Deliverer {
                 create_json(
                     &self.store,
                     &checkpoint_key(name, day)?,
-                    &json!({"day": day.to_string(), "at": now()}),
+                    &Checkpoint {
+                        at: now(),
+                        day: day.to_string(),
+                    },
                 )
                 .await?;
                 self.checkpoints.insert(name, day);
@@ -588,8 +754,13 @@ impl Deliverer {
                         create_json(
                             &self.store,
                             &key,
-                            &json!({"event_id": event.event_id, "document_id": event.document_id,
-                                    "action": event.action, "reason": reason, "at": now()}),
+                            &DeadLetter {
+                                action: event.action,
+                                at: Some(now()),
+                                document_id: event.document_id.clone(),
+                                event_id: event.event_id.clone(),
+                                reason: Some(reason.clone()),
+                            },
                         )
                         .await?;
                         held.insert(event.document_id.clone());
@@ -618,9 +789,8 @@ impl Deliverer {
             &format!("{}.json", event.event_id),
         )
         .map_err(io)?;
-        let prepared = match read_json(&self.store, &prepared_key).await.map_err(io)? {
-            Some(value) => serde_json::from_value::<Prepared>(value)
-                .map_err(|e| Failure::Permanent(format!("unreadable prepared record: {e}")))?,
+        let prepared = match read_record::<Prepared>(&self.store, &prepared_key).await? {
+            Some(prepared) => prepared,
             None => {
                 let ops = match destination {
                     Destination::Hl7(hl7) => self.prepare_hl7(hl7, event).await?,
@@ -630,22 +800,17 @@ impl Deliverer {
                     event_id: event.event_id.clone(),
                     ops,
                 };
-                let value = serde_json::to_value(&prepared).map_err(|e| io(e.into()))?;
                 // Create-only: a record another deliverer wrote meanwhile wins, and is what is sent.
-                match create_json(&self.store, &prepared_key, &value)
+                match create_json(&self.store, &prepared_key, &prepared)
                     .await
                     .map_err(io)?
                 {
                     Written::Created => prepared,
-                    Written::AlreadyExisted => {
-                        let value = read_json(&self.store, &prepared_key)
-                            .await
-                            .map_err(io)?
-                            .unwrap_or_default();
-                        serde_json::from_value(value).map_err(|e| {
-                            Failure::Permanent(format!("unreadable prepared record: {e}"))
-                        })?
-                    }
+                    Written::AlreadyExisted => read_record::<Prepared>(&self.store, &prepared_key)
+                        .await?
+                        .ok_or_else(|| {
+                            Failure::Transient("prepared record vanished".to_string())
+                        })?,
                 }
             }
         };
@@ -678,18 +843,18 @@ impl Deliverer {
                     return Err(Failure::Permanent("not an HL7 message".to_string()))
                 }
             };
-            let mut record = ack;
-            record["at"] = json!(now());
-            create_json(&self.store, &ack_key, &record)
-                .await
-                .map_err(io)?;
+            create_json(&self.store, &ack_key, &ack).await.map_err(io)?;
         }
         let done_key =
             record_key(name, RecordState::Done, &format!("{}.json", event.event_id)).map_err(io)?;
         create_json(
             &self.store,
             &done_key,
-            &json!({"event_id": event.event_id, "messages": prepared.ops.len(), "at": now()}),
+            &Done {
+                at: now(),
+                event_id: event.event_id.clone(),
+                messages: prepared.ops.len(),
+            },
         )
         .await
         .map_err(io)?;
@@ -701,18 +866,21 @@ impl Deliverer {
     /// patient (so that the moved versions are new documents to the EHR).
     async fn suffix(&self, document_id: &str, location: &Folder) -> anyhow::Result<String> {
         let id = him_core::DocumentId::parse(document_id).context("document id")?;
-        let first = match read_json(&self.store, &Key::Index(id)).await? {
-            Some(value) => serde_json::from_value::<IndexEntry>(value)
-                .ok()
-                .map(|entry| entry.location),
+        // JSON that is not an index entry is as good as none (the folder gets a suffix).
+        let first = match self.store.get_opt(&Key::Index(id.clone())).await? {
+            Some(bytes) => match serde_json::from_slice::<IndexEntry>(&bytes) {
+                Ok(entry) => Some(entry.location),
+                Err(error) if error.is_data() => None,
+                Err(error) => anyhow::bail!(unreadable(&Key::Index(id), error)),
+            },
             None => None,
         };
         // An unmatched document is first announced in the folder it was assigned to.
         let first = match first {
             Some(folder @ Folder::Patient(..)) => Some(folder),
-            Some(other) => read_json(&self.store, &other.moved())
+            Some(other) => read_json::<MovedTo>(&self.store, &other.moved())
                 .await?
-                .and_then(|moved| Folder::parse(moved["location"].as_str()?)),
+                .and_then(|moved| Folder::parse(&moved.location)),
             None => None,
         };
         Ok(if first.as_ref() == Some(location) {
@@ -870,8 +1038,7 @@ impl Deliverer {
     ) -> Result<String, Failure> {
         let io = |error: anyhow::Error| Failure::Transient(format!("store: {error:#}"));
         let reference = newest_reference(&self.store, folder, version)
-            .await
-            .map_err(io)?
+            .await?
             .ok_or_else(|| {
                 Failure::Permanent(format!("version {version} has no DocumentReference"))
             })?;
@@ -909,26 +1076,27 @@ impl Deliverer {
             .and_then(|p| p.sex.as_deref())
             .map(hl7_sex)
             .unwrap_or_default();
-        let coding = &reference["type"]["coding"][0];
-        let code = coding["code"].as_str().unwrap_or("UNK").to_string();
-        let display = coding["display"].as_str().unwrap_or("").to_string();
-        let service = reference["context"]["period"]["start"]
-            .as_str()
+        let coding = reference.type_coding();
+        let code = coding
+            .and_then(|c| c.code.as_deref())
+            .unwrap_or("UNK")
+            .to_string();
+        let display = coding
+            .and_then(|c| c.display.as_deref())
+            .unwrap_or("")
+            .to_string();
+        let service = reference
+            .period_start()
             .map(|d| d.replace('-', ""))
             .unwrap_or_default();
-        let author = reference["author"][0]["display"]
-            .as_str()
-            .map(str::to_string);
-        let encounter = reference["context"]["encounter"][0]["identifier"]["value"]
-            .as_str()
-            .map(str::to_string);
-        let completion = match (
-            reference["docStatus"].as_str(),
-            reference["authenticator"].is_object(),
-        ) {
-            (Some("preliminary"), _) => "DO",
-            (_, true) => "LA",
-            _ => "AU",
+        let author = reference.author_name();
+        let encounter = reference.encounter_value();
+        let completion = if reference.is_preliminary() {
+            "DO"
+        } else if reference.authenticator.is_some() {
+            "LA"
+        } else {
+            "AU"
         };
         let unique = format!("{document_id}-v{version}{suffix}");
         let parent_number = parent.map(|p| format!("{document_id}-v{p}{suffix}"));
@@ -939,10 +1107,10 @@ impl Deliverer {
             given: &given,
             birth_date: &birth,
             sex: &sex,
-            encounter: encounter.as_deref(),
+            encounter,
             document_type: (&code, &display),
             service_date: &service,
-            author: author.as_deref(),
+            author,
             unique_number: &unique,
             parent_number: parent_number.as_deref(),
             completion_status: completion,
@@ -959,7 +1127,7 @@ impl Deliverer {
         Ok(message.encode())
     }
 
-    async fn send_fhir(&self, fhir: &FhirDestination, op: &Op) -> Result<Value, Failure> {
+    async fn send_fhir(&self, fhir: &FhirDestination, op: &Op) -> Result<Ack, Failure> {
         let io = |error: anyhow::Error| Failure::Transient(format!("store: {error:#}"));
         match op {
             Op::Binary { id, location } => {
@@ -970,12 +1138,14 @@ impl Deliverer {
                         "the document has no original".to_string(),
                     ));
                 };
-                let body = json!({
-                    "resourceType": "Binary", "id": id, "contentType": media_type,
-                    "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
-                });
+                let body = Binary {
+                    content_type: media_type,
+                    data: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                    id,
+                    resource_type: "Binary",
+                };
                 let status = fhir.put(&format!("Binary/{id}"), &body).await?;
-                Ok(json!({"op": "binary", "status": status, "id": id}))
+                Ok(Ack::fhir(FhirOp::Binary, status, id, Change::Written))
             }
             Op::Reference {
                 location,
@@ -985,8 +1155,7 @@ impl Deliverer {
                 binary_id,
             } => {
                 let stored = newest_reference(&self.store, location, *version)
-                    .await
-                    .map_err(io)?
+                    .await?
                     .ok_or_else(|| {
                         Failure::Permanent(format!("version {version} has no DocumentReference"))
                     })?;
@@ -995,10 +1164,7 @@ impl Deliverer {
                     None => None,
                 };
                 let desired = for_push(&stored, identifier, suffix, binary_id, text.as_deref());
-                let system = desired["masterIdentifier"]["system"]
-                    .as_str()
-                    .unwrap_or("urn:him:document")
-                    .to_string();
+                let system = desired.identifier_system().unwrap_or(DEFAULT_SYSTEM);
                 let condition = format!("identifier={system}|{identifier}");
                 let (status, body) = fhir
                     .request(
@@ -1015,8 +1181,8 @@ impl Deliverer {
                         _ => body,
                     }
                 } else {
-                    let id = body["id"].as_str().unwrap_or_default().to_string();
-                    return Ok(json!({"op": "reference", "status": status, "id": id}));
+                    let id = body["id"].as_str().unwrap_or_default();
+                    return Ok(Ack::fhir(FhirOp::Reference, status, id, Change::Written));
                 };
                 let id = existing["id"].as_str().unwrap_or_default().to_string();
                 if id.is_empty() {
@@ -1024,20 +1190,25 @@ impl Deliverer {
                         "the server named no existing DocumentReference".to_string(),
                     ));
                 }
-                let same = ["status", "docStatus", "authenticator"]
-                    .iter()
-                    .all(|field| existing[*field] == desired[*field]);
+                // The server's resource, as it answered it (the wire form, read as JSON).
+                let authenticator = desired
+                    .authenticator
+                    .as_ref()
+                    .and_then(|a| serde_json::to_value(a).ok());
+                let same = existing["status"].as_str() == Some(desired.status.as_str())
+                    && existing["docStatus"].as_str() == Some(desired.doc_status.as_str())
+                    && existing.get("authenticator") == authenticator.as_ref();
                 if same {
-                    return Ok(
-                        json!({"op": "reference", "status": status, "id": id, "unchanged": true}),
-                    );
+                    return Ok(Ack::fhir(FhirOp::Reference, status, &id, Change::Unchanged));
                 }
-                let mut update = desired.clone();
-                update["id"] = json!(id);
+                let update = DocumentReference {
+                    id: Some(id.clone()),
+                    ..desired
+                };
                 let status = fhir
                     .put(&format!("DocumentReference/{id}"), &update)
                     .await?;
-                Ok(json!({"op": "reference", "status": status, "id": id, "updated": true}))
+                Ok(Ack::fhir(FhirOp::Reference, status, &id, Change::Updated))
             }
             Op::Mdm { .. } => Err(Failure::Permanent("not a FHIR operation".to_string())),
         }
@@ -1046,7 +1217,7 @@ impl Deliverer {
 
 impl FhirDestination {
     /// PUT a resource at `path` (create-or-update with our id, or an update): the HTTP status.
-    async fn put(&self, path: &str, body: &Value) -> Result<u16, Failure> {
+    async fn put(&self, path: &str, body: &impl Serialize) -> Result<u16, Failure> {
         let (status, _) = self
             .request(reqwest::Method::PUT, path, Some(body), None)
             .await?;
@@ -1055,13 +1226,15 @@ impl FhirDestination {
 
     /// One request; 2xx → status and body; 5xx, 408, 429, 401, 403 and network errors are transient,
     /// other 4xx permanent (the reason names the status and the OperationOutcome's issue codes only).
+    /// The resource sent is serialised here, at the wire; the server's answer is read as plain JSON (any
+    /// resource, a Bundle or an OperationOutcome), null when it is not JSON.
     async fn request(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<&impl Serialize>,
         if_none_exist: Option<&str>,
-    ) -> Result<(u16, Value), Failure> {
+    ) -> Result<(u16, serde_json::Value), Failure> {
         let url = format!("{}/{path}", self.base);
         let mut request = self
             .client
@@ -1083,7 +1256,8 @@ impl FhirDestination {
         })?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.unwrap_or_default();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
         if (200..300).contains(&status) {
             return Ok((status, value));
         }
@@ -1123,14 +1297,17 @@ fn kind_of(error: &reqwest::Error) -> &'static str {
 }
 
 /// Sends one MDM message; AA → its acknowledgement record, AE → permanent, AR / timeout / I/O → transient.
-async fn send_mdm(hl7: &Hl7Destination, control_id: &str, message: &str) -> Result<Value, Failure> {
+async fn send_mdm(hl7: &Hl7Destination, control_id: &str, message: &str) -> Result<Ack, Failure> {
     let parsed = hl7::Message::parse(message)
         .map_err(|e| Failure::Permanent(format!("prepared message unreadable: {e}")))?;
     let started = Instant::now();
     match hl7::send(&hl7.address, &parsed, hl7.timeout, hl7.max_frame).await {
-        Ok((AckCode::Accept, _)) => Ok(json!({
-            "control_id": control_id, "ack": "AA", "ms": started.elapsed().as_millis() as u64,
-        })),
+        Ok((AckCode::Accept, _)) => Ok(Ack::Mdm {
+            ack: "AA".to_string(),
+            at: now(),
+            control_id: control_id.to_string(),
+            ms: started.elapsed().as_millis() as u64,
+        }),
         Ok((AckCode::Error, detail)) => Err(Failure::Permanent(format!("AE: {detail}"))),
         Ok((AckCode::Reject, _)) => Err(Failure::Transient("AR".to_string())),
         Err(error) if error.is_transient() => Err(Failure::Transient(error.to_string())),
@@ -1160,16 +1337,21 @@ fn hl7_sex(sex: &str) -> String {
 }
 
 /// The newest state of a version's DocumentReference (`DocumentReference-<seq>.json` with the highest seq,
-/// else `DocumentReference.json`).
+/// else `DocumentReference.json`). A store failure is transient; a stored resource that does not read is
+/// permanent (it will not read better later), its reason naming where it fails, never what it holds.
 async fn newest_reference(
     store: &Store,
     folder: &Folder,
     version: u32,
-) -> anyhow::Result<Option<Value>> {
+) -> Result<Option<DocumentReference>, Failure> {
     let prefix = Prefix::Folder(folder.clone(), Some("versions"));
     let wanted = format!("versions/{version}/DocumentReference");
     let mut newest: Option<(u32, Key)> = None;
-    for key in store.list(&prefix).await? {
+    let listed = store
+        .list(&prefix)
+        .await
+        .map_err(|e| Failure::Transient(format!("store: {:#}", anyhow::Error::from(e))))?;
+    for key in listed {
         let Some(name) = key.name() else { continue };
         let Some(rest) = name.strip_prefix(&wanted) else {
             continue;
@@ -1188,10 +1370,19 @@ async fn newest_reference(
             newest = Some((seq, key));
         }
     }
-    match newest {
-        Some((_, key)) => read_json(store, &key).await,
-        None => Ok(None),
-    }
+    let Some((_, key)) = newest else {
+        return Ok(None);
+    };
+    let bytes = store
+        .get_opt(&key)
+        .await
+        .map_err(|e| Failure::Transient(format!("store: {:#}", anyhow::Error::from(e))))?;
+    bytes
+        .map(|bytes| {
+            DocumentReference::from_json(&bytes)
+                .map_err(|unparsed| Failure::Permanent(format!("version {version}: {unparsed}")))
+        })
+        .transpose()
 }
 
 /// The document's legal original and its media type: `original.<ext>`, or the `document.pdf` of a
@@ -1228,67 +1419,88 @@ fn media_type(extension: &str) -> &'static str {
     }
 }
 
+/// The system of the masterIdentifier when a stored resource names none.
+const DEFAULT_SYSTEM: &str = "urn:him:document";
+
+/// `Binary/<id>` as pushed: the original, base64.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Binary<'a> {
+    content_type: &'a str,
+    data: String,
+    id: &'a str,
+    resource_type: &'static str,
+}
+
 /// The stored DocumentReference as pushed: the server assigns `id` and `meta`; the masterIdentifier is
 /// `identifier`; the original points at the pushed Binary; the approved text travels inline; versions it
 /// relates to are named by their masterIdentifier.
 fn for_push(
-    stored: &Value,
+    stored: &DocumentReference,
     identifier: &str,
     suffix: &str,
     binary_id: &str,
     text: Option<&[u8]>,
-) -> Value {
-    let mut resource = stored.clone();
-    if let Some(object) = resource.as_object_mut() {
-        object.remove("id");
-        object.remove("meta");
-    }
-    let system = stored["masterIdentifier"]["system"]
-        .as_str()
-        .unwrap_or("urn:him:document")
+) -> DocumentReference {
+    let system = stored
+        .identifier_system()
+        .unwrap_or(DEFAULT_SYSTEM)
         .to_string();
-    resource["masterIdentifier"] = json!({"system": system, "value": identifier});
-    // Only `get_mut`: indexing a missing key of a mutable `Value` inserts a null, and FHIR JSON forbids nulls.
-    if let Some(contents) = resource.get_mut("content").and_then(Value::as_array_mut) {
-        for content in contents.iter_mut() {
-            let Some(attachment) = content.get_mut("attachment") else {
-                continue;
-            };
-            if attachment["title"] == "original" {
-                attachment["url"] = json!(format!("Binary/{binary_id}"));
-            } else if let Some(text) = text {
-                attachment["data"] = json!(base64::engine::general_purpose::STANDARD.encode(text));
-            }
+    let mut resource = stored.clone();
+    resource.id = None;
+    resource.meta = None;
+    resource.master_identifier = Some(Identifier {
+        system: Some(system.clone()),
+        r#type: None,
+        value: Some(identifier.to_string()),
+    });
+    for attachment in resource
+        .content
+        .iter_mut()
+        .filter_map(|content| content.attachment.as_mut())
+    {
+        if attachment.title.as_deref() == Some("original") {
+            attachment.url = Some(format!("Binary/{binary_id}"));
+        } else if let Some(text) = text {
+            attachment.data = Some(base64::engine::general_purpose::STANDARD.encode(text));
         }
     }
-    if let Some(relations) = resource.get_mut("relatesTo").and_then(Value::as_array_mut) {
-        for relation in relations.iter_mut() {
-            let target = relation["target"]["reference"].as_str().unwrap_or_default();
-            // `DocumentReference/<document id>-v<n>` as the review names it.
-            if let Some(local) = target.strip_prefix("DocumentReference/") {
-                relation["target"] = json!({
-                    "type": "DocumentReference",
-                    "identifier": {"system": system, "value": format!("{local}{suffix}")},
-                });
-            }
+    for relation in &mut resource.relates_to {
+        // `DocumentReference/<document id>-v<n>` as the review names it.
+        let local = relation
+            .target
+            .reference
+            .as_deref()
+            .and_then(|target| target.strip_prefix("DocumentReference/"));
+        if let Some(local) = local {
+            relation.target = FhirReference {
+                identifier: Some(Identifier {
+                    system: Some(system.clone()),
+                    r#type: None,
+                    value: Some(format!("{local}{suffix}")),
+                }),
+                r#type: Some("DocumentReference".to_string()),
+                ..FhirReference::default()
+            };
         }
     }
     resource
 }
 
 /// Status of the interfaces, per destination (`him interfaces`).
-pub async fn status(store: &Store, destinations: &[&str]) -> anyhow::Result<Vec<Value>> {
+pub async fn status(
+    store: &Store,
+    destinations: &[&str],
+) -> anyhow::Result<Vec<DestinationStatus>> {
     let events = outbox::events(store).await?;
     let mut rows = Vec::new();
     for name in destinations {
         let mut records = records(store, name).await?;
         let mut last: Option<String> = None;
         for key in store.list(&records_of(name, RecordState::Done)).await? {
-            if let Some(value) = read_json(store, &key).await? {
-                if let Some(at) = value["at"].as_str() {
-                    if last.as_deref().is_none_or(|l| at > l) {
-                        last = Some(at.to_string());
-                    }
+            if let Some(done) = read_json::<Done>(store, &key).await? {
+                if !done.at.is_empty() && last.as_deref().is_none_or(|l| done.at.as_str() > l) {
+                    last = Some(done.at);
                 }
             }
         }
@@ -1306,23 +1518,26 @@ pub async fn status(store: &Store, destinations: &[&str]) -> anyhow::Result<Vec<
                     RecordState::Dead,
                     &format!("{}.{n}.json", event.event_id),
                 )?;
-                let reason = read_json(store, &key).await?.unwrap_or_default();
-                dead_letters.push(json!({
-                    "event_id": event.event_id, "action": event.action,
-                    "reason": reason["reason"], "at": reason["at"],
-                }));
+                let dead = read_json::<DeadLetter>(store, &key).await?;
+                let (reason, at) = dead.map_or((None, None), |dead| (dead.reason, dead.at));
+                dead_letters.push(DeadLetterStatus {
+                    action: event.action,
+                    at,
+                    event_id: event.event_id.clone(),
+                    reason,
+                });
             } else {
                 backlog += 1;
             }
         }
-        rows.push(json!({
-            "destination": name,
-            "events": events.len(),
-            "delivered": records.done.len(),
-            "backlog": backlog,
-            "last_success": records.last_success,
-            "dead_letters": dead_letters,
-        }));
+        rows.push(DestinationStatus {
+            backlog,
+            dead_letters,
+            delivered: records.done.len(),
+            destination: name.to_string(),
+            events: events.len(),
+            last_success: records.last_success,
+        });
     }
     Ok(rows)
 }
@@ -1348,7 +1563,11 @@ pub async fn replay(
     let written = create_json(
         store,
         &key,
-        &json!({"event_id": event_id, "by": by, "at": now()}),
+        &Replay {
+            at: now(),
+            by: by.to_string(),
+            event_id: event_id.to_string(),
+        },
     )
     .await?;
     Ok(written == Written::Created)
@@ -1369,6 +1588,17 @@ pub fn configured_names(hl7: &Hl7Config, fhir: &FhirConfig) -> Vec<&'static str>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+
+    /// A stored DocumentReference from its JSON.
+    fn stored(value: Value) -> DocumentReference {
+        DocumentReference::from_json(value.to_string().as_bytes()).expect("a DocumentReference")
+    }
+
+    /// The wire form of a pushed resource.
+    fn wire(resource: &DocumentReference) -> Value {
+        serde_json::to_value(resource).expect("json")
+    }
 
     /// A deliverer's idle pass, and the first pass of one started later, read nothing of what was
     /// delivered before: the journal from the checkpoint on, not the outbox's history.
@@ -1395,7 +1625,7 @@ mod tests {
             outbox::enqueue(&store, &old).await.unwrap();
             let done =
                 record_key("hl7", RecordState::Done, &format!("{}.json", old.event_id)).unwrap();
-            create_json(&store, &done, &json!({})).await.unwrap();
+            create_json(&store, &done, &Done::default()).await.unwrap();
         }
         // Nothing listens there (an event without versions sends no message, so it is done at once).
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1462,25 +1692,94 @@ mod tests {
 
     #[test]
     fn pushed_references_point_at_the_binary_and_name_targets_by_identifier() {
-        let stored = json!({
+        let stored = stored(json!({
             "resourceType": "DocumentReference", "id": "d-v2", "meta": {"versionId": "1"},
             "masterIdentifier": {"system": "urn:him:document", "value": "d-v2"},
-            "status": "current",
+            "status": "current", "docStatus": "final",
             "content": [
                 {"attachment": {"title": "original", "url": "http://review/original"}},
                 {"attachment": {"title": "approved text", "url": "http://review/text"}},
             ],
             "relatesTo": [{"code": "replaces", "target": {"reference": "DocumentReference/d-v1"}}],
-        });
-        let pushed = for_push(&stored, "d-v2-abcd", "-abcd", "him-d", Some(b"text"));
+        }));
+        let pushed = wire(&for_push(
+            &stored,
+            "d-v2-abcd",
+            "-abcd",
+            "him-d",
+            Some(b"text"),
+        ));
         assert!(pushed.get("id").is_none() && pushed.get("meta").is_none());
         assert_eq!(pushed["masterIdentifier"]["value"], "d-v2-abcd");
         assert_eq!(pushed["content"][0]["attachment"]["url"], "Binary/him-d");
         assert_eq!(pushed["content"][1]["attachment"]["data"], "dGV4dA==");
         assert_eq!(
-            pushed["relatesTo"][0]["target"]["identifier"]["value"],
-            "d-v1-abcd"
+            pushed["relatesTo"][0]["target"],
+            json!({
+                "type": "DocumentReference",
+                "identifier": {"system": "urn:him:document", "value": "d-v1-abcd"},
+            })
         );
+        assert_eq!(pushed["status"], "current");
+        assert_valid_fhir_json(&pushed, "DocumentReference");
+    }
+
+    /// What the review writes is what the deliverer reads and pushes: the resource of
+    /// [`fhir::document_reference`] with only the push's changes.
+    #[test]
+    fn a_reference_written_by_the_review_is_pushed_with_only_the_push_changes() {
+        let text = fhir::Attachment {
+            content_type: "text/plain; charset=utf-8",
+            content: fhir::Content::of(b"text"),
+            url: "https://him.example.org/documents/d/versions/2/text".to_string(),
+            title: "approved text",
+            creation: Some("2024-03-15T10:00:00Z"),
+        };
+        let written = fhir::document_reference(&fhir::Reference {
+            document_id: "d",
+            version: 2,
+            identifier_system: "urn:him:document",
+            status: fhir::RefStatus::Current,
+            doc_status: fhir::DocStatus::Final,
+            doc_type: Some("11506-3"),
+            subject: fhir::Subject {
+                patient_id: None,
+                mrn: "4081121",
+                mrn_system: "urn:him:mrn",
+                display: None,
+            },
+            date: "2024-03-15T10:20:30.000Z",
+            author: Some("Dr. Jane Doe"),
+            authenticator: None,
+            date_of_service: Some("2024-03-14"),
+            admission_date: None,
+            discharge_date: None,
+            encounter: None,
+            encounter_system: "urn:him:encounter",
+            original: Some(fhir::Attachment {
+                content_type: "application/pdf",
+                url: "https://him.example.org/documents/d/original".to_string(),
+                title: "original",
+                creation: None,
+                ..text.clone()
+            }),
+            text,
+            relates_to: Some((fhir::Relation::Replaces, 1)),
+        });
+        let read = DocumentReference::from_json(&written.to_json()).expect("reads back");
+        let mut pushed = wire(&for_push(&read, "d-v2", "", "him-d", Some(b"text")));
+        assert_valid_fhir_json(&pushed, "DocumentReference");
+        let mut expected = wire(&written);
+        let expected = expected.as_object_mut().unwrap();
+        expected.remove("id");
+        expected.remove("meta");
+        expected["content"][0]["attachment"]["url"] = json!("Binary/him-d");
+        expected["content"][1]["attachment"]["data"] = json!("dGV4dA==");
+        expected["relatesTo"][0]["target"] = json!({
+            "type": "DocumentReference",
+            "identifier": {"system": "urn:him:document", "value": "d-v1"},
+        });
+        assert_eq!(pushed.as_object_mut().unwrap(), expected);
     }
 
     /// FHIR JSON (R4 §2.6.2): no nulls, no empty strings, arrays or objects, anywhere.
@@ -1507,17 +1806,17 @@ mod tests {
     #[test]
     fn a_reference_without_relations_is_pushed_without_nulls() {
         // Regression: `relatesTo` was indexed mutably and came out as `"relatesTo": null`.
-        let stored = json!({
+        let stored = stored(json!({
             "resourceType": "DocumentReference", "id": "d-v1", "meta": {"versionId": "1"},
             "masterIdentifier": {"system": "urn:him:document", "value": "d-v1"},
-            "status": "current",
+            "status": "current", "docStatus": "final",
             "content": [
                 {"attachment": {"title": "original", "url": "http://review/original"}},
                 {"attachment": {"title": "approved text", "url": "http://review/text"}},
             ],
-        });
+        }));
         for text in [Some(&b"text"[..]), None] {
-            let pushed = for_push(&stored, "d-v1-abcd", "-abcd", "him-d", text);
+            let pushed = wire(&for_push(&stored, "d-v1-abcd", "-abcd", "him-d", text));
             assert!(pushed.get("relatesTo").is_none());
             assert_valid_fhir_json(&pushed, "DocumentReference");
         }

@@ -313,7 +313,9 @@ pub(crate) async fn load(
     let location = &item.location;
     let state = review::review_state(store, location).await?;
     let manifest = review::manifest(store, location).await?;
-    let ocr = review::read_json(store, &location.ocr()).await?;
+    let ocr = review::read_typed_opt::<Value>(store, &location.ocr())
+        .await?
+        .unwrap_or(Value::Null);
     let transcript = review::transcript(store, location).await?;
     let raw_text = store
         .get_opt(&location.text())
@@ -438,13 +440,23 @@ pub(crate) async fn load(
         .map(|v| VersionView {
             number: v.meta.version,
             kind: v.meta.kind.clone(),
-            status: v.reference["status"].as_str().unwrap_or("").to_string(),
-            doc_status: v.reference["docStatus"].as_str().unwrap_or("").to_string(),
+            status: v
+                .reference
+                .as_ref()
+                .map_or("", |r| r.status.as_str())
+                .to_string(),
+            doc_status: v
+                .reference
+                .as_ref()
+                .map_or("", |r| r.doc_status.as_str())
+                .to_string(),
             by: v.meta.by.clone(),
             at: v.meta.at.clone(),
             relates_to: v.meta.relates_to.clone(),
-            authenticator: v.reference["authenticator"]["display"]
-                .as_str()
+            authenticator: v
+                .reference
+                .as_ref()
+                .and_then(|r| r.authenticator_name())
                 .map(str::to_string),
         })
         .collect();

@@ -41,6 +41,10 @@ pub enum Error {
     /// A stored object could not be parsed.
     #[error("object {key} is unreadable")]
     Unreadable { key: String },
+    /// A stored object is JSON but not what its name says (a DocumentReference without a status): the
+    /// reason says what and where, never what it holds.
+    #[error("object {key} is unreadable: {reason}")]
+    Malformed { key: String, reason: String },
     /// No such document in the queue index.
     #[error("document {document_id} not found")]
     DocumentNotFound { document_id: String },

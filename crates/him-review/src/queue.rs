@@ -259,17 +259,21 @@ const MAX_MOVES: usize = 32;
 
 /// The tombstone `moved.json` left in a folder a document moved out of (written by `reassign.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Fields in the order of their names: the JSON is byte for byte what the earlier `serde_json::Value`
+/// form wrote.
 pub(crate) struct Tombstone {
+    /// When it was moved.
+    pub at: String,
+    /// Who moved it.
+    pub by: String,
+    pub document_id: String,
+    /// The patient it was filed to before, if any.
+    pub from_mrn: Option<String>,
     /// Where the document is now.
     pub location: Folder,
     /// The patient it moved to.
     pub mrn: String,
-    /// The patient it was filed to before, if any.
-    pub from_mrn: Option<String>,
-    pub document_id: String,
-    /// Who moved it, when and why.
-    pub by: String,
-    pub at: String,
+    /// Why.
     pub reason: String,
 }
 

@@ -3,8 +3,6 @@
 //! create-only into `patients/<mrn>/<id>/`, a tombstone `moved.json` is left in the old folder, the old
 //! DocumentReferences get an `entered-in-error` state and the new folder gets new ones. Nothing is deleted.
 
-use serde_json::json;
-
 use him_core::Mrn;
 use him_store::{Folder, Written};
 
@@ -12,12 +10,12 @@ use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
 use crate::queue;
 use crate::review::{
-    self, load, read_text, relation_of, restate, to_json_bytes, write_record, Loaded, NewVersion,
-    WRITE_LOCK,
+    self, load, read_text, relation_of, restate, to_json_bytes, write_record, Approved, Loaded,
+    NewVersion, ReviewRecord, WRITE_LOCK,
 };
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision};
-use him_interfaces::fhir::RefStatus;
+use him_interfaces::fhir::{DocStatus, DocumentReference, RefStatus};
 use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
 
 /// The objects a move wrote.
@@ -99,16 +97,9 @@ pub async fn move_to_patient(
         let text = read_text(store, &review::version_key(&from, number, "text.txt")?)
             .await?
             .unwrap_or_default();
-        let status = match version.reference["status"].as_str() {
-            Some("superseded") => RefStatus::Superseded,
-            Some("entered-in-error") => RefStatus::EnteredInError,
-            _ => RefStatus::Current,
-        };
-        let doc_status = match version.reference["docStatus"].as_str() {
-            Some("preliminary") => him_interfaces::fhir::DocStatus::Preliminary,
-            Some("amended") => him_interfaces::fhir::DocStatus::Amended,
-            _ => him_interfaces::fhir::DocStatus::Final,
-        };
+        let reference = version.reference.as_ref();
+        let status = reference.map_or(RefStatus::Current, |r| r.status);
+        let doc_status = reference.map_or(DocStatus::Final, |r| r.doc_status);
         let author = version.meta.fields.get("author").map(String::as_str);
         // The fields name the patient the document now belongs to.
         let mut fields = version.meta.fields.clone();
@@ -129,7 +120,7 @@ pub async fn move_to_patient(
             } else {
                 author.filter(|a| !a.trim().is_empty())
             },
-            authenticator: version.reference["authenticator"]["display"].as_str(),
+            authenticator: reference.and_then(DocumentReference::authenticator_name),
             by: &version.meta.by,
         };
         review::write_version(
@@ -157,24 +148,27 @@ pub async fn move_to_patient(
     }
     if state.status == workflow::ReviewStatus::Approved {
         // The decision that made those versions, so that the new folder reads as approved.
-        let record = json!({"document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
-                            "carried_from_move": true, "versions": state.versions.len()});
-        write_record(store, &to, new_seq, "approved", record).await?;
+        let record = ReviewRecord::Approved(Approved::CarriedFromMove {
+            at: now_rfc3339(),
+            carried_from_move: true,
+            document_id: document_id.to_string(),
+            reviewer: actor.name.clone(),
+            seq: new_seq,
+            versions: state.versions.len(),
+        });
+        write_record(store, &to, &record).await?;
         new_seq += 1;
     }
     let at = now_rfc3339();
-    let moved = serde_json::to_value(queue::Tombstone {
+    let moved = queue::Tombstone {
+        at: at.clone(),
+        by: actor.name.clone(),
+        document_id: document_id.to_string(),
+        from_mrn: item.mrn.clone(),
         location: to.clone(),
         mrn: to_mrn.clone(),
-        from_mrn: item.mrn.clone(),
-        document_id: document_id.to_string(),
-        by: actor.name.clone(),
-        at: at.clone(),
         reason: reason.trim().to_string(),
-    })
-    .map_err(|_| Error::InvalidInput {
-        detail: "tombstone".to_string(),
-    })?;
+    };
     match store.put_new(&tombstone, to_json_bytes(&moved)).await? {
         Written::Created => {}
         Written::AlreadyExisted => {
@@ -183,12 +177,33 @@ pub async fn move_to_patient(
             })
         }
     }
-    let action = if decision == Decision::Assign {
-        "assigned"
-    } else {
-        "reassigned"
+    let record = |moved: review::Moved| {
+        if decision == Decision::Assign {
+            ReviewRecord::Assigned(moved)
+        } else {
+            ReviewRecord::Reassigned(moved)
+        }
     };
-    write_record(store, &from, seq, action, moved.clone()).await?;
+    let queue::Tombstone {
+        at: _,
+        by,
+        document_id: _,
+        from_mrn,
+        location,
+        mrn,
+        reason,
+    } = moved;
+    let from_record = record(review::Moved::From {
+        at: at.clone(),
+        by: by.clone(),
+        document_id: document_id.to_string(),
+        from_mrn,
+        location,
+        mrn,
+        reason,
+        seq,
+    });
+    write_record(store, &from, &from_record).await?;
     // The EHR hears of it when versions were announced: cancel the current ones of the old patient,
     // announce them again for the new one.
     let cancelled: Vec<u32> = state
@@ -212,8 +227,12 @@ pub async fn move_to_patient(
         outbox::enqueue(store, &event).await?;
     }
     // The old folder is not named here: its key holds another patient's MRN.
-    let record = json!({"by": actor.name, "at": at});
-    write_record(store, &to, new_seq, action, record).await?;
+    let to_record = record(review::Moved::To {
+        at,
+        by,
+        seq: new_seq,
+    });
+    write_record(store, &to, &to_record).await?;
     queue::set_assigned(&app.db, document_id, &to, &to_mrn)?;
     let state = review::review_state(store, &to).await?;
     queue::set_review(&app.db, document_id, &state, false)?;

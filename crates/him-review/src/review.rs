@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use him_core::{RiskFlag, Transcript};
 use him_extract::Manifest;
@@ -31,7 +30,9 @@ use crate::patients::mrn_key;
 use crate::queue::{self, QueueItem};
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision, ReviewStatus, Situation};
-use him_interfaces::fhir::{self, Attachment, Content, DocStatus, RefStatus, Relation, Subject};
+use him_interfaces::fhir::{
+    self, Attachment, Content, DocStatus, DocumentReference, RefStatus, Relation, Subject,
+};
 use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
 
 /// Serialises review writes of this process so that state checks and writes do not interleave.
@@ -64,36 +65,204 @@ pub enum ReturnKind {
     Reject,
 }
 
-/// `versions/<n>/version.json`: what a version is.
+/// `versions/<n>/version.json`: what a version is. Fields in the order of their names: the JSON is byte
+/// for byte what the earlier `serde_json::Value` form wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct VersionMeta {
-    pub version: u32,
-    /// `approval`, `correction` or `addendum`.
-    pub kind: String,
+    pub at: String,
+    pub by: String,
     /// The field values of the document as of this version (an addendum keeps its base's).
     pub fields: BTreeMap<String, String>,
+    /// `approval`, `correction` or `addendum`.
+    pub kind: String,
     /// `appends` or `replaces`, and the version it relates to.
     pub relates_to: Option<(String, u32)>,
-    pub by: String,
-    pub at: String,
+    pub version: u32,
 }
 
 /// One version with the newest state of its DocumentReference.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct VersionState {
     pub meta: VersionMeta,
-    pub reference: Value,
+    /// `None` when the version has none (a write interrupted between `version.json` and it): such a
+    /// version is neither current nor preliminary.
+    pub reference: Option<DocumentReference>,
     /// Sequence number of the newest reference snapshot (0: the first one).
     pub reference_seq: u32,
 }
 
 impl VersionState {
     pub fn is_current(&self) -> bool {
-        self.reference["status"] == "current"
+        self.reference
+            .as_ref()
+            .is_some_and(DocumentReference::is_current)
     }
 
     pub fn is_preliminary(&self) -> bool {
-        self.reference["docStatus"] == "preliminary"
+        self.reference
+            .as_ref()
+            .is_some_and(DocumentReference::is_preliminary)
+    }
+
+    /// The newest state of its DocumentReference; a conflict when it has none.
+    pub fn reference(&self) -> Result<&DocumentReference> {
+        self.reference.as_ref().ok_or_else(|| Error::Conflict {
+            detail: format!(
+                "version {} has no DocumentReference; ask IT to check the store",
+                self.meta.version
+            ),
+        })
+    }
+}
+
+/// `reviews/<seq>-<action>.json`: one decision or draft, tagged by its `action` (which is also in its
+/// name). Every variant's fields are in the order of their names, after `action`: the JSON is byte for
+/// byte what the earlier `serde_json::Value` form wrote. Fields only read back (a draft's text and
+/// fields) default when absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub(crate) enum ReviewRecord {
+    /// A draft of corrected fields and text.
+    Edited {
+        at: String,
+        document_id: String,
+        #[serde(default)]
+        fields: BTreeMap<String, String>,
+        #[serde(default)]
+        fields_changed: Vec<String>,
+        reviewer: String,
+        seq: u32,
+        #[serde(default)]
+        text: Option<String>,
+    },
+    /// An approval (a new version), or — in the folder a document moved to — the carried approval of the
+    /// versions that moved with it.
+    Approved(Approved),
+    /// A correction: a new version replacing the current one.
+    Corrected {
+        at: String,
+        document_id: String,
+        fields: BTreeMap<String, String>,
+        fields_changed: Vec<String>,
+        reason: String,
+        replaces: u32,
+        reviewer: String,
+        seq: u32,
+        version: u32,
+    },
+    /// Sent back for rework.
+    Returned(Returned),
+    /// Not a valid document for the record.
+    Rejected(Returned),
+    /// An addendum version appending to `appends`.
+    Addendum {
+        appends: u32,
+        at: String,
+        document_id: String,
+        reviewer: String,
+        seq: u32,
+        version: u32,
+    },
+    /// The author signed `versions`.
+    Signed {
+        at: String,
+        clinician: String,
+        document_id: String,
+        seq: u32,
+        #[serde(default)]
+        versions: Vec<u32>,
+    },
+    /// An unmatched document assigned to a patient.
+    Assigned(Moved),
+    /// A filed document moved to another patient.
+    Reassigned(Moved),
+}
+
+/// The record of an approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Approved {
+    /// A reviewer approved a version.
+    Version {
+        at: String,
+        document_id: String,
+        fields: BTreeMap<String, String>,
+        fields_changed: Vec<String>,
+        flags_acknowledged: Vec<usize>,
+        reviewer: String,
+        seq: u32,
+        version: u32,
+    },
+    /// Written in the folder a document moved to, so that it reads as approved: `versions` moved.
+    CarriedFromMove {
+        at: String,
+        carried_from_move: bool,
+        document_id: String,
+        reviewer: String,
+        seq: u32,
+        versions: usize,
+    },
+}
+
+/// The record of a return or a rejection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Returned {
+    pub at: String,
+    pub document_id: String,
+    pub reason: String,
+    pub reviewer: String,
+    pub seq: u32,
+}
+
+/// The record of a move (assignment or reassignment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Moved {
+    /// In the folder the document left: the tombstone's fields.
+    From {
+        at: String,
+        by: String,
+        document_id: String,
+        from_mrn: Option<String>,
+        location: Folder,
+        mrn: String,
+        reason: String,
+        seq: u32,
+    },
+    /// In the folder it went to: who and when only (the old folder's key holds another patient's MRN).
+    To { at: String, by: String, seq: u32 },
+}
+
+impl ReviewRecord {
+    /// The `action` of the record (its tag, and the end of its name).
+    pub fn action(&self) -> &'static str {
+        match self {
+            ReviewRecord::Edited { .. } => "edited",
+            ReviewRecord::Approved(_) => "approved",
+            ReviewRecord::Corrected { .. } => "corrected",
+            ReviewRecord::Returned(_) => "returned",
+            ReviewRecord::Rejected(_) => "rejected",
+            ReviewRecord::Addendum { .. } => "addendum",
+            ReviewRecord::Signed { .. } => "signed",
+            ReviewRecord::Assigned(_) => "assigned",
+            ReviewRecord::Reassigned(_) => "reassigned",
+        }
+    }
+
+    /// Its sequence number in the folder.
+    pub fn seq(&self) -> u32 {
+        match self {
+            ReviewRecord::Edited { seq, .. }
+            | ReviewRecord::Corrected { seq, .. }
+            | ReviewRecord::Addendum { seq, .. }
+            | ReviewRecord::Signed { seq, .. }
+            | ReviewRecord::Approved(Approved::Version { seq, .. })
+            | ReviewRecord::Approved(Approved::CarriedFromMove { seq, .. })
+            | ReviewRecord::Returned(Returned { seq, .. })
+            | ReviewRecord::Rejected(Returned { seq, .. })
+            | ReviewRecord::Assigned(Moved::From { seq, .. } | Moved::To { seq, .. })
+            | ReviewRecord::Reassigned(Moved::From { seq, .. } | Moved::To { seq, .. }) => *seq,
+        }
     }
 }
 
@@ -146,9 +315,10 @@ pub(crate) async fn signed_at(store: &Store, state: &ReviewState) -> Result<Opti
     else {
         return Ok(None);
     };
-    Ok(read_json_opt(store, key)
-        .await?
-        .and_then(|record| record["at"].as_str().map(str::to_string)))
+    Ok(match read_typed_opt::<ReviewRecord>(store, key).await? {
+        Some(ReviewRecord::Signed { at, .. }) => Some(at),
+        _ => None,
+    })
 }
 
 pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<ReviewState> {
@@ -210,9 +380,7 @@ pub(crate) async fn review_state(store: &Store, location: &Folder) -> Result<Rev
             ),
             None => (version_key(location, number, "DocumentReference.json")?, 0),
         };
-        let reference = read_json_opt(store, &reference_key)
-            .await?
-            .unwrap_or(Value::Null);
+        let reference = read_reference(store, &reference_key).await?;
         state.versions.push(VersionState {
             meta,
             reference,
@@ -263,12 +431,18 @@ pub(crate) async fn read_typed_opt<T: serde::de::DeserializeOwned>(
     }
 }
 
-pub(crate) async fn read_json_opt(store: &Store, key: &Key) -> Result<Option<Value>> {
-    read_typed_opt(store, key).await
-}
-
-pub(crate) async fn read_json(store: &Store, key: &Key) -> Result<Value> {
-    Ok(read_json_opt(store, key).await?.unwrap_or(Value::Null))
+/// Reads a stored DocumentReference, `None` when there is none. One that does not read is an error that
+/// says what and where, naming the key redacted and quoting nothing.
+pub(crate) async fn read_reference(store: &Store, key: &Key) -> Result<Option<DocumentReference>> {
+    match store.get_opt(key).await? {
+        None => Ok(None),
+        Some(bytes) => DocumentReference::from_json(&bytes)
+            .map(Some)
+            .map_err(|unparsed| Error::Malformed {
+                key: key.to_string(),
+                reason: unparsed.to_string(),
+            }),
+    }
 }
 
 /// The manifest of a document, as the pipeline wrote it.
@@ -283,7 +457,8 @@ pub(crate) async fn read_text(store: &Store, key: &Key) -> Result<Option<String>
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
-pub(crate) fn to_json_bytes(value: &Value) -> Bytes {
+/// Pretty-printed JSON, as the store keeps it.
+pub(crate) fn to_json_bytes(value: &impl Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default())
 }
 
@@ -311,22 +486,18 @@ pub(crate) async fn create(store: &Store, key: &Key, bytes: Bytes) -> Result<()>
     }
 }
 
-/// Writes `reviews/<seq>-<action>.json` under sequence number `seq`.
+/// Writes `reviews/<seq>-<action>.json` from the record's sequence number and action.
 pub(crate) async fn write_record(
     store: &Store,
     location: &Folder,
-    seq: u32,
-    action: &str,
-    mut record: Value,
+    record: &ReviewRecord,
 ) -> Result<String> {
-    record["seq"] = json!(seq);
-    record["action"] = json!(action);
     let key = location
-        .review(seq, action)
+        .review(record.seq(), record.action())
         .ok_or_else(|| Error::InvalidInput {
             detail: "not a review action".to_string(),
         })?;
-    create(store, &key, to_json_bytes(&record)).await?;
+    create(store, &key, to_json_bytes(record)).await?;
     Ok(key.path())
 }
 
@@ -368,8 +539,11 @@ pub(crate) async fn current_text(
     state: &ReviewState,
 ) -> Result<String> {
     if let Some(edit) = &state.last_edit {
-        if let Some(text) = read_json(store, edit).await?["text"].as_str() {
-            return Ok(text.to_string());
+        if let Some(ReviewRecord::Edited {
+            text: Some(text), ..
+        }) = read_typed_opt(store, edit).await?
+        {
+            return Ok(text);
         }
     }
     if let Some(version) = state.main_version() {
@@ -391,8 +565,7 @@ pub(crate) async fn current_fields(
     state: &ReviewState,
 ) -> Result<BTreeMap<String, String>> {
     if let Some(edit) = &state.last_edit {
-        if let Ok(fields) = serde_json::from_value(read_json(store, edit).await?["fields"].clone())
-        {
+        if let Some(ReviewRecord::Edited { fields, .. }) = read_typed_opt(store, edit).await? {
             return Ok(fields);
         }
     }
@@ -628,7 +801,7 @@ pub(crate) async fn write_version(
         at: at.clone(),
     };
     let meta_key = version_key(location, number, "version.json")?;
-    create(store, &meta_key, to_json_bytes(&json!(meta))).await?;
+    create(store, &meta_key, to_json_bytes(&meta)).await?;
     let patient = app.patients.find(mrn);
     let patient = patient.as_ref();
     let display = app.patients.view(mrn).map(|p| p.display());
@@ -678,7 +851,7 @@ pub(crate) async fn write_version(
         relates_to: version.relates_to,
     });
     let reference_key = version_key(location, number, "DocumentReference.json")?;
-    create(store, &reference_key, to_json_bytes(&reference)).await?;
+    create(store, &reference_key, Bytes::from(reference.to_json())).await?;
     Ok(vec![text_key.path(), meta_key.path(), reference_key.path()])
 }
 
@@ -692,19 +865,15 @@ pub(crate) async fn restate(
     doc_status: Option<DocStatus>,
     authenticator: Option<&str>,
 ) -> Result<String> {
-    let resource = fhir::restate(
-        &version.reference,
-        status,
-        doc_status,
-        authenticator,
-        &now_rfc3339(),
-    );
+    let resource = version
+        .reference()?
+        .restate(status, doc_status, authenticator, &now_rfc3339());
     let key = version_key(
         location,
         version.meta.version,
         &format!("DocumentReference-{seq:04}.json"),
     )?;
-    create(store, &key, to_json_bytes(&resource)).await?;
+    create(store, &key, Bytes::from(resource.to_json())).await?;
     Ok(key.path())
 }
 
@@ -727,12 +896,17 @@ pub async fn save_edit(
     let original = original_fields(&app.store, &item.location).await?;
     check_identity(&item, &original, input)?;
     let fields_changed = changed(&original, &input.fields);
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
-        "fields": input.fields, "fields_changed": fields_changed, "text": input.text,
-    });
     let seq = state.last_seq + 1;
-    write_record(&app.store, &item.location, seq, "edited", record).await?;
+    let record = ReviewRecord::Edited {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        fields: input.fields.clone(),
+        fields_changed: fields_changed.clone(),
+        reviewer: actor.name.clone(),
+        seq,
+        text: Some(input.text.clone()),
+    };
+    write_record(&app.store, &item.location, &record).await?;
     Ok((seq, fields_changed))
 }
 
@@ -803,13 +977,18 @@ pub async fn approve(
         &new,
     )
     .await?;
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
-        "fields": input.fields, "fields_changed": changed(&original, &input.fields),
-        "flags_acknowledged": input.flags_acknowledged, "version": number,
-    });
     let seq = state.last_seq + 1;
-    keys.push(write_record(&app.store, &item.location, seq, "approved", record).await?);
+    let record = ReviewRecord::Approved(Approved::Version {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        fields: input.fields.clone(),
+        fields_changed: changed(&original, &input.fields),
+        flags_acknowledged: input.flags_acknowledged.clone(),
+        reviewer: actor.name.clone(),
+        seq,
+        version: number,
+    });
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -893,12 +1072,18 @@ pub async fn correct(
         )
         .await?,
     );
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(), "reason": reason.trim(),
-        "fields": input.fields, "fields_changed": changed(&previous.meta.fields, &input.fields),
-        "version": number, "replaces": previous.meta.version,
-    });
-    keys.push(write_record(&app.store, &item.location, seq, "corrected", record).await?);
+    let record = ReviewRecord::Corrected {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        fields: input.fields.clone(),
+        fields_changed: changed(&previous.meta.fields, &input.fields),
+        reason: reason.trim().to_string(),
+        replaces: previous.meta.version,
+        reviewer: actor.name.clone(),
+        seq,
+        version: number,
+    };
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -928,16 +1113,24 @@ pub async fn return_document(
 ) -> Result<u32> {
     required(reason, "a reason is required")?;
     let _guard = WRITE_LOCK.lock().await;
-    let (decision, action) = match kind {
-        ReturnKind::Return => (Decision::Return, "returned"),
-        ReturnKind::Reject => (Decision::Reject, "rejected"),
+    let decision = match kind {
+        ReturnKind::Return => Decision::Return,
+        ReturnKind::Reject => Decision::Reject,
     };
     let Loaded { item, state } = authorized(app, document_id, decision, actor).await?;
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(), "reason": reason.trim(),
-    });
     let seq = state.last_seq + 1;
-    write_record(&app.store, &item.location, seq, action, record).await?;
+    let returned = Returned {
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        reason: reason.trim().to_string(),
+        reviewer: actor.name.clone(),
+        seq,
+    };
+    let record = match kind {
+        ReturnKind::Return => ReviewRecord::Returned(returned),
+        ReturnKind::Reject => ReviewRecord::Rejected(returned),
+    };
+    write_record(&app.store, &item.location, &record).await?;
     reindex_one(app, &item).await?;
     Ok(seq)
 }
@@ -985,7 +1178,7 @@ pub async fn add_addendum(
     let seq = state.last_seq + 1;
     // A final document added to after its release is `amended` (FHIR composition-status); a preliminary
     // one stays preliminary until its author signs.
-    if base.reference["docStatus"] == "final" {
+    if base.reference()?.doc_status == DocStatus::Final {
         keys.push(
             restate(
                 &app.store,
@@ -999,11 +1192,15 @@ pub async fn add_addendum(
             .await?,
         );
     }
-    let record = json!({
-        "document_id": document_id, "reviewer": actor.name, "at": now_rfc3339(),
-        "version": number, "appends": base.meta.version,
-    });
-    keys.push(write_record(&app.store, &item.location, seq, "addendum", record).await?);
+    let record = ReviewRecord::Addendum {
+        appends: base.meta.version,
+        at: now_rfc3339(),
+        document_id: document_id.to_string(),
+        reviewer: actor.name.clone(),
+        seq,
+        version: number,
+    };
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -1055,10 +1252,14 @@ pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Ap
         );
         signed.push(version.meta.version);
     }
-    let record = json!({
-        "document_id": document_id, "clinician": actor.name, "at": now_rfc3339(), "versions": signed,
-    });
-    keys.push(write_record(&app.store, &item.location, seq, "signed", record).await?);
+    let record = ReviewRecord::Signed {
+        at: now_rfc3339(),
+        clinician: actor.name.clone(),
+        document_id: document_id.to_string(),
+        seq,
+        versions: signed.clone(),
+    };
+    keys.push(write_record(&app.store, &item.location, &record).await?);
     let mut event = OutboxEvent::new(
         app.event_id_key().await?,
         document_id,
@@ -1183,6 +1384,120 @@ mod tests {
             check_identity(&item, &original, &input("40079196")),
             Err(Error::Conflict { .. })
         ));
+    }
+
+    /// Every kind of review record reads back as itself, tagged by `action`, with its keys in the order the
+    /// earlier `serde_json::Value` form wrote them (sorted).
+    #[test]
+    fn review_records_read_back_and_keep_their_bytes() {
+        let fields = BTreeMap::from([("mrn".to_string(), "40158388".to_string())]);
+        let folder = Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan"));
+        let at = "2026-11-30T10:00:00.000Z".to_string();
+        let returned = Returned {
+            at: at.clone(),
+            document_id: "d".to_string(),
+            reason: "rescan".to_string(),
+            reviewer: "ana".to_string(),
+            seq: 3,
+        };
+        let records = [
+            ReviewRecord::Edited {
+                at: at.clone(),
+                document_id: "d".to_string(),
+                fields: fields.clone(),
+                fields_changed: vec!["mrn".to_string()],
+                reviewer: "ana".to_string(),
+                seq: 1,
+                text: Some("text".to_string()),
+            },
+            ReviewRecord::Approved(Approved::Version {
+                at: at.clone(),
+                document_id: "d".to_string(),
+                fields: fields.clone(),
+                fields_changed: Vec::new(),
+                flags_acknowledged: vec![1],
+                reviewer: "ana".to_string(),
+                seq: 2,
+                version: 1,
+            }),
+            ReviewRecord::Approved(Approved::CarriedFromMove {
+                at: at.clone(),
+                carried_from_move: true,
+                document_id: "d".to_string(),
+                reviewer: "sup".to_string(),
+                seq: 1,
+                versions: 2,
+            }),
+            ReviewRecord::Corrected {
+                at: at.clone(),
+                document_id: "d".to_string(),
+                fields,
+                fields_changed: Vec::new(),
+                reason: "typo".to_string(),
+                replaces: 1,
+                reviewer: "sup".to_string(),
+                seq: 4,
+                version: 2,
+            },
+            ReviewRecord::Returned(returned.clone()),
+            ReviewRecord::Rejected(returned),
+            ReviewRecord::Addendum {
+                appends: 2,
+                at: at.clone(),
+                document_id: "d".to_string(),
+                reviewer: "ana".to_string(),
+                seq: 5,
+                version: 3,
+            },
+            ReviewRecord::Signed {
+                at: at.clone(),
+                clinician: "drjane".to_string(),
+                document_id: "d".to_string(),
+                seq: 6,
+                versions: vec![2],
+            },
+            ReviewRecord::Reassigned(Moved::From {
+                at: at.clone(),
+                by: "sup".to_string(),
+                document_id: "d".to_string(),
+                from_mrn: None,
+                location: folder,
+                mrn: "40079196".to_string(),
+                reason: "misfiled".to_string(),
+                seq: 7,
+            }),
+            ReviewRecord::Assigned(Moved::To {
+                at,
+                by: "sup".to_string(),
+                seq: 2,
+            }),
+        ];
+        for record in records {
+            let bytes = to_json_bytes(&record);
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(value["action"], record.action());
+            assert_eq!(value["seq"], record.seq());
+            assert_eq!(
+                std::str::from_utf8(&bytes).unwrap(),
+                serde_json::to_string_pretty(&value).unwrap()
+            );
+            let read: ReviewRecord = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(read, record);
+        }
+        // A reassignment in its old folder writes `from_mrn` null, as the tombstone does.
+        let from: serde_json::Value =
+            serde_json::from_slice(&to_json_bytes(&ReviewRecord::Reassigned(Moved::From {
+                at: String::new(),
+                by: String::new(),
+                document_id: String::new(),
+                from_mrn: None,
+                location: Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan")),
+                mrn: String::new(),
+                reason: String::new(),
+                seq: 1,
+            })))
+            .unwrap();
+        assert!(from["from_mrn"].is_null() && from.get("from_mrn").is_some());
     }
 
     #[test]

@@ -471,6 +471,7 @@ fn error_kind(error: &Error) -> &'static str {
         Error::DatabaseFile { .. } => "database_file",
         Error::Store { .. } => "store",
         Error::Unreadable { .. } => "unreadable_object",
+        Error::Malformed { .. } => "malformed_object",
         Error::DocumentNotFound { .. } => "document_not_found",
         Error::UserNotFound { .. } => "user_not_found",
         Error::UserExists { .. } => "user_exists",
