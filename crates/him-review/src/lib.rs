@@ -41,6 +41,7 @@ mod accounts;
 mod audit;
 pub mod clocks;
 mod config;
+mod context;
 mod db;
 mod document;
 mod error;
@@ -59,6 +60,7 @@ mod workflow;
 pub use accounts::{add_user, list_users, set_disabled, set_password, Role, User};
 pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
+pub use context::{Clock, ReviewContext};
 pub use db::{create_test_database, drop_test_database, is_postgres_url, Db, Dialect};
 pub use error::{Error, Result};
 pub use events::{connect_and_follow, follow_events};
@@ -74,5 +76,5 @@ pub use review::{
     ReviewInput,
 };
 pub use throttle::{locked_out, unlock, Lockout};
-pub use web::{metrics_router, router, serve, AppState, Clock};
+pub use web::{metrics_router, router, serve, AppState};
 pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};

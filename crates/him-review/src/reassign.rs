@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::queue;
 use crate::review::{
     self, load, read_text, relation_of, restate, to_json_bytes, write_record, Approved, Loaded,
-    NewVersion, ReviewRecord, WRITE_LOCK,
+    NewVersion, ReviewRecord,
 };
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision};
@@ -37,7 +37,7 @@ pub async fn move_to_patient(
     mrn: &str,
     reason: &str,
 ) -> Result<Moved> {
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = app.write_lock.lock().await;
     let loaded = load(app, document_id).await?;
     let decision = if loaded.item.status == "unmatched" {
         Decision::Assign

@@ -24,6 +24,7 @@ use him_core::{RiskFlag, Transcript};
 use him_extract::Manifest;
 use him_store::{Folder, Key, Store, Written};
 
+use crate::context::ReviewContext;
 use crate::db::now_rfc3339;
 use crate::error::{Error, Result};
 use crate::patients::mrn_key;
@@ -34,9 +35,6 @@ use him_interfaces::fhir::{
     self, Attachment, Content, DocStatus, DocumentReference, RefStatus, Relation, Subject,
 };
 use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
-
-/// Serialises review writes of this process so that state checks and writes do not interleave.
-pub(crate) static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What a reviewer submits: corrected field values, corrected text and the transcript flags acknowledged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -604,7 +602,7 @@ impl Loaded {
     }
 }
 
-pub(crate) async fn load(app: &AppState, document_id: &str) -> Result<Loaded> {
+pub(crate) async fn load(app: &ReviewContext, document_id: &str) -> Result<Loaded> {
     let item = queue::find_document(&app.db, document_id)?;
     let state = review_state(&app.store, &item.location).await?;
     Ok(Loaded { item, state })
@@ -612,7 +610,7 @@ pub(crate) async fn load(app: &AppState, document_id: &str) -> Result<Loaded> {
 
 /// Loads the document and checks that `actor` may take `decision` now.
 async fn authorized(
-    app: &AppState,
+    app: &ReviewContext,
     document_id: &str,
     decision: Decision,
     actor: &Actor,
@@ -778,7 +776,7 @@ pub(crate) async fn original(store: &Store, location: &Folder) -> Result<Option<
 /// `mrn`; `original` is the document's legal original ([`original`]), attached by size and hash. A version
 /// number taken meanwhile is a conflict, never a second version.
 pub(crate) async fn write_version(
-    app: &AppState,
+    app: &ReviewContext,
     document_id: &str,
     location: &Folder,
     mrn: &str,
@@ -878,7 +876,7 @@ pub(crate) async fn restate(
 }
 
 /// Writes the index row of a document after a decision from its state in the store.
-async fn reindex_one(app: &AppState, item: &QueueItem) -> Result<()> {
+async fn reindex_one(app: &ReviewContext, item: &QueueItem) -> Result<()> {
     let state = review_state(&app.store, &item.location).await?;
     queue::set_review(&app.db, &item.document_id, &state, true)
 }
@@ -891,7 +889,7 @@ pub async fn save_edit(
     actor: &Actor,
     input: &ReviewInput,
 ) -> Result<(u32, Vec<String>)> {
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = app.write_lock.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Edit, actor).await?;
     let original = original_fields(&app.store, &item.location).await?;
     check_identity(&item, &original, input)?;
@@ -928,7 +926,7 @@ pub async fn approve(
     actor: &Actor,
     input: &ReviewInput,
 ) -> Result<Approval> {
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = app.write_lock.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Approve, actor).await?;
     let transcript = transcript(&app.store, &item.location).await?;
     let missing = transcript
@@ -1016,7 +1014,7 @@ pub async fn correct(
     reason: &str,
 ) -> Result<Approval> {
     required(reason, "a correction needs a reason")?;
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = app.write_lock.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Correct, actor).await?;
     let Some(previous) = state.main_version().cloned() else {
         return Err(Error::Conflict {
@@ -1112,7 +1110,7 @@ pub async fn return_document(
     reason: &str,
 ) -> Result<u32> {
     required(reason, "a reason is required")?;
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = app.write_lock.lock().await;
     let decision = match kind {
         ReturnKind::Return => Decision::Return,
         ReturnKind::Reject => Decision::Reject,
@@ -1144,7 +1142,7 @@ pub async fn add_addendum(
     addendum: &str,
 ) -> Result<Approval> {
     required(addendum, "an addendum needs text")?;
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = app.write_lock.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Addendum, actor).await?;
     let Some(base) = state.main_version().cloned() else {
         return Err(Error::Conflict {
@@ -1223,7 +1221,7 @@ pub async fn add_addendum(
 /// gets a new DocumentReference state with docStatus `final` (`amended` for a correction) and the
 /// clinician as authenticator.
 pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Approval> {
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = app.write_lock.lock().await;
     let Loaded { item, state } = authorized(app, document_id, Decision::Sign, actor).await?;
     let seq = state.last_seq + 1;
     let signer = actor.author.clone().unwrap_or_else(|| actor.name.clone());
