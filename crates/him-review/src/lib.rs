@@ -15,8 +15,10 @@
 //!   [`apply_event`] applies a pipeline event.
 //! - [`authorize`]: the review state machine, in one place ([`Decision`], [`ReviewStatus`]): every
 //!   decision needs the caller's live claim; an approved document takes only new linked versions.
-//! - [`approve`], [`correct`], [`return_document`], [`add_addendum`], [`sign`], [`move_to_patient`]: the
-//!   store writes, create-only, each checked by [`authorize`] under one write lock.
+//! - [`decide`]: every decision ([`Command`]) over a [`ReviewContext`] (store, database, patient index,
+//!   configuration, clock), apart from the web layer: the store writes, create-only, each checked by
+//!   [`authorize`] under one write lock. [`approve`], [`correct`], [`return_document`], [`add_addendum`],
+//!   [`sign`], [`save_edit`] and [`move_to_patient`] are its wrappers over an [`AppState`].
 //! - [`Patients`]: the patient index documents are (re)assigned to.
 //! - [`follow_events`]: keeps the queue index current from the pipeline's `document.*` events.
 //!
@@ -41,7 +43,9 @@ mod accounts;
 mod audit;
 pub mod clocks;
 mod config;
+mod context;
 mod db;
+mod decide;
 mod document;
 mod error;
 mod events;
@@ -59,7 +63,9 @@ mod workflow;
 pub use accounts::{add_user, list_users, set_disabled, set_password, Role, User};
 pub use audit::{record_audit, search_audit, AuditEvent, AuditQuery};
 pub use config::ReviewConfig;
+pub use context::{Clock, ReviewContext};
 pub use db::{create_test_database, drop_test_database, is_postgres_url, Db, Dialect};
+pub use decide::{decide, Command, Outcome};
 pub use error::{Error, Result};
 pub use events::{connect_and_follow, follow_events};
 pub use patients::{PatientView, Patients};
@@ -74,5 +80,5 @@ pub use review::{
     ReviewInput,
 };
 pub use throttle::{locked_out, unlock, Lockout};
-pub use web::{metrics_router, router, serve, AppState, Clock};
+pub use web::{metrics_router, router, serve, AppState};
 pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};

@@ -7,11 +7,12 @@ use him_core::Mrn;
 use him_store::{Folder, Written};
 
 use crate::db::now_rfc3339;
+use crate::decide::{decide, unexpected, Command, Doing, Outcome, Step};
 use crate::error::{Error, Result};
 use crate::queue;
 use crate::review::{
-    self, load, read_text, relation_of, restate, to_json_bytes, write_record, Approved, Loaded,
-    NewVersion, ReviewRecord, WRITE_LOCK,
+    self, read_text, relation_of, restate, to_json_bytes, write_record, Approved, NewVersion,
+    ReviewRecord,
 };
 use crate::web::AppState;
 use crate::workflow::{self, Actor, Decision};
@@ -29,7 +30,8 @@ pub struct Moved {
 }
 
 /// Assigns an unmatched document (`Decision::Assign`) or moves a filed one to another patient
-/// (`Decision::Reassign`, supervisors). Refuses patients not in the index.
+/// (`Decision::Reassign`, supervisors). Refuses patients not in the index. [`decide`] with
+/// [`Command::Assign`].
 pub async fn move_to_patient(
     app: &AppState,
     document_id: &str,
@@ -37,14 +39,28 @@ pub async fn move_to_patient(
     mrn: &str,
     reason: &str,
 ) -> Result<Moved> {
-    let _guard = WRITE_LOCK.lock().await;
-    let loaded = load(app, document_id).await?;
-    let decision = if loaded.item.status == "unmatched" {
-        Decision::Assign
-    } else {
-        Decision::Reassign
+    let command = Command::Assign {
+        mrn: mrn.to_string(),
+        reason: reason.to_string(),
     };
-    workflow::authorize(&loaded.situation(), decision, actor)?;
+    match decide(app.context(), document_id, actor, command).await? {
+        Outcome::Moved(moved) => Ok(moved),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// The writes of a move, all its own: its records go to two folders, with the tombstone and the event
+/// between them, and the index row changes folder and patient.
+pub(crate) async fn move_step(doing: &Doing<'_>, mrn: &str, reason: &str) -> Result<Step> {
+    let Doing {
+        context: app,
+        document_id,
+        actor,
+        item,
+        state,
+        decision,
+        seq,
+    } = *doing;
     if decision == Decision::Reassign {
         review::required(reason, "a reassignment needs a reason")?;
     }
@@ -59,7 +75,6 @@ pub async fn move_to_patient(
         });
     };
     let to_mrn = patient.mrn.clone();
-    let Loaded { item, state } = loaded;
     if item.mrn.as_deref() == Some(to_mrn.as_str()) {
         return Err(Error::Conflict {
             detail: "the document is filed to this patient already".to_string(),
@@ -89,7 +104,6 @@ pub async fn move_to_patient(
     }
     // The approved versions move too: new DocumentReferences naming the right patient, same numbers and
     // links, same states; the old ones are entered in error.
-    let seq = state.last_seq + 1;
     let mut new_seq = 1;
     let original = review::original(store, &to).await?;
     for version in &state.versions {
@@ -236,9 +250,14 @@ pub async fn move_to_patient(
     queue::set_assigned(&app.db, document_id, &to, &to_mrn)?;
     let state = review::review_state(store, &to).await?;
     queue::set_review(&app.db, document_id, &state, false)?;
-    Ok(Moved {
-        location: to,
-        from_mrn: item.mrn,
-        to_mrn,
+    Ok(Step {
+        record: None,
+        event: None,
+        reindex: false,
+        outcome: Outcome::Moved(Moved {
+            location: to,
+            from_mrn: item.mrn.clone(),
+            to_mrn,
+        }),
     })
 }

@@ -10,8 +10,8 @@
 //!                                                   entered-in-error), written by the decision <seq>
 //! ```
 //!
-//! Every operation takes the process-wide write lock, reads the document's state from the store, asks
-//! [`workflow::authorize`] and then writes. Version numbers and sequence numbers are taken create-only
+//! Every operation is a [`crate::decide`] command: it takes the process-wide write lock, reads the
+//! document's state from the store, asks [`crate::workflow::authorize`] and then writes. Version numbers and sequence numbers are taken create-only
 //! without retry, so a second writer that raced past the lock (another process) gets a conflict instead of
 //! a second version.
 
@@ -24,19 +24,18 @@ use him_core::{RiskFlag, Transcript};
 use him_extract::Manifest;
 use him_store::{Folder, Key, Store, Written};
 
+use crate::context::ReviewContext;
 use crate::db::now_rfc3339;
+use crate::decide::{decide, unexpected, Announce, Command, Doing, Outcome, Step};
 use crate::error::{Error, Result};
 use crate::patients::mrn_key;
 use crate::queue::{self, QueueItem};
 use crate::web::AppState;
-use crate::workflow::{self, Actor, Decision, ReviewStatus, Situation};
+use crate::workflow::{Actor, ReviewStatus, Situation};
 use him_interfaces::fhir::{
     self, Attachment, Content, DocStatus, DocumentReference, RefStatus, Relation, Subject,
 };
-use him_interfaces::outbox::{self, OutboxAction, OutboxEvent};
-
-/// Serialises review writes of this process so that state checks and writes do not interleave.
-pub(crate) static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use him_interfaces::outbox::OutboxAction;
 
 /// What a reviewer submits: corrected field values, corrected text and the transcript flags acknowledged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -585,7 +584,7 @@ fn changed(original: &BTreeMap<String, String>, input: &BTreeMap<String, String>
         .collect()
 }
 
-/// A document's row, its review state and the situation [`workflow::authorize`] judges.
+/// A document's row, its review state and the situation [`crate::workflow::authorize`] judges.
 pub(crate) struct Loaded {
     pub item: QueueItem,
     pub state: ReviewState,
@@ -604,22 +603,10 @@ impl Loaded {
     }
 }
 
-pub(crate) async fn load(app: &AppState, document_id: &str) -> Result<Loaded> {
+pub(crate) async fn load(app: &ReviewContext, document_id: &str) -> Result<Loaded> {
     let item = queue::find_document(&app.db, document_id)?;
     let state = review_state(&app.store, &item.location).await?;
     Ok(Loaded { item, state })
-}
-
-/// Loads the document and checks that `actor` may take `decision` now.
-async fn authorized(
-    app: &AppState,
-    document_id: &str,
-    decision: Decision,
-    actor: &Actor,
-) -> Result<Loaded> {
-    let loaded = load(app, document_id).await?;
-    workflow::authorize(&loaded.situation(), decision, actor)?;
-    Ok(loaded)
 }
 
 /// Refuses a changed MRN field: a document's patient changes only through reassignment.
@@ -778,7 +765,7 @@ pub(crate) async fn original(store: &Store, location: &Folder) -> Result<Option<
 /// `mrn`; `original` is the document's legal original ([`original`]), attached by size and hash. A version
 /// number taken meanwhile is a conflict, never a second version.
 pub(crate) async fn write_version(
-    app: &AppState,
+    app: &ReviewContext,
     document_id: &str,
     location: &Folder,
     mrn: &str,
@@ -878,25 +865,43 @@ pub(crate) async fn restate(
 }
 
 /// Writes the index row of a document after a decision from its state in the store.
-async fn reindex_one(app: &AppState, item: &QueueItem) -> Result<()> {
+pub(crate) async fn reindex_one(app: &ReviewContext, item: &QueueItem) -> Result<()> {
     let state = review_state(&app.store, &item.location).await?;
     queue::set_review(&app.db, &item.document_id, &state, true)
 }
 
 /// Saves a draft of corrected fields and text (`reviews/<seq>-edited.json`). Returns the sequence number
-/// and the names of the fields changed.
+/// and the names of the fields changed. [`decide`] with [`Command::SaveEdit`].
 pub async fn save_edit(
     app: &AppState,
     document_id: &str,
     actor: &Actor,
     input: &ReviewInput,
 ) -> Result<(u32, Vec<String>)> {
-    let _guard = WRITE_LOCK.lock().await;
-    let Loaded { item, state } = authorized(app, document_id, Decision::Edit, actor).await?;
-    let original = original_fields(&app.store, &item.location).await?;
-    check_identity(&item, &original, input)?;
+    let command = Command::SaveEdit {
+        input: input.clone(),
+    };
+    match decide(app.context(), document_id, actor, command).await? {
+        Outcome::Edited {
+            seq,
+            fields_changed,
+        } => Ok((seq, fields_changed)),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub(crate) async fn save_edit_step(doing: &Doing<'_>, input: &ReviewInput) -> Result<Step> {
+    let Doing {
+        context,
+        document_id,
+        actor,
+        item,
+        seq,
+        ..
+    } = *doing;
+    let original = original_fields(&context.store, &item.location).await?;
+    check_identity(item, &original, input)?;
     let fields_changed = changed(&original, &input.fields);
-    let seq = state.last_seq + 1;
     let record = ReviewRecord::Edited {
         at: now_rfc3339(),
         document_id: document_id.to_string(),
@@ -906,8 +911,15 @@ pub async fn save_edit(
         seq,
         text: Some(input.text.clone()),
     };
-    write_record(&app.store, &item.location, &record).await?;
-    Ok((seq, fields_changed))
+    Ok(Step {
+        record: Some(record),
+        event: None,
+        reindex: false,
+        outcome: Outcome::Edited {
+            seq,
+            fields_changed,
+        },
+    })
 }
 
 fn approved_doc_status(kind: &str) -> DocStatus {
@@ -919,18 +931,46 @@ fn approved_doc_status(kind: &str) -> DocStatus {
     }
 }
 
+/// The approval, correction, addendum or signature [`decide`] returned for a wrapper.
+async fn version_of(
+    app: &AppState,
+    document_id: &str,
+    actor: &Actor,
+    command: Command,
+) -> Result<Approval> {
+    match decide(app.context(), document_id, actor, command).await? {
+        Outcome::Version(approval) => Ok(approval),
+        other => Err(unexpected(&other)),
+    }
+}
+
 /// Approves a document filed to a patient: writes the approved text as a new version with its FHIR
 /// `DocumentReference`, then `reviews/<seq>-approved.json`. A transcript's flagged segments must all be
 /// acknowledged; the MRN field cannot name another patient; the document type must be a known code.
+/// [`decide`] with [`Command::Approve`].
 pub async fn approve(
     app: &AppState,
     document_id: &str,
     actor: &Actor,
     input: &ReviewInput,
 ) -> Result<Approval> {
-    let _guard = WRITE_LOCK.lock().await;
-    let Loaded { item, state } = authorized(app, document_id, Decision::Approve, actor).await?;
-    let transcript = transcript(&app.store, &item.location).await?;
+    let command = Command::Approve {
+        input: input.clone(),
+    };
+    version_of(app, document_id, actor, command).await
+}
+
+pub(crate) async fn approve_step(doing: &Doing<'_>, input: &ReviewInput) -> Result<Step> {
+    let Doing {
+        context,
+        document_id,
+        actor,
+        item,
+        state,
+        seq,
+        ..
+    } = *doing;
+    let transcript = transcript(&context.store, &item.location).await?;
     let missing = transcript
         .as_ref()
         .map(transcript_flags)
@@ -943,8 +983,8 @@ pub async fn approve(
             detail: format!("{missing} flagged segments are not acknowledged"),
         });
     }
-    let original = original_fields(&app.store, &item.location).await?;
-    check_identity(&item, &original, input)?;
+    let original = original_fields(&context.store, &item.location).await?;
+    check_identity(item, &original, input)?;
     check_fields(&input.fields)?;
     let mrn = item.mrn.clone().ok_or_else(|| Error::Conflict {
         detail: "document has no patient".to_string(),
@@ -967,17 +1007,18 @@ pub async fn approve(
         authenticator: None,
         by: &actor.name,
     };
-    let mut keys = write_version(
-        app,
+    let keys = write_version(
+        context,
         document_id,
         &item.location,
         &mrn,
         number,
-        self::original(&app.store, &item.location).await?.as_ref(),
+        self::original(&context.store, &item.location)
+            .await?
+            .as_ref(),
         &new,
     )
     .await?;
-    let seq = state.last_seq + 1;
     let record = ReviewRecord::Approved(Approved::Version {
         at: now_rfc3339(),
         document_id: document_id.to_string(),
@@ -988,26 +1029,25 @@ pub async fn approve(
         seq,
         version: number,
     });
-    keys.push(write_record(&app.store, &item.location, &record).await?);
-    let mut event = OutboxEvent::new(
-        app.event_id_key().await?,
-        document_id,
-        OutboxAction::Approved,
-        &item.location,
-        seq,
-    );
-    event.versions = vec![number];
-    outbox::enqueue(&app.store, &event).await?;
-    reindex_one(app, &item).await?;
-    Ok(Approval {
-        seq,
-        version: number,
-        keys,
+    Ok(Step {
+        record: Some(record),
+        event: Some(Announce {
+            action: OutboxAction::Approved,
+            versions: vec![number],
+            parent: None,
+        }),
+        reindex: true,
+        outcome: Outcome::Version(Approval {
+            seq,
+            version: number,
+            keys,
+        }),
     })
 }
 
 /// Corrects an approved document (supervisor): a new version that replaces the current one, which becomes
-/// `superseded`. A correction of a transcription waits for its author's signature again.
+/// `superseded`. A correction of a transcription waits for its author's signature again. [`decide`] with
+/// [`Command::Correct`].
 pub async fn correct(
     app: &AppState,
     document_id: &str,
@@ -1015,21 +1055,38 @@ pub async fn correct(
     input: &ReviewInput,
     reason: &str,
 ) -> Result<Approval> {
-    required(reason, "a correction needs a reason")?;
-    let _guard = WRITE_LOCK.lock().await;
-    let Loaded { item, state } = authorized(app, document_id, Decision::Correct, actor).await?;
+    let command = Command::Correct {
+        input: input.clone(),
+        reason: reason.to_string(),
+    };
+    version_of(app, document_id, actor, command).await
+}
+
+pub(crate) async fn correct_step(
+    doing: &Doing<'_>,
+    input: &ReviewInput,
+    reason: &str,
+) -> Result<Step> {
+    let Doing {
+        context,
+        document_id,
+        actor,
+        item,
+        state,
+        seq,
+        ..
+    } = *doing;
     let Some(previous) = state.main_version().cloned() else {
         return Err(Error::Conflict {
             detail: "nothing approved to correct".to_string(),
         });
     };
-    let original = original_fields(&app.store, &item.location).await?;
-    check_identity(&item, &original, input)?;
+    let original = original_fields(&context.store, &item.location).await?;
+    check_identity(item, &original, input)?;
     check_fields(&input.fields)?;
     let mrn = item.mrn.clone().unwrap_or_default();
     let input = &with_filed_mrn(input, &mrn);
     let number = state.last_version + 1;
-    let seq = state.last_seq + 1;
     let doc_status = match item.kind.as_str() {
         "dictation" => DocStatus::Preliminary,
         _ => DocStatus::Amended,
@@ -1051,18 +1108,20 @@ pub async fn correct(
         by: &actor.name,
     };
     let mut keys = write_version(
-        app,
+        context,
         document_id,
         &item.location,
         &mrn,
         number,
-        self::original(&app.store, &item.location).await?.as_ref(),
+        self::original(&context.store, &item.location)
+            .await?
+            .as_ref(),
         &new,
     )
     .await?;
     keys.push(
         restate(
-            &app.store,
+            &context.store,
             &item.location,
             &previous,
             seq,
@@ -1083,27 +1142,24 @@ pub async fn correct(
         seq,
         version: number,
     };
-    keys.push(write_record(&app.store, &item.location, &record).await?);
-    let mut event = OutboxEvent::new(
-        app.event_id_key().await?,
-        document_id,
-        OutboxAction::Corrected,
-        &item.location,
-        seq,
-    );
-    event.versions = vec![number];
-    event.parent = Some(previous.meta.version);
-    outbox::enqueue(&app.store, &event).await?;
-    reindex_one(app, &item).await?;
-    Ok(Approval {
-        seq,
-        version: number,
-        keys,
+    Ok(Step {
+        record: Some(record),
+        event: Some(Announce {
+            action: OutboxAction::Corrected,
+            versions: vec![number],
+            parent: Some(previous.meta.version),
+        }),
+        reindex: true,
+        outcome: Outcome::Version(Approval {
+            seq,
+            version: number,
+            keys,
+        }),
     })
 }
 
 /// Returns a document for rework or rejects it, with a reason (`reviews/<seq>-returned.json` or
-/// `-rejected.json`).
+/// `-rejected.json`). [`decide`] with [`Command::Return`].
 pub async fn return_document(
     app: &AppState,
     document_id: &str,
@@ -1111,14 +1167,23 @@ pub async fn return_document(
     kind: ReturnKind,
     reason: &str,
 ) -> Result<u32> {
-    required(reason, "a reason is required")?;
-    let _guard = WRITE_LOCK.lock().await;
-    let decision = match kind {
-        ReturnKind::Return => Decision::Return,
-        ReturnKind::Reject => Decision::Reject,
+    let command = Command::Return {
+        kind,
+        reason: reason.to_string(),
     };
-    let Loaded { item, state } = authorized(app, document_id, decision, actor).await?;
-    let seq = state.last_seq + 1;
+    match decide(app.context(), document_id, actor, command).await? {
+        Outcome::Returned { seq } => Ok(seq),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub(crate) fn return_step(doing: &Doing<'_>, kind: ReturnKind, reason: &str) -> Result<Step> {
+    let Doing {
+        document_id,
+        actor,
+        seq,
+        ..
+    } = *doing;
     let returned = Returned {
         at: now_rfc3339(),
         document_id: document_id.to_string(),
@@ -1130,22 +1195,39 @@ pub async fn return_document(
         ReturnKind::Return => ReviewRecord::Returned(returned),
         ReturnKind::Reject => ReviewRecord::Rejected(returned),
     };
-    write_record(&app.store, &item.location, &record).await?;
-    reindex_one(app, &item).await?;
-    Ok(seq)
+    Ok(Step {
+        record: Some(record),
+        event: None,
+        reindex: true,
+        outcome: Outcome::Returned { seq },
+    })
 }
 
 /// Adds an addendum to an approved document: a new version holding only the addendum text, linked to the
-/// current version it appends; the fields (with every earlier correction) carry over.
+/// current version it appends; the fields (with every earlier correction) carry over. [`decide`] with
+/// [`Command::Addendum`].
 pub async fn add_addendum(
     app: &AppState,
     document_id: &str,
     actor: &Actor,
     addendum: &str,
 ) -> Result<Approval> {
-    required(addendum, "an addendum needs text")?;
-    let _guard = WRITE_LOCK.lock().await;
-    let Loaded { item, state } = authorized(app, document_id, Decision::Addendum, actor).await?;
+    let command = Command::Addendum {
+        text: addendum.to_string(),
+    };
+    version_of(app, document_id, actor, command).await
+}
+
+pub(crate) async fn addendum_step(doing: &Doing<'_>, addendum: &str) -> Result<Step> {
+    let Doing {
+        context,
+        document_id,
+        actor,
+        item,
+        state,
+        seq,
+        ..
+    } = *doing;
     let Some(base) = state.main_version().cloned() else {
         return Err(Error::Conflict {
             detail: "only approved documents take addenda".to_string(),
@@ -1166,22 +1248,23 @@ pub async fn add_addendum(
         by: &actor.name,
     };
     let mut keys = write_version(
-        app,
+        context,
         document_id,
         &item.location,
         &mrn,
         number,
-        self::original(&app.store, &item.location).await?.as_ref(),
+        self::original(&context.store, &item.location)
+            .await?
+            .as_ref(),
         &new,
     )
     .await?;
-    let seq = state.last_seq + 1;
     // A final document added to after its release is `amended` (FHIR composition-status); a preliminary
     // one stays preliminary until its author signs.
     if base.reference()?.doc_status == DocStatus::Final {
         keys.push(
             restate(
-                &app.store,
+                &context.store,
                 &item.location,
                 &base,
                 seq,
@@ -1200,32 +1283,39 @@ pub async fn add_addendum(
         seq,
         version: number,
     };
-    keys.push(write_record(&app.store, &item.location, &record).await?);
-    let mut event = OutboxEvent::new(
-        app.event_id_key().await?,
-        document_id,
-        OutboxAction::Addendum,
-        &item.location,
-        seq,
-    );
-    event.versions = vec![number];
-    event.parent = Some(base.meta.version);
-    outbox::enqueue(&app.store, &event).await?;
-    reindex_one(app, &item).await?;
-    Ok(Approval {
-        seq,
-        version: number,
-        keys,
+    Ok(Step {
+        record: Some(record),
+        event: Some(Announce {
+            action: OutboxAction::Addendum,
+            versions: vec![number],
+            parent: Some(base.meta.version),
+        }),
+        reindex: true,
+        outcome: Outcome::Version(Approval {
+            seq,
+            version: number,
+            keys,
+        }),
     })
 }
 
 /// The authoring clinician signs an approved transcription: each current version waiting for a signature
 /// gets a new DocumentReference state with docStatus `final` (`amended` for a correction) and the
-/// clinician as authenticator.
+/// clinician as authenticator. [`decide`] with [`Command::Sign`].
 pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Approval> {
-    let _guard = WRITE_LOCK.lock().await;
-    let Loaded { item, state } = authorized(app, document_id, Decision::Sign, actor).await?;
-    let seq = state.last_seq + 1;
+    version_of(app, document_id, actor, Command::Sign).await
+}
+
+pub(crate) async fn sign_step(doing: &Doing<'_>) -> Result<Step> {
+    let Doing {
+        context,
+        document_id,
+        actor,
+        item,
+        state,
+        seq,
+        ..
+    } = *doing;
     let signer = actor.author.clone().unwrap_or_else(|| actor.name.clone());
     let mut keys = Vec::new();
     let mut signed = Vec::new();
@@ -1240,7 +1330,7 @@ pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Ap
         };
         keys.push(
             restate(
-                &app.store,
+                &context.store,
                 &item.location,
                 version,
                 seq,
@@ -1259,21 +1349,19 @@ pub async fn sign(app: &AppState, document_id: &str, actor: &Actor) -> Result<Ap
         seq,
         versions: signed.clone(),
     };
-    keys.push(write_record(&app.store, &item.location, &record).await?);
-    let mut event = OutboxEvent::new(
-        app.event_id_key().await?,
-        document_id,
-        OutboxAction::Signed,
-        &item.location,
-        seq,
-    );
-    event.versions = signed.clone();
-    outbox::enqueue(&app.store, &event).await?;
-    reindex_one(app, &item).await?;
-    Ok(Approval {
-        seq,
-        version: signed.last().copied().unwrap_or(0),
-        keys,
+    Ok(Step {
+        record: Some(record),
+        event: Some(Announce {
+            action: OutboxAction::Signed,
+            versions: signed.clone(),
+            parent: None,
+        }),
+        reindex: true,
+        outcome: Outcome::Version(Approval {
+            seq,
+            version: signed.last().copied().unwrap_or(0),
+            keys,
+        }),
     })
 }
 

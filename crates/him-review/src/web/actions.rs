@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
 use crate::accounts::{self, Role};
+use crate::decide::{decide, Command, Outcome};
 use crate::document::EDITABLE_FIELDS;
 use crate::queue;
-use crate::reassign;
-use crate::review::{self, ReturnKind, ReviewInput};
+use crate::review::{ReturnKind, ReviewInput};
 use crate::web::pages::document_item;
 use crate::web::{
     cookie, form_value, record as audit, AppError, AppState, Current, SESSION_COOKIE,
@@ -128,17 +128,93 @@ fn review_input(body: &[u8]) -> ReviewInput {
     input
 }
 
+/// Takes `command` on document `id` as the current user through [`decide`] and audits it. Returns the
+/// audit action (`assign` or `reassign` for a move, by whether the document had a patient) and the outcome.
+async fn decided(
+    state: &AppState,
+    current: &Current,
+    id: &str,
+    command: Command,
+) -> Result<(&'static str, Outcome), AppError> {
+    document_item(state, id)?;
+    let action = audit_action(&command);
+    let reason = match &command {
+        Command::Assign { reason, .. } => reason.trim().to_string(),
+        _ => String::new(),
+    };
+    let outcome = decide(state.context(), id, &current.actor(), command).await?;
+    let (action, detail) = audit_entry(action, &outcome, &reason);
+    audit(state, current, action, Some(id), &detail).await?;
+    Ok((action, outcome))
+}
+
+/// The audit action of a command (a move's is settled by its outcome).
+fn audit_action(command: &Command) -> &'static str {
+    match command {
+        Command::SaveEdit { .. } => "edit",
+        Command::Approve { .. } => "approve",
+        Command::Correct { .. } => "correct",
+        Command::Return {
+            kind: ReturnKind::Return,
+            ..
+        } => "return",
+        Command::Return {
+            kind: ReturnKind::Reject,
+            ..
+        } => "reject",
+        Command::Addendum { .. } => "addendum",
+        Command::Sign => "sign",
+        Command::Assign { .. } => "assign",
+    }
+}
+
+/// The audit action and detail of a decision taken as `action`. A move's detail names both patients and
+/// the reason: it lives in the audit store, never in logs.
+fn audit_entry(action: &'static str, outcome: &Outcome, reason: &str) -> (&'static str, String) {
+    match outcome {
+        Outcome::Edited {
+            seq,
+            fields_changed,
+        } => (
+            action,
+            format!("seq {seq}; fields changed: {}", fields_changed.join(",")),
+        ),
+        Outcome::Version(approval) => match action {
+            "correct" => (
+                action,
+                format!(
+                    "seq {}; version {} replaces the current one",
+                    approval.seq, approval.version
+                ),
+            ),
+            "sign" => (action, format!("seq {}", approval.seq)),
+            _ => (
+                action,
+                format!("seq {}; version {}", approval.seq, approval.version),
+            ),
+        },
+        Outcome::Returned { seq } => (action, format!("seq {seq}")),
+        Outcome::Moved(moved) => match &moved.from_mrn {
+            None => ("assign", format!("to patient {}", moved.to_mrn)),
+            Some(from) => (
+                "reassign",
+                format!(
+                    "from patient {from} to patient {}; reason: {reason}",
+                    moved.to_mrn
+                ),
+            ),
+        },
+    }
+}
+
 pub(crate) async fn edit(
     State(state): State<AppState>,
     Extension(current): Extension<Current>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    document_item(&state, &id)?;
     let input = review_input(&body);
-    let (seq, changed) = review::save_edit(&state, &id, &current.actor(), &input).await?;
-    let detail = format!("seq {seq}; fields changed: {}", changed.join(","));
-    audit(&state, &current, "edit", Some(&id), &detail).await?;
+    decided(&state, &current, &id, Command::SaveEdit { input }).await?;
     Ok(Redirect::to(&format!("/documents/{id}?m=saved")).into_response())
 }
 
@@ -148,12 +224,11 @@ pub(crate) async fn approve(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    document_item(&state, &id)?;
     let input = review_input(&body);
-    let approval = review::approve(&state, &id, &current.actor(), &input).await?;
-    let detail = format!("seq {}; version {}", approval.seq, approval.version);
-    audit(&state, &current, "approve", Some(&id), &detail).await?;
-    tracing::info!(document.id = %id, version = approval.version, "document approved");
+    let (_, outcome) = decided(&state, &current, &id, Command::Approve { input }).await?;
+    if let Outcome::Version(approval) = &outcome {
+        tracing::info!(document.id = %id, version = approval.version, "document approved");
+    }
     if form_value(&body, "next").as_deref() == Some("1") {
         return Ok(Redirect::to("/next?m=approved").into_response());
     }
@@ -167,15 +242,9 @@ pub(crate) async fn correct(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    document_item(&state, &id)?;
     let input = review_input(&body);
     let reason = form_value(&body, "reason").unwrap_or_default();
-    let approval = review::correct(&state, &id, &current.actor(), &input, &reason).await?;
-    let detail = format!(
-        "seq {}; version {} replaces the current one",
-        approval.seq, approval.version
-    );
-    audit(&state, &current, "correct", Some(&id), &detail).await?;
+    decided(&state, &current, &id, Command::Correct { input, reason }).await?;
     Ok(Redirect::to(&format!("/documents/{id}?m=corrected")).into_response())
 }
 
@@ -185,18 +254,12 @@ pub(crate) async fn return_document(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    document_item(&state, &id)?;
     let kind = match form_value(&body, "kind").as_deref() {
         Some("reject") => ReturnKind::Reject,
         _ => ReturnKind::Return,
     };
     let reason = form_value(&body, "reason").unwrap_or_default();
-    let seq = review::return_document(&state, &id, &current.actor(), kind, &reason).await?;
-    let action = match kind {
-        ReturnKind::Return => "return",
-        ReturnKind::Reject => "reject",
-    };
-    audit(&state, &current, action, Some(&id), &format!("seq {seq}")).await?;
+    decided(&state, &current, &id, Command::Return { kind, reason }).await?;
     Ok(Redirect::to("/?m=returned").into_response())
 }
 
@@ -206,11 +269,8 @@ pub(crate) async fn addendum(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    document_item(&state, &id)?;
     let text = form_value(&body, "addendum").unwrap_or_default();
-    let approval = review::add_addendum(&state, &id, &current.actor(), &text).await?;
-    let detail = format!("seq {}; version {}", approval.seq, approval.version);
-    audit(&state, &current, "addendum", Some(&id), &detail).await?;
+    decided(&state, &current, &id, Command::Addendum { text }).await?;
     Ok(Redirect::to(&format!("/documents/{id}?m=addendum")).into_response())
 }
 
@@ -222,22 +282,9 @@ pub(crate) async fn assign(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    document_item(&state, &id)?;
     let mrn = form_value(&body, "mrn").unwrap_or_default();
     let reason = form_value(&body, "reason").unwrap_or_default();
-    let moved = reassign::move_to_patient(&state, &id, &current.actor(), &mrn, &reason).await?;
-    let (action, detail) = match &moved.from_mrn {
-        None => ("assign", format!("to patient {}", moved.to_mrn)),
-        Some(from) => (
-            "reassign",
-            format!(
-                "from patient {from} to patient {}; reason: {}",
-                moved.to_mrn,
-                reason.trim()
-            ),
-        ),
-    };
-    audit(&state, &current, action, Some(&id), &detail).await?;
+    let (action, _) = decided(&state, &current, &id, Command::Assign { mrn, reason }).await?;
     tracing::info!(document.id = %id, action, "patient assigned");
     Ok(Redirect::to(&format!("/documents/{id}?m={action}ed")).into_response())
 }
@@ -248,16 +295,7 @@ pub(crate) async fn sign(
     Extension(current): Extension<Current>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    document_item(&state, &id)?;
-    let signed = review::sign(&state, &id, &current.actor()).await?;
-    audit(
-        &state,
-        &current,
-        "sign",
-        Some(&id),
-        &format!("seq {}", signed.seq),
-    )
-    .await?;
+    decided(&state, &current, &id, Command::Sign).await?;
     Ok(Redirect::to("/?m=signed").into_response())
 }
 
@@ -273,5 +311,70 @@ mod tests {
         assert!(!input.fields.contains_key("evil"));
         assert_eq!(input.text, "a\nb");
         assert_eq!(input.flags_acknowledged, vec![2, 0]);
+    }
+
+    /// Each decision is audited under its action with the detail the handlers wrote before [`decide`].
+    #[test]
+    fn decisions_are_audited_by_action_and_outcome() {
+        let version = |seq, version| {
+            Outcome::Version(crate::review::Approval {
+                seq,
+                version,
+                keys: Vec::new(),
+            })
+        };
+        let moved = |from_mrn: Option<&str>| {
+            Outcome::Moved(crate::reassign::Moved {
+                location: him_store::Folder::Unmatched(him_core::DocumentId::for_bytes(b"scan")),
+                from_mrn: from_mrn.map(str::to_string),
+                to_mrn: "40079196".to_string(),
+            })
+        };
+        let edited = Outcome::Edited {
+            seq: 1,
+            fields_changed: vec!["mrn".to_string(), "author".to_string()],
+        };
+        let cases = [
+            (
+                "edit",
+                edited,
+                ("edit", "seq 1; fields changed: mrn,author"),
+            ),
+            ("approve", version(2, 1), ("approve", "seq 2; version 1")),
+            (
+                "correct",
+                version(3, 2),
+                ("correct", "seq 3; version 2 replaces the current one"),
+            ),
+            ("addendum", version(4, 3), ("addendum", "seq 4; version 3")),
+            ("sign", version(5, 2), ("sign", "seq 5")),
+            ("reject", Outcome::Returned { seq: 6 }, ("reject", "seq 6")),
+            ("assign", moved(None), ("assign", "to patient 40079196")),
+            (
+                "assign",
+                moved(Some("40158388")),
+                (
+                    "reassign",
+                    "from patient 40158388 to patient 40079196; reason: misfiled",
+                ),
+            ),
+        ];
+        for (action, outcome, (want_action, want_detail)) in cases {
+            let (got_action, got_detail) = audit_entry(action, &outcome, "misfiled");
+            assert_eq!(
+                (got_action, got_detail.as_str()),
+                (want_action, want_detail)
+            );
+        }
+        let assign = Command::Assign {
+            mrn: "40079196".to_string(),
+            reason: String::new(),
+        };
+        assert_eq!(audit_action(&assign), "assign");
+        let reject = Command::Return {
+            kind: ReturnKind::Reject,
+            reason: "blank".to_string(),
+        };
+        assert_eq!(audit_action(&reject), "reject");
     }
 }

@@ -23,6 +23,7 @@ use him_store::Store;
 
 use crate::accounts::{self, Role, Session};
 use crate::config::ReviewConfig;
+use crate::context::{Clock, ReviewContext};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::patients::Patients;
@@ -36,58 +37,20 @@ pub(crate) const SESSION_COOKIE: &str = "him_session";
 /// Largest form body accepted.
 const MAX_FORM_BYTES: usize = 4 * 1024 * 1024;
 
-/// What every handler shares. Cheap to clone.
+/// What every handler shares: the [`ReviewContext`] decisions work over, with the login gate and the
+/// templates of the web layer. Cheap to clone. Its context's fields read as its own (`state.store`).
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub db: Db,
+    context: ReviewContext,
     pub(crate) login: Arc<LoginGate>,
-    pub config: Arc<ReviewConfig>,
-    /// The patient index documents are assigned to (empty: nothing can be assigned).
-    pub patients: Arc<Patients>,
     pub(crate) templates: Templates,
-    /// What the ages, turnaround colours and deficiency due dates are measured against.
-    pub clock: Clock,
-    /// The store's secret for outbox event ids, read on the first decision that writes an event.
-    pub(crate) event_id_key: Arc<tokio::sync::OnceCell<him_interfaces::outbox::EventIdKey>>,
 }
 
-/// The time the UI measures ages against: the system clock, or a fixed or shifted one in tests.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>);
+impl std::ops::Deref for AppState {
+    type Target = ReviewContext;
 
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Clock(Arc::new(chrono::Utc::now))
-    }
-
-    /// The system clock shifted by `offset` (a test's "three days later").
-    pub fn shifted(offset: chrono::Duration) -> Self {
-        Clock(Arc::new(move || chrono::Utc::now() + offset))
-    }
-
-    /// A clock that stands still at `start` until its handle moves it (tests).
-    pub fn manual(
-        start: chrono::DateTime<chrono::Utc>,
-    ) -> (Self, Arc<std::sync::Mutex<chrono::DateTime<chrono::Utc>>>) {
-        let time = Arc::new(std::sync::Mutex::new(start));
-        let read = time.clone();
-        let clock = Clock(Arc::new(move || {
-            *read.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-        }));
-        (clock, time)
-    }
-
-    /// Now, by this clock.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        (self.0)()
-    }
-}
-
-impl std::fmt::Debug for Clock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Clock({})", self.now())
+    fn deref(&self) -> &ReviewContext {
+        &self.context
     }
 }
 
@@ -95,29 +58,20 @@ impl AppState {
     /// State over a store, an open database and the patient index.
     pub fn new(config: ReviewConfig, store: Store, db: Db, patients: Patients) -> Self {
         AppState {
-            store,
-            db,
             login: Arc::new(LoginGate::new(&config)),
-            config: Arc::new(config),
-            patients: Arc::new(patients),
+            context: ReviewContext::new(config, store, db, patients),
             templates: Templates::new(),
-            clock: Clock::system(),
-            event_id_key: Arc::default(),
         }
     }
 
-    /// The store's secret for outbox event ids (made on first use, then kept for the server's life).
-    pub(crate) async fn event_id_key(&self) -> crate::Result<&him_interfaces::outbox::EventIdKey> {
-        self.event_id_key
-            .get_or_try_init(|| async {
-                Ok(him_interfaces::outbox::EventIdKey::load(&self.store).await?)
-            })
-            .await
+    /// The context decisions take ([`crate::decide`]).
+    pub fn context(&self) -> &ReviewContext {
+        &self.context
     }
 
     /// The same state measuring time by `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+        self.context.clock = clock;
         self
     }
 }
