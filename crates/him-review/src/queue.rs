@@ -1040,34 +1040,46 @@ fn write_search_words(sql: &mut dyn Sql, document_id: &str) -> Result<()> {
 
 /// Inserts the words of `row` (`patient_name, mrn, birth_date, date_of_service`).
 fn insert_search_words(sql: &mut dyn Sql, document_id: &str, row: &Row) -> Result<()> {
+    let pairs = row_words(row)?
+        .into_iter()
+        .map(|word| (word, document_id.to_string()))
+        .collect::<Vec<_>>();
+    insert_word_pairs(sql, &pairs)
+}
+
+/// The search words of a row (`patient_name, mrn, birth_date, date_of_service`, …).
+fn row_words(row: &Row) -> Result<std::collections::BTreeSet<String>> {
     let (name, mrn, birth, service): (
         Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
     ) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-    let words = search_words(
+    Ok(search_words(
         name.as_deref(),
         mrn.as_deref(),
         [birth.as_deref(), service.as_deref()],
-    );
-    if words.is_empty() {
-        return Ok(());
+    ))
+}
+
+/// Inserts `(word, document_id)` pairs, a few hundred per statement.
+fn insert_word_pairs(sql: &mut dyn Sql, pairs: &[(String, String)]) -> Result<()> {
+    for chunk in pairs.chunks(400) {
+        let mut args = Vec::with_capacity(chunk.len() * 2);
+        let mut values = Vec::with_capacity(chunk.len());
+        for (word, document_id) in chunk {
+            let w = bind(&mut args, word.as_str().into());
+            let d = bind(&mut args, document_id.as_str().into());
+            values.push(format!("({w}, {d})"));
+        }
+        sql.execute(
+            &format!(
+                "INSERT INTO search_words (word, document_id) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            ),
+            args,
+        )?;
     }
-    let mut args = Vec::with_capacity(words.len() * 2);
-    let mut values = Vec::with_capacity(words.len());
-    for word in words {
-        let w = bind(&mut args, word.into());
-        let d = bind(&mut args, document_id.into());
-        values.push(format!("({w}, {d})"));
-    }
-    sql.execute(
-        &format!(
-            "INSERT INTO search_words (word, document_id) VALUES {} ON CONFLICT DO NOTHING",
-            values.join(", ")
-        ),
-        args,
-    )?;
     Ok(())
 }
 
@@ -1079,10 +1091,18 @@ pub(crate) fn index_all_search_words(sql: &mut dyn Sql) -> Result<usize> {
         "SELECT patient_name, mrn, birth_date, date_of_service, document_id FROM documents",
         Vec::new(),
     )?;
+    let mut pairs = Vec::new();
     for row in &rows {
         let document_id: String = row.get(4)?;
-        insert_search_words(sql, &document_id, row)?;
+        for word in row_words(row)? {
+            pairs.push((word, document_id.clone()));
+        }
+        if pairs.len() >= 4_000 {
+            insert_word_pairs(sql, &pairs)?;
+            pairs.clear();
+        }
     }
+    insert_word_pairs(sql, &pairs)?;
     Ok(rows.len())
 }
 
