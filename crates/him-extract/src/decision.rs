@@ -123,6 +123,49 @@ pub enum UnmatchedReason {
     OtherRole,
 }
 
+impl UnmatchedReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [UnmatchedReason; 13] = [
+        UnmatchedReason::NoCandidate,
+        UnmatchedReason::MrnConflict,
+        UnmatchedReason::DobConflict,
+        UnmatchedReason::Ambiguous,
+        UnmatchedReason::MrnOnly,
+        UnmatchedReason::InsufficientFields,
+        UnmatchedReason::ConflictingFields,
+        UnmatchedReason::DemographicsMismatch,
+        UnmatchedReason::Uncorroborated,
+        UnmatchedReason::CoverSheetConflict,
+        UnmatchedReason::CoverSheetUnknownPatient,
+        UnmatchedReason::SeparatorUnreadable,
+        UnmatchedReason::OtherRole,
+    ];
+
+    /// The reason code as manifests, events and the review database spell it (`no_candidate`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnmatchedReason::NoCandidate => "no_candidate",
+            UnmatchedReason::MrnConflict => "mrn_conflict",
+            UnmatchedReason::DobConflict => "dob_conflict",
+            UnmatchedReason::Ambiguous => "ambiguous",
+            UnmatchedReason::MrnOnly => "mrn_only",
+            UnmatchedReason::InsufficientFields => "insufficient_fields",
+            UnmatchedReason::ConflictingFields => "conflicting_fields",
+            UnmatchedReason::DemographicsMismatch => "demographics_mismatch",
+            UnmatchedReason::Uncorroborated => "uncorroborated",
+            UnmatchedReason::CoverSheetConflict => "cover_sheet_conflict",
+            UnmatchedReason::CoverSheetUnknownPatient => "cover_sheet_unknown_patient",
+            UnmatchedReason::SeparatorUnreadable => "separator_unreadable",
+            UnmatchedReason::OtherRole => "other_role",
+        }
+    }
+
+    /// The reason a code names; `None` for a code this release does not know.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == code)
+    }
+}
+
 /// The outcome of [`match_patient`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -208,4 +251,24 @@ pub struct MatchDecision {
     /// ([`UnmatchedReason::DemographicsMismatch`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disagreements: Vec<crate::field::FieldName>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes are serde's: what manifests hold reads back, and every reason is in `ALL` once.
+    #[test]
+    fn reason_codes_are_the_serialized_names() {
+        for reason in UnmatchedReason::ALL {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+            assert_eq!(UnmatchedReason::parse(reason.as_str()), Some(reason));
+        }
+        let mut codes: Vec<_> = UnmatchedReason::ALL.iter().map(|r| r.as_str()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), UnmatchedReason::ALL.len());
+        assert_eq!(UnmatchedReason::parse("nobody"), None);
+    }
 }

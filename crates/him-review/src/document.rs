@@ -60,7 +60,7 @@ pub(crate) struct DocumentView {
     /// The dictation device's job demographics, when it sent any.
     pub demographics: Option<him_core::JobDemographics>,
     /// Why the matcher left it unmatched (`demographics_mismatch`, `uncorroborated`, …).
-    pub unmatched_reason: Option<String>,
+    pub unmatched_reason: Option<him_extract::UnmatchedReason>,
     /// Spoken fields that contradict the job demographics (`mrn`, `date_of_birth`, `patient_family`).
     pub disagreements: Vec<String>,
     /// For a filed document whose fields read name someone other than its patient, the warning in words.

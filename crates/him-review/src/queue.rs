@@ -41,7 +41,7 @@ pub struct QueueItem {
     /// Date of birth as read from the document (YYYY-MM-DD).
     pub birth_date: Option<String>,
     /// Why an unmatched document did not match (`no_candidate`, `dob_conflict`, …).
-    pub unmatched_reason: Option<String>,
+    pub unmatched_reason: Option<him_extract::UnmatchedReason>,
     /// Date of service as read from the document (YYYY-MM-DD).
     pub date_of_service: Option<String>,
     /// Discharge date as read from the document (YYYY-MM-DD).
@@ -126,7 +126,10 @@ fn item(row: &Row) -> Result<QueueItem> {
         awaiting_signature: row.get(14)?,
         patient_name: row.get(15)?,
         birth_date: row.get(16)?,
-        unmatched_reason: row.get(17)?,
+        unmatched_reason: row
+            .get::<Option<String>>(17)?
+            .as_deref()
+            .and_then(him_extract::UnmatchedReason::parse),
         date_of_service: row.get(18)?,
         discharge_date: row.get(19)?,
         filed_at: row.get(20)?,
@@ -143,11 +146,9 @@ fn items(rows: Vec<Row>) -> Result<Vec<QueueItem>> {
 }
 
 /// Why the pipeline did not match a document (`no_candidate`, `dob_conflict`, …), from its manifest.
-pub(crate) fn unmatched_reason(manifest: &Manifest) -> Option<String> {
+pub(crate) fn unmatched_reason(manifest: &Manifest) -> Option<him_extract::UnmatchedReason> {
     match &manifest.matching.as_ref()?.outcome {
-        him_extract::MatchOutcome::Unmatched { reason } => serde_json::to_value(reason)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string)),
+        him_extract::MatchOutcome::Unmatched { reason } => Some(*reason),
         him_extract::MatchOutcome::Matched { .. } => None,
     }
 }
@@ -331,7 +332,7 @@ fn upsert_row(sql: &mut dyn Sql, row: &QueueItem) -> Result<()> {
             row.awaiting_signature,
             &row.patient_name,
             &row.birth_date,
-            &row.unmatched_reason,
+            row.unmatched_reason.map(him_extract::UnmatchedReason::as_str),
             &row.date_of_service,
             &row.discharge_date,
             &row.filed_at,

@@ -164,7 +164,7 @@ pub(crate) async fn document(
             "item": item, "holder": holder, "mine": holder == Some(current.name()),
             "can_review": role.can_review(), "is_supervisor": role.is_supervisor(),
             "view": view, "q": q, "results": results,
-            "reason_label": item.unmatched_reason.as_deref().map(super::worklist::reason_label),
+            "reason_label": item.unmatched_reason.map(super::worklist::reason_label),
             "document_types": him_extract::document_types(),
         }),
     )

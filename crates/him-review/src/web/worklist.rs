@@ -7,6 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{DateTime, NaiveDate, Utc};
+use him_extract::UnmatchedReason;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -39,24 +40,31 @@ fn type_display(code: Option<&str>) -> Option<String> {
 }
 
 /// What an unmatched reason means, for the people fixing it.
-pub(crate) fn reason_label(reason: &str) -> &'static str {
+pub(crate) fn reason_label(reason: UnmatchedReason) -> &'static str {
     match reason {
-        "no_candidate" => "No patient of the index matches",
-        "mrn_conflict" => "The MRN belongs to another patient",
-        "dob_conflict" => "The date of birth disagrees with the index",
-        "ambiguous" => "Several patients match equally",
-        "mrn_only" => "Only the MRN could be read",
-        "insufficient_fields" => "Too few identifiers could be read",
-        "conflicting_fields" => "The identifiers on the document contradict each other",
-        "demographics_mismatch" => "The spoken header contradicts the device's demographics",
-        "uncorroborated" => "The device's demographics are not confirmed by the dictation",
-        "cover_sheet_conflict" => "The cover sheet disagrees with the pages",
-        "cover_sheet_unknown_patient" => "The cover sheet names a patient the index lacks",
-        "separator_unreadable" => "The batch separator sheet is unreadable",
-        "other_role" => {
+        UnmatchedReason::NoCandidate => "No patient of the index matches",
+        UnmatchedReason::MrnConflict => "The MRN belongs to another patient",
+        UnmatchedReason::DobConflict => "The date of birth disagrees with the index",
+        UnmatchedReason::Ambiguous => "Several patients match equally",
+        UnmatchedReason::MrnOnly => "Only the MRN could be read",
+        UnmatchedReason::InsufficientFields => "Too few identifiers could be read",
+        UnmatchedReason::ConflictingFields => {
+            "The identifiers on the document contradict each other"
+        }
+        UnmatchedReason::DemographicsMismatch => {
+            "The spoken header contradicts the device's demographics"
+        }
+        UnmatchedReason::Uncorroborated => {
+            "The device's demographics are not confirmed by the dictation"
+        }
+        UnmatchedReason::CoverSheetConflict => "The cover sheet disagrees with the pages",
+        UnmatchedReason::CoverSheetUnknownPatient => {
+            "The cover sheet names a patient the index lacks"
+        }
+        UnmatchedReason::SeparatorUnreadable => "The batch separator sheet is unreadable",
+        UnmatchedReason::OtherRole => {
             "The identifiers read belong to a guarantor, parent or other person named on it"
         }
-        _ => "Not matched",
     }
 }
 
@@ -88,7 +96,7 @@ pub(crate) fn row(state: &AppState, item: &QueueItem, now: DateTime<Utc>) -> Val
             value["dob"] = json!(item.birth_date);
         }
     }
-    value["reason_label"] = json!(item.unmatched_reason.as_deref().map(reason_label));
+    value["reason_label"] = json!(item.unmatched_reason.map(reason_label));
     value
 }
 
@@ -421,23 +429,14 @@ mod tests {
 
     #[test]
     fn every_unmatched_reason_has_words() {
-        for reason in [
-            "no_candidate",
-            "mrn_conflict",
-            "dob_conflict",
-            "ambiguous",
-            "mrn_only",
-            "insufficient_fields",
-            "conflicting_fields",
-            "demographics_mismatch",
-            "uncorroborated",
-            "cover_sheet_conflict",
-            "cover_sheet_unknown_patient",
-            "separator_unreadable",
-        ] {
-            assert_ne!(reason_label(reason), "Not matched", "{reason}");
-        }
-        assert_eq!(reason_label("anything else"), "Not matched");
+        let mut labels: Vec<_> = UnmatchedReason::ALL.into_iter().map(reason_label).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(
+            labels.len(),
+            UnmatchedReason::ALL.len(),
+            "one label per reason"
+        );
     }
 
     #[test]
