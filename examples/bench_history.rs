@@ -287,14 +287,17 @@ async fn run(n: usize) -> Vec<(String, String)> {
     ));
     let search = median_ms(9, || async {
         let filter = QueueFilter {
-            q: Some(family(42)[..4].to_string()),
+            // The rebuild from the store left the names out (the bench files no manifests): an MRN
+            // prefix, ten patients' documents, reads the same search words.
+            q: Some("4000004".to_string()),
             ..QueueFilter::default()
         };
-        him_review::list_page(&db, QueueList::Approved, &filter).unwrap();
+        let found = him_review::list_page(&db, QueueList::Approved, &filter).unwrap();
+        assert!(found.total > 0, "the search finds documents");
     })
     .await;
     rows.push((
-        "review: name search, first letters (median of 9)".into(),
+        "review: search, MRN first digits (median of 9)".into(),
         format!("{search:.1} ms"),
     ));
     let patients = Patients {
