@@ -1588,6 +1588,7 @@ pub fn configured_names(hl7: &Hl7Config, fhir: &FhirConfig) -> Vec<&'static str>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fhir::assert_valid_fhir_json;
     use serde_json::{json, Value};
 
     /// A stored DocumentReference from its JSON.
@@ -1780,27 +1781,6 @@ mod tests {
             "identifier": {"system": "urn:him:document", "value": "d-v1"},
         });
         assert_eq!(pushed.as_object_mut().unwrap(), expected);
-    }
-
-    /// FHIR JSON (R4 §2.6.2): no nulls, no empty strings, arrays or objects, anywhere.
-    fn assert_valid_fhir_json(value: &Value, path: &str) {
-        match value {
-            Value::Null => panic!("{path} is null"),
-            Value::String(text) => assert!(!text.is_empty(), "{path} is an empty string"),
-            Value::Array(items) => {
-                assert!(!items.is_empty(), "{path} is an empty array");
-                for (i, item) in items.iter().enumerate() {
-                    assert_valid_fhir_json(item, &format!("{path}[{i}]"));
-                }
-            }
-            Value::Object(fields) => {
-                assert!(!fields.is_empty(), "{path} is an empty object");
-                for (name, field) in fields {
-                    assert_valid_fhir_json(field, &format!("{path}.{name}"));
-                }
-            }
-            Value::Bool(_) | Value::Number(_) => {}
-        }
     }
 
     #[test]

@@ -820,6 +820,29 @@ pub fn document_reference(reference: &Reference<'_>) -> DocumentReference {
         r#type: Some(document_type(reference.doc_type)),
     }
 }
+/// FHIR JSON (R4 §2.6.2): no nulls, no empty strings, arrays or objects, anywhere; panics naming the path.
+#[cfg(test)]
+pub(crate) fn assert_valid_fhir_json(value: &serde_json::Value, path: &str) {
+    use serde_json::Value;
+    match value {
+        Value::Null => panic!("{path} is null"),
+        Value::String(text) => assert!(!text.is_empty(), "{path} is an empty string"),
+        Value::Array(items) => {
+            assert!(!items.is_empty(), "{path} is an empty array");
+            for (i, item) in items.iter().enumerate() {
+                assert_valid_fhir_json(item, &format!("{path}[{i}]"));
+            }
+        }
+        Value::Object(fields) => {
+            assert!(!fields.is_empty(), "{path} is an empty object");
+            for (name, field) in fields {
+                assert_valid_fhir_json(field, &format!("{path}.{name}"));
+            }
+        }
+        Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1243,27 +1266,8 @@ mod tests {
     /// Every sample reads back as itself, and none writes a null or an empty string, array or object.
     #[test]
     fn samples_read_back_and_write_nothing_empty() {
-        fn check(value: &Value, path: &str) {
-            match value {
-                Value::Null => panic!("{path} is null"),
-                Value::String(text) => assert!(!text.is_empty(), "{path} is an empty string"),
-                Value::Array(items) => {
-                    assert!(!items.is_empty(), "{path} is an empty array");
-                    for (i, item) in items.iter().enumerate() {
-                        check(item, &format!("{path}[{i}]"));
-                    }
-                }
-                Value::Object(fields) => {
-                    assert!(!fields.is_empty(), "{path} is an empty object");
-                    for (name, field) in fields {
-                        check(field, &format!("{path}.{name}"));
-                    }
-                }
-                Value::Bool(_) | Value::Number(_) => {}
-            }
-        }
         for (name, resource) in samples() {
-            check(&value(&resource), name);
+            assert_valid_fhir_json(&value(&resource), name);
             // Keys in the order the `serde_json::Value` form wrote them (sorted), at every depth.
             assert_eq!(
                 String::from_utf8(resource.to_json()).expect("utf-8"),
@@ -1289,7 +1293,7 @@ mod tests {
             date: "",
             ..full()
         });
-        check(&value(&empty), "empty");
+        assert_valid_fhir_json(&value(&empty), "empty");
     }
 
     /// The samples pass `scripts/fhir-validate` (scripts/setup installs its validator; without it this
