@@ -507,6 +507,8 @@ struct Follow {
 pub struct LiveIndex {
     store: Option<Store>,
     base: Arc<PatientIndex>,
+    /// [`base_fingerprint`] of `base`, computed the first time a snapshot is read or written.
+    fingerprint: std::sync::OnceLock<String>,
     current: RwLock<Current>,
     follow: tokio::sync::Mutex<Follow>,
 }
@@ -528,6 +530,7 @@ impl LiveIndex {
                 snapshot_day: None,
             }),
             base: index.clone(),
+            fingerprint: std::sync::OnceLock::new(),
             current: RwLock::new(Current {
                 changes: 0,
                 index,
@@ -627,9 +630,15 @@ impl LiveIndex {
         total
     }
 
+    /// The digest of the export this index folds changes over.
+    fn fingerprint(&self) -> &str {
+        self.fingerprint
+            .get_or_init(|| base_fingerprint(&self.base))
+    }
+
     /// The newest snapshot of the last [`SNAPSHOT_DAYS`] days that was folded over this export.
     async fn latest_snapshot(&self, store: &Store) -> Result<Option<Snapshot>> {
-        let fingerprint = base_fingerprint(&self.base);
+        let fingerprint = self.fingerprint();
         let today = Stamp::now().day();
         for back in 0..SNAPSHOT_DAYS {
             let Some(day) = today.checked_sub_days(chrono::Days::new(back)) else {
@@ -677,9 +686,7 @@ impl LiveIndex {
         if follow.snapshot_day == Some(day) {
             return;
         }
-        let snapshot = follow
-            .fold
-            .snapshot(&base_fingerprint(&self.base), position, changes);
+        let snapshot = follow.fold.snapshot(self.fingerprint(), position, changes);
         let bytes = Bytes::from(serde_json::to_vec(&snapshot).unwrap_or_default());
         match store.put_new(&Key::MpiSnapshot(day), bytes).await {
             Ok(_) => follow.snapshot_day = Some(day),

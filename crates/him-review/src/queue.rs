@@ -703,13 +703,14 @@ pub fn list_page(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Queue
     // A search waits for its turn in the search lane, so that clerks' searches leave the database free
     // for the queue pages and claims of everyone else.
     db.searching(some(&filter.q).is_some(), || {
-        let total = count_rows(db, list_query(list, filter))?;
+        let query = list_query(list, filter);
+        let total = count_rows(db, &query)?;
         let ListQuery {
             from,
             condition,
             order,
             args,
-        } = list_query(list, filter);
+        } = query;
         let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
             .unwrap_or(u32::MAX)
             .max(1);
@@ -757,11 +758,11 @@ pub(crate) fn claimable(db: &Db, reviewer: &str, limit: u32) -> Result<Vec<Queue
 /// The number of rows of a list.
 pub fn count(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<u64> {
     db.searching(some(&filter.q).is_some(), || {
-        count_rows(db, list_query(list, filter))
+        count_rows(db, &list_query(list, filter))
     })
 }
 
-fn count_rows(db: &Db, query: ListQuery) -> Result<u64> {
+fn count_rows(db: &Db, query: &ListQuery) -> Result<u64> {
     let ListQuery {
         from,
         condition,
@@ -771,7 +772,7 @@ fn count_rows(db: &Db, query: ListQuery) -> Result<u64> {
     let total: i64 = db
         .query_one(
             &format!("SELECT COUNT(*) FROM {from} WHERE {condition}"),
-            args,
+            args.clone(),
         )?
         .get(0)?;
     Ok(u64::try_from(total).unwrap_or(0))
