@@ -136,20 +136,28 @@ fn history(root: &Path, n: usize) -> Db {
         let journal = Entry::new(Stream::Mpi, stamp, &change.id).unwrap();
         write(root, &Key::Journal(journal), &bytes);
 
+        // A department's backlog, whatever the history: the newest 200 wait, the rest were approved, by
+        // one of five reviewers, a few minutes to a few days after filing (turnaround counters to read).
+        let pending = i + 200 >= n;
+        let approved = at + chrono::Duration::minutes(i64::try_from(i * 37 % 4_000).unwrap_or(0) + 3);
         rows.push(format!(
-            "('{id}', 'chart', 'filed', '{location}', '{at}', '11506-3', 'SCAN-1', 0, 0, '{mrn}', '{review}', \
-             '{f}, Ann', '1970-01-01', '{at}')",
+            "('{id}', 'chart', 'filed', '{location}', '{at}', '11506-3', 'SCAN-{station}', {stat}, 0, '{mrn}', \
+             '{review}', '{f}, Ann', '1970-01-01', '{at}', {approved_at}, {approved_by})",
             location = folder.location(),
             at = rfc3339(at),
-            // A department's backlog, whatever the history: the newest 200 wait, the rest were approved.
-            review = if i + 200 >= n { "pending" } else { "approved" },
+            station = i % 7,
+            stat = i64::from(i % 10 == 0),
+            review = if pending { "pending" } else { "approved" },
+            approved_at = if pending { "NULL".to_string() } else { format!("'{}'", rfc3339(approved)) },
+            approved_by = if pending { "NULL".to_string() } else { format!("'reviewer{}'", i % 5) },
             f = family(i),
         ));
         if rows.len() == 500 || i + 1 == n {
             db.execute(
                 &format!(
                     "INSERT INTO documents (document_id, kind, status, location, received_at, document_type,
-                         station, stat, risk, mrn, review_status, patient_name, birth_date, filed_at)
+                         station, stat, risk, mrn, review_status, patient_name, birth_date, filed_at,
+                         approved_at, approved_by)
                      VALUES {}",
                     rows.join(",")
                 ),
@@ -160,6 +168,7 @@ fn history(root: &Path, n: usize) -> Db {
         }
     }
     him_review::reindex_search_words(&db).unwrap();
+    him_review::rebuild_turnaround_counters(&db).unwrap();
     db
 }
 

@@ -55,7 +55,47 @@ pub struct Timeline {
     pub discharged_on: Option<NaiveDate>,
 }
 
+/// An RFC 3339 time of the queue index, `None` when missing or unreadable.
+pub(crate) fn parse_time(value: Option<&str>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value?)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+}
+
+/// A date (`YYYY-MM-DD`, or the date part of a longer value) of the queue index.
+fn parse_date(value: Option<&str>) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(value?.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// The display name of a document type code (LOINC), else the code itself.
+pub(crate) fn type_display(code: Option<&str>) -> Option<String> {
+    code.map(|code| him_extract::loinc_display(code).unwrap_or(code).to_string())
+}
+
 impl Timeline {
+    /// A document's timeline from its row in the queue index.
+    pub(crate) fn of(item: &crate::queue::QueueItem) -> Timeline {
+        Timeline {
+            document_id: item.document_id.clone(),
+            kind: item.kind.clone(),
+            document_type: type_display(item.document_type.as_deref()),
+            station: item.station.clone(),
+            stat: item.stat,
+            mrn: item.mrn.clone(),
+            reviewer: item.approved_by.clone(),
+            author: item.author.clone().or_else(|| item.dictated_by.clone()),
+            review_status: item.review_status.clone(),
+            awaiting_signature: item.awaiting_signature,
+            submitted_at: parse_time(Some(&item.received_at)),
+            filed_at: parse_time(item.filed_at.as_deref()),
+            claimed_at: parse_time(item.claimed_at.as_deref()),
+            approved_at: parse_time(item.approved_at.as_deref()),
+            signed_at: parse_time(item.signed_at.as_deref()),
+            date_of_service: parse_date(item.date_of_service.as_deref()),
+            discharged_on: parse_date(item.discharge_date.as_deref()),
+        }
+    }
+
     /// When the document started waiting: `submitted_at`, else `filed_at`.
     fn waiting_since(&self) -> Option<DateTime<Utc>> {
         self.submitted_at.or(self.filed_at)
@@ -200,8 +240,13 @@ impl Stage {
         }
     }
 
+    /// The stage named by [`Stage::as_str`].
+    pub fn parse(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|stage| stage.as_str() == name)
+    }
+
     /// The stage's duration in seconds, when both ends exist and the end is not before the start.
-    fn seconds(self, t: &Timeline) -> Option<i64> {
+    pub(crate) fn seconds(self, t: &Timeline) -> Option<i64> {
         let (start, end) = match self {
             Stage::Processing => (t.submitted_at, t.filed_at),
             Stage::Review => (t.filed_at, t.approved_at),
@@ -250,8 +295,13 @@ impl Dimension {
         }
     }
 
+    /// The dimension named by [`Dimension::as_str`].
+    pub fn parse(name: &str) -> Option<Dimension> {
+        Dimension::ALL.into_iter().find(|dimension| dimension.as_str() == name)
+    }
+
     /// The timeline's value in this dimension; a missing or blank value is `(none)`.
-    fn value(self, t: &Timeline) -> String {
+    pub(crate) fn value(self, t: &Timeline) -> String {
         let named = |v: &Option<String>| match v.as_deref().map(str::trim) {
             Some(s) if !s.is_empty() => s.to_string(),
             _ => NONE.to_string(),

@@ -117,6 +117,23 @@ CREATE TABLE IF NOT EXISTS cursors (
     name TEXT PRIMARY KEY,
     position TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tat_days (
+    day TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    value TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, stage, dimension, value, bucket)
+);
+CREATE TABLE IF NOT EXISTS tat_window (
+    stage TEXT NOT NULL,
+    dimension TEXT NOT NULL,
+    value TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (stage, dimension, value, bucket)
+);
 ";
 
 /// The schema in PostgreSQL's spelling: 64-bit integers, generated keys, and text compared byte by byte as
@@ -795,6 +812,8 @@ fn migrate(sql: &mut dyn Sql) -> Result<()> {
     if !documents.is_empty() && !documents.iter().any(|c| c == QUEUE_INDEX_SENTINEL) {
         sql.execute("DROP TABLE documents", Vec::new())?;
         sql.execute("DROP TABLE IF EXISTS search_words", Vec::new())?;
+        sql.execute("DROP TABLE IF EXISTS tat_days", Vec::new())?;
+        sql.execute("DROP TABLE IF EXISTS tat_window", Vec::new())?;
         // The queue index is rebuilt from the store: where it stood in the journal no longer holds.
         sql.execute("DROP TABLE IF EXISTS cursors", Vec::new())?;
     }
@@ -808,11 +827,16 @@ fn migrate(sql: &mut dyn Sql) -> Result<()> {
     };
     // A queue index kept by a release without the search words gets them once, here.
     let words_missing = columns(sql, "search_words")?.is_empty();
+    // And the turnaround counters, once.
+    let counters_missing = columns(sql, "tat_days")?.is_empty();
     for statement in schema.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         sql.execute(statement, Vec::new())?;
     }
     if words_missing {
         crate::queue::index_all_search_words(sql)?;
+    }
+    if counters_missing {
+        crate::summary::rebuild(sql)?;
     }
     Ok(())
 }

@@ -56,6 +56,7 @@ mod queue;
 mod reassign;
 mod review;
 mod sessions;
+mod summary;
 mod throttle;
 mod web;
 mod workflow;
@@ -75,6 +76,7 @@ pub use queue::{
     QueueFilter, QueueItem, QueueList, QueuePage, PAGE_SIZE,
 };
 pub use reassign::{move_to_patient, Moved};
+pub use summary::rebuild_turnaround_counters;
 pub use review::{
     add_addendum, approve, correct, return_document, save_edit, sign, Approval, ReturnKind,
     ReviewInput,

@@ -6,7 +6,7 @@ use him_queue::EventMessage;
 use him_store::{Folder, Follower, IndexEntry, Key, Prefix, Stamp, Store, Stream};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{args, now_rfc3339, now_secs, Db, Row, Sql, Value};
+use crate::db::{args, now_rfc3339, now_secs, Db, Dialect, Row, Sql, Value};
 use crate::error::{Error, Result};
 use crate::review;
 
@@ -143,6 +143,19 @@ fn item(row: &Row) -> Result<QueueItem> {
 
 fn items(rows: Vec<Row>) -> Result<Vec<QueueItem>> {
     rows.iter().map(item).collect()
+}
+
+/// Runs `write` on a document's row and applies the change of its turnaround to the counters
+/// ([`crate::summary`]), in the caller's transaction.
+fn tracked<T>(
+    sql: &mut dyn Sql,
+    document_id: &str,
+    write: impl FnOnce(&mut dyn Sql) -> Result<T>,
+) -> Result<T> {
+    let before = crate::summary::timeline_of(sql, document_id)?;
+    let out = write(sql)?;
+    crate::summary::track(sql, document_id, before.as_ref())?;
+    Ok(out)
 }
 
 /// Why the pipeline did not match a document (`no_candidate`, `dob_conflict`, …), from its manifest.
@@ -299,7 +312,7 @@ pub(crate) async fn current_location(store: &Store, location: &Folder) -> Result
 fn upsert(db: &Db, row: &QueueItem) -> Result<()> {
     let row = row.clone();
     db.transaction(move |sql| {
-        upsert_row(sql, &row)?;
+        tracked(sql, &row.document_id, |sql| upsert_row(sql, &row))?;
         write_search_words(sql, &row.document_id)
     })
 }
@@ -505,7 +518,7 @@ struct ListQuery {
 }
 
 /// The `FROM`, `WHERE` and `ORDER BY` of a list, with their arguments.
-fn list_query(list: QueueList, filter: &QueueFilter) -> ListQuery {
+fn list_query(dialect: Dialect, list: QueueList, filter: &QueueFilter) -> ListQuery {
     let (base, default_order) = match list {
         QueueList::PendingReview => (
             "status = 'filed' AND review_status = 'pending'",
@@ -600,13 +613,23 @@ fn list_query(list: QueueList, filter: &QueueFilter) -> ListQuery {
                 keys.join(", ")
             );
         }
-        // The documents found drive the query (they are few; the list may hold every document): read
-        // first, then each looked up by its key.
-        if let Some(hits) = hits {
-            from = format!(
-                "(SELECT DISTINCT document_id AS hit FROM ({hits}) AS found) AS hits CROSS JOIN documents"
-            );
-            sql.push_str(" AND document_id = hit");
+        match (hits, dialect) {
+            // SQLite plans a join in the order written: the documents found drive the query (mostly few;
+            // the list may hold every document), read first, then each looked up by its key.
+            (Some(hits), Dialect::Sqlite) => {
+                from = format!(
+                    "(SELECT DISTINCT document_id AS hit FROM ({hits}) AS found) AS hits CROSS JOIN documents"
+                );
+                sql.push_str(" AND document_id = hit");
+            }
+            // PostgreSQL weighs both orders: a rare word is looked up first, a common prefix (thousands of
+            // documents) hashed while the list is read in its order until the page is full.
+            (Some(hits), Dialect::Postgres) => {
+                sql.push_str(&format!(
+                    " AND document_id IN (SELECT document_id FROM ({hits}) AS found)"
+                ));
+            }
+            (None, _) => {}
         }
     }
     let order = match filter.sort.as_deref() {
@@ -689,7 +712,7 @@ pub fn list_queue(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Vec<
         condition,
         order,
         args,
-    } = list_query(list, filter);
+    } = list_query(db.dialect(), list, filter);
     db.searching(some(&filter.q).is_some(), || {
         items(db.query(
             &format!("SELECT {COLUMNS} FROM {from} WHERE {condition} ORDER BY {order}"),
@@ -703,7 +726,7 @@ pub fn list_page(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<Queue
     // A search waits for its turn in the search lane, so that clerks' searches leave the database free
     // for the queue pages and claims of everyone else.
     db.searching(some(&filter.q).is_some(), || {
-        let query = list_query(list, filter);
+        let query = list_query(db.dialect(), list, filter);
         let total = count_rows(db, &query)?;
         let ListQuery {
             from,
@@ -740,7 +763,7 @@ pub(crate) fn claimable(db: &Db, reviewer: &str, limit: u32) -> Result<Vec<Queue
         condition,
         order,
         mut args,
-    } = list_query(QueueList::PendingReview, &QueueFilter::default());
+    } = list_query(db.dialect(), QueueList::PendingReview, &QueueFilter::default());
     args.push(reviewer.into());
     let me = args.len();
     args.push(now_secs().into());
@@ -758,7 +781,7 @@ pub(crate) fn claimable(db: &Db, reviewer: &str, limit: u32) -> Result<Vec<Queue
 /// The number of rows of a list.
 pub fn count(db: &Db, list: QueueList, filter: &QueueFilter) -> Result<u64> {
     db.searching(some(&filter.q).is_some(), || {
-        count_rows(db, &list_query(list, filter))
+        count_rows(db, &list_query(db.dialect(), list, filter))
     })
 }
 
@@ -789,20 +812,18 @@ pub(crate) fn oldest_waiting(db: &Db) -> Result<Option<String>> {
 }
 
 /// The documents still open — waiting for review, returned, or approved and waiting for a signature —
-/// whatever their age, and every document submitted since `since` (RFC 3339): what the dashboard and
-/// `/metrics` need. Read through indexes, so a request costs the backlog and the window, not the history.
-pub(crate) fn open_and_recent(db: &Db, since: &str) -> Result<Vec<QueueItem>> {
+/// whatever their age: what the backlog and the deficiencies count. Read through indexes, so a request
+/// costs the open work, not the history (turnaround is read from counters, [`crate::summary`]).
+pub(crate) fn open_documents(db: &Db) -> Result<Vec<QueueItem>> {
     items(db.query(
         &format!(
             "SELECT {COLUMNS} FROM documents WHERE review_status IN ('pending', 'returned')
              UNION
              SELECT {COLUMNS} FROM documents
               WHERE awaiting_signature = 1 AND review_status = 'approved' AND signed_at IS NULL
-             UNION
-             SELECT {COLUMNS} FROM documents WHERE received_at >= ?1
              ORDER BY 5, 1"
         ),
-        args![since],
+        Vec::new(),
     )?)
 }
 
@@ -879,14 +900,17 @@ pub(crate) fn set_review(
     ];
     let id = document_id.to_string();
     db.transaction(move |sql| {
-        sql.execute(
-            "UPDATE documents SET review_status = ?2, author = ?3, awaiting_signature = ?4,
-                 approved_at = COALESCE(approved_at, ?5), approved_by = COALESCE(approved_by, ?6),
-                 signed_at = CASE WHEN ?4 = CAST(0 AS BIGINT) AND ?2 = 'approved' AND awaiting_signature = 1
-                                  THEN ?7 ELSE signed_at END
-             WHERE document_id = ?1",
-            args.into_iter().chain([Value::from(now_rfc3339())]).collect(),
-        )?;
+        tracked(sql, &id, |sql| {
+            sql.execute(
+                "UPDATE documents SET review_status = ?2, author = ?3, awaiting_signature = ?4,
+                     approved_at = COALESCE(approved_at, ?5), approved_by = COALESCE(approved_by, ?6),
+                     signed_at = CASE WHEN ?4 = CAST(0 AS BIGINT) AND ?2 = 'approved'
+                                           AND awaiting_signature = 1
+                                      THEN ?7 ELSE signed_at END
+                 WHERE document_id = ?1",
+                args.into_iter().chain([Value::from(now_rfc3339())]).collect(),
+            )
+        })?;
         if release_claim {
             sql.execute(
                 "UPDATE documents SET claimed_by = NULL, claim_expires_at = NULL WHERE document_id = ?1",
@@ -970,12 +994,14 @@ pub(crate) fn set_assigned(db: &Db, document_id: &str, location: &Folder, mrn: &
         mrn.to_string(),
     );
     db.transaction(move |sql| {
-        sql.execute(
-            "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending',
-                 unmatched_reason = NULL
-             WHERE document_id = ?1",
-            args![&document_id, &location, &mrn],
-        )?;
+        tracked(sql, &document_id, |sql| {
+            sql.execute(
+                "UPDATE documents SET status = 'filed', location = ?2, mrn = ?3, review_status = 'pending',
+                     unmatched_reason = NULL
+                 WHERE document_id = ?1",
+                args![&document_id, &location, &mrn],
+            )
+        })?;
         write_search_words(sql, &document_id)
     })
 }
@@ -1116,6 +1142,12 @@ pub fn reindex_search_words(db: &Db) -> Result<usize> {
 }
 
 /// A filed chart waiting for review, for tests.
+/// [`upsert`], for tests of what is derived from the rows.
+#[cfg(test)]
+pub(crate) fn upsert_for_test(db: &Db, row: &QueueItem) -> Result<()> {
+    upsert(db, row)
+}
+
 #[cfg(test)]
 pub(crate) fn pending_chart(id: &str, mrn: &str, received_at: &str, stat: bool) -> QueueItem {
     QueueItem {

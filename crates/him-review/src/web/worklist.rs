@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use him_extract::UnmatchedReason;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,20 +24,7 @@ pub(crate) struct ListQuery {
     m: Option<String>,
 }
 
-fn parse_time(value: Option<&str>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(value?)
-        .ok()
-        .map(|time| time.with_timezone(&Utc))
-}
-
-fn parse_date(value: Option<&str>) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(value?.get(..10)?, "%Y-%m-%d").ok()
-}
-
-/// The display name of a document type code (LOINC), else the code itself.
-fn type_display(code: Option<&str>) -> Option<String> {
-    code.map(|code| him_extract::loinc_display(code).unwrap_or(code).to_string())
-}
+use crate::clocks::{parse_time, type_display};
 
 /// What an unmatched reason means, for the people fixing it.
 pub(crate) fn reason_label(reason: UnmatchedReason) -> &'static str {
@@ -102,25 +89,7 @@ pub(crate) fn row(state: &AppState, item: &QueueItem, now: DateTime<Utc>) -> Val
 
 /// A queue row as the clocks see it.
 pub(crate) fn timeline(item: &QueueItem) -> Timeline {
-    Timeline {
-        document_id: item.document_id.clone(),
-        kind: item.kind.clone(),
-        document_type: type_display(item.document_type.as_deref()),
-        station: item.station.clone(),
-        stat: item.stat,
-        mrn: item.mrn.clone(),
-        reviewer: item.approved_by.clone(),
-        author: item.author.clone().or_else(|| item.dictated_by.clone()),
-        review_status: item.review_status.clone(),
-        awaiting_signature: item.awaiting_signature,
-        submitted_at: parse_time(Some(&item.received_at)),
-        filed_at: parse_time(item.filed_at.as_deref()),
-        claimed_at: parse_time(item.claimed_at.as_deref()),
-        approved_at: parse_time(item.approved_at.as_deref()),
-        signed_at: parse_time(item.signed_at.as_deref()),
-        date_of_service: parse_date(item.date_of_service.as_deref()),
-        discharged_on: parse_date(item.discharge_date.as_deref()),
-    }
+    Timeline::of(item)
 }
 
 fn list_of(name: Option<&str>) -> (QueueList, &'static str) {
@@ -269,36 +238,26 @@ pub(crate) async fn next(
     Ok(Redirect::to("/?m=done").into_response())
 }
 
-/// The clocks of every indexed document.
-/// The timelines the dashboard, the deficiencies and `/metrics` read: every open document, whatever its age,
-/// and every document submitted within the turnaround window (`[review.turnaround] window_days`).
+/// The timelines the backlog and the deficiencies read: every open document, whatever its age.
 fn timelines(state: &AppState) -> Result<Vec<Timeline>, AppError> {
-    let since = window_start(state).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    Ok(queue::open_and_recent(&state.db, &since)?
+    Ok(queue::open_documents(&state.db)?
         .iter()
         .map(timeline)
         .collect())
 }
 
-fn window_start(state: &AppState) -> chrono::DateTime<chrono::Utc> {
-    let window = chrono::Duration::days(i64::from(state.config.turnaround.window_days));
-    // A window longer than the calendar covers everything.
-    state
-        .clock
-        .now()
-        .checked_sub_signed(window)
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
-}
-
-/// The turnaround percentiles of the documents submitted within the window.
-fn recent_turnaround(state: &AppState, timelines: &[Timeline]) -> Vec<clocks::TatRow> {
-    let since = window_start(state);
-    let recent: Vec<Timeline> = timelines
-        .iter()
-        .filter(|t| t.submitted_at.or(t.filed_at).is_some_and(|at| at >= since))
-        .cloned()
-        .collect();
-    clocks::turnaround(&recent)
+/// The turnaround percentiles of the documents submitted within the window, from the counters; with
+/// `all_and_priority`, only the rows `/metrics` shows.
+fn recent_turnaround(
+    state: &AppState,
+    all_and_priority: bool,
+) -> Result<Vec<clocks::TatRow>, AppError> {
+    Ok(crate::summary::turnaround(
+        &state.db,
+        state.clock.now(),
+        state.config.turnaround.window_days,
+        all_and_priority,
+    )?)
 }
 
 /// The supervisor dashboard: turnaround percentiles per document type, station, priority and reviewer;
@@ -312,7 +271,7 @@ pub(crate) async fn dashboard(
     }
     let now = state.clock.now();
     let timelines = timelines(&state)?;
-    let tat = recent_turnaround(&state, &timelines);
+    let tat = recent_turnaround(&state, false)?;
     let backlog = clocks::backlog(&timelines, now, &state.config.turnaround);
     let deficiencies =
         clocks::deficiencies(&timelines, &state.config.deficiencies, now.date_naive());
@@ -412,7 +371,7 @@ pub(crate) async fn deficiencies_csv(
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     let timelines = timelines(&state)?;
     let text = clocks::prometheus(
-        &recent_turnaround(&state, &timelines),
+        &recent_turnaround(&state, true)?,
         &clocks::backlog(&timelines, state.clock.now(), &state.config.turnaround),
     );
     let mut response = (StatusCode::OK, text).into_response();
