@@ -46,6 +46,7 @@ enum Command {
     /// birth) and the document (docs/COVERSHEET.md).
     Coversheet(CoversheetArgs),
     /// Serve the HIM review web UI.
+    #[cfg(feature = "review")]
     Review {
         #[command(flatten)]
         common: CommonArgs,
@@ -85,6 +86,7 @@ enum Command {
     },
     /// Manage review accounts and login lock-outs (passwords are read from the HIM_PASSWORD variable or
     /// standard input).
+    #[cfg(feature = "review")]
     User {
         #[command(flatten)]
         common: CommonArgs,
@@ -228,6 +230,7 @@ enum InterfacesCommand {
     },
 }
 
+#[cfg(feature = "review")]
 #[derive(Debug, Subcommand)]
 enum UserCommand {
     /// Add a user.
@@ -285,6 +288,7 @@ pub fn run() -> ExitCode {
         Command::Coversheet(args) => crate::commands::coversheet(args),
         Command::Serve { common } => crate::commands::serve(&common),
         Command::Watch { common, dir } => crate::commands::watch(&common, &dir),
+        #[cfg(feature = "review")]
         Command::Review { common, reindex } => crate::commands::review(&common, reindex),
         Command::Deliver { common, once } => crate::commands::deliver(&common, once),
         Command::Adt { common, command } => match command {
@@ -304,6 +308,7 @@ pub fn run() -> ExitCode {
             }) => crate::commands::interfaces_replay(&common, &destination, &event, &by),
         },
         Command::Migrate { common } => crate::commands::migrate(&common),
+        #[cfg(feature = "review")]
         Command::User { common, command } => match command {
             UserCommand::Add { name, role, author } => {
                 crate::commands::user(&common, &name, Some((&role, author.as_deref())))

@@ -1,8 +1,10 @@
-//! The service commands: `submit`, `worker`, `dlq`, `serve`, `watch`, `review`, `user`.
+//! The service commands: `submit`, `worker`, `dlq`, `serve`, `watch`, `review`, `user` (the last two with
+//! the default feature `review`).
 //!
 //! Each loads the shared setup, runs on the async runtime, and maps failures to exit codes: 0 success,
 //! 1 when some input failed, 2 for usage, configuration or environment errors.
 
+#[cfg(feature = "review")]
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -243,6 +245,7 @@ pub fn watch(common: &CommonArgs, dir: &Path) -> ExitCode {
 }
 
 /// `him review` and `him review --reindex`.
+#[cfg(feature = "review")]
 pub fn review(common: &CommonArgs, reindex_only: bool) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
@@ -445,6 +448,7 @@ pub fn interfaces_replay(
 }
 
 /// Records an account change made on the command line in the audit log (user `cli`, address `local`).
+#[cfg(feature = "review")]
 fn audit_cli(
     setup: &startup::Setup,
     db: &him_review::Db,
@@ -458,6 +462,7 @@ fn audit_cli(
 }
 
 /// `him user add NAME --role ROLE [--author NAME]` (role and author given) and `him user passwd NAME`.
+#[cfg(feature = "review")]
 pub fn user(common: &CommonArgs, name: &str, role: Option<(&str, Option<&str>)>) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
@@ -501,6 +506,7 @@ pub fn user(common: &CommonArgs, name: &str, role: Option<(&str, Option<&str>)>)
 }
 
 /// `him user list`: one JSON line per account, without password hashes.
+#[cfg(feature = "review")]
 pub fn user_list(common: &CommonArgs) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
@@ -522,6 +528,7 @@ pub fn user_list(common: &CommonArgs) -> ExitCode {
 }
 
 /// `him user disable NAME` (`disabled`) and `him user enable NAME`.
+#[cfg(feature = "review")]
 pub fn user_disable(common: &CommonArgs, name: &str, disabled: bool) -> ExitCode {
     exit((|| {
         let setup = startup::load(common)?;
@@ -546,6 +553,7 @@ pub fn user_disable(common: &CommonArgs, name: &str, disabled: bool) -> ExitCode
 
 /// `him user unlock [NAME] [--address IP]`: clears the recorded login failures of a user name, an address or
 /// both.
+#[cfg(feature = "review")]
 pub fn user_unlock(common: &CommonArgs, name: Option<&str>, address: Option<&str>) -> ExitCode {
     exit((|| {
         let address = address

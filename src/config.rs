@@ -3,7 +3,8 @@
 //!
 //! The sections of the crates live in each crate's `config.rs` (`[store]`, `[limits]`, `[ocr]`, `[asr]`,
 //! `[queue]`, `[review]`, …); the sections of the app itself live here: `[render]`, `[patients]`,
-//! `[worker]`, `[intake]`, `[watch]`, `[batch]`, `[hl7]`, `[fhir]` and `[deliver]`.
+//! `[worker]`, `[intake]`, `[watch]`, `[batch]`, `[hl7]`, `[fhir]` and `[deliver]`. A build without the
+//! feature `review` reads the `[review]` section and ignores it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +15,7 @@ use him_extract::{CheckDigit, LeadingZeros, MatchConfig};
 pub use him_interfaces::{DeliverConfig, FhirConfig, Hl7Config};
 use him_ocr::OcrConfig;
 use him_queue::QueueConfig;
+#[cfg(feature = "review")]
 use him_review::ReviewConfig;
 use him_store::StoreConfig;
 use serde::Deserialize;
@@ -38,7 +40,12 @@ pub struct PipelineConfig {
     pub worker: WorkerConfig,
     pub intake: IntakeConfig,
     pub watch: WatchConfig,
+    #[cfg(feature = "review")]
     pub review: ReviewConfig,
+    /// A worker-only build (without the feature `review`) has no review to configure: it accepts the section
+    /// of a `pipeline.toml` shared with the review server and ignores it, unchecked.
+    #[cfg(not(feature = "review"))]
+    pub review: serde::de::IgnoredAny,
     pub batch: BatchConfig,
     pub hl7: Hl7Config,
     pub fhir: FhirConfig,

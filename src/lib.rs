@@ -11,12 +11,15 @@
 //! | ocr / asr | [`chart`] and [`dictation`] on the bounded engine pools of [`pool`] (`him-ocr`, `him-asr`) |
 //! | extract / match | [`identity`] over `him-extract` |
 //! | file | [`pipeline`] and [`filing`] into `him-store`'s typed layout |
-//! | review | `him-review` (`him review`), fed by the events the [`worker`] publishes |
+//! | review | `him-review` (`him review`, `him user`; the default feature `review`), fed by the events the [`worker`] publishes |
 //! | EHR | `him-interfaces` (`him deliver`: the outbox to HL7 MDM over MLLP and FHIR R4; `him adt`: ADT in into `him-patients`) |
 //!
 //! Around them: [`cli`] (clap), [`commands`] (what each subcommand runs), [`startup`] (configuration,
 //! store, pools, runtime), [`config`] (`pipeline.toml`), [`metrics`] (Prometheus endpoint of `him worker`),
 //! [`process`] (`him process`, the pipeline in-process), [`launcher`] (engine environment, logging).
+//!
+//! The review UI is the default feature `review`: `cargo build --release --no-default-features` builds a
+//! worker-only `him` whose dependency graph holds no `him-review` (and none of its web stack and databases).
 
 pub mod batch;
 pub mod chart;

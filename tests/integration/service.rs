@@ -754,11 +754,13 @@ impl EventTap {
 }
 
 /// One HTTP/1.1 exchange with a server that must be listening.
+#[cfg(feature = "review")]
 fn http_exchange(port: u16, request: &str) -> (String, String) {
     try_http_exchange(port, request).unwrap_or_else(|| panic!("nothing listens on port {port}"))
 }
 
 /// The `name=value` of every `Set-Cookie` of a response head.
+#[cfg(feature = "review")]
 fn set_cookies(head: &str) -> Vec<String> {
     head.lines()
         .filter_map(|line| {
@@ -770,6 +772,7 @@ fn set_cookies(head: &str) -> Vec<String> {
 }
 
 /// Logs `user` in to the review UI on `port` and returns the session cookie.
+#[cfg(feature = "review")]
 fn review_login(port: u16, user: &str, password: &str) -> String {
     let (head, body) = http_exchange(
         port,
@@ -801,6 +804,7 @@ fn review_login(port: u16, user: &str, password: &str) -> String {
 /// A document submitted STAT from station ED-2 through RabbitMQ reaches the review queue, first, with
 /// its station, within 2 s of being filed, waiting since its submission: the review follows the pipeline's
 /// events (the periodic store listing is off here).
+#[cfg(feature = "review")] // runs `him user` and `him review`
 #[test]
 fn stat_document_reaches_the_review_queue_first_within_two_seconds() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());

@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(keys.len(), 2);
         let day = event.at[..10].replace('-', "/");
         assert!(
-            matches!(&keys[0], Key::Audit { day: d, .. } if *d == day),
+            matches!(&keys[0], Key::Audit { day: d, .. } if d.format("%Y/%m/%d").to_string() == day),
             "{}",
             keys[0]
         );

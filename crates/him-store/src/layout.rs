@@ -135,9 +135,9 @@ impl Folder {
     /// Returns `None` for a name that is not a safe relative path: segments of `[A-Za-z0-9._-]`, no `.` or
     /// `..` segment.
     pub fn object(&self, name: &str) -> Option<Key> {
-        is_safe_name(name).then(|| Key::Object {
+        Some(Key::Object {
             folder: self.clone(),
-            name: name.to_string(),
+            name: ObjectName::new(name)?,
         })
     }
 
@@ -149,7 +149,7 @@ impl Folder {
     fn known(&self, name: String) -> Key {
         Key::Object {
             folder: self.clone(),
-            name,
+            name: ObjectName::known(name),
         }
     }
 
@@ -298,9 +298,9 @@ pub enum Key {
     /// `index/<id>.json`: where a document was filed.
     Index(DocumentId),
     /// An object in a document's folder, named relative to it.
-    Object { folder: Folder, name: String },
+    Object { folder: Folder, name: ObjectName },
     /// `audit/<yyyy>/<mm>/<dd>/<name>`: one audit record.
-    Audit { day: String, name: String },
+    Audit { day: chrono::NaiveDate, name: Name },
     /// An object of the EHR interfaces' outbox: an event, the event-id secret, a delivery record.
     Outbox(OutboxKey),
     /// `mpi/changes/<id>.json`: a patient index change received from the hospital (ADT), or an unmerge.
@@ -317,17 +317,9 @@ pub enum Key {
 impl Key {
     /// The audit record `name` of a day given as `YYYY-MM-DD`; `None` when either does not fit a key.
     pub fn audit(day: &str, name: &str) -> Option<Key> {
-        let bytes = day.as_bytes();
-        let day_ok = bytes.len() == 10
-            && bytes[4] == b'-'
-            && bytes[7] == b'-'
-            && bytes
-                .iter()
-                .enumerate()
-                .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-        (day_ok && is_safe_name(name) && !name.contains('/')).then(|| Key::Audit {
-            day: day.replace('-', "/"),
-            name: name.to_string(),
+        Some(Key::Audit {
+            day: parse_day(day, "%Y-%m-%d")?,
+            name: Name::new(name)?,
         })
     }
 
@@ -362,7 +354,7 @@ impl Key {
         match self {
             Key::Index(id) => format!("index/{id}.json"),
             Key::Object { folder, name } => format!("{}/{name}", folder.write(redact)),
-            Key::Audit { day, name } => format!("audit/{day}/{name}"),
+            Key::Audit { day, name } => format!("audit/{}/{name}", day.format(DAY_PATH)),
             Key::Outbox(OutboxKey::Event(event)) => format!("outbox/events/{event}.json"),
             Key::Outbox(OutboxKey::EventIdKey) => "outbox/event-id-key".to_string(),
             Key::Outbox(OutboxKey::Record {
@@ -373,7 +365,7 @@ impl Key {
             Key::MpiChange(id) => format!("mpi/changes/{id}.json"),
             Key::Journal(entry) => entry.path(),
             Key::Migrated(stream) => stream.migrated_path(),
-            Key::MpiSnapshot(day) => format!("mpi/snapshots/{}.json", day.format("%Y/%m/%d")),
+            Key::MpiSnapshot(day) => format!("mpi/snapshots/{}.json", day.format(DAY_PATH)),
         }
     }
 
@@ -388,7 +380,7 @@ impl Key {
     /// The name of a document object relative to its folder (`pages/0001.png`).
     pub fn name(&self) -> Option<&str> {
         match self {
-            Key::Object { name, .. } => Some(name),
+            Key::Object { name, .. } => Some(name.as_str()),
             _ => None,
         }
     }
@@ -431,7 +423,10 @@ impl Key {
         }
         if let Some(rest) = path.strip_prefix("audit/") {
             let (day, name) = rest.rsplit_once('/')?;
-            return Key::audit(&day.replace('/', "-"), name);
+            return Some(Key::Audit {
+                day: parse_day(day, DAY_PATH)?,
+                name: Name::new(name)?,
+            });
         }
         if let Some(entry) = Entry::parse(path) {
             return Some(Key::Journal(entry));
@@ -454,11 +449,7 @@ impl Key {
             return Key::mpi_change(rest.strip_suffix(".json")?);
         }
         if let Some(rest) = path.strip_prefix("mpi/snapshots/") {
-            let day = rest.strip_suffix(".json")?;
-            let parsed = chrono::NaiveDate::parse_from_str(day, "%Y/%m/%d").ok()?;
-            // One spelling per day: `2026/1/7` is not the key of 2026-01-07.
-            return (parsed.format("%Y/%m/%d").to_string() == day)
-                .then_some(Key::MpiSnapshot(parsed));
+            return parse_day(rest.strip_suffix(".json")?, DAY_PATH).map(Key::MpiSnapshot);
         }
         let (folder, name) = Folder::parse_prefix(path)?;
         folder.object(name)
@@ -493,6 +484,35 @@ impl OutboxKey {
             OutboxKey::Record { file, .. } => Some(file.as_str()),
             _ => None,
         }
+    }
+}
+
+/// The name of a document object relative to its folder (`ocr.json`, `pages/0001.png`): `/`-separated
+/// segments of `[A-Za-z0-9._-]`, none empty, `.` or `..`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectName(String);
+
+impl ObjectName {
+    /// `None` when `name` is not a safe relative path.
+    pub fn new(name: &str) -> Option<ObjectName> {
+        is_safe_name(name).then(|| ObjectName(name.to_string()))
+    }
+
+    /// A name this module makes itself (`document.json`, `original.<checked extension>`, [`Object::name`]):
+    /// safe by construction, which `layout_names_are_safe` checks.
+    fn known(name: String) -> ObjectName {
+        debug_assert!(is_safe_name(&name), "unsafe object name {name:?}");
+        ObjectName(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -637,6 +657,16 @@ impl fmt::Display for Prefix {
     }
 }
 
+/// How a day is spelt in a key path: `2026/01/07`.
+const DAY_PATH: &str = "%Y/%m/%d";
+
+/// A day spelt exactly as `format` writes it: one spelling per day, so `2026/1/7` is not the key of
+/// 2026-01-07 and a listed key reads back as the same path.
+fn parse_day(text: &str, format: &str) -> Option<chrono::NaiveDate> {
+    let day = chrono::NaiveDate::parse_from_str(text, format).ok()?;
+    (day.format(format).to_string() == text).then_some(day)
+}
+
 /// A relative object name: `/`-separated segments of `[A-Za-z0-9._-]`, none empty, `.` or `..`.
 pub(crate) fn is_safe_name(name: &str) -> bool {
     !name.is_empty()
@@ -739,6 +769,79 @@ mod tests {
             assert!(Folder::parse(bad).is_none(), "{bad:?}");
         }
         assert!(Key::audit("2026-1-30", "x.json").is_none());
+    }
+
+    /// An audit key and a document object key read back from their paths as the same key, and write the same
+    /// path byte for byte; a day spelt any other way, or not a day, is not an audit key.
+    #[test]
+    fn audit_and_object_keys_round_trip_through_their_paths() {
+        for path in [
+            "audit/2026/01/07/20260107T101500Z-ab12.json".to_string(),
+            format!("patients/40079196/{}/versions/2/pages/0003.png", id()),
+            format!("unmatched/{}/reviews/0001-edit.json", id()),
+        ] {
+            let key = Key::parse(&path).unwrap();
+            assert_eq!(key.path(), path);
+            assert_eq!(Key::parse(&key.path()), Some(key));
+        }
+        let audit = Key::parse("audit/2026/01/07/x.json").unwrap();
+        assert_eq!(audit, Key::audit("2026-01-07", "x.json").unwrap());
+        assert_eq!(audit.to_string(), "audit/2026/01/07/x.json");
+        assert_eq!(audit.name(), None);
+        for bad in [
+            "audit/2026/1/07/x.json",
+            "audit/2026/01/7/x.json",
+            "audit/2026/01/07/sub/x.json",
+            "audit/2026/01/07/",
+            "audit/2026/01/x.json",
+            "audit/2026-01/07/x.json",
+            "audit/2026/02/30/x.json",
+            "audit/2026/01/07/..",
+        ] {
+            assert!(Key::parse(bad).is_none(), "{bad:?}");
+        }
+        for (day, name) in [
+            ("2026-1-07", "x.json"),
+            ("2026/01/07", "x.json"),
+            ("2026-01-07", "a/b"),
+        ] {
+            assert!(Key::audit(day, name).is_none(), "{day:?} {name:?}");
+        }
+    }
+
+    /// The names the layout makes itself, unchecked, are names [`ObjectName::new`] accepts.
+    #[test]
+    fn layout_names_are_safe() {
+        let folder = Folder::Unmatched(id());
+        let objects = [
+            Object::Text,
+            Object::Ocr,
+            Object::Transcript,
+            Object::PageImage(1),
+            Object::PageImage(123_456),
+            Object::Demographics,
+            Object::Source,
+        ];
+        let mut keys: Vec<Key> = objects
+            .into_iter()
+            .map(|object| folder.key(object))
+            .collect();
+        keys.extend([
+            folder.manifest(),
+            folder.rejection(),
+            folder.moved(),
+            folder.queued(),
+            folder.original("pdf"),
+            folder.original("../x"),
+            folder.original(""),
+        ]);
+        for key in keys {
+            let name = key.name().unwrap();
+            assert_eq!(
+                ObjectName::new(name).as_ref().map(ObjectName::as_str),
+                Some(name)
+            );
+        }
     }
 
     #[test]

@@ -36,5 +36,7 @@ pub use error::{Error, Result};
 #[cfg(feature = "testsuite")]
 pub use faults::{Fault, Faults};
 pub use journal::{Entry, Follower, Journaled, Stamp, Stream};
-pub use layout::{Folder, IndexEntry, Key, Name, Object, OutboxKey, Prefix, RecordState};
+pub use layout::{
+    Folder, IndexEntry, Key, Name, Object, ObjectName, OutboxKey, Prefix, RecordState,
+};
 pub use store::{Requests, Store, Written, STREAM_PART_BYTES};
