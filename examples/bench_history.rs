@@ -139,7 +139,8 @@ fn history(root: &Path, n: usize) -> Db {
         // A department's backlog, whatever the history: the newest 200 wait, the rest were approved, by
         // one of five reviewers, a few minutes to a few days after filing (turnaround counters to read).
         let pending = i + 200 >= n;
-        let approved = at + chrono::Duration::minutes(i64::try_from(i * 37 % 4_000).unwrap_or(0) + 3);
+        let approved =
+            at + chrono::Duration::minutes(i64::try_from(i * 37 % 4_000).unwrap_or(0) + 3);
         rows.push(format!(
             "('{id}', 'chart', 'filed', '{location}', '{at}', '11506-3', 'SCAN-{station}', {stat}, 0, '{mrn}', \
              '{review}', '{f}, Ann', '1970-01-01', '{at}', {approved_at}, {approved_by})",

@@ -191,20 +191,23 @@ struct MovedTo {
     location: String,
 }
 
-/// The status of one destination (`him interfaces`), one JSON line each.
+/// The status of one destination (`him interfaces`), one JSON line each: what is after its checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DestinationStatus {
-    /// Events not done there and not dead-lettered.
+    /// Events after the checkpoint not done there and not dead-lettered.
     pub backlog: usize,
-    /// The events sitting in its dead letters.
+    /// The newest day up to which every event is done or dead-lettered there (`YYYY-MM-DD`); `None` before
+    /// the deliverer's first checkpoint (then the counts cover the whole outbox).
+    pub checkpoint: Option<String>,
+    /// The events sitting in its dead letters, whatever their age.
     pub dead_letters: Vec<DeadLetterStatus>,
-    /// Events done there.
+    /// Events after the checkpoint done there.
     pub delivered: usize,
     /// `hl7` or `fhir`.
     pub destination: String,
-    /// Events in the outbox.
+    /// Events journaled after the checkpoint.
     pub events: usize,
-    /// When the newest event was done there.
+    /// When the newest event after the checkpoint was done there; `None` when none was.
     pub last_success: Option<String>,
 }
 
@@ -305,8 +308,6 @@ struct Records {
     dead: HashMap<String, u32>,
     /// Event id → number of replays.
     replays: HashMap<String, u32>,
-    /// Newest `done` time.
-    last_success: Option<String>,
 }
 
 impl Records {
@@ -326,19 +327,6 @@ fn record_event(key: &Key) -> Option<(String, Option<u32>)> {
         Some((event, n)) => Some((event.to_string(), n.parse().ok())),
         None => Some((file.to_string(), None)),
     }
-}
-
-async fn records(store: &Store, destination: &str) -> anyhow::Result<Records> {
-    let mut records = dead_letters(store, destination).await?;
-    for key in store
-        .list(&records_of(destination, RecordState::Done))
-        .await?
-    {
-        if let Some((event, _)) = record_event(&key) {
-            records.done.insert(event);
-        }
-    }
-    Ok(records)
 }
 
 /// The dead letters and replays of a destination (what failed, not what went through: these grow with
@@ -1487,56 +1475,66 @@ fn for_push(
     resource
 }
 
-/// Status of the interfaces, per destination (`him interfaces`).
+/// Status of the interfaces, per destination (`him interfaces`): its dead letters (they grow with failures)
+/// and the events journaled after its newest checkpoint — the day up to which every event is done or
+/// dead-lettered there — so that the answer costs the days since, not the outbox's history.
 pub async fn status(
     store: &Store,
     destinations: &[&str],
 ) -> anyhow::Result<Vec<DestinationStatus>> {
-    let events = outbox::events(store).await?;
+    outbox::ensure_journaled(store).await?;
     let mut rows = Vec::new();
     for name in destinations {
-        let mut records = records(store, name).await?;
+        let checkpoint = newest_checkpoint(store, name).await?;
+        let mut follower = match checkpoint.and_then(|day| day.succ_opt()) {
+            Some(next) => Follower::resume(
+                Stream::Outbox,
+                outbox::JOURNAL_LAG,
+                Stamp::from(next.and_time(chrono::NaiveTime::MIN).and_utc()),
+            ),
+            None => Follower::new(Stream::Outbox, outbox::JOURNAL_LAG),
+        };
+        let events = outbox::follow(store, &mut follower).await?;
+        let records = dead_letters(store, name).await?;
+        let (mut delivered, mut backlog) = (0, 0);
         let mut last: Option<String> = None;
-        for key in store.list(&records_of(name, RecordState::Done)).await? {
-            if let Some(done) = read_json::<Done>(store, &key).await? {
+        for event in &events {
+            let done = record_key(name, RecordState::Done, &format!("{}.json", event.event_id))?;
+            if let Some(done) = read_json::<Done>(store, &done).await? {
+                delivered += 1;
                 if !done.at.is_empty() && last.as_deref().is_none_or(|l| done.at.as_str() > l) {
                     last = Some(done.at);
                 }
+            } else if !records.is_dead(&event.event_id) {
+                backlog += 1;
             }
         }
-        records.last_success = last;
         let mut dead_letters = Vec::new();
-        let mut backlog = 0;
-        for event in &events {
-            if records.done.contains(&event.event_id) {
-                continue;
-            }
-            if records.is_dead(&event.event_id) {
-                let n = records.dead.get(&event.event_id).copied().unwrap_or(0);
-                let key = record_key(
-                    name,
-                    RecordState::Dead,
-                    &format!("{}.{n}.json", event.event_id),
-                )?;
-                let dead = read_json::<DeadLetter>(store, &key).await?;
-                let (reason, at) = dead.map_or((None, None), |dead| (dead.reason, dead.at));
+        let mut dead: Vec<(&String, &u32)> = records
+            .dead
+            .iter()
+            .filter(|(event, _)| records.is_dead(event))
+            .collect();
+        dead.sort();
+        for (event_id, n) in dead {
+            let key = record_key(name, RecordState::Dead, &format!("{event_id}.{n}.json"))?;
+            if let Some(letter) = read_json::<DeadLetter>(store, &key).await? {
                 dead_letters.push(DeadLetterStatus {
-                    action: event.action,
-                    at,
-                    event_id: event.event_id.clone(),
-                    reason,
+                    action: letter.action,
+                    at: letter.at,
+                    event_id: event_id.clone(),
+                    reason: letter.reason,
                 });
-            } else {
-                backlog += 1;
             }
         }
         rows.push(DestinationStatus {
             backlog,
+            checkpoint: checkpoint.map(|day| day.to_string()),
             dead_letters,
-            delivered: records.done.len(),
+            delivered,
             destination: name.to_string(),
             events: events.len(),
-            last_success: records.last_success,
+            last_success: last,
         });
     }
     Ok(rows)
@@ -1659,6 +1657,17 @@ mod tests {
         assert_eq!(start.gets, 0, "{start:?}");
         assert!(start.listed <= 1 && start.heads <= 1, "{start:?}");
 
+        // `him interfaces` answers from the checkpoint on too: no done record of the history is read.
+        let before = store.requests();
+        let rows = status(&store, &["hl7"]).await.unwrap();
+        let cost = store.requests().since(before);
+        assert!(rows[0].checkpoint.is_some(), "{rows:?}");
+        assert_eq!(
+            (rows[0].events, rows[0].delivered, rows[0].backlog),
+            (0, 0, 0)
+        );
+        assert!(cost.gets <= 1 && cost.listed <= 2, "{cost:?}");
+
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         outbox::enqueue(&store, &event(200, &now)).await.unwrap();
         let before = store.requests();
@@ -1680,6 +1689,12 @@ mod tests {
         let pass = widened.pass().await.unwrap();
         // Every event is tried there (these name no version, which FHIR refuses as a dead letter).
         assert_eq!(pass.delivered + pass.dead_lettered, 41, "{pass:?}");
+        // Its status: the pass checkpointed the days before today there, so the events are today's one; the
+        // dead letters are all of them, whatever their age.
+        let rows = status(&store, &["fhir"]).await.unwrap();
+        assert!(rows[0].checkpoint.is_some(), "{rows:?}");
+        assert_eq!((rows[0].events, rows[0].backlog), (1, 0), "{rows:?}");
+        assert_eq!(rows[0].dead_letters.len(), 41);
     }
 
     #[test]

@@ -276,20 +276,6 @@ pub async fn follow(store: &Store, follower: &mut Follower) -> Result<Vec<Outbox
     Ok(events)
 }
 
-/// Every event of the outbox, oldest first (by time, then id).
-pub async fn events(store: &Store) -> Result<Vec<OutboxEvent>> {
-    let mut events = Vec::new();
-    for key in store.list(&him_store::Prefix::OutboxEvents).await? {
-        let bytes = store.get(&key).await?;
-        match serde_json::from_slice::<OutboxEvent>(&bytes) {
-            Ok(event) => events.push(event),
-            Err(_) => tracing::warn!(key = %key, "unreadable outbox event skipped"),
-        }
-    }
-    events.sort_by(|a, b| (&a.at, &a.event_id).cmp(&(&b.at, &b.event_id)));
-    Ok(events)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -297,7 +297,9 @@ impl Dimension {
 
     /// The dimension named by [`Dimension::as_str`].
     pub fn parse(name: &str) -> Option<Dimension> {
-        Dimension::ALL.into_iter().find(|dimension| dimension.as_str() == name)
+        Dimension::ALL
+            .into_iter()
+            .find(|dimension| dimension.as_str() == name)
     }
 
     /// The timeline's value in this dimension; a missing or blank value is `(none)`.

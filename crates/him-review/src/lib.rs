@@ -76,11 +76,11 @@ pub use queue::{
     QueueFilter, QueueItem, QueueList, QueuePage, PAGE_SIZE,
 };
 pub use reassign::{move_to_patient, Moved};
-pub use summary::rebuild_turnaround_counters;
 pub use review::{
     add_addendum, approve, correct, return_document, save_edit, sign, Approval, ReturnKind,
     ReviewInput,
 };
+pub use summary::rebuild_turnaround_counters;
 pub use throttle::{locked_out, unlock, Lockout};
 pub use web::{metrics_router, router, serve, AppState};
 pub use workflow::{authorize, normalize_author, Actor, Decision, ReviewStatus, Situation};

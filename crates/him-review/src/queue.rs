@@ -763,7 +763,11 @@ pub(crate) fn claimable(db: &Db, reviewer: &str, limit: u32) -> Result<Vec<Queue
         condition,
         order,
         mut args,
-    } = list_query(db.dialect(), QueueList::PendingReview, &QueueFilter::default());
+    } = list_query(
+        db.dialect(),
+        QueueList::PendingReview,
+        &QueueFilter::default(),
+    );
     args.push(reviewer.into());
     let me = args.len();
     args.push(now_secs().into());

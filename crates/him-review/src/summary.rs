@@ -381,10 +381,7 @@ fn percentiles(histogram: &mut [(i64, i64)]) -> Option<Percentiles> {
 pub(crate) fn rebuild(sql: &mut dyn Sql) -> Result<usize> {
     sql.execute("DELETE FROM tat_days", Vec::new())?;
     sql.execute("DELETE FROM tat_window", Vec::new())?;
-    sql.execute(
-        "DELETE FROM cursors WHERE name = ?1",
-        args![WINDOW_CURSOR],
-    )?;
+    sql.execute("DELETE FROM cursors WHERE name = ?1", args![WINDOW_CURSOR])?;
     let mut totals: BTreeMap<Cell, i64> = BTreeMap::new();
     let rows = sql.query(&format!("SELECT {COLUMNS} FROM documents"), Vec::new())?;
     for row in &rows {
@@ -511,7 +508,11 @@ mod tests {
 
         let kept = counters(&db);
         rebuild_turnaround_counters(&db).unwrap();
-        assert_eq!(counters(&db), kept, "kept write by write = summed from the rows");
+        assert_eq!(
+            counters(&db),
+            kept,
+            "kept write by write = summed from the rows"
+        );
 
         let read = turnaround(&db, now, 30, false).unwrap();
         let window: Vec<Timeline> = rows
@@ -550,7 +551,10 @@ mod tests {
         // Ten samples: bounds 60 (×5), 120 (×4), 3600 (×1).
         let mut histogram = vec![(3_600, 1), (60, 5), (120, 4)];
         let p = percentiles(&mut histogram).unwrap();
-        assert_eq!((p.count, p.p50, p.p90, p.p95, p.max), (10, 60, 120, 3_600, 3_600));
+        assert_eq!(
+            (p.count, p.p50, p.p90, p.p95, p.max),
+            (10, 60, 120, 3_600, 3_600)
+        );
         assert!(percentiles(&mut []).is_none());
         assert!(percentiles(&mut [(60, 0)]).is_none());
     }
