@@ -13,19 +13,8 @@
 use std::path::{Path, PathBuf};
 
 use him::identity::{identify, identify_transcript, load_index};
-use him_core::OcrWord;
+use him_core::OcrDocument;
 use him_extract::{Manifest, PageContent};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct OcrJson {
-    pages: Vec<OcrJsonPage>,
-}
-
-#[derive(Deserialize)]
-struct OcrJsonPage {
-    words: Vec<OcrWord>,
-}
 
 fn ocr_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
@@ -84,7 +73,7 @@ fn main() -> anyhow::Result<()> {
             print_line(&manifest, &identity);
             continue;
         }
-        let ocr: OcrJson = serde_json::from_slice(&std::fs::read(&path)?)?;
+        let ocr: OcrDocument = serde_json::from_slice(&std::fs::read(&path)?)?;
         let text = std::fs::read_to_string(folder.join("text.txt")).unwrap_or_default();
         let texts: Vec<&str> = text.split("\n\u{c}\n").collect();
         let pages: Vec<PageContent<'_>> = ocr

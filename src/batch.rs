@@ -25,7 +25,10 @@
 //! - otherwise: what the pages say, as for any chart.
 
 use bytes::Bytes;
-use him_core::{BatchSource, DocumentId, MediaType, PageImage, RiskFlag, Sha256, Status};
+use him_core::{
+    BatchSource, DocumentId, MediaType, OcrDocument, OcrDocumentPage, PageImage, RiskFlag, Sha256,
+    Status,
+};
 use him_decode::barcode::{read_barcodes, Barcode};
 use him_decode::ink::{measure, Ink};
 use him_extract::{
@@ -37,7 +40,7 @@ use regex::Regex;
 use serde::Serialize;
 use tracing::info;
 
-use crate::chart::{OcrJsonPage, PageOutput};
+use crate::chart::PageOutput;
 use crate::config::BatchConfig;
 use crate::coversheet::{CoverSheet, PayloadError, TITLE};
 use crate::identity::Identity;
@@ -569,17 +572,21 @@ impl Pipeline {
             .map(|&i| pages[i].text.as_str())
             .collect::<Vec<_>>()
             .join("\n\u{c}\n");
-        let ocr_json = serde_json::json!({
-            "engine": self.engines.ocr_version,
-            "pages": members.iter().enumerate().map(|(k, &i)| OcrJsonPage {
-                number: k as u32 + 1,
-                width: pages[i].info.width,
-                height: pages[i].info.height,
-                source: pages[i].info.source,
-                mean_confidence: pages[i].info.ocr_confidence,
-                words: &pages[i].words,
-            }).collect::<Vec<_>>(),
-        });
+        let ocr = OcrDocument {
+            engine: self.engines.ocr_version.clone(),
+            pages: members
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| OcrDocumentPage {
+                    number: k as u32 + 1,
+                    width: pages[i].info.width,
+                    height: pages[i].info.height,
+                    source: pages[i].info.source,
+                    mean_confidence: pages[i].info.ocr_confidence,
+                    words: pages[i].words.clone(),
+                })
+                .collect(),
+        };
         let pdf = if media == MediaType::Pdf {
             him_decode::assemble::pdf_pages(original, &segment.pages, &self.config.limits)
         } else {
@@ -607,7 +614,7 @@ impl Pipeline {
         };
         let mut objects = vec![
             (Object::Text, Bytes::from(text)),
-            (Object::Ocr, Bytes::from(serde_json::to_vec(&ocr_json)?)),
+            (Object::Ocr, Bytes::from(serde_json::to_vec(&ocr)?)),
         ];
         let mut infos = Vec::new();
         for (k, &i) in members.iter().enumerate() {

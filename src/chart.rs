@@ -5,13 +5,13 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use him_core::{
-    OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageInfo, PageSegMode, PageSource,
+    OcrDocument, OcrDocumentPage, OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageInfo,
+    PageSegMode, PageSource,
 };
 use him_ocr::OcrConfig;
 use him_store::Object;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
-use serde::Serialize;
 
 use bytes::Bytes;
 use him_core::{Kind, MediaType, RejectReason};
@@ -35,17 +35,6 @@ pub struct PageOutput {
     pub png: Option<Vec<u8>>,
     /// Seconds spent inside the OCR engine (recognition and orientation detection).
     pub engine_seconds: f64,
-}
-
-/// The per-page entry of `ocr.json`.
-#[derive(Debug, Serialize)]
-pub struct OcrJsonPage<'a> {
-    pub number: u32,
-    pub width: u32,
-    pub height: u32,
-    pub source: PageSource,
-    pub mean_confidence: Option<f32>,
-    pub words: &'a [OcrWord],
 }
 
 impl Pipeline {
@@ -213,20 +202,24 @@ impl Pipeline {
             &self.config.matching,
         );
         let text = page_texts.join("\n\u{c}\n");
-        let ocr_json = serde_json::json!({
-            "engine": self.engines.ocr_version,
-            "pages": pages.iter().map(|p| OcrJsonPage {
-                number: p.info.number,
-                width: p.info.width,
-                height: p.info.height,
-                source: p.info.source,
-                mean_confidence: p.info.ocr_confidence,
-                words: &p.words,
-            }).collect::<Vec<_>>(),
-        });
+        // The words are not needed after identification: they move into `ocr.json`.
+        let ocr = OcrDocument {
+            engine: self.engines.ocr_version.clone(),
+            pages: pages
+                .iter_mut()
+                .map(|p| OcrDocumentPage {
+                    number: p.info.number,
+                    width: p.info.width,
+                    height: p.info.height,
+                    source: p.info.source,
+                    mean_confidence: p.info.ocr_confidence,
+                    words: std::mem::take(&mut p.words),
+                })
+                .collect(),
+        };
         let mut objects = vec![
             (Object::Text, Bytes::from(text)),
-            (Object::Ocr, Bytes::from(serde_json::to_vec(&ocr_json)?)),
+            (Object::Ocr, Bytes::from(serde_json::to_vec(&ocr)?)),
         ];
         for page in &mut pages {
             if let Some(png) = page.png.take() {

@@ -5,7 +5,7 @@
 //! unmatched/<document_id>/original.<ext>   exact input bytes
 //!                        /document.json    manifest (him_core::DocumentManifest)
 //!                        /text.txt         plain text, pages separated by form feeds
-//!                        /ocr.json         per-page words with confidence and box
+//!                        /ocr.json         per-page words with confidence and box (him_core::OcrDocument)
 //!                        /pages/0001.png   normalised page images for the review UI
 //! patients/<mrn>/<document_id>/...         the same files, once matched (identity stage)
 //! rejected/<document_id>/original.<ext>    exact input bytes of bad input

@@ -150,12 +150,14 @@ fn filed_chart_has_manifest_text_words_and_page_images() {
         .as_str()
         .unwrap()
         .starts_with("tesseract"));
-    let ocr = stored_json(store.path(), &format!("{location}/ocr.json"));
-    let words = ocr["pages"][0]["words"].as_array().unwrap();
+    let ocr: him_core::OcrDocument =
+        serde_json::from_str(&stored_text(store.path(), &format!("{location}/ocr.json")))
+            .expect("ocr.json reads as him_core::OcrDocument");
+    assert!(ocr.engine.starts_with("tesseract"), "{}", ocr.engine);
+    assert_eq!(ocr.pages.len(), 3);
+    let words = &ocr.pages[0].words;
     assert!(words.len() > 50);
-    let word = &words[0];
-    assert!(word["confidence"].as_f64().unwrap() > 50.0);
-    assert_eq!(word["bbox"].as_array().unwrap().len(), 4);
+    assert!(words[0].confidence > 50.0);
     for page in 1..=3 {
         let png = store.path().join(format!("{location}/pages/{page:04}.png"));
         let image =
@@ -163,5 +165,11 @@ fn filed_chart_has_manifest_text_words_and_page_images() {
         let info = &manifest["pages"][page - 1];
         assert_eq!(u64::from(image.width()), info["width"].as_u64().unwrap());
         assert_eq!(u64::from(image.height()), info["height"].as_u64().unwrap());
+        let words_of = &ocr.pages[page - 1];
+        assert_eq!(words_of.number, page as u32);
+        assert_eq!(
+            (words_of.width, words_of.height),
+            (image.width(), image.height())
+        );
     }
 }

@@ -11,6 +11,7 @@
 //! - [`AudioClip`] and the [`AsrEngine`] trait with its [`Transcript`] and [`RiskFlag`]s.
 //! - [`PageImage`] and the [`OcrEngine`] trait with its result types ([`OcrPage`], [`OcrWord`]).
 //! - [`DocumentManifest`]: the `document.json` filed beside every document.
+//! - [`OcrDocument`]: the `ocr.json` filed beside a chart's text, the words of each page with their boxes.
 //! - [`JobDemographics`]: what a dictation device sends with the audio (a claim to corroborate).
 //!
 //! ```
@@ -29,6 +30,7 @@ mod manifest;
 mod media;
 mod mrn;
 mod ocr;
+mod ocr_document;
 mod reason;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -46,4 +48,5 @@ pub use manifest::{
 pub use media::{Kind, MediaType};
 pub use mrn::Mrn;
 pub use ocr::{OcrEngine, OcrPage, OcrWord, Orientation, PageImage, PageSegMode};
+pub use ocr_document::{OcrDocument, OcrDocumentPage};
 pub use reason::{RejectReason, Rejection};

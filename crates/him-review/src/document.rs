@@ -4,10 +4,12 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use him_core::{OcrDocument, OcrDocumentPage, OcrWord};
 use him_extract::{Field, Fields, Source};
 use him_store::{Key, Store};
+use tracing::warn;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::filed_check::filed_patient_warning;
 use crate::queue::QueueItem;
 use crate::review;
@@ -94,12 +96,12 @@ pub(crate) const EDITABLE_FIELDS: [&str; 10] = [
 ];
 
 /// Byte spans of each OCR word in its page's text, found in reading order.
-fn word_spans(page_text: &str, words: &[Value]) -> Vec<Option<(usize, usize)>> {
+fn word_spans(page_text: &str, words: &[OcrWord]) -> Vec<Option<(usize, usize)>> {
     let mut cursor = 0;
     words
         .iter()
         .map(|word| {
-            let text = word["text"].as_str().unwrap_or("");
+            let text = word.text.as_str();
             if text.is_empty() {
                 return None;
             }
@@ -231,30 +233,34 @@ fn evidence_in_words(spans: &[him_extract::EvidenceSpan]) -> String {
     format!(" · printed: {}", parts.join("; "))
 }
 
+/// The boxes of one page: the sources of the fields read from it and its low-confidence words. `page` is its
+/// entry of `ocr.json`; without one (no `ocr.json`, or one that does not read) the page has no words and no
+/// size to scale by.
 fn page_highlights(
-    page: &Value,
+    page: Option<&OcrDocumentPage>,
     page_index: u64,
     page_text: &str,
     fields: &Fields,
     low_confidence: f32,
 ) -> Vec<Highlight> {
-    let (width, height) = (
-        page["width"].as_f64().unwrap_or(0.0),
-        page["height"].as_f64().unwrap_or(0.0),
-    );
-    let words = page["words"].as_array().cloned().unwrap_or_default();
-    let spans = word_spans(page_text, &words);
-    let boxed = |word: &Value, class: &'static str, title: String| -> Option<Highlight> {
-        let bbox = word["bbox"].as_array()?;
-        let n = |i: usize| bbox.get(i).and_then(Value::as_f64).unwrap_or(0.0);
-        Some(Highlight {
+    let (width, height, words) = page.map_or((0.0, 0.0, &[][..]), |page| {
+        (
+            f64::from(page.width),
+            f64::from(page.height),
+            page.words.as_slice(),
+        )
+    });
+    let spans = word_spans(page_text, words);
+    let boxed = |word: &OcrWord, class: &'static str, title: String| -> Highlight {
+        let n = |i: usize| f64::from(word.bbox[i]);
+        Highlight {
             left: percent(n(0), width),
             top: percent(n(1), height),
             width: percent(n(2), width),
             height: percent(n(3), height),
             class,
             title,
-        })
+        }
     };
     let mut highlights = Vec::new();
     for (name, field) in fields.present() {
@@ -279,7 +285,7 @@ fn page_highlights(
         if page_of_field != page_index {
             continue;
         }
-        let source: Vec<&Value> = words
+        let source: Vec<&OcrWord> = words
             .iter()
             .zip(&spans)
             .filter(|(_, span)| matches!(span, Some((s, e)) if *s < end && *e > start))
@@ -291,13 +297,13 @@ fn page_highlights(
             continue;
         }
         for word in source {
-            highlights.extend(boxed(word, "field", name.as_str().to_string()));
+            highlights.push(boxed(word, "field", name.as_str().to_string()));
         }
     }
-    for word in &words {
-        let confidence = word["confidence"].as_f64().unwrap_or(100.0);
+    for word in words {
+        let confidence = f64::from(word.confidence);
         if confidence < f64::from(low_confidence) {
-            highlights.extend(boxed(word, "low", format!("confidence {confidence:.0}")));
+            highlights.push(boxed(word, "low", format!("confidence {confidence:.0}")));
         }
     }
     highlights
@@ -313,9 +319,15 @@ pub(crate) async fn load(
     let location = &item.location;
     let state = review::review_state(store, location).await?;
     let manifest = review::manifest(store, location).await?;
-    let ocr = review::read_typed_opt::<Value>(store, &location.ocr())
-        .await?
-        .unwrap_or(Value::Null);
+    // An `ocr.json` that does not read costs the pages their word boxes, not the document its page.
+    let ocr = match review::read_typed_opt::<OcrDocument>(store, &location.ocr()).await {
+        Ok(ocr) => ocr,
+        Err(Error::Unreadable { key }) => {
+            warn!(%key, "ocr words unreadable, pages shown without their boxes");
+            None
+        }
+        Err(error) => return Err(error),
+    };
     let transcript = review::transcript(store, location).await?;
     let raw_text = store
         .get_opt(&location.text())
@@ -323,7 +335,7 @@ pub(crate) async fn load(
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default();
     let page_texts: Vec<&str> = raw_text.split('\u{c}').collect();
-    let ocr_pages = ocr["pages"].as_array().cloned().unwrap_or_default();
+    let ocr_pages = ocr.as_ref().map_or(&[][..], |ocr| ocr.pages.as_slice());
     let mut pages = Vec::new();
     let no_fields = Fields::default();
     let fields_read = manifest.as_ref().map_or(&no_fields, |m| &m.fields);
@@ -332,18 +344,14 @@ pub(crate) async fn load(
             continue;
         };
         let number = u64::from(page.number);
-        let ocr_page = ocr_pages
-            .iter()
-            .find(|p| p["number"].as_u64() == Some(number))
-            .cloned()
-            .unwrap_or(Value::Null);
+        let ocr_page = ocr_pages.iter().find(|p| p.number == page.number);
         pages.push(PageView {
             number,
             file: image.trim_start_matches("pages/").to_string(),
             width: u64::from(page.width),
             height: u64::from(page.height),
             highlights: page_highlights(
-                &ocr_page,
+                ocr_page,
                 index as u64,
                 page_texts.get(index).copied().unwrap_or(""),
                 fields_read,
@@ -516,14 +524,34 @@ mod tests {
             assert!(!is_non_speech(token), "{token}");
         }
     }
-    use serde_json::json;
+
+    /// A page of `ocr.json` as the pipeline writes it.
+    fn ocr_page(words: Vec<OcrWord>) -> OcrDocumentPage {
+        OcrDocumentPage {
+            number: 1,
+            width: 1000,
+            height: 2000,
+            source: him_core::PageSource::Ocr,
+            mean_confidence: Some(90.0),
+            words,
+        }
+    }
+
+    fn word(text: &str, confidence: f32, bbox: [u32; 4]) -> OcrWord {
+        OcrWord {
+            text: text.to_string(),
+            confidence,
+            bbox,
+            line: 1,
+        }
+    }
 
     #[test]
     fn field_sources_and_low_confidence_words_are_boxed_in_percent() {
-        let page = json!({"width": 1000, "height": 2000, "words": [
-            {"text": "MRN:", "confidence": 95.0, "bbox": [100, 200, 50, 20]},
-            {"text": "123", "confidence": 40.0, "bbox": [200, 200, 60, 20]},
-        ]});
+        let page = ocr_page(vec![
+            word("MRN:", 95.0, [100, 200, 50, 20]),
+            word("123", 40.0, [200, 200, 60, 20]),
+        ]);
         let fields = Fields {
             mrn: Some(Field {
                 value: "123".to_string(),
@@ -537,13 +565,31 @@ mod tests {
             }),
             ..Fields::default()
         };
-        let highlights = page_highlights(&page, 0, "MRN: 123\n", &fields, 60.0);
-        assert_eq!(highlights.len(), 2);
-        assert_eq!(highlights[0].class, "field");
-        assert_eq!(highlights[0].left, 20.0);
-        assert_eq!(highlights[0].top, 10.0);
-        assert_eq!(highlights[1].class, "low");
-        assert!(page_highlights(&page, 1, "MRN: 123\n", &fields, 0.0).is_empty());
+        let highlights = page_highlights(Some(&page), 0, "MRN: 123\n", &fields, 60.0);
+        assert_eq!(
+            highlights,
+            [
+                Highlight {
+                    left: 20.0,
+                    top: 10.0,
+                    width: 6.0,
+                    height: 1.0,
+                    class: "field",
+                    title: "mrn".to_string(),
+                },
+                Highlight {
+                    left: 20.0,
+                    top: 10.0,
+                    width: 6.0,
+                    height: 1.0,
+                    class: "low",
+                    title: "confidence 40".to_string(),
+                },
+            ]
+        );
+        assert!(page_highlights(Some(&page), 1, "MRN: 123\n", &fields, 0.0).is_empty());
+        // Without its `ocr.json` entry a page has no words to box.
+        assert!(page_highlights(None, 0, "MRN: 123\n", &fields, 60.0).is_empty());
     }
 
     #[test]
@@ -572,7 +618,7 @@ mod tests {
 
     #[test]
     fn a_field_read_by_layout_is_highlighted_by_its_box() {
-        let page = json!({"width": 1000, "height": 2000, "words": []});
+        let page = ocr_page(Vec::new());
         let fields = Fields {
             mrn: Some(Field {
                 value: "123".to_string(),
@@ -585,12 +631,12 @@ mod tests {
             }),
             ..Fields::default()
         };
-        let highlights = page_highlights(&page, 0, "", &fields, 60.0);
+        let highlights = page_highlights(Some(&page), 0, "", &fields, 60.0);
         assert_eq!(highlights.len(), 1);
         assert_eq!(
             (highlights[0].left, highlights[0].top, highlights[0].width),
             (20.0, 10.0, 6.0)
         );
-        assert!(page_highlights(&page, 1, "", &fields, 60.0).is_empty());
+        assert!(page_highlights(Some(&page), 1, "", &fields, 60.0).is_empty());
     }
 }

@@ -174,7 +174,7 @@ impl Folder {
         self.key(Object::Text)
     }
 
-    /// `ocr.json`: per-page words with confidence and box.
+    /// `ocr.json`: per-page words with confidence and box (`him_core::OcrDocument`).
     pub fn ocr(&self) -> Key {
         self.key(Object::Ocr)
     }

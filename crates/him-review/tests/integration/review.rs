@@ -50,6 +50,35 @@ both! {
 }
 
 both! {
+    /// A chart whose `ocr.json` does not read (not JSON, or JSON of another shape) still shows its page,
+    /// without the word boxes.
+    async fn a_chart_whose_ocr_json_does_not_read_shows_its_page_without_boxes() {
+        let harness = Harness::new().await;
+        let copies = [
+            ("0123456789abcdef0123456789abcdef", &b"{\"engine\": \"tess"[..]),
+            ("fedcba9876543210fedcba9876543210", &br#"{"pages": "none"}"#[..]),
+        ];
+        for (id, ocr) in copies {
+            crate::support::add_chart_copy_with_ocr(&harness.store, id, Some(ocr)).await;
+        }
+        him_review::reindex(&harness.store, &harness.db)
+            .await
+            .unwrap();
+        let ana = harness.login("ana").await;
+        for (id, _) in copies {
+            let page = harness.get(&format!("/documents/{id}"), Some(&ana)).await;
+            assert_eq!(page.status, StatusCode::OK, "{id}");
+            let html = page.text();
+            assert!(html.contains(&format!(r#"src="/documents/{id}/pages/0001.png""#)), "{html}");
+            assert!(!html.contains(r#"class="hl "#), "{html}");
+        }
+        // The chart it was copied from, with its words, is boxed.
+        let filed = harness.get(&format!("/documents/{FILED}"), Some(&ana)).await.text();
+        assert!(filed.contains(r#"class="hl field" title="mrn""#), "{filed}");
+    }
+}
+
+both! {
     /// A filed document whose fields read name someone other than its patient says so, in words, on its page;
     /// one whose fields name its patient does not.
     async fn the_document_page_warns_when_the_fields_read_name_another_patient() {

@@ -212,6 +212,11 @@ async fn load_folder(store: &Store, root: &Path, folder: &Path) {
 /// Copies the fixture chart [`FILED`] as document `id` (same patient, pages and fields): more work for
 /// the queue.
 pub async fn add_chart_copy(store: &Store, id: &str) {
+    add_chart_copy_with_ocr(store, id, None).await;
+}
+
+/// Copies the fixture chart [`FILED`] as document `id`, its `ocr.json` replaced by `ocr` when given.
+pub async fn add_chart_copy_with_ocr(store: &Store, id: &str, ocr: Option<&[u8]>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store");
     let mut stack = vec![root.clone()];
     while let Some(dir) = stack.pop() {
@@ -230,8 +235,11 @@ pub async fn add_chart_copy(store: &Store, id: &str) {
                 continue;
             }
             let bytes = std::fs::read(&path).unwrap();
-            let bytes = match String::from_utf8(bytes.clone()) {
-                Ok(text) if relative.ends_with(".json") => text.replace(FILED, id).into_bytes(),
+            let bytes = match (String::from_utf8(bytes.clone()), ocr) {
+                (_, Some(ocr)) if relative.ends_with("/ocr.json") => ocr.to_vec(),
+                (Ok(text), _) if relative.ends_with(".json") => {
+                    text.replace(FILED, id).into_bytes()
+                }
                 _ => bytes,
             };
             let key = Key::parse(&relative.replace(FILED, id)).unwrap();
