@@ -17,6 +17,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check what him needs — tesseract and its language data, the speech model, the store, RabbitMQ, the
+    /// review database — one line each, and say what to do about each failure; exit 1 when any failed.
+    Doctor {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Run the pipeline in-process over files (no broker) and print one JSON line per input.
     Process(ProcessArgs),
     /// Store originals under intake/ and queue them for the workers; one JSON line per file.
@@ -276,6 +282,7 @@ pub fn run() -> ExitCode {
     };
     crate::launcher::init_logging();
     match cli.command {
+        Command::Doctor { common } => crate::doctor::run(&common),
         Command::Process(args) => crate::process::run(args),
         Command::Submit(args) => crate::commands::submit(args),
         Command::Worker(args) => crate::commands::worker(args),

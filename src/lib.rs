@@ -16,7 +16,8 @@
 //!
 //! Around them: [`cli`] (clap), [`commands`] (what each subcommand runs), [`startup`] (configuration,
 //! store, pools, runtime), [`config`] (`pipeline.toml`), [`metrics`] (Prometheus endpoint of `him worker`),
-//! [`process`] (`him process`, the pipeline in-process), [`launcher`] (engine environment, logging).
+//! [`process`] (`him process`, the pipeline in-process), [`launcher`] (engine environment, logging),
+//! [`doctor`] (`him doctor`: is everything the stages need there, and what to do when not).
 //!
 //! The review UI is the default feature `review`: `cargo build --release --no-default-features` builds a
 //! worker-only `him` whose dependency graph holds no `him-review` (and none of its web stack and databases).
@@ -29,6 +30,7 @@ pub mod commands;
 pub mod config;
 pub mod coversheet;
 pub mod dictation;
+pub mod doctor;
 pub mod drop_folder;
 pub mod filing;
 pub mod identity;

@@ -41,12 +41,22 @@ pub const MPI_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 /// Loads the configuration (interpolating the process environment) and opens the store.
 pub fn load(common: &CommonArgs) -> anyhow::Result<Setup> {
     let env: HashMap<String, String> = std::env::vars().collect();
-    let mut config = PipelineConfig::load(common.config.as_deref(), &env)?;
+    let config = load_config(common, &env)?;
+    let store = Store::from_config(&config.store, &env).context("cannot open the store")?;
+    Ok(Setup { config, store, env })
+}
+
+/// Loads the configuration `--config` names (the built-in defaults without it), interpolating `env`, with
+/// `--store` applied.
+pub fn load_config(
+    common: &CommonArgs,
+    env: &HashMap<String, String>,
+) -> anyhow::Result<PipelineConfig> {
+    let mut config = PipelineConfig::load(common.config.as_deref(), env)?;
     if let Some(url) = &common.store {
         config.store.url = url.clone();
     }
-    let store = Store::from_config(&config.store, &env).context("cannot open the store")?;
-    Ok(Setup { config, store, env })
+    Ok(config)
 }
 
 /// Loads the patient index named on the command line or in `[patients] index`, if any.

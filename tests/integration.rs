@@ -11,6 +11,8 @@ mod batch;
 mod charts;
 #[path = "integration/dictation.rs"]
 mod dictation;
+#[path = "integration/doctor.rs"]
+mod doctor;
 #[path = "integration/filing.rs"]
 mod filing;
 #[path = "integration/identity.rs"]

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::support::fixture;
+use crate::support::{fixture, require_rabbitmq};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -83,13 +83,6 @@ fn start_moto(port: u16, bucket: &str) -> Proc {
         std::thread::sleep(Duration::from_millis(200));
     }
     moto
-}
-
-fn require_rabbitmq() {
-    assert!(
-        TcpStream::connect(("127.0.0.1", 5672)).is_ok(),
-        "RabbitMQ not reachable at 127.0.0.1:5672: start it with `rabbitmq-server -detached`"
-    );
 }
 
 /// One scenario's world: a bucket on moto, a queue prefix, a config file, and worker processes.
@@ -395,151 +388,11 @@ fn killed_workers_lose_nothing_and_file_nothing_twice() {
     assert_filed_once(&keys, &submitted);
 }
 
-/// Where Debian keeps the RabbitMQ programs that run as the calling user (the ones in /usr/sbin switch to
-/// the `rabbitmq` user and its environment).
-fn rabbitmq_program(name: &str) -> PathBuf {
-    let debian = Path::new("/usr/lib/rabbitmq/bin").join(name);
-    if debian.is_file() {
-        debian
-    } else {
-        PathBuf::from(name)
-    }
-}
-
-/// Two consecutive free ports below the ephemeral range (an outgoing connection can hold a port above
-/// 32768 that a listener then cannot bind).
-fn free_port_pair() -> u16 {
-    let start = 20_000 + (std::process::id() % 5_000) as u16 * 2;
-    (start..30_000)
-        .step_by(2)
-        .find(|&port| {
-            TcpListener::bind(("127.0.0.1", port)).is_ok()
-                && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
-        })
-        .expect("two free ports between 20000 and 30000")
-}
-
-/// A RabbitMQ node of the test's own: its own node name, AMQP and distribution ports and data folder, so
-/// that it can be stopped and restarted without touching the machine's node. Stopped on drop.
-struct Broker {
-    dir: tempfile::TempDir,
-    node: String,
-    port: u16,
-}
-
-impl Broker {
-    fn start() -> Broker {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port_pair();
-        std::fs::write(dir.path().join("enabled_plugins"), "[].\n").unwrap();
-        std::fs::write(
-            dir.path().join("rabbitmq.conf"),
-            format!("listeners.tcp.default = 127.0.0.1:{port}\n"),
-        )
-        .unwrap();
-        let broker = Broker {
-            node: format!("him-test-{port}@localhost"),
-            dir,
-            port,
-        };
-        broker.launch();
-        broker
-    }
-
-    fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
-    }
-
-    fn launch(&self) {
-        let folder = self.dir.path();
-        let status = Command::new(rabbitmq_program("rabbitmq-server"))
-            .arg("-detached")
-            .env("RABBITMQ_NODENAME", &self.node)
-            .env("RABBITMQ_DIST_PORT", (self.port + 1).to_string())
-            .env("RABBITMQ_MNESIA_BASE", folder.join("mnesia"))
-            .env("RABBITMQ_LOG_BASE", folder.join("log"))
-            .env("RABBITMQ_PID_FILE", folder.join("pid"))
-            .env("RABBITMQ_CONFIG_FILE", folder.join("rabbitmq.conf"))
-            .env("RABBITMQ_ENABLED_PLUGINS_FILE", folder.join("enabled_plugins"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("cannot start a RabbitMQ node for the test ({e}): apt-get install -y rabbitmq-server")
-            });
-        assert!(
-            status.success(),
-            "rabbitmq-server -detached failed for {}",
-            self.node
-        );
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let ready = self
-                .ctl(&["await_startup", "--timeout", "60"])
-                .is_ok_and(|o| o.status.success());
-            if ready && quorum_queues_work(&self.url()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the test's RabbitMQ node {} did not start within 120 s; see {}",
-                self.node,
-                folder.join("log").display()
-            );
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    }
-
-    fn ctl(&self, args: &[&str]) -> std::io::Result<std::process::Output> {
-        Command::new(rabbitmq_program("rabbitmqctl"))
-            .args(["-q", "-n", &self.node])
-            .args(args)
-            .output()
-    }
-
-    /// Stops the node and starts it again on the same data, waiting until it serves again.
-    fn restart(&self) {
-        let stop = self.ctl(&["stop"]).unwrap();
-        assert!(
-            stop.status.success(),
-            "rabbitmqctl stop: {}",
-            String::from_utf8_lossy(&stop.stderr)
-        );
-        std::thread::sleep(Duration::from_secs(2));
-        self.launch();
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.ctl(&["stop"]);
-    }
-}
-
-/// Whether a quorum queue can be declared: after a restart the node answers before its quorum system does.
-fn quorum_queues_work(url: &str) -> bool {
-    let config = him_queue::QueueConfig {
-        url: url.to_string(),
-        prefix: format!("him-test-probe-{}", std::process::id()),
-        ..him_queue::QueueConfig::default()
-    };
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        match him_queue::Queue::connect(&config).await {
-            Ok(queue) => {
-                let _ = queue.delete_topology().await;
-                queue.close().await;
-                true
-            }
-            Err(_) => false,
-        }
-    })
-}
-
 /// RabbitMQ restarting mid-batch: the workers reconnect by themselves and the batch completes.
 #[test]
 fn broker_restart_mid_batch_is_survived() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let broker = Broker::start();
+    let broker = crate::support::Broker::start();
     let mut world = World::with_queue("restart", "", &broker.url());
     let dir = tempfile::tempdir().unwrap();
     let files = distinct_charts(dir.path(), 16);

@@ -6,7 +6,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OcrConfig {
-    /// Tesseract language(s), `+`-separated (`eng`, `eng+spa`).
+    /// Tesseract language(s), `+`-separated (`eng`, `eng+spa`); an engine starts only when every one loads.
     pub language: String,
     /// Folder holding `*.traineddata`; empty uses tesseract's compiled-in default.
     pub tessdata_dir: String,

@@ -50,9 +50,54 @@ impl Handle {
                 tessdata: tessdata.to_string(),
             });
         }
+        // Tesseract starts when the first language loads and drops the others it cannot find with a message
+        // on stderr: `eng+spa` without spa data would read every Spanish chart as English.
+        let loaded = handle.languages();
+        let missing: Vec<&str> = requested_languages(language)
+            .filter(|wanted| !loaded.iter().any(|have| have == wanted))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::LanguageData {
+                language: missing.join("+"),
+                tessdata: tessdata.to_string(),
+            });
+        }
         // Tesseract prints diagnostics ("Estimating resolution as ...") to stderr; keep operational logs ours.
         handle.set_variable("debug_file", "/dev/null");
         Ok(handle)
+    }
+
+    /// The languages tesseract loaded, in load order.
+    fn languages(&self) -> Vec<String> {
+        // SAFETY: valid handle after a successful Init3; the array is NULL-terminated, owned by the caller and
+        // released with TessDeleteTextArray once its strings are copied.
+        unsafe {
+            let array = sys::TessBaseAPIGetLoadedLanguagesAsVector(self.0);
+            if array.is_null() {
+                return Vec::new();
+            }
+            let mut languages = Vec::new();
+            let mut cursor = array;
+            while !(*cursor).is_null() {
+                languages.push(CStr::from_ptr(*cursor).to_string_lossy().into_owned());
+                cursor = cursor.add(1);
+            }
+            sys::TessDeleteTextArray(array);
+            languages
+        }
+    }
+
+    /// The folder tesseract read the language data from.
+    fn data_path(&self) -> String {
+        // SAFETY: valid handle after a successful Init3; the string belongs to the handle and is copied at once.
+        let path = unsafe { sys::TessBaseAPIGetDatapath(self.0) };
+        if path.is_null() {
+            return String::new();
+        }
+        // SAFETY: non-null and NUL-terminated.
+        unsafe { CStr::from_ptr(path) }
+            .to_string_lossy()
+            .into_owned()
     }
 
     fn set_variable(&self, name: &str, value: &str) {
@@ -138,6 +183,23 @@ impl TesseractEngine {
         })
     }
 
+    /// The languages the recognizer loaded (`eng`, `spa`), without the orientation data.
+    pub fn languages(&self) -> Vec<String> {
+        self.recognizer.languages()
+    }
+
+    /// The folder tesseract read the language data from: `[ocr] tessdata_dir`, `TESSDATA_PREFIX`, or the
+    /// folder compiled into libtesseract.
+    pub fn data_path(&self) -> String {
+        self.recognizer.data_path()
+    }
+
+    /// Starts the orientation detector now rather than at the first page that needs it, so that missing
+    /// `osd.traineddata` shows before a page does (`him doctor`); `false` when detection is turned off.
+    pub fn load_orientation_data(&mut self) -> Result<bool> {
+        Ok(self.osd()?.is_some())
+    }
+
     /// The orientation detector, started on first use; `None` when disabled.
     fn osd(&mut self) -> Result<Option<&Handle>> {
         if !self.detect_orientation {
@@ -151,6 +213,14 @@ impl TesseractEngine {
         }
         Ok(self.osd.as_ref())
     }
+}
+
+/// The languages a `+`-separated setting asks tesseract to load (a `~lang` entry asks it not to).
+fn requested_languages(setting: &str) -> impl Iterator<Item = &str> {
+    setting
+        .split('+')
+        .map(str::trim)
+        .filter(|language| !language.is_empty() && !language.starts_with('~'))
 }
 
 fn psm(mode: PageSegMode) -> sys::TessPageSegMode {
@@ -231,5 +301,49 @@ impl OcrEngine for TesseractEngine {
         // Tesseract reports the angle the page content is turned by, counter-clockwise (a page turned to the
         // left reads 270); making it upright takes a clockwise rotation of 360 minus that angle.
         Ok(Orientation::from_degrees(360 - i64::from(degrees)).map(|o| (o, confidence)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requested_languages_skip_empty_and_excluded_entries() {
+        let requested: Vec<&str> = requested_languages("eng+ spa++~fra").collect();
+        assert_eq!(requested, ["eng", "spa"]);
+    }
+
+    /// A language whose data is missing is refused by name, also behind one that loads (tesseract itself
+    /// would start without it); needs tesseract with its English data (apt-get install tesseract-ocr-eng).
+    #[test]
+    fn missing_language_data_is_refused_by_name() {
+        let config = OcrConfig {
+            language: "eng+zzz".to_string(),
+            ..OcrConfig::default()
+        };
+        match TesseractEngine::new(&config) {
+            Err(Error::LanguageData { language, .. }) => assert_eq!(language, "zzz"),
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("eng+zzz started without zzz"),
+        }
+    }
+
+    /// The engine says what it loaded and from where; needs tesseract-ocr-eng and tesseract-ocr-osd.
+    #[test]
+    fn engine_reports_its_languages_and_data_folder() {
+        let mut engine = TesseractEngine::new(&OcrConfig::default())
+            .expect("tesseract with English data (apt-get install tesseract-ocr-eng)");
+        assert_eq!(engine.languages(), ["eng"]);
+        let folder = engine.data_path();
+        assert!(
+            std::path::Path::new(&folder)
+                .join("eng.traineddata")
+                .is_file(),
+            "{folder:?}"
+        );
+        assert!(engine
+            .load_orientation_data()
+            .expect("orientation data (apt-get install tesseract-ocr-osd)"));
     }
 }

@@ -10,7 +10,7 @@
 //! - [`Db`]: the review database of accounts, sessions, the queue index and the audit index, an SQLite
 //!   file or a PostgreSQL server shared by several review servers;
 //!   [`add_user`], [`set_password`], [`set_disabled`], [`list_users`], and [`unlock`] / [`locked_out`] of
-//!   the login throttling, for the CLI.
+//!   the login throttling, for the CLI; [`probe_database`] looks at it without changing it (`him doctor`).
 //! - [`reindex`] rebuilds the queue index from the store (the store stays the source of truth);
 //!   [`apply_event`] applies a pipeline event.
 //! - [`authorize`]: the review state machine, in one place ([`Decision`], [`ReviewStatus`]): every
@@ -52,6 +52,7 @@ mod events;
 mod filed_check;
 mod password;
 mod patients;
+mod probe;
 mod queue;
 mod reassign;
 mod review;
@@ -70,6 +71,7 @@ pub use decide::{decide, Command, Outcome};
 pub use error::{Error, Result};
 pub use events::{connect_and_follow, follow_events};
 pub use patients::{PatientView, Patients};
+pub use probe::{probe_database, DatabaseProbe};
 pub use queue::{
     apply_event, awaiting_signature, break_claim, catch_up, claim, filed_cursor, find_document,
     follow_filed, list_page, list_queue, rebuild, reindex, reindex_search_words, release,

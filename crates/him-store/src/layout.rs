@@ -28,6 +28,7 @@
 //! filed/journal/<yyyy>/<mm>/<dd>/<HHMMSSmmm>-<id>.json       the documents filed, in order: read from a
 //!                                        cursor ([`crate::Follower`]), one folder per UTC day
 //! <area>/journal-migrated.json           every record of the area has its journal entry (`him migrate`)
+//! doctor/<name>                          a probe `him doctor` wrote to check create-only writes (left in place)
 //! ```
 //!
 //! A patient folder's key holds the MRN, so the [`Display`](fmt::Display) of [`Folder`], [`Key`] and
@@ -239,6 +240,8 @@ impl Folder {
 }
 
 const ORIGINAL_STEM: &str = "original.";
+/// The folder of [`Key::Probe`].
+const PROBES: &str = "doctor/";
 const VERSIONS: &str = "versions";
 const REVIEWS: &str = "reviews";
 
@@ -312,6 +315,10 @@ pub enum Key {
     /// `mpi/snapshots/<yyyy>/<mm>/<dd>.json`: the patient index changes folded up to a journal position, so
     /// that a live index starts from the day's snapshot instead of every change ever received.
     MpiSnapshot(chrono::NaiveDate),
+    /// `doctor/<name>`: a probe `him doctor` writes twice and reads back to check that the store takes
+    /// create-only writes. Nothing else reads it. The store has no delete, so each run leaves its probe (a
+    /// few bytes, a new name each time) and never touches any other object.
+    Probe(Name),
 }
 
 impl Key {
@@ -345,6 +352,11 @@ impl Key {
         Some(Key::MpiChange(Name::new(id)?))
     }
 
+    /// `doctor/<name>`; `None` when `name` is not a plain name.
+    pub fn probe(name: &str) -> Option<Key> {
+        Some(Key::Probe(Name::new(name)?))
+    }
+
     /// The key as the store names the object (holds the MRN of a patient folder).
     pub fn path(&self) -> String {
         self.write(false)
@@ -366,6 +378,7 @@ impl Key {
             Key::Journal(entry) => entry.path(),
             Key::Migrated(stream) => stream.migrated_path(),
             Key::MpiSnapshot(day) => format!("mpi/snapshots/{}.json", day.format(DAY_PATH)),
+            Key::Probe(name) => format!("{PROBES}{name}"),
         }
     }
 
@@ -450,6 +463,9 @@ impl Key {
         }
         if let Some(rest) = path.strip_prefix("mpi/snapshots/") {
             return parse_day(rest.strip_suffix(".json")?, DAY_PATH).map(Key::MpiSnapshot);
+        }
+        if let Some(name) = path.strip_prefix(PROBES) {
+            return Key::probe(name);
         }
         let (folder, name) = Folder::parse_prefix(path)?;
         folder.object(name)
@@ -733,6 +749,7 @@ mod tests {
             Key::outbox_record("hl7", RecordState::Dead, "ab-0001.2.json").unwrap(),
             Key::outbox_record("fhir", RecordState::Checkpoints, "2026-12-07.json").unwrap(),
             Key::mpi_change("x").unwrap(),
+            Key::probe("probe-20261208T013300Z-4242.txt").unwrap(),
         ] {
             assert_eq!(Key::parse(&key.path()), Some(key.clone()), "{key}");
         }
@@ -744,6 +761,9 @@ mod tests {
         assert!(Key::outbox_record("hl7", RecordState::Done, "a/b").is_none());
         assert!(Key::parse("outbox/hl7/unknown/x.json").is_none());
         assert!(Key::parse("mpi/other/x.json").is_none());
+        assert_eq!(Key::probe("p.txt").unwrap().path(), "doctor/p.txt");
+        assert!(Key::probe("a/b").is_none());
+        assert!(Key::parse("doctor/a/b").is_none());
         let audit = Key::audit("2026-11-30", "20261130-ab.json").unwrap();
         assert_eq!(audit.path(), "audit/2026/11/30/20261130-ab.json");
         assert_eq!(Key::parse(&audit.path()), Some(audit));
