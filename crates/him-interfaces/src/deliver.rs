@@ -375,6 +375,18 @@ async fn newest_checkpoint(
         .max())
 }
 
+/// A follower of the outbox journal from the day after `checkpoint`; from its start when there is none.
+fn after_checkpoint(checkpoint: Option<chrono::NaiveDate>) -> Follower {
+    match checkpoint.and_then(|day| day.succ_opt()) {
+        Some(next) => Follower::resume(
+            Stream::Outbox,
+            outbox::JOURNAL_LAG,
+            Stamp::from(next.and_time(chrono::NaiveTime::MIN).and_utc()),
+        ),
+        None => Follower::new(Stream::Outbox, outbox::JOURNAL_LAG),
+    }
+}
+
 /// Why a stored object does not read: its key (redacted) and where it fails, never what it holds.
 fn unreadable(key: &Key, error: serde_json::Error) -> String {
     let fhir::Unparsed { what, line, column } = error.into();
@@ -553,14 +565,7 @@ impl Deliverer {
                         self.admit(event).await?;
                     }
                 }
-                match start.and_then(|day| day.succ_opt()) {
-                    Some(next) => Follower::resume(
-                        Stream::Outbox,
-                        outbox::JOURNAL_LAG,
-                        Stamp::from(next.and_time(chrono::NaiveTime::MIN).and_utc()),
-                    ),
-                    None => Follower::new(Stream::Outbox, outbox::JOURNAL_LAG),
-                }
+                after_checkpoint(start)
             }
         };
         let read = outbox::follow(&self.store, &mut follower).await;
@@ -1486,14 +1491,7 @@ pub async fn status(
     let mut rows = Vec::new();
     for name in destinations {
         let checkpoint = newest_checkpoint(store, name).await?;
-        let mut follower = match checkpoint.and_then(|day| day.succ_opt()) {
-            Some(next) => Follower::resume(
-                Stream::Outbox,
-                outbox::JOURNAL_LAG,
-                Stamp::from(next.and_time(chrono::NaiveTime::MIN).and_utc()),
-            ),
-            None => Follower::new(Stream::Outbox, outbox::JOURNAL_LAG),
-        };
+        let mut follower = after_checkpoint(checkpoint);
         let events = outbox::follow(store, &mut follower).await?;
         let records = dead_letters(store, name).await?;
         let (mut delivered, mut backlog) = (0, 0);

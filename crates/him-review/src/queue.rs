@@ -1134,13 +1134,13 @@ pub fn reindex_search_words(db: &Db) -> Result<usize> {
     db.transaction(index_all_search_words)
 }
 
-/// A filed chart waiting for review, for tests.
 /// [`upsert`], for tests of what is derived from the rows.
 #[cfg(test)]
 pub(crate) fn upsert_for_test(db: &Db, row: &QueueItem) -> Result<()> {
     upsert(db, row)
 }
 
+/// A filed chart waiting for review, for tests.
 #[cfg(test)]
 pub(crate) fn pending_chart(id: &str, mrn: &str, received_at: &str, stat: bool) -> QueueItem {
     QueueItem {
@@ -1231,7 +1231,7 @@ mod tests {
         };
         let item = describe(&entry, &folder, Some(&manifest), None);
         assert_eq!(item.dictated_by.as_deref(), Some("Dr. Rosa Diaz"));
-        let timeline = crate::web::worklist::timeline(&item);
+        let timeline = crate::clocks::Timeline::of(&item);
         let open = crate::clocks::deficiencies(
             &[timeline],
             &crate::clocks::DeficiencyRules::default(),

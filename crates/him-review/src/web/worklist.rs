@@ -87,11 +87,6 @@ pub(crate) fn row(state: &AppState, item: &QueueItem, now: DateTime<Utc>) -> Val
     value
 }
 
-/// A queue row as the clocks see it.
-pub(crate) fn timeline(item: &QueueItem) -> Timeline {
-    Timeline::of(item)
-}
-
 fn list_of(name: Option<&str>) -> (QueueList, &'static str) {
     match name {
         Some("unmatched") => (QueueList::Unmatched, "unmatched"),
@@ -242,7 +237,7 @@ pub(crate) async fn next(
 fn timelines(state: &AppState) -> Result<Vec<Timeline>, AppError> {
     Ok(queue::open_documents(&state.db)?
         .iter()
-        .map(timeline)
+        .map(Timeline::of)
         .collect())
 }
 
